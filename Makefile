@@ -1,0 +1,68 @@
+# mcpgw: `make run` and `make test` work on a fresh Debian 12 machine with nothing installed.
+SHELL := /bin/bash
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
+JOBS ?= $(shell nproc)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CONFIG ?= examples/mcpgw.json
+LISTEN ?= 127.0.0.1:8080
+
+# Debian packages the build and the tests need.
+APT_PACKAGES := g++ cmake ninja-build ccache pkg-config \
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
+  libssl-dev libsqlite3-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev \
+  nodejs npm curl procps
+
+# Node 22 (from npm) runs the example servers, the integration tests and the conformance suite.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: all deps apt-deps npm-deps build build-asan run test unit-test check-config clean
+
+all: build
+
+deps: apt-deps npm-deps
+
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+npm-deps: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+build: apt-deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+$(ASAN_DIR)/build.ninja:
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMCPGW_SANITIZE=ON
+
+build-asan: apt-deps $(ASAN_DIR)/build.ninja
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+
+run: deps build
+	./$(BUILD_DIR)/mcpgw check-config --no-start $(CONFIG)
+	exec ./$(BUILD_DIR)/mcpgw serve --config $(CONFIG) --listen $(LISTEN)
+
+check-config: build
+	./$(BUILD_DIR)/mcpgw check-config $(CONFIG)
+
+unit-test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+# Everything: unit tests, integration tests with the official TypeScript SDK, the official
+# conformance suite, and unit + integration tests again under ASan+UBSan.
+test: deps build build-asan
+	BUILD_DIR=$(BUILD_DIR) ASAN_DIR=$(ASAN_DIR) scripts/run_tests.sh
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)

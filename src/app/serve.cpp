@@ -1,0 +1,167 @@
+#include "app/serve.hpp"
+
+#include "jsonrpc/message.hpp"
+#include "relay/relay.hpp"
+#include "server/http_server.hpp"
+#include "upstream/process.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <map>
+
+namespace mcpgw::app {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+int serve(config::Config cfg) {
+  std::signal(SIGPIPE, SIG_IGN);  // a server that died mid-write must not take us down
+  asio::io_context ioc(1);
+  upstream::Reaper reaper(ioc);
+  upstream::Reaper::install(&reaper);
+
+  relay::Relay relay(ioc.get_executor(), cfg);
+  server::HttpServer http(ioc, relay, cfg);
+  std::string error;
+  if (!http.listen(cfg.gateway.listen_host, cfg.gateway.listen_port, error)) {
+    spdlog::critical("{}", error);
+    return 1;
+  }
+  relay.start();
+  http.start();
+  const std::string host = cfg.gateway.listen_host.find(':') != std::string::npos
+                               ? "[" + cfg.gateway.listen_host + "]"
+                               : cfg.gateway.listen_host;
+  spdlog::info("mcpgw {} listening on http://{}:{}/mcp (legacy SSE: /sse) with {} server(s)",
+               MCPGW_VERSION, host, http.port(), cfg.servers.size());
+
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  bool stopping = false;
+  std::function<void()> arm = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) {
+        return;
+      }
+      if (stopping) {
+        spdlog::warn("second signal: exiting now");
+        ioc.stop();
+        return;
+      }
+      stopping = true;
+      spdlog::info("signal {}: draining (up to {} ms)", sig, cfg.gateway.timeouts.drain.count());
+      asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
+        co_await http.shutdown(cfg.gateway.timeouts.drain);
+        spdlog::info("stopped");
+        ioc.stop();
+      }, asio::detached);
+      arm();
+    });
+  };
+  arm();
+  ioc.run();
+  return 0;
+}
+
+int check_config(const config::Config& cfg_in, bool start) {
+  config::Config cfg = cfg_in;
+  const auto& g = cfg.gateway;
+  fmt::print("listen: {}:{}\n", g.listen_host, g.listen_port);
+  fmt::print("endpoint: http://{}:{}/mcp (per server: /mcp/NAME; legacy SSE: /sse)\n",
+             g.listen_host, g.listen_port);
+  fmt::print("name separator: \"{}\"\n", g.separator);
+  fmt::print("servers ({}):\n", cfg.servers.size());
+  for (const auto& s : cfg.servers) {
+    if (s.transport == config::Transport::stdio) {
+      std::string args;
+      for (const auto& a : s.args) {
+        args += " " + a;
+      }
+      fmt::print("  {:<20} stdio  {}{}  (cwd {}, isolation {})\n", s.name, s.command, args, s.cwd,
+                 config::to_string(s.options.isolation));
+    } else {
+      fmt::print("  {:<20} {:<5}  {}\n", s.name, config::to_string(s.transport), s.url);
+    }
+  }
+  if (!start) {
+    fmt::print("ok\n");
+    return 0;
+  }
+
+  // Start every server and ask for its lists, as a client of the aggregate endpoint would.
+  std::signal(SIGPIPE, SIG_IGN);
+  cfg.gateway.timeouts.list = cfg.gateway.timeouts.startup;
+  asio::io_context ioc(1);
+  upstream::Reaper reaper(ioc);
+  upstream::Reaper::install(&reaper);
+  relay::Relay relay(ioc.get_executor(), cfg);
+  relay.start();
+  int rc = 0;
+  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
+    std::vector<std::string> all;
+    for (const auto& s : cfg.servers) {
+      all.push_back(s.name);
+    }
+    auto session = relay.create_session(relay::ClientTransport::streamable_http, all, false, "/mcp");
+    auto s = *session;
+    auto ask = [&](std::string method) -> asio::awaitable<json::object> {
+      auto out = s->new_request_stream(false);
+      json::object params;
+      if (method == "initialize") {
+        params["protocolVersion"] = "2025-11-25";
+        params["capabilities"] = json::object();
+        json::object info;
+        info["name"] = "mcpgw check-config";
+        info["version"] = MCPGW_VERSION;
+        params["clientInfo"] = info;
+      }
+      co_await relay.handle_request(s, jsonrpc::make_request(1, method, params), out);
+      co_return jsonrpc::parse(out->front()->data).value().as_object();
+    };
+    co_await ask("initialize");
+    const json::object health = relay.health();
+    std::map<std::string, std::string> seen;
+    for (const char* kind : {"tools", "prompts", "resources"}) {
+      json::object reply = co_await ask(fmt::format("{}/list", kind));
+      const auto* result = reply.if_contains("result");
+      if (result == nullptr) {
+        continue;
+      }
+      const auto& items = result->as_object().at(kind).as_array();
+      fmt::print("{} ({}):\n", kind, items.size());
+      for (const auto& item : items) {
+        const auto& o = item.as_object();
+        const std::string name(std::string_view(o.at(std::string_view(kind) == "resources" ? "uri" : "name").as_string()));
+        fmt::print("  {}\n", name);
+        if (auto [it, fresh] = seen.emplace(std::string(kind) + ":" + name, name); !fresh) {
+          fmt::print("  error: collision: {} is exposed twice\n", name);
+          rc = 1;
+        }
+      }
+    }
+    for (const auto& [name, state] : health.at("servers").as_object()) {
+      const auto& st = state.as_object();
+      if (st.at("state").as_string() != "ready" && st.at("state").as_string() != "per-session") {
+        fmt::print("error: server {} is {}{}\n", std::string_view(name),
+                   std::string_view(st.at("state").as_string()),
+                   st.contains("lastError")
+                       ? fmt::format(": {}", std::string_view(st.at("lastError").as_string()))
+                       : std::string());
+        rc = 1;
+      }
+    }
+    relay.close_session(s, "done");
+    co_await relay.stop();
+    ioc.stop();
+  }, asio::detached);
+  ioc.run();
+  fmt::print("{}\n", rc == 0 ? "ok" : "problems found");
+  return rc;
+}
+
+}  // namespace mcpgw::app

@@ -1,0 +1,531 @@
+#include "config/config.hpp"
+
+#include "jsonrpc/message.hpp"
+#include "mcp/naming.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace mcpgw::config {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+const char* to_string(Transport t) noexcept {
+  switch (t) {
+    case Transport::stdio: return "stdio";
+    case Transport::http: return "http";
+    case Transport::sse: return "sse";
+  }
+  return "?";
+}
+
+const char* to_string(Isolation i) noexcept {
+  return i == Isolation::session ? "session" : "shared";
+}
+
+const ServerConfig* Config::find(std::string_view name) const noexcept {
+  for (const auto& s : servers) {
+    if (s.name == name) {
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
+void Diagnostics::error(std::string_view path, std::string_view message) {
+  errors.push_back(fmt::format("{}: {}", path, message));
+}
+
+void Diagnostics::warn(std::string_view path, std::string_view message) {
+  warnings.push_back(fmt::format("{}: {}", path, message));
+}
+
+EnvLookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    if (const char* v = std::getenv(name.c_str()); v != nullptr) {
+      return std::string(v);
+    }
+    return std::nullopt;
+  };
+}
+
+std::optional<std::string> expand_env(std::string_view text, const EnvLookup& env,
+                                      std::string* missing) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
+      const auto close = text.find('}', i + 2);
+      if (close == std::string_view::npos) {
+        out.append(text.substr(i));
+        break;
+      }
+      std::string_view expr = text.substr(i + 2, close - i - 2);
+      std::optional<std::string> fallback;
+      if (auto dflt = expr.find(":-"); dflt != std::string_view::npos) {
+        fallback = std::string(expr.substr(dflt + 2));
+        expr = expr.substr(0, dflt);
+      }
+      if (auto v = env(std::string(expr)); v && !v->empty()) {
+        out += *v;
+      } else if (fallback) {
+        out += *fallback;
+      } else if (v) {
+        // Set but empty: empty string.
+      } else {
+        if (missing != nullptr) {
+          *missing = std::string(expr);
+        }
+        return std::nullopt;
+      }
+      i = close + 1;
+      continue;
+    }
+    out.push_back(text[i]);
+    ++i;
+  }
+  return out;
+}
+
+bool parse_listen(std::string_view text, std::string& host, std::uint16_t& port) {
+  std::string_view h;
+  std::string_view p;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return false;
+    }
+    h = text.substr(1, close - 1);
+    p = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return false;
+    }
+    h = text.substr(0, colon);
+    p = text.substr(colon + 1);
+    if (h.find(':') != std::string_view::npos) {
+      return false;  // bare IPv6 must be bracketed
+    }
+  }
+  if (p.empty() || p.size() > 5) {
+    return false;
+  }
+  unsigned value = 0;
+  for (char c : p) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value > 65535) {
+    return false;
+  }
+  host = h.empty() ? "127.0.0.1" : std::string(h);
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+bool is_loopback_host(std::string_view host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.substr(0, 4) == "127.";
+}
+
+namespace {
+
+std::string join_path(std::string_view base, std::string_view key) {
+  if (base.empty()) {
+    return std::string(key);
+  }
+  return fmt::format("{}.{}", base, key);
+}
+
+std::string describe(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: return "null";
+    case json::kind::bool_: return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_: return "a number";
+    case json::kind::string: return "a string";
+    case json::kind::array: return "an array";
+    case json::kind::object: return "an object";
+  }
+  return "?";
+}
+
+/// Walks one JSON object, reporting keys nobody asked for.
+class ObjectReader {
+ public:
+  ObjectReader(const json::object& obj, std::string path, Diagnostics& diag)
+      : obj_(obj), path_(std::move(path)), diag_(diag) {}
+
+  ~ObjectReader() {
+    for (const auto& kv : obj_) {
+      if (seen_.count(std::string(kv.key())) == 0) {
+        std::string expected;
+        for (const auto& k : known_) {
+          expected += expected.empty() ? k : ", " + k;
+        }
+        diag_.error(join_path(path_, kv.key()),
+                    fmt::format("unknown key (expected one of: {})", expected));
+      }
+    }
+  }
+
+  const json::value* get(std::string_view key) {
+    known_.emplace_back(key);
+    seen_.insert(std::string(key));
+    return obj_.if_contains(key);
+  }
+
+  std::string path(std::string_view key) const { return join_path(path_, key); }
+
+  void str(std::string_view key, std::string& out) {
+    if (const auto* v = get(key)) {
+      if (v->is_string()) {
+        out = std::string(v->get_string());
+      } else {
+        diag_.error(path(key), fmt::format("expected a string, got {}", describe(*v)));
+      }
+    }
+  }
+
+  void boolean(std::string_view key, bool& out) {
+    if (const auto* v = get(key)) {
+      if (v->is_bool()) {
+        out = v->get_bool();
+      } else {
+        diag_.error(path(key), fmt::format("expected true or false, got {}", describe(*v)));
+      }
+    }
+  }
+
+  template <class T>
+  void positive(std::string_view key, T& out, std::uint64_t max = std::numeric_limits<T>::max()) {
+    if (const auto* v = get(key)) {
+      std::int64_t n = 0;
+      if (v->is_int64()) {
+        n = v->get_int64();
+      } else if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+        n = static_cast<std::int64_t>(v->get_uint64());
+      } else {
+        diag_.error(path(key), fmt::format("expected a positive integer, got {}", describe(*v)));
+        return;
+      }
+      if (n <= 0 || static_cast<std::uint64_t>(n) > max) {
+        diag_.error(path(key), fmt::format("expected an integer from 1 to {}, got {}", max, n));
+        return;
+      }
+      out = static_cast<T>(n);
+    }
+  }
+
+  void millis(std::string_view key, Millis& out) {
+    std::int64_t n = out.count();
+    positive(key, n, 7ULL * 24 * 3600 * 1000);
+    out = Millis(n);
+  }
+
+  void strings(std::string_view key, std::vector<std::string>& out) {
+    if (const auto* v = get(key)) {
+      if (!v->is_array()) {
+        diag_.error(path(key), fmt::format("expected an array of strings, got {}", describe(*v)));
+        return;
+      }
+      out.clear();
+      std::size_t i = 0;
+      for (const auto& item : v->get_array()) {
+        if (item.is_string()) {
+          out.emplace_back(item.get_string());
+        } else {
+          diag_.error(fmt::format("{}[{}]", path(key), i),
+                      fmt::format("expected a string, got {}", describe(item)));
+        }
+        ++i;
+      }
+    }
+  }
+
+  void string_map(std::string_view key, std::map<std::string, std::string>& out) {
+    if (const auto* v = get(key)) {
+      if (!v->is_object()) {
+        diag_.error(path(key), fmt::format("expected an object of strings, got {}", describe(*v)));
+        return;
+      }
+      for (const auto& kv : v->get_object()) {
+        if (kv.value().is_string()) {
+          out[std::string(kv.key())] = std::string(kv.value().get_string());
+        } else {
+          diag_.error(join_path(path(key), kv.key()),
+                      fmt::format("expected a string, got {}", describe(kv.value())));
+        }
+      }
+    }
+  }
+
+ private:
+  const json::object& obj_;
+  std::string path_;
+  Diagnostics& diag_;
+  std::vector<std::string> known_;
+  std::set<std::string> seen_;
+};
+
+const json::object* as_object(const json::value* v, const std::string& path, Diagnostics& diag) {
+  if (v == nullptr) {
+    return nullptr;
+  }
+  if (!v->is_object()) {
+    diag.error(path, fmt::format("expected an object, got {}", describe(*v)));
+    return nullptr;
+  }
+  return &v->get_object();
+}
+
+void expand(std::string& field, const std::string& path, const EnvLookup& env, Diagnostics& diag) {
+  std::string missing;
+  if (auto v = expand_env(field, env, &missing)) {
+    field = std::move(*v);
+  } else {
+    diag.error(path, fmt::format("environment variable {} is not set (use ${{{}:-default}} for a "
+                                 "default)", missing, missing));
+  }
+}
+
+void parse_server(const std::string& name, const json::object& obj, const std::string& path,
+                  const std::string& base_dir, const EnvLookup& env, Diagnostics& diag,
+                  ServerConfig& out, bool& disabled) {
+  ObjectReader r(obj, path, diag);
+  out.name = name;
+  std::string type;
+  r.str("type", type);
+  r.str("command", out.command);
+  r.strings("args", out.args);
+  r.string_map("env", out.env);
+  r.str("cwd", out.cwd);
+  r.str("url", out.url);
+  r.string_map("headers", out.headers);
+  r.boolean("disabled", disabled);
+
+  if (type.empty()) {
+    type = out.url.empty() ? "stdio" : "http";
+  }
+  if (type == "stdio") {
+    out.transport = Transport::stdio;
+  } else if (type == "http") {
+    out.transport = Transport::http;
+  } else if (type == "sse") {
+    out.transport = Transport::sse;
+  } else if (type == "streamable-http" || type == "streamableHttp" || type == "streamable_http") {
+    diag.error(r.path("type"), fmt::format("\"{}\" is not a transport type; Streamable HTTP "
+                                           "servers use \"http\"", type));
+  } else {
+    diag.error(r.path("type"),
+               fmt::format("unknown transport \"{}\" (expected stdio, http or sse)", type));
+  }
+
+  if (out.transport == Transport::stdio) {
+    if (out.command.empty()) {
+      diag.error(r.path("command"), "a stdio server needs a command");
+    }
+    if (!out.url.empty() || !out.headers.empty()) {
+      diag.error(path, "a stdio server takes command/args/env/cwd, not url/headers");
+    }
+    expand(out.command, r.path("command"), env, diag);
+    for (std::size_t i = 0; i < out.args.size(); ++i) {
+      expand(out.args[i], fmt::format("{}[{}]", r.path("args"), i), env, diag);
+    }
+    for (auto& [k, v] : out.env) {
+      expand(v, join_path(r.path("env"), k), env, diag);
+    }
+    expand(out.cwd, r.path("cwd"), env, diag);
+    fs::path cwd = out.cwd.empty() ? fs::path(base_dir) : fs::path(out.cwd);
+    if (cwd.is_relative()) {
+      cwd = fs::path(base_dir) / cwd;
+    }
+    out.cwd = cwd.lexically_normal().string();
+    // A relative command path (one with a slash) is relative to the server's cwd.
+    if (out.command.find('/') != std::string::npos && fs::path(out.command).is_relative()) {
+      out.command = (fs::path(out.cwd) / out.command).lexically_normal().string();
+    }
+  } else {
+    if (out.url.empty()) {
+      diag.error(r.path("url"), fmt::format("a {} server needs a url", to_string(out.transport)));
+    } else if (out.url.rfind("http://", 0) != 0 && out.url.rfind("https://", 0) != 0) {
+      diag.error(r.path("url"), "expected an http:// or https:// URL");
+    }
+    if (!out.command.empty() || !out.args.empty()) {
+      diag.error(path, fmt::format("a {} server takes url/headers, not command/args",
+                                   to_string(out.transport)));
+    }
+    expand(out.url, r.path("url"), env, diag);
+    for (auto& [k, v] : out.headers) {
+      expand(v, join_path(r.path("headers"), k), env, diag);
+    }
+  }
+}
+
+void parse_server_options(const json::object& obj, const std::string& path, Diagnostics& diag,
+                          ServerOptions& out) {
+  ObjectReader r(obj, path, diag);
+  std::string isolation;
+  r.str("isolation", isolation);
+  if (isolation == "session") {
+    out.isolation = Isolation::session;
+  } else if (isolation.empty() || isolation == "shared") {
+    out.isolation = Isolation::shared;
+  } else {
+    diag.error(r.path("isolation"),
+               fmt::format("expected \"shared\" or \"session\", got \"{}\"", isolation));
+  }
+  if (obj.contains("callTimeoutMs")) {
+    Millis ms{1};
+    r.millis("callTimeoutMs", ms);
+    out.call_timeout = ms;
+  }
+}
+
+void parse_gateway(const json::object& obj, Diagnostics& diag, GatewayConfig& g,
+                   std::map<std::string, std::pair<ServerOptions, std::string>>& server_opts) {
+  ObjectReader r(obj, "gateway", diag);
+  std::string listen;
+  r.str("listen", listen);
+  if (!listen.empty() && !parse_listen(listen, g.listen_host, g.listen_port)) {
+    diag.error("gateway.listen", fmt::format("expected HOST:PORT, got \"{}\"", listen));
+  }
+  r.str("separator", g.separator);
+  if (g.separator.empty()) {
+    diag.error("gateway.separator", "must not be empty");
+  }
+  r.strings("allowedHosts", g.allowed_hosts);
+  r.strings("allowedOrigins", g.allowed_origins);
+  r.str("logLevel", g.log_level);
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn",
+                                                "error", "critical", "off"};
+  if (kLevels.count(g.log_level) == 0) {
+    diag.error("gateway.logLevel", fmt::format("unknown level \"{}\" (expected trace, debug, "
+                                               "info, warn, error, critical or off)", g.log_level));
+  }
+  if (const auto* limits = as_object(r.get("limits"), "gateway.limits", diag)) {
+    ObjectReader l(*limits, "gateway.limits", diag);
+    l.positive("maxBodyBytes", g.limits.max_body_bytes);
+    l.positive("maxHeaderBytes", g.limits.max_header_bytes);
+    l.positive("maxSessions", g.limits.max_sessions);
+    l.positive("maxMessageBytes", g.limits.max_message_bytes);
+    l.positive("maxJsonDepth", g.limits.max_json_depth, 10000);
+    l.positive("replayEvents", g.limits.replay_events);
+    l.positive("maxConnections", g.limits.max_connections);
+  }
+  if (const auto* t = as_object(r.get("timeouts"), "gateway.timeouts", diag)) {
+    ObjectReader l(*t, "gateway.timeouts", diag);
+    l.millis("callMs", g.timeouts.call);
+    l.millis("listMs", g.timeouts.list);
+    l.millis("startupMs", g.timeouts.startup);
+    l.millis("sessionIdleMs", g.timeouts.session_idle);
+    l.millis("connectionIdleMs", g.timeouts.connection_idle);
+    l.millis("keepAliveMs", g.timeouts.keep_alive);
+    l.millis("drainMs", g.timeouts.drain);
+    l.millis("restartMaxBackoffMs", g.timeouts.restart_max_backoff);
+  }
+  if (const auto* servers = as_object(r.get("servers"), "gateway.servers", diag)) {
+    for (const auto& kv : *servers) {
+      const std::string path = join_path("gateway.servers", kv.key());
+      if (const auto* so = as_object(&kv.value(), path, diag)) {
+        ServerOptions opts;
+        parse_server_options(*so, path, diag, opts);
+        server_opts[std::string(kv.key())] = {opts, path};
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<Config> parse(const json::value& doc, const std::string& base_dir, Diagnostics& diag,
+                            const EnvLookup& env) {
+  Config cfg;
+  cfg.base_dir = base_dir;
+  const json::object* root = as_object(&doc, "(top level)", diag);
+  if (root == nullptr) {
+    return std::nullopt;
+  }
+  std::map<std::string, std::pair<ServerOptions, std::string>> server_opts;
+  {
+    ObjectReader r(*root, "", diag);
+    if (const auto* g = as_object(r.get("gateway"), "gateway", diag)) {
+      parse_gateway(*g, diag, cfg.gateway, server_opts);
+    }
+    const json::value* servers = r.get("mcpServers");
+    if (servers == nullptr) {
+      diag.error("mcpServers", "missing (the servers to serve, as in Claude Code's .mcp.json)");
+    } else if (const auto* so = as_object(servers, "mcpServers", diag)) {
+      for (const auto& kv : *so) {
+        const std::string name(kv.key());
+        const std::string path = join_path("mcpServers", name);
+        if (auto why = mcp::Naming::check_server_name(name, cfg.gateway.separator);
+            !why.empty()) {
+          diag.error(path, why);
+        }
+        const auto* obj = as_object(&kv.value(), path, diag);
+        if (obj == nullptr) {
+          continue;
+        }
+        ServerConfig sc;
+        bool disabled = false;
+        parse_server(name, *obj, path, base_dir, env, diag, sc, disabled);
+        if (auto it = server_opts.find(name); it != server_opts.end()) {
+          sc.options = it->second.first;
+        }
+        if (!disabled) {
+          cfg.servers.push_back(std::move(sc));
+        }
+      }
+    }
+  }
+  for (const auto& [name, opts] : server_opts) {
+    if (!root->contains("mcpServers") || !root->at("mcpServers").is_object() ||
+        !root->at("mcpServers").get_object().contains(name)) {
+      diag.error(opts.second, fmt::format("no server named \"{}\" in mcpServers", name));
+    }
+  }
+  if (!is_loopback_host(cfg.gateway.listen_host) && cfg.gateway.allowed_hosts.empty()) {
+    diag.warn("gateway.listen",
+              fmt::format("listening on {} without gateway.allowedHosts: any Host header is "
+                          "accepted", cfg.gateway.listen_host));
+  }
+  if (!diag.ok()) {
+    return std::nullopt;
+  }
+  return cfg;
+}
+
+std::optional<Config> load_file(const std::string& path, Diagnostics& diag, const EnvLookup& env) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diag.error(path, "cannot open the config file");
+    return std::nullopt;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json::parse_options opts;
+  opts.allow_comments = true;
+  opts.allow_trailing_commas = true;
+  boost::system::error_code ec;
+  json::value doc = json::parse(ss.str(), ec, json::storage_ptr(), opts);
+  if (ec) {
+    diag.error(path, fmt::format("not valid JSON: {}", ec.message()));
+    return std::nullopt;
+  }
+  const std::string base = fs::absolute(fs::path(path)).parent_path().lexically_normal().string();
+  return parse(doc, base, diag, env);
+}
+
+}  // namespace mcpgw::config

@@ -1,0 +1,120 @@
+#pragma once
+// mcpgw's configuration: the Claude Code / Claude Desktop `mcpServers` format, plus an optional
+// top-level `gateway` object for the gateway's own settings. Parsing collects every problem
+// with its JSON path instead of stopping at the first.
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mcpgw::config {
+
+using Millis = std::chrono::milliseconds;
+
+enum class Transport { stdio, http, sse };
+enum class Isolation {
+  shared,   ///< one backend (process or upstream session) shared by all client sessions
+  session,  ///< one backend per client session (stateful servers)
+};
+
+const char* to_string(Transport t) noexcept;
+const char* to_string(Isolation i) noexcept;
+
+/// Per-server gateway options (`gateway.servers.NAME`).
+struct ServerOptions {
+  Isolation isolation = Isolation::shared;
+  std::optional<Millis> call_timeout;  ///< overrides gateway.timeouts.callMs
+};
+
+struct ServerConfig {
+  std::string name;
+  Transport transport = Transport::stdio;
+  // stdio
+  std::string command;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::string cwd;  ///< absolute; defaults to the config file's directory
+  // http / sse
+  std::string url;
+  std::map<std::string, std::string> headers;
+
+  ServerOptions options;
+};
+
+struct Limits {
+  std::size_t max_body_bytes = 8 * 1024 * 1024;      ///< one HTTP request body
+  std::size_t max_header_bytes = 16 * 1024;          ///< all request headers
+  std::size_t max_sessions = 10000;                  ///< live client sessions
+  std::size_t max_message_bytes = 32 * 1024 * 1024;  ///< one line from a stdio server
+  std::size_t max_json_depth = 64;                   ///< nesting of any JSON message
+  std::size_t replay_events = 256;                   ///< events kept per SSE stream for resume
+  std::size_t max_connections = 20000;               ///< open client TCP connections
+};
+
+struct Timeouts {
+  Millis call{120'000};             ///< one forwarded request (tools/call, resources/read, …)
+  Millis list{5'000};               ///< aggregated lists; slower servers are left out
+  Millis startup{30'000};           ///< a server's spawn + initialize handshake
+  Millis session_idle{30 * 60'000}; ///< a session with no request and no open stream
+  Millis connection_idle{120'000};  ///< an HTTP connection between requests
+  Millis keep_alive{15'000};        ///< comment lines on idle SSE streams
+  Millis drain{10'000};             ///< in-flight requests on SIGTERM
+  Millis restart_max_backoff{30'000};
+};
+
+struct GatewayConfig {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;
+  std::string separator = "__";
+  std::vector<std::string> allowed_hosts;    ///< Host header names; empty = any
+  std::vector<std::string> allowed_origins;  ///< Origin values ("scheme://host[:port]")
+  Limits limits;
+  Timeouts timeouts;
+  std::string log_level = "info";
+};
+
+struct Config {
+  std::vector<ServerConfig> servers;  ///< in file order, disabled ones left out
+  GatewayConfig gateway;
+  std::string base_dir;  ///< directory of the config file
+
+  const ServerConfig* find(std::string_view name) const noexcept;
+};
+
+struct Diagnostics {
+  std::vector<std::string> errors;    ///< "path: message"
+  std::vector<std::string> warnings;  ///< "path: message"
+  void error(std::string_view path, std::string_view message);
+  void warn(std::string_view path, std::string_view message);
+  bool ok() const noexcept { return errors.empty(); }
+};
+
+/// Looks up an environment variable; nullopt if unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup process_env();
+
+/// Parses a config document. `base_dir` resolves relative paths. Returns nullopt if any error
+/// was recorded in `diag`.
+std::optional<Config> parse(const boost::json::value& doc, const std::string& base_dir,
+                            Diagnostics& diag, const EnvLookup& env = process_env());
+
+/// Reads and parses a config file.
+std::optional<Config> load_file(const std::string& path, Diagnostics& diag,
+                                const EnvLookup& env = process_env());
+
+/// Parses "HOST:PORT", "[v6]:PORT" or ":PORT" (host defaults to 127.0.0.1).
+bool parse_listen(std::string_view text, std::string& host, std::uint16_t& port);
+
+/// Expands ${VAR} and ${VAR:-default}. Unset variables without a default are reported.
+std::optional<std::string> expand_env(std::string_view text, const EnvLookup& env,
+                                      std::string* missing);
+
+/// True for 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback_host(std::string_view host);
+
+}  // namespace mcpgw::config

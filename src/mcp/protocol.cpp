@@ -1,0 +1,28 @@
+#include "mcp/protocol.hpp"
+
+#include <algorithm>
+
+namespace mcpgw::mcp {
+
+bool is_supported(std::string_view version) noexcept {
+  return std::find(kSupportedVersions.begin(), kSupportedVersions.end(), version) !=
+         kSupportedVersions.end();
+}
+
+std::string_view negotiate(std::string_view requested) noexcept {
+  // Spec (lifecycle): answer the same version if supported, otherwise the latest we support.
+  return is_supported(requested) ? requested : kLatestVersion;
+}
+
+int log_level_rank(std::string_view level) noexcept {
+  static constexpr std::array<std::string_view, 8> kLevels = {
+      "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
+  for (std::size_t i = 0; i < kLevels.size(); ++i) {
+    if (kLevels[i] == level) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+}  // namespace mcpgw::mcp

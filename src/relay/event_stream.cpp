@@ -1,0 +1,74 @@
+#include "relay/event_stream.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+namespace mcpgw::relay {
+
+EventStream::EventStream(asio::any_io_executor ex, std::uint64_t number_, std::size_t replay,
+                         bool sse_ok)
+    : number(number_), replay_(replay == 0 ? 1 : replay), sse_ok_(sse_ok), wake_(std::move(ex)) {}
+
+void EventStream::append(std::string data) {
+  if (finished_) {
+    return;
+  }
+  events_.push_back(StreamEvent{next_seq_++, std::move(data)});
+  // Keep what is not delivered yet plus `replay_` delivered events, bounded by `replay_` in
+  // all: a client that never reads cannot grow the gateway's memory.
+  while (events_.size() > replay_) {
+    if (events_.front().seq > delivered_) {
+      ++dropped_;
+      if (dropped_ == 1 || dropped_ % 1000 == 0) {
+        spdlog::warn("stream {}: client is not reading; dropped {} undelivered message(s)",
+                     number, dropped_);
+      }
+    }
+    events_.pop_front();
+  }
+  wake_.set();
+}
+
+void EventStream::push(std::string data) { append(std::move(data)); }
+
+void EventStream::push_final(std::string data) {
+  append(std::move(data));
+  finished_ = true;
+  wake_.set();
+}
+
+void EventStream::finish() {
+  finished_ = true;
+  wake_.set();
+}
+
+std::uint64_t EventStream::attach() noexcept {
+  writer_ = next_writer_++;
+  wake_.set();  // a previous writer notices it was superseded
+  return writer_;
+}
+
+void EventStream::detach(std::uint64_t writer) noexcept {
+  if (writer_ == writer) {
+    writer_ = 0;
+  }
+}
+
+std::string EventStream::event_id(std::uint64_t seq) const {
+  return fmt::format("{}-{}", number, seq);
+}
+
+bool EventStream::parse_event_id(std::string_view id, std::uint64_t& number, std::uint64_t& seq) {
+  const auto dash = id.find('-');
+  if (dash == std::string_view::npos) {
+    return false;
+  }
+  auto a = std::from_chars(id.data(), id.data() + dash, number);
+  auto b = std::from_chars(id.data() + dash + 1, id.data() + id.size(), seq);
+  return a.ec == std::errc() && a.ptr == id.data() + dash && b.ec == std::errc() &&
+         b.ptr == id.data() + id.size();
+}
+
+}  // namespace mcpgw::relay

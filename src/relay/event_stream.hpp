@@ -1,0 +1,85 @@
+#pragma once
+// An ordered, resumable stream of messages for one client: the SSE reply to one POST, the
+// standalone GET stream, or a legacy SSE connection. The relay pushes; the HTTP layer writes.
+#include "common/event.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+
+namespace mcpgw::relay {
+
+struct StreamEvent {
+  std::uint64_t seq;
+  std::string data;  ///< one JSON-RPC message, serialized
+};
+
+class EventStream {
+ public:
+  /// `number` is unique within the session; `replay` bounds the events kept for Last-Event-ID.
+  EventStream(asio::any_io_executor ex, std::uint64_t number, std::size_t replay, bool sse_ok);
+
+  const std::uint64_t number;
+
+  // Producer side (the relay).
+  void push(std::string data);
+  /// The last message (the response); the stream ends after it.
+  void push_final(std::string data);
+  /// Ends the stream without a further message (session closed).
+  void finish();
+  bool finished() const noexcept { return finished_; }
+  /// False for a POST whose client does not accept SSE: only the final message may go here.
+  bool sse_ok() const noexcept { return sse_ok_; }
+
+  // Consumer side (the HTTP layer). One writer at a time; a new one supersedes the old.
+  std::uint64_t attach() noexcept;
+  void detach(std::uint64_t writer) noexcept;
+  bool is_writer(std::uint64_t writer) const noexcept { return writer == writer_; }
+  bool attached() const noexcept { return writer_ != 0; }
+  /// Events with seq > `after`, oldest first.
+  template <class F>
+  void for_each_after(std::uint64_t after, F&& f) const {
+    for (const auto& e : events_) {
+      if (e.seq > after) {
+        f(e);
+      }
+    }
+  }
+  std::uint64_t last_seq() const noexcept { return next_seq_ - 1; }
+  /// Highest seq handed to a writer; resuming without Last-Event-ID starts here.
+  std::uint64_t delivered() const noexcept { return delivered_; }
+  void mark_delivered(std::uint64_t seq) noexcept {
+    if (seq > delivered_) {
+      delivered_ = seq;
+    }
+  }
+  std::size_t dropped() const noexcept { return dropped_; }
+  std::size_t size() const noexcept { return events_.size(); }
+  const StreamEvent* front() const noexcept { return events_.empty() ? nullptr : &events_.front(); }
+  /// True once everything pushed has been delivered and no more will come.
+  bool drained() const noexcept { return finished_ && delivered_ >= last_seq(); }
+
+  /// Wakes the writer when something was pushed or the stream ended.
+  Event& wake() noexcept { return wake_; }
+
+  /// "{number}-{seq}": SSE event id, encodes the stream so a resume finds it.
+  std::string event_id(std::uint64_t seq) const;
+  static bool parse_event_id(std::string_view id, std::uint64_t& number, std::uint64_t& seq);
+
+ private:
+  void append(std::string data);
+
+  std::deque<StreamEvent> events_;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t delivered_ = 0;
+  std::uint64_t writer_ = 0;
+  std::uint64_t next_writer_ = 1;
+  std::size_t replay_;
+  std::size_t dropped_ = 0;
+  bool finished_ = false;
+  bool sse_ok_;
+  Event wake_;
+};
+
+}  // namespace mcpgw::relay

@@ -1,0 +1,150 @@
+#pragma once
+// The relay: many servers behind one MCP endpoint. It answers initialize and ping itself,
+// aggregates lists with prefixed names, routes calls to the right server, and carries
+// notifications and server→client requests to the session that caused them.
+#include "config/config.hpp"
+#include "mcp/naming.hpp"
+#include "relay/session.hpp"
+#include "upstream/backend.hpp"
+
+#include <boost/system/result.hpp>
+
+#include <optional>
+
+namespace mcpgw::relay {
+
+class Relay;
+
+/// One list a server serves, cached until the server says it changed.
+struct ListCache {
+  std::shared_ptr<const json::array> items;
+  std::shared_ptr<Event> fetching;  ///< set when the running fetch ends
+  bool served_partial = false;      ///< an aggregate went out without this server's items
+};
+
+enum class ListKind { tools, prompts, resources, templates };
+
+/// A server as the relay holds it: the backend, its list caches, what is in flight on it.
+struct BackendSlot final : upstream::BackendListener {
+  BackendSlot(Relay& relay, const config::ServerConfig& cfg, Session* owner);
+  ~BackendSlot() override;
+
+  Relay& relay;
+  const config::ServerConfig& cfg;
+  Session* owner;  ///< the session of an isolated backend; null when shared
+  upstream::BackendPtr backend;
+  ListCache lists[4];
+  std::vector<InFlight*> inflight;               ///< oldest first
+  std::map<std::string, int> subscriptions;      ///< server URI → subscribed sessions
+  struct ServerRequestRoute {
+    std::weak_ptr<Session> session;
+    json::value client_id;
+  };
+  std::unordered_map<std::string, ServerRequestRoute> server_requests;  ///< by backend id_key
+  bool ever_ready = false;
+
+  ListCache& cache(ListKind k) noexcept { return lists[static_cast<int>(k)]; }
+
+  // mcpgw::upstream::BackendListener
+  void on_backend_message(upstream::Backend& backend, json::object&& msg) override;
+  void on_backend_state(upstream::Backend& backend, upstream::BackendState state) override;
+};
+
+class Relay {
+ public:
+  Relay(asio::any_io_executor ex, const config::Config& cfg);
+  ~Relay();
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  const config::Config& config() const noexcept { return cfg_; }
+  asio::any_io_executor executor() const noexcept { return ex_; }
+
+  /// Starts the shared backends and the idle-session reaper.
+  void start();
+  /// Closes every session and stops every backend.
+  asio::awaitable<void> stop();
+
+  // Sessions.
+  boost::system::result<SessionPtr> create_session(ClientTransport transport,
+                                                    std::vector<std::string> view,
+                                                    bool single_server, std::string endpoint);
+  SessionPtr find_session(std::string_view id) const;
+  void close_session(const SessionPtr& session, std::string_view why);
+  std::size_t session_count() const noexcept { return sessions_.size(); }
+
+  /// The servers a client sees: one for a per-server endpoint (`path_server`), else every
+  /// server narrowed by an `x-mcp-servers` list. nullopt (with `error`) for unknown names.
+  std::optional<std::vector<std::string>> resolve_view(std::string_view path_server,
+                                                       std::string_view servers_header,
+                                                       std::string& error) const;
+
+  // Messages from a client. A request's response is pushed to `out` as its final message.
+  asio::awaitable<void> handle_request(SessionPtr session, json::object request,
+                                       std::shared_ptr<EventStream> out);
+  void handle_notification(const SessionPtr& session, json::object msg);
+  void handle_response(const SessionPtr& session, json::object msg);
+
+  /// Requests forwarded to servers and not yet answered (for draining).
+  std::size_t in_flight() const noexcept;
+  /// Gateway and per-server state, as served on /healthz.
+  json::object health() const;
+
+  // From BackendSlot.
+  void on_backend_message(BackendSlot& slot, json::object&& msg);
+  void on_backend_state(BackendSlot& slot, upstream::BackendState state);
+
+ private:
+  struct Route {
+    BackendSlot* slot;
+    std::string name;  ///< as the server knows it
+  };
+
+  asio::awaitable<json::object> dispatch(SessionPtr s, json::object& req,
+                                         std::shared_ptr<EventStream> out);
+  asio::awaitable<json::object> initialize(SessionPtr s, json::object& req);
+  asio::awaitable<json::object> list(SessionPtr s, ListKind kind, const json::value& id);
+  asio::awaitable<std::shared_ptr<const json::array>> fetch_list(BackendSlot& slot, ListKind kind,
+                                                                 std::shared_ptr<Session> keep);
+  asio::awaitable<json::object> forward(SessionPtr s, BackendSlot& slot, json::object req,
+                                        std::shared_ptr<EventStream> out);
+  asio::awaitable<json::object> set_level(SessionPtr s, json::object& req);
+  asio::awaitable<json::object> subscribe(SessionPtr s, json::object& req, bool on,
+                                          std::shared_ptr<EventStream> out);
+  asio::awaitable<void> reap_idle();
+
+  BackendSlot* slot_for(Session& s, std::string_view server);
+  std::optional<Route> route_name(Session& s, std::string_view exposed);
+  std::optional<Route> route_uri(Session& s, std::string_view uri);
+  void expose_uris(json::value& result, std::string_view method, std::string_view server) const;
+
+  struct Target {
+    SessionPtr session;
+    std::shared_ptr<EventStream> out;
+  };
+  std::optional<Target> attribute(BackendSlot& slot, bool& ambiguous);
+  void deliver(Session& s, const std::shared_ptr<EventStream>& preferred, const json::object& msg);
+  void notify_sessions(BackendSlot& slot, std::string_view method);
+  void forward_server_request(BackendSlot& slot, json::object&& msg);
+  template <class F>
+  void for_each_session_of(BackendSlot& slot, F&& f);
+
+  asio::any_io_executor ex_;
+  const config::Config& cfg_;
+  mcp::Naming naming_;
+  std::map<std::string, std::unique_ptr<BackendSlot>> shared_;
+  std::unordered_map<std::string, SessionPtr> sessions_;
+  struct ProgressRoute {
+    std::weak_ptr<Session> session;
+    json::value client_token;
+    std::weak_ptr<EventStream> out;
+  };
+  std::unordered_map<std::int64_t, ProgressRoute> progress_;
+  std::int64_t next_progress_token_ = 1;
+  std::uint64_t next_inflight_order_ = 1;
+  std::size_t inflight_count_ = 0;
+  bool stopping_ = false;
+  std::set<std::string> warned_shortened_;
+};
+
+}  // namespace mcpgw::relay

@@ -1,0 +1,62 @@
+#include "relay/session.hpp"
+
+#include "relay/relay.hpp"
+
+#include <algorithm>
+
+namespace mcpgw::relay {
+
+namespace {
+constexpr std::size_t kMaxRetainedStreams = 64;
+}
+
+Session::Session(asio::any_io_executor ex, std::string id_, ClientTransport transport_,
+                 std::vector<std::string> view_, bool single_server_, std::size_t replay)
+    : id(std::move(id_)), transport(transport_), view(std::move(view_)),
+      single_server(single_server_), last_active(Clock::now()), ex_(ex), replay_(replay),
+      standalone_(std::make_shared<EventStream>(ex, 0, replay, true)) {
+  streams_[0] = standalone_;
+}
+
+Session::~Session() = default;
+
+std::shared_ptr<EventStream> Session::new_request_stream(bool sse_ok) {
+  auto s = std::make_shared<EventStream>(ex_, next_stream_++, replay_, sse_ok);
+  if (sse_ok) {
+    prune_streams();
+    streams_[s->number] = s;
+  }
+  return s;
+}
+
+std::shared_ptr<EventStream> Session::find_stream(std::uint64_t number) const {
+  auto it = streams_.find(number);
+  return it == streams_.end() ? nullptr : it->second;
+}
+
+void Session::prune_streams() {
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    if (it->first != 0 && it->second->drained() && !it->second->attached()) {
+      it = streams_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // Bounded: the oldest request streams go first.
+  while (streams_.size() > kMaxRetainedStreams) {
+    auto victim = std::next(streams_.begin());
+    victim->second->finish();
+    streams_.erase(victim);
+  }
+}
+
+bool Session::has_attached_stream() const noexcept {
+  return std::any_of(streams_.begin(), streams_.end(),
+                     [](const auto& kv) { return kv.second->attached(); });
+}
+
+bool Session::in_view(std::string_view server) const noexcept {
+  return std::find(view.begin(), view.end(), server) != view.end();
+}
+
+}  // namespace mcpgw::relay

@@ -1,0 +1,981 @@
+#include "server/http_server.hpp"
+
+#include "common/error.hpp"
+#include "jsonrpc/message.hpp"
+#include "mcp/protocol.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <list>
+
+namespace mcpgw::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+using relay::EventStream;
+using relay::SessionPtr;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr std::string_view kSessionHeader = "Mcp-Session-Id";
+constexpr std::string_view kVersionHeader = "MCP-Protocol-Version";
+constexpr std::string_view kAllowStreamable = "GET, POST, DELETE, OPTIONS";
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+bool contains_ci(std::string_view haystack, std::string_view needle) {
+  if (needle.size() > haystack.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
+    bool match = true;
+    for (std::size_t j = 0; j < needle.size(); ++j) {
+      if (std::tolower(static_cast<unsigned char>(haystack[i + j])) !=
+          std::tolower(static_cast<unsigned char>(needle[j]))) {
+        match = false;
+        break;
+      }
+    }
+    if (match) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// What the client's Accept header allows. No Accept header accepts everything.
+struct Accepts {
+  bool json = true;
+  bool sse = true;
+};
+
+Accepts parse_accept(std::string_view accept) {
+  if (accept.empty() || contains_ci(accept, "*/*")) {
+    return {};
+  }
+  Accepts a;
+  a.json = contains_ci(accept, "application/json") || contains_ci(accept, "application/*");
+  a.sse = contains_ci(accept, "text/event-stream") || contains_ci(accept, "text/*");
+  return a;
+}
+
+std::string host_without_port(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    auto close = host.find(']');
+    return std::string(host.substr(0, close == std::string_view::npos ? host.size() : close + 1));
+  }
+  auto colon = host.rfind(':');
+  return std::string(colon == std::string_view::npos ? host : host.substr(0, colon));
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+/// SSE framing: one event per message, `data` is single-line JSON.
+void append_event(std::string& out, std::string_view id, std::string_view data) {
+  if (!id.empty()) {
+    out.append("id: ").append(id).append("\n");
+  }
+  out.append("event: message\ndata: ").append(data).append("\n\n");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+class HttpServer::Impl {
+ public:
+  Impl(asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg)
+      : ioc_(ioc), relay_(relay), cfg_(cfg), gw_(cfg.gateway), acceptor_(ioc) {
+    allowed_hosts_ = gw_.allowed_hosts;
+    if (allowed_hosts_.empty() && config::is_loopback_host(gw_.listen_host)) {
+      allowed_hosts_ = {"localhost", "127.0.0.1", "[::1]"};
+    }
+    for (auto& h : allowed_hosts_) {
+      h = lower(h);
+    }
+  }
+
+  bool listen(const std::string& host, std::uint16_t port, std::string& error) {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+    if (ec) {
+      error = fmt::format("invalid listen address '{}': {}", host, ec.message());
+      return false;
+    }
+    tcp::endpoint ep(address, port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) {
+      acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+      acceptor_.bind(ep, ec);
+    }
+    if (!ec) {
+      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+      error = fmt::format("cannot listen on {}:{}: {}", host, port, ec.message());
+      return false;
+    }
+    return true;
+  }
+
+  std::uint16_t port() const noexcept {
+    boost::system::error_code ec;
+    return acceptor_.local_endpoint(ec).port();
+  }
+
+  void start() { asio::co_spawn(ioc_, accept_loop(), asio::detached); }
+
+  asio::awaitable<void> shutdown(std::chrono::milliseconds drain) {
+    stopping_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    // Let in-flight requests finish (bounded), then end every session and connection.
+    asio::steady_timer timer(ioc_);
+    const auto deadline = Clock::now() + drain;
+    while (relay_.in_flight() > 0 && Clock::now() < deadline) {
+      timer.expires_after(std::chrono::milliseconds(20));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (relay_.in_flight() > 0) {
+      spdlog::warn("drain: {} request(s) still in flight after {} ms", relay_.in_flight(),
+                   drain.count());
+    }
+    co_await relay_.stop();
+    // Give stream writers a moment to send what the relay finished, then close the rest.
+    timer.expires_after(std::chrono::milliseconds(50));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    for (auto* s : connections_) {
+      s->socket().shutdown(tcp::socket::shutdown_both, ec);
+      s->close();
+    }
+  }
+
+ private:
+  struct Conn {
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+    bool probing = true;  ///< watching for the client going away while a stream is open
+  };
+
+  asio::awaitable<void> accept_loop() {
+    while (!stopping_) {
+      auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (stopping_ || ec == asio::error::operation_aborted) {
+          break;
+        }
+        spdlog::warn("accept: {}", ec.message());
+        continue;
+      }
+      if (connections_.size() >= gw_.limits.max_connections) {
+        spdlog::warn("refusing a connection: limits.maxConnections ({}) reached",
+                     gw_.limits.max_connections);
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      asio::co_spawn(ioc_, run_connection(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> run_connection(tcp::socket socket) {
+    Conn c{beast::tcp_stream(std::move(socket)), {}, true};
+    connections_.insert(&c.stream);
+    try {
+      co_await serve(c);
+    } catch (const std::exception& e) {
+      spdlog::error("connection error: {}", e.what());
+    }
+    connections_.erase(&c.stream);
+    boost::system::error_code ec;
+    c.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    c.stream.close();
+  }
+
+  asio::awaitable<void> serve(Conn& c) {
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(gw_.limits.max_header_bytes));
+      parser.body_limit(gw_.limits.max_body_bytes);
+      c.stream.expires_after(gw_.timeouts.connection_idle);
+      auto [ec, n] = co_await http::async_read(c.stream, c.buffer, parser,
+                                               asio::as_tuple(asio::use_awaitable));
+      if (ec == http::error::body_limit) {
+        auto res = error_response(parser.get(), 413, json::value(nullptr), rpc_code::kInvalidRequest,
+                                  fmt::format("Request body exceeds limits.maxBodyBytes ({} bytes)",
+                                              gw_.limits.max_body_bytes));
+        res.keep_alive(false);
+        co_await write(c, res);
+        co_return;
+      }
+      if (ec == http::error::header_limit) {
+        Request empty;
+        auto res = error_response(empty, 431, json::value(nullptr), rpc_code::kInvalidRequest,
+                                  "Request headers too large");
+        res.keep_alive(false);
+        co_await write(c, res);
+        co_return;
+      }
+      if (ec) {
+        if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
+            ec != asio::error::connection_reset && ec != asio::error::operation_aborted &&
+            ec != asio::error::eof && parser.got_some()) {
+          Request empty;
+          auto res = error_response(empty, 400, json::value(nullptr), rpc_code::kInvalidRequest,
+                                    fmt::format("Malformed HTTP request: {}", ec.message()));
+          res.keep_alive(false);
+          co_await write(c, res);
+        }
+        co_return;
+      }
+      c.stream.expires_never();
+      Request req = parser.release();
+      const bool keep = co_await handle(c, req);
+      if (!keep || stopping_) {
+        co_return;
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Responses
+
+  void common_headers(const Request& req, Response& res) {
+    res.set(http::field::server, "mcpgw");
+    if (auto origin = req[http::field::origin]; !origin.empty()) {
+      res.set(http::field::access_control_allow_origin, origin);
+      res.set(http::field::access_control_expose_headers,
+              "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate");
+      res.set(http::field::vary, "Origin");
+    }
+  }
+
+  Response json_response(const Request& req, unsigned status, std::string body) {
+    Response res{static_cast<http::status>(status), req.version() ? req.version() : 11};
+    common_headers(req, res);
+    res.set(http::field::content_type, "application/json");
+    res.keep_alive(req.version() == 0 ? false : req.keep_alive());
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+  }
+
+  Response error_response(const Request& req, unsigned status, json::value id, int code,
+                          std::string_view message) {
+    return json_response(req, status, jsonrpc::serialize(jsonrpc::make_error(std::move(id), code, message)));
+  }
+
+  Response error_response(const Request& req, const boost::system::error_code& ec,
+                          json::value id = nullptr, std::string_view message = {}) {
+    return error_response(req, to_http_status(ec), std::move(id), to_rpc_code(ec),
+                          message.empty() ? ec.message() : message);
+  }
+
+  asio::awaitable<bool> write(Conn& c, Response& res) {
+    auto [ec, n] = co_await http::async_write(c.stream, res, asio::as_tuple(asio::use_awaitable));
+    co_return !ec && res.keep_alive();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Routing
+
+  asio::awaitable<bool> handle(Conn& c, Request& req) {
+    // DNS rebinding protection: the Host must be ours and a browser Origin must be allowed.
+    if (!host_allowed(req[http::field::host])) {
+      auto res = error_response(req, 403, nullptr, rpc_code::kServerError,
+                                fmt::format("Forbidden: Host '{}' is not allowed",
+                                            std::string_view(req[http::field::host])));
+      co_return co_await write(c, res);
+    }
+    if (auto origin = req[http::field::origin]; !origin.empty() && !origin_allowed(origin)) {
+      auto res = error_response(req, 403, nullptr, rpc_code::kServerError,
+                                fmt::format("Forbidden: Origin '{}' is not allowed",
+                                            std::string_view(origin)));
+      co_return co_await write(c, res);
+    }
+
+    auto target = boost::urls::parse_origin_form(req.target());
+    if (!target) {
+      auto res = error_response(req, 400, nullptr, rpc_code::kInvalidRequest, "Bad request target");
+      co_return co_await write(c, res);
+    }
+    std::string path = target->encoded_path().decode();
+    if (path.size() > 1 && path.back() == '/') {
+      path.pop_back();  // "/mcp/" is "/mcp": no redirect, clients do not all follow one
+    }
+
+    if (req.method() == http::verb::options) {
+      Response res{http::status::no_content, req.version()};
+      common_headers(req, res);
+      res.set(http::field::access_control_allow_methods, kAllowStreamable);
+      res.set(http::field::access_control_allow_headers,
+              "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, "
+              "Last-Event-ID, x-mcp-servers");
+      res.set(http::field::access_control_max_age, "600");
+      res.keep_alive(req.keep_alive());
+      res.prepare_payload();
+      co_return co_await write(c, res);
+    }
+
+    if (path == "/mcp" || path.rfind("/mcp/", 0) == 0) {
+      std::string server = path.size() > 4 ? path.substr(5) : std::string();
+      if (server.find('/') != std::string::npos) {
+        co_return co_await not_found(c, req);
+      }
+      co_return co_await streamable(c, req, server, path);
+    }
+    if (path == "/sse" || path.rfind("/sse/", 0) == 0) {
+      std::string server = path.size() > 4 ? path.substr(5) : std::string();
+      if (server.find('/') != std::string::npos) {
+        co_return co_await not_found(c, req);
+      }
+      co_return co_await legacy_stream(c, req, server, path);
+    }
+    if (path == "/message" || path == "/messages") {
+      std::string sid;
+      for (auto param : target->params()) {
+        if (param.key == "sessionId" || param.key == "session_id") {
+          sid = param.value;
+        }
+      }
+      co_return co_await legacy_post(c, req, sid);
+    }
+    if (path == "/healthz" || path == "/health") {
+      auto res = json_response(req, 200, json::serialize(relay_.health()));
+      co_return co_await write(c, res);
+    }
+    co_return co_await not_found(c, req);
+  }
+
+  asio::awaitable<bool> not_found(Conn& c, const Request& req) {
+    auto res = error_response(req, 404, nullptr, rpc_code::kInvalidRequest,
+                              fmt::format("Not found: {} (MCP is served at /mcp, legacy SSE at "
+                                          "/sse)", std::string_view(req.target())));
+    co_return co_await write(c, res);
+  }
+
+  bool host_allowed(std::string_view host) const {
+    if (allowed_hosts_.empty()) {
+      return true;
+    }
+    const std::string h = lower(host_without_port(host));
+    for (const auto& allowed : allowed_hosts_) {
+      if (allowed == "*" || allowed == h || (allowed == "::1" && h == "[::1]")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool origin_allowed(std::string_view origin) const {
+    const std::string o = lower(origin);
+    for (const auto& allowed : gw_.allowed_origins) {
+      if (allowed == "*" || lower(allowed) == o) {
+        return true;
+      }
+    }
+    if (!gw_.allowed_origins.empty()) {
+      return false;
+    }
+    // Default: browser pages served from this machine only.
+    auto parsed = boost::urls::parse_uri(o);
+    if (!parsed) {
+      return false;
+    }
+    const std::string h = parsed->encoded_host_and_port().decode();
+    return config::is_loopback_host(host_without_port(h));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Streamable HTTP
+
+  asio::awaitable<bool> streamable(Conn& c, Request& req, const std::string& server,
+                                   const std::string& endpoint) {
+    switch (req.method()) {
+      case http::verb::post: co_return co_await streamable_post(c, req, server, endpoint);
+      case http::verb::get: co_return co_await streamable_get(c, req, endpoint);
+      case http::verb::delete_: co_return co_await streamable_delete(c, req, endpoint);
+      default: {
+        auto res = error_response(req, 405, nullptr, rpc_code::kInvalidRequest,
+                                  "Method not allowed");
+        res.set(http::field::allow, kAllowStreamable);
+        co_return co_await write(c, res);
+      }
+    }
+  }
+
+  /// Finds the session a non-initialize request names, or writes the error reply.
+  asio::awaitable<SessionPtr> require_session(Conn& c, const Request& req,
+                                              const std::string& endpoint, bool& keep) {
+    const auto sid = req[kSessionHeader];
+    if (sid.empty()) {
+      auto res = error_response(req, make_error_code(Errc::session_required));
+      keep = co_await write(c, res);
+      co_return nullptr;
+    }
+    SessionPtr s = relay_.find_session(sid);
+    if (!s || s->transport != relay::ClientTransport::streamable_http || s->endpoint != endpoint) {
+      // 404 + -32001 is what tells clients (Claude Code among them) to re-initialize.
+      auto res = error_response(req, make_error_code(Errc::session_not_found));
+      keep = co_await write(c, res);
+      co_return nullptr;
+    }
+    co_return s;
+  }
+
+  /// Checks MCP-Protocol-Version; writes a 400 if it names a version we do not speak.
+  asio::awaitable<bool> check_version(Conn& c, const Request& req, std::string& version,
+                                      bool& keep) {
+    const auto header = req[kVersionHeader];
+    if (header.empty()) {
+      version = std::string(mcp::kAssumedHeaderVersion);
+      co_return true;
+    }
+    if (!mcp::is_supported(header)) {
+      std::string supported;
+      for (auto v : mcp::kSupportedVersions) {
+        supported += supported.empty() ? std::string(v) : ", " + std::string(v);
+      }
+      auto res = error_response(req, make_error_code(Errc::unsupported_version), nullptr,
+                                fmt::format("Bad Request: Unsupported protocol version: {} "
+                                            "(supported versions: {})",
+                                            std::string_view(header), supported));
+      keep = co_await write(c, res);
+      co_return false;
+    }
+    version = std::string(header);
+    co_return true;
+  }
+
+  asio::awaitable<bool> streamable_post(Conn& c, Request& req, const std::string& server,
+                                        const std::string& endpoint) {
+    const Accepts accepts = parse_accept(req[http::field::accept]);
+    if (!accepts.json && !accepts.sse) {
+      auto res = error_response(req, 406, nullptr, rpc_code::kServerError,
+                                "Not Acceptable: Client must accept application/json or "
+                                "text/event-stream");
+      co_return co_await write(c, res);
+    }
+    if (auto ct = req[http::field::content_type]; !ct.empty() && !contains_ci(ct, "json")) {
+      auto res = error_response(req, 415, nullptr, rpc_code::kInvalidRequest,
+                                "Unsupported Media Type: Content-Type must be application/json");
+      co_return co_await write(c, res);
+    }
+    auto parsed = jsonrpc::parse(req.body(), gw_.limits.max_json_depth);
+    if (!parsed) {
+      auto res = error_response(req, make_error_code(Errc::parse_error), nullptr,
+                                "Parse error: the body is not valid JSON");
+      co_return co_await write(c, res);
+    }
+    if (parsed->is_array()) {
+      co_return co_await streamable_batch(c, req, parsed->get_array(), endpoint, accepts);
+    }
+    std::string_view why;
+    const auto kind = jsonrpc::classify(*parsed, &why);
+    if (kind == jsonrpc::Kind::invalid) {
+      json::value id = nullptr;
+      if (parsed->is_object()) {
+        if (const auto* v = parsed->get_object().if_contains("id"); v && jsonrpc::valid_id(*v)) {
+          id = *v;
+        }
+      }
+      auto res = error_response(req, 400, std::move(id), rpc_code::kInvalidRequest,
+                                fmt::format("Invalid Request: {}", why));
+      co_return co_await write(c, res);
+    }
+    json::object msg = std::move(parsed->get_object());
+    const std::string_view method = jsonrpc::method(msg);
+
+    // 2026-07-28 clients probe with server/discover first; an immediate "method not found"
+    // makes them fall back to initialize at once.
+    if (kind == jsonrpc::Kind::request && method == mcp::method::kServerDiscover) {
+      auto res = json_response(req, 200, jsonrpc::serialize(jsonrpc::make_error(
+          msg.at("id"), rpc_code::kMethodNotFound, "Method not found: server/discover")));
+      co_return co_await write(c, res);
+    }
+
+    if (kind == jsonrpc::Kind::request && method == mcp::method::kInitialize) {
+      co_return co_await streamable_initialize(c, req, std::move(msg), server, endpoint, accepts);
+    }
+
+    bool keep = false;
+    SessionPtr s = co_await require_session(c, req, endpoint, keep);
+    if (!s) {
+      co_return keep;
+    }
+    std::string version;
+    if (!co_await check_version(c, req, version, keep)) {
+      co_return keep;
+    }
+    if (kind == jsonrpc::Kind::notification || kind == jsonrpc::Kind::response) {
+      // 202 at once: the client must never wait on the gateway's work for these.
+      auto res = json_response(req, 202, std::string());
+      const bool k = co_await write(c, res);
+      if (kind == jsonrpc::Kind::notification) {
+        relay_.handle_notification(s, std::move(msg));
+      } else {
+        relay_.handle_response(s, std::move(msg));
+      }
+      co_return k;
+    }
+    auto out = s->new_request_stream(accepts.sse);
+    asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out), asio::detached);
+    co_return co_await reply(c, req, s, out, accepts, version, false);
+  }
+
+  asio::awaitable<bool> streamable_initialize(Conn& c, Request& req, json::object msg,
+                                              const std::string& server,
+                                              const std::string& endpoint, Accepts accepts) {
+    std::string error;
+    auto view = relay_.resolve_view(server, req["x-mcp-servers"], error);
+    if (!view) {
+      auto res = error_response(req, 404, msg.at("id"), rpc_code::kInvalidParams, error);
+      co_return co_await write(c, res);
+    }
+    auto created = relay_.create_session(relay::ClientTransport::streamable_http, std::move(*view),
+                                         !server.empty(), endpoint);
+    if (!created) {
+      auto res = error_response(req, created.error(), msg.at("id"));
+      if (created.error() == make_error_code(Errc::too_many_sessions)) {
+        res.set(http::field::retry_after, "5");
+      }
+      co_return co_await write(c, res);
+    }
+    SessionPtr s = *created;
+    std::string version(mcp::kAssumedHeaderVersion);
+    if (const auto* p = msg.if_contains("params"); p && p->is_object()) {
+      if (const auto* v = p->get_object().if_contains("protocolVersion"); v && v->is_string()) {
+        version = std::string(mcp::negotiate(v->get_string()));
+      }
+    }
+    auto out = s->new_request_stream(accepts.sse);
+    asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out), asio::detached);
+    co_return co_await reply(c, req, s, out, accepts, version, true);
+  }
+
+  /// JSON-RPC batches (2025-03-26): each request answered, all in one JSON array.
+  asio::awaitable<bool> streamable_batch(Conn& c, Request& req, json::array& batch,
+                                         const std::string& endpoint, Accepts) {
+    if (batch.empty()) {
+      auto res = error_response(req, 400, nullptr, rpc_code::kInvalidRequest,
+                                "Invalid Request: empty batch");
+      co_return co_await write(c, res);
+    }
+    bool keep = false;
+    SessionPtr s = co_await require_session(c, req, endpoint, keep);
+    if (!s) {
+      co_return keep;
+    }
+    std::string version;
+    if (!co_await check_version(c, req, version, keep)) {
+      co_return keep;
+    }
+    json::array replies;
+    std::vector<std::shared_ptr<EventStream>> streams;
+    for (auto& item : batch) {
+      std::string_view why;
+      const auto kind = jsonrpc::classify(item, &why);
+      if (kind == jsonrpc::Kind::invalid) {
+        replies.push_back(jsonrpc::make_error(nullptr, rpc_code::kInvalidRequest,
+                                              fmt::format("Invalid Request: {}", why)));
+        continue;
+      }
+      json::object msg = std::move(item.get_object());
+      if (kind == jsonrpc::Kind::notification) {
+        relay_.handle_notification(s, std::move(msg));
+      } else if (kind == jsonrpc::Kind::response) {
+        relay_.handle_response(s, std::move(msg));
+      } else if (jsonrpc::method(msg) == mcp::method::kInitialize) {
+        replies.push_back(jsonrpc::make_error(msg.at("id"), rpc_code::kInvalidRequest,
+                                              "initialize must not be part of a batch"));
+      } else {
+        auto out = s->new_request_stream(false);
+        streams.push_back(out);
+        asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out), asio::detached);
+      }
+    }
+    for (auto& out : streams) {
+      while (!out->finished()) {
+        out->wake().reset();
+        co_await out->wake().wait_until(Clock::time_point::max());
+      }
+      if (const auto* e = out->front()) {
+        replies.push_back(jsonrpc::parse(e->data).value());
+      }
+    }
+    if (replies.empty()) {
+      auto res = json_response(req, 202, std::string());
+      co_return co_await write(c, res);
+    }
+    auto res = json_response(req, 200, json::serialize(replies));
+    co_return co_await write(c, res);
+  }
+
+  /// Answers one POSTed request from its stream: plain JSON when the response is all there is
+  /// (or the client takes nothing else), an SSE stream when notifications or server requests
+  /// come first.
+  asio::awaitable<bool> reply(Conn& c, Request& req, const SessionPtr& s,
+                              const std::shared_ptr<EventStream>& out, Accepts accepts,
+                              const std::string& version, bool initialize) {
+    while (out->size() == 0 && !out->finished()) {
+      out->wake().reset();
+      co_await out->wake().wait_until(Clock::time_point::max());
+    }
+    const bool only_final = out->finished() && out->size() == 1;
+    if (accepts.json && (only_final || !accepts.sse)) {
+      std::string body = out->front() ? out->front()->data : std::string();
+      out->mark_delivered(out->last_seq());
+      auto res = json_response(req, 200, std::move(body));
+      if (initialize) {
+        if (body_is_error(res.body())) {
+          relay_.close_session(s, "initialize failed");
+        } else {
+          res.set(kSessionHeader, s->id);
+        }
+      }
+      s->prune_streams();
+      co_return co_await write(c, res);
+    }
+    const bool priming = mcp::at_least(version, mcp::kPrimingVersion);
+    const bool ok = co_await write_sse(c, req, s, out, 0, priming, initialize ? s->id : "", false);
+    s->prune_streams();
+    co_return ok;
+  }
+
+  static bool body_is_error(std::string_view body) {
+    return body.find("\"error\":") != std::string_view::npos &&
+           body.find("\"result\":") == std::string_view::npos;
+  }
+
+  asio::awaitable<bool> streamable_get(Conn& c, Request& req, const std::string& endpoint) {
+    const Accepts accepts = parse_accept(req[http::field::accept]);
+    bool keep = false;
+    SessionPtr s = co_await require_session(c, req, endpoint, keep);
+    if (!s) {
+      co_return keep;
+    }
+    std::string version;
+    if (!co_await check_version(c, req, version, keep)) {
+      co_return keep;
+    }
+    if (!accepts.sse) {
+      auto res = error_response(req, 406, nullptr, rpc_code::kServerError,
+                                "Not Acceptable: Client must accept text/event-stream");
+      co_return co_await write(c, res);
+    }
+    // Resume: Last-Event-ID names the stream and the last event the client saw.
+    std::shared_ptr<EventStream> stream = s->standalone();
+    std::uint64_t after = stream->delivered();
+    if (auto last = req["Last-Event-ID"]; !last.empty()) {
+      std::uint64_t number = 0;
+      std::uint64_t seq = 0;
+      if (EventStream::parse_event_id(last, number, seq)) {
+        if (auto found = s->find_stream(number)) {
+          stream = found;
+          after = seq;
+        }
+      }
+    }
+    const bool priming = mcp::at_least(version, mcp::kPrimingVersion);
+    s->touch();
+    const bool ok = co_await write_sse(c, req, s, stream, after, priming, "", false);
+    s->touch();
+    co_return ok;
+  }
+
+  asio::awaitable<bool> streamable_delete(Conn& c, Request& req, const std::string& endpoint) {
+    bool keep = false;
+    SessionPtr s = co_await require_session(c, req, endpoint, keep);
+    if (!s) {
+      co_return keep;
+    }
+    relay_.close_session(s, "DELETE");
+    auto res = json_response(req, 200, std::string());
+    co_return co_await write(c, res);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // SSE writing
+
+  asio::awaitable<bool> write_raw(Conn& c, std::string_view data) {
+    auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(data.data(), data.size()),
+                                              asio::as_tuple(asio::use_awaitable));
+    co_return !ec;
+  }
+
+  asio::awaitable<bool> write_chunk(Conn& c, std::string_view data, bool chunked) {
+    if (!chunked) {
+      co_return co_await write_raw(c, data);
+    }
+    std::string framed = fmt::format("{:x}\r\n", data.size());
+    framed.append(data).append("\r\n");
+    co_return co_await write_raw(c, framed);
+  }
+
+  /// Watches the connection while a stream is open: ends with the client going away, or with
+  /// bytes of a pipelined request (kept in the buffer for later).
+  asio::awaitable<boost::system::error_code> probe(Conn& c) {
+    auto [ec, n] = co_await c.stream.socket().async_read_some(c.buffer.prepare(4096),
+                                                              asio::as_tuple(asio::use_awaitable));
+    c.buffer.commit(n);
+    co_return ec;
+  }
+
+  /// Writes `stream` as an SSE response from event `after` on. Returns whether the connection
+  /// can carry another request.
+  asio::awaitable<bool> write_sse(Conn& c, const Request& req, const SessionPtr& s,
+                                  const std::shared_ptr<EventStream>& stream, std::uint64_t after,
+                                  bool priming, const std::string& session_header, bool legacy,
+                                  std::string prelude = {}) {
+    http::response<http::empty_body> res{http::status::ok, req.version()};
+    res.set(http::field::server, "mcpgw");
+    if (auto origin = req[http::field::origin]; !origin.empty()) {
+      res.set(http::field::access_control_allow_origin, origin);
+      res.set(http::field::access_control_expose_headers, "Mcp-Session-Id, MCP-Protocol-Version");
+      res.set(http::field::vary, "Origin");
+    }
+    res.set(http::field::content_type, "text/event-stream");
+    res.set(http::field::cache_control, "no-cache, no-transform");
+    res.set("X-Accel-Buffering", "no");
+    if (!session_header.empty()) {
+      res.set(kSessionHeader, session_header);
+    }
+    const bool chunked = req.version() >= 11;
+    res.keep_alive(chunked && req.keep_alive());
+    if (chunked) {
+      res.chunked(true);
+    }
+    http::response_serializer<http::empty_body> sr{res};
+    auto [hec, hn] = co_await http::async_write_header(c.stream, sr,
+                                                       asio::as_tuple(asio::use_awaitable));
+    if (hec) {
+      co_return false;
+    }
+
+    const std::uint64_t writer = stream->attach();
+    std::uint64_t cursor = after;
+    std::string chunk = std::move(prelude);
+    if (priming && !legacy) {
+      // Priming event (2025-11-25): an id and empty data, so the client can resume from here.
+      chunk.append("id: ").append(stream->event_id(cursor)).append("\ndata: \n\n");
+    }
+    bool client_open = true;
+    bool completed = false;
+    for (;;) {
+      stream->wake().reset();
+      if (!stream->is_writer(writer)) {
+        break;  // a newer GET took this stream over
+      }
+      stream->for_each_after(cursor, [&](const relay::StreamEvent& e) {
+        append_event(chunk, legacy ? std::string_view() : stream->event_id(e.seq), e.data);
+        cursor = e.seq;
+      });
+      if (!chunk.empty()) {
+        if (!co_await write_chunk(c, chunk, chunked)) {
+          client_open = false;
+          break;
+        }
+        chunk.clear();
+        stream->mark_delivered(cursor);
+      }
+      if (stream->finished() && cursor >= stream->last_seq()) {
+        completed = true;
+        break;
+      }
+      if (stopping_ && stream->finished()) {
+        break;
+      }
+      const auto keepalive_at = Clock::now() + gw_.timeouts.keep_alive;
+      bool woke = true;
+      if (c.probing) {
+        auto which = co_await (stream->wake().wait_until(keepalive_at) || probe(c));
+        if (which.index() == 1) {
+          if (std::get<1>(which)) {
+            client_open = false;
+            break;
+          }
+          c.probing = false;  // pipelined bytes: stop probing, they wait in the buffer
+          continue;
+        }
+        woke = std::get<0>(which);
+      } else {
+        woke = co_await stream->wake().wait_until(keepalive_at);
+      }
+      if (!woke && Clock::now() >= keepalive_at) {
+        if (!co_await write_chunk(c, ": keep-alive\n\n", chunked)) {
+          client_open = false;
+          break;
+        }
+        s->touch();
+      }
+    }
+    stream->detach(writer);
+    c.probing = true;
+    if (!client_open) {
+      co_return false;
+    }
+    if (chunked) {
+      if (!co_await write_raw(c, "0\r\n\r\n")) {
+        co_return false;
+      }
+    }
+    co_return completed && chunked && req.keep_alive() && !stopping_;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Legacy HTTP+SSE (2024-11-05)
+
+  asio::awaitable<bool> legacy_stream(Conn& c, Request& req, const std::string& server,
+                                      const std::string& endpoint) {
+    if (req.method() == http::verb::post) {
+      // A Streamable HTTP client pointed at /sse: tell it where to go.
+      auto res = error_response(req, 405, nullptr, rpc_code::kInvalidRequest,
+                                "This is the legacy SSE endpoint: GET it for an event stream, "
+                                "or POST to /mcp (Streamable HTTP)");
+      res.set(http::field::allow, "GET");
+      co_return co_await write(c, res);
+    }
+    if (req.method() != http::verb::get) {
+      auto res = error_response(req, 405, nullptr, rpc_code::kInvalidRequest, "Method not allowed");
+      res.set(http::field::allow, "GET");
+      co_return co_await write(c, res);
+    }
+    std::string error;
+    auto view = relay_.resolve_view(server, req["x-mcp-servers"], error);
+    if (!view) {
+      auto res = error_response(req, 404, nullptr, rpc_code::kInvalidParams, error);
+      co_return co_await write(c, res);
+    }
+    auto created = relay_.create_session(relay::ClientTransport::legacy_sse, std::move(*view),
+                                         !server.empty(), endpoint);
+    if (!created) {
+      auto res = error_response(req, created.error());
+      co_return co_await write(c, res);
+    }
+    SessionPtr s = *created;
+    s->protocol_version = "2024-11-05";
+    // The endpoint event: where this client POSTs its messages (relative to this URL).
+    std::string prelude = fmt::format("event: endpoint\ndata: /message?sessionId={}\n\n", s->id);
+    co_await write_sse(c, req, s, s->standalone(), 0, false, "", true, std::move(prelude));
+    // For legacy SSE the stream is the session: when it ends, so does the session.
+    relay_.close_session(s, "SSE stream closed");
+    co_return false;
+  }
+
+  asio::awaitable<bool> legacy_post(Conn& c, Request& req, const std::string& sid) {
+    if (req.method() != http::verb::post) {
+      auto res = error_response(req, 405, nullptr, rpc_code::kInvalidRequest, "Method not allowed");
+      res.set(http::field::allow, "POST");
+      co_return co_await write(c, res);
+    }
+    SessionPtr s = sid.empty() ? nullptr : relay_.find_session(sid);
+    if (!s || s->transport != relay::ClientTransport::legacy_sse) {
+      auto res = error_response(req, make_error_code(Errc::session_not_found), nullptr,
+                                sid.empty() ? "Missing sessionId" : "Session not found");
+      co_return co_await write(c, res);
+    }
+    auto parsed = jsonrpc::parse(req.body(), gw_.limits.max_json_depth);
+    if (!parsed) {
+      auto res = error_response(req, make_error_code(Errc::parse_error), nullptr,
+                                "Parse error: the body is not valid JSON");
+      co_return co_await write(c, res);
+    }
+    std::vector<json::object> messages;
+    if (parsed->is_array()) {
+      for (auto& item : parsed->get_array()) {
+        if (item.is_object()) {
+          messages.push_back(std::move(item.get_object()));
+        }
+      }
+    } else if (parsed->is_object()) {
+      messages.push_back(std::move(parsed->get_object()));
+    }
+    if (messages.empty()) {
+      auto res = error_response(req, 400, nullptr, rpc_code::kInvalidRequest,
+                                "Invalid Request: expected a JSON-RPC message");
+      co_return co_await write(c, res);
+    }
+    for (auto& msg : messages) {
+      std::string_view why;
+      const auto kind = jsonrpc::classify(msg, &why);
+      if (kind == jsonrpc::Kind::invalid) {
+        json::value id = nullptr;
+        if (const auto* v = msg.if_contains("id"); v && jsonrpc::valid_id(*v)) {
+          id = *v;
+        }
+        auto res = error_response(req, 400, std::move(id), rpc_code::kInvalidRequest,
+                                  fmt::format("Invalid Request: {}", why));
+        co_return co_await write(c, res);
+      }
+    }
+    // Accepted at once; every reply travels on the session's SSE stream.
+    Response res{http::status::accepted, req.version()};
+    common_headers(req, res);
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.keep_alive(req.keep_alive());
+    res.body() = "Accepted";
+    res.prepare_payload();
+    const bool keep = co_await write(c, res);
+    for (auto& msg : messages) {
+      const auto kind = jsonrpc::classify(msg);
+      if (kind == jsonrpc::Kind::request) {
+        if (jsonrpc::method(msg) == mcp::method::kServerDiscover) {
+          s->standalone()->push(jsonrpc::serialize(jsonrpc::make_error(
+              msg.at("id"), rpc_code::kMethodNotFound, "Method not found: server/discover")));
+          continue;
+        }
+        asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), s->standalone()),
+                       asio::detached);
+      } else if (kind == jsonrpc::Kind::notification) {
+        relay_.handle_notification(s, std::move(msg));
+      } else {
+        relay_.handle_response(s, std::move(msg));
+      }
+    }
+    co_return keep;
+  }
+
+  asio::io_context& ioc_;
+  relay::Relay& relay_;
+  const config::Config& cfg_;
+  const config::GatewayConfig& gw_;
+  tcp::acceptor acceptor_;
+  std::vector<std::string> allowed_hosts_;
+  std::set<beast::tcp_stream*> connections_;
+  bool stopping_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+HttpServer::HttpServer(asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg)
+    : impl_(std::make_unique<Impl>(ioc, relay, cfg)) {}
+HttpServer::~HttpServer() = default;
+bool HttpServer::listen(const std::string& host, std::uint16_t port, std::string& error) {
+  return impl_->listen(host, port, error);
+}
+std::uint16_t HttpServer::port() const noexcept { return impl_->port(); }
+void HttpServer::start() { impl_->start(); }
+asio::awaitable<void> HttpServer::shutdown(std::chrono::milliseconds drain) {
+  return impl_->shutdown(drain);
+}
+
+}  // namespace mcpgw::server

@@ -1,0 +1,35 @@
+#pragma once
+// The one listener every client connects to: Streamable HTTP (/mcp, /mcp/{server}), legacy
+// HTTP+SSE (/sse, /sse/{server}, /message), and /healthz.
+#include "config/config.hpp"
+#include "relay/relay.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+#include <string>
+
+namespace mcpgw::server {
+
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  /// Binds the listening socket. False with `error` set if it cannot.
+  bool listen(const std::string& host, std::uint16_t port, std::string& error);
+  /// The bound port (useful with port 0).
+  std::uint16_t port() const noexcept;
+  /// Starts accepting connections.
+  void start();
+  /// Stops accepting; waits (bounded) for in-flight requests; then closes every connection.
+  boost::asio::awaitable<void> shutdown(std::chrono::milliseconds drain);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mcpgw::server

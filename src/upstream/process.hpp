@@ -1,0 +1,54 @@
+#pragma once
+// Child processes for stdio servers: spawn in their own process group, reap, kill the group.
+#include "config/config.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <functional>
+#include <string>
+#include <sys/types.h>
+#include <unordered_map>
+
+namespace mcpgw::upstream {
+
+struct ChildProcess {
+  pid_t pid = -1;      ///< also the process group id
+  int stdin_fd = -1;   ///< our write end of the child's stdin
+  int stdout_fd = -1;  ///< our read end of the child's stdout
+  int stderr_fd = -1;  ///< our read end of the child's stderr
+};
+
+/// Spawns `server.command` with its args, env (added to ours) and cwd, in a new process group.
+/// On failure returns false with `error` set; no fds are leaked.
+bool spawn(const config::ServerConfig& server, ChildProcess& out, std::string& error);
+
+/// Sends `sig` to the whole process group led by `pid` (no-op for pid <= 0).
+void kill_group(pid_t pid, int sig) noexcept;
+
+/// Collects exited children (SIGCHLD) and tells whoever spawned them. One per event loop.
+class Reaper {
+ public:
+  using OnExit = std::function<void(int wait_status)>;
+
+  explicit Reaper(boost::asio::io_context& ioc);
+  void watch(pid_t pid, OnExit on_exit);
+  void forget(pid_t pid);
+  /// Reaps anything that already exited (also called on each SIGCHLD).
+  void poll();
+  std::size_t watched() const noexcept { return watched_.size(); }
+
+  static Reaper& instance();
+  static void install(Reaper* reaper);
+
+ private:
+  void arm();
+
+  boost::asio::signal_set signals_;
+  std::unordered_map<pid_t, OnExit> watched_;
+};
+
+/// "exited with status 1" / "killed by signal 9".
+std::string describe_wait_status(int status);
+
+}  // namespace mcpgw::upstream

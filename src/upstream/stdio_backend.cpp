@@ -1,0 +1,477 @@
+#include "upstream/stdio_backend.hpp"
+
+#include "common/error.hpp"
+#include "jsonrpc/message.hpp"
+#include "mcp/protocol.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstring>
+
+namespace mcpgw::upstream {
+
+namespace {
+constexpr auto kInitialBackoff = std::chrono::milliseconds(250);
+constexpr auto kStableRun = std::chrono::seconds(60);
+constexpr auto kStopGrace = std::chrono::seconds(2);
+constexpr std::size_t kMaxLoggedLine = 2000;
+constexpr std::size_t kMaxBatch = 64;
+
+std::string_view clip(std::string_view s) { return s.substr(0, kMaxLoggedLine); }
+}  // namespace
+
+const char* to_string(BackendState s) noexcept {
+  switch (s) {
+    case BackendState::starting: return "starting";
+    case BackendState::ready: return "ready";
+    case BackendState::restarting: return "restarting";
+    case BackendState::stopped: return "stopped";
+  }
+  return "?";
+}
+
+StdioBackend::StdioBackend(asio::any_io_executor ex, const config::ServerConfig& server,
+                           const config::GatewayConfig& gateway, ClientIdentity identity,
+                           BackendListener& listener)
+    : ex_(ex), server_(server), gateway_(gateway), identity_(std::move(identity)),
+      listener_(listener), exited_(ex), ready_(ex), stopped_(ex), wake_(ex) {}
+
+StdioBackend::~StdioBackend() {
+  if (child_.pid > 0 && !child_exited_) {
+    kill_group(child_.pid, SIGKILL);
+    Reaper::instance().forget(child_.pid);
+  }
+}
+
+void StdioBackend::set_state(BackendState s) {
+  if (state_ == s) {
+    return;
+  }
+  state_ = s;
+  listener_.on_backend_state(*this, s);
+}
+
+void StdioBackend::start() {
+  if (started_) {
+    return;
+  }
+  started_ = true;
+  asio::co_spawn(ex_, [self = shared_from_this()]() { return self->supervise(); },
+                 asio::detached);
+}
+
+asio::awaitable<void> StdioBackend::supervise() {
+  auto backoff = std::chrono::milliseconds(kInitialBackoff);
+  while (!stopping_) {
+    const auto began = Clock::now();
+    const bool was_ready = co_await run_once();
+    if (stopping_) {
+      break;
+    }
+    if (was_ready) {
+      ++restarts_;
+      failures_ = 0;
+      if (Clock::now() - began > kStableRun) {
+        backoff = kInitialBackoff;
+      }
+    } else {
+      ++failures_;
+    }
+    set_state(BackendState::restarting);
+    spdlog::warn("[{}] {}; restarting in {} ms", server_.name, last_error_, backoff.count());
+    wake_.reset();
+    co_await wake_.wait_until(Clock::now() + backoff);
+    backoff = std::min(backoff * 2, gateway_.timeouts.restart_max_backoff);
+  }
+  set_state(BackendState::stopped);
+  stopped_.set();
+}
+
+asio::awaitable<bool> StdioBackend::run_once() {
+  set_state(BackendState::starting);
+  child_exited_ = false;
+  exited_.reset();
+  std::string error;
+  ChildProcess child;
+  if (!spawn(server_, child, error)) {
+    last_error_ = error;
+    co_return false;
+  }
+  child_ = child;
+  const pid_t pid = child.pid;
+  spdlog::info("[{}] started pid {}: {}", server_.name, pid, server_.command);
+  std::weak_ptr<StdioBackend> weak = shared_from_this();
+  Reaper::instance().watch(pid, [weak, pid](int status) {
+    if (auto self = weak.lock(); self && self->child_.pid == pid) {
+      self->exit_status_ = status;
+      self->child_exited_ = true;
+      self->last_error_ = fmt::format("process {}", describe_wait_status(status));
+      self->exited_.set();
+    }
+  });
+  stdin_ = std::make_shared<asio::posix::stream_descriptor>(ex_, child.stdin_fd);
+  auto out = std::make_shared<asio::posix::stream_descriptor>(ex_, child.stdout_fd);
+  auto err = std::make_shared<asio::posix::stream_descriptor>(ex_, child.stderr_fd);
+  asio::co_spawn(ex_, read_stdout(out), asio::detached);
+  asio::co_spawn(ex_, read_stderr(err), asio::detached);
+
+  // The gateway performs the handshake itself; clients never see it.
+  json::object params;
+  params["protocolVersion"] = mcp::kLatestVersion;
+  params["capabilities"] = identity_.capabilities;
+  params["clientInfo"] = identity_.client_info;
+  auto init = std::make_shared<Call>(ex_);
+  {
+    auto req = jsonrpc::make_request(0, mcp::method::kInitialize, std::move(params));
+    init->wire_id = next_id_++;
+    req["id"] = init->wire_id;
+    pending_[init->wire_id] = init;
+    write_line(jsonrpc::serialize(req));
+  }
+  const bool answered = co_await init->done.wait_until(Clock::now() + gateway_.timeouts.startup);
+  bool ok = false;
+  if (!answered) {
+    pending_.erase(init->wire_id);
+    last_error_ = fmt::format("no answer to initialize within {} ms",
+                              gateway_.timeouts.startup.count());
+  } else if (init->ec) {
+    last_error_ = fmt::format("failed during initialize: {}", init->detail);
+  } else if (const auto* e = init->response->if_contains("error")) {
+    last_error_ = fmt::format("initialize failed: {}", json::serialize(*e));
+  } else if (const auto* r = init->response->if_contains("result"); r == nullptr ||
+                                                                     !r->is_object()) {
+    last_error_ = "initialize answered without a result object";
+  } else {
+    const auto& res = r->get_object();
+    info_ = InitInfo{};
+    if (const auto* v = res.if_contains("protocolVersion"); v && v->is_string()) {
+      info_.protocol_version = std::string(v->get_string());
+    }
+    if (const auto* v = res.if_contains("capabilities"); v && v->is_object()) {
+      info_.capabilities = v->get_object();
+    }
+    if (const auto* v = res.if_contains("serverInfo"); v && v->is_object()) {
+      info_.server_info = v->get_object();
+    }
+    if (const auto* v = res.if_contains("instructions"); v && v->is_string()) {
+      info_.instructions = std::string(v->get_string());
+    }
+    ok = true;
+  }
+
+  if (ok) {
+    write_line(jsonrpc::serialize(jsonrpc::make_notification(mcp::method::kInitialized, {})));
+    last_error_.clear();
+    failures_ = 0;
+    spdlog::info("[{}] ready (protocol {}, pid {})", server_.name, info_.protocol_version, pid);
+    set_state(BackendState::ready);
+    ready_.set();
+    while (!child_exited_ && !stdout_closed_ && !stopping_) {
+      co_await exited_.wait_until(Clock::time_point::max());
+    }
+    ready_.reset();
+    if (!child_exited_ && !stopping_) {
+      last_error_ = "closed its stdout";
+    }
+    if (!stopping_) {
+      spdlog::error("[{}] {}", server_.name, last_error_);
+    }
+  }
+
+  // Tear down: fail what is outstanding, then make sure the whole process group is gone.
+  fail_pending(make_error_code(stopping_ ? Errc::shutting_down : Errc::upstream_closed),
+               fmt::format("server '{}' {}", server_.name,
+                           stopping_ ? "is stopping" : last_error_));
+  co_await close_child();
+  co_return ok;
+}
+
+asio::awaitable<void> StdioBackend::close_child() {
+  write_queue_.clear();
+  if (stdin_) {
+    boost::system::error_code ignored;
+    stdin_->close(ignored);
+    stdin_.reset();
+  }
+  if (child_.pid > 0) {
+    if (!child_exited_) {
+      // stdin is closed: a well-behaved server exits now (the spec's stdio shutdown order).
+      co_await exited_.wait_until(Clock::now() + (stopping_ ? kStopGrace : std::chrono::seconds(0)));
+    }
+    if (!child_exited_) {
+      kill_group(child_.pid, SIGTERM);
+      co_await exited_.wait_until(Clock::now() + kStopGrace);
+    }
+    kill_group(child_.pid, SIGKILL);  // and anything the server left behind in its group
+    if (!child_exited_) {
+      co_await exited_.wait_until(Clock::now() + kStopGrace);
+    }
+    if (!child_exited_) {
+      Reaper::instance().forget(child_.pid);
+    }
+  }
+  child_ = ChildProcess{};
+  stdout_closed_ = false;
+}
+
+asio::awaitable<void> StdioBackend::read_stdout(std::shared_ptr<asio::posix::stream_descriptor> out) {
+  auto self = shared_from_this();
+  const std::size_t max_line = gateway_.limits.max_message_bytes;
+  std::vector<char> buf(64 * 1024);
+  std::size_t len = 0;
+  for (;;) {
+    if (len == buf.size()) {
+      if (buf.size() > max_line) {
+        spdlog::error("[{}] a message on stdout exceeds limits.maxMessageBytes ({} bytes)",
+                      server_.name, max_line);
+        last_error_ = "sent a message larger than limits.maxMessageBytes";
+        kill_group(child_.pid, SIGKILL);
+        break;
+      }
+      buf.resize(std::min(buf.size() * 2, max_line + 1));
+    }
+    auto [ec, n] = co_await out->async_read_some(asio::buffer(buf.data() + len, buf.size() - len),
+                                                 asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      break;
+    }
+    std::size_t start = 0;
+    std::size_t scan = len;
+    len += n;
+    while (scan < len) {
+      const void* nl = std::memchr(buf.data() + scan, '\n', len - scan);
+      if (nl == nullptr) {
+        break;
+      }
+      const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(nl) - buf.data());
+      on_line(std::string_view(buf.data() + start, end - start));
+      start = end + 1;
+      scan = start;
+    }
+    if (start > 0) {
+      std::memmove(buf.data(), buf.data() + start, len - start);
+      len -= start;
+    }
+  }
+  // The reader ends when the child closes stdout (normally because it exited).
+  if (out->native_handle() == child_.stdout_fd && child_.pid > 0) {
+    stdout_closed_ = true;
+    exited_.set();
+  }
+  boost::system::error_code ignored;
+  out->close(ignored);
+}
+
+asio::awaitable<void> StdioBackend::read_stderr(std::shared_ptr<asio::posix::stream_descriptor> err) {
+  auto self = shared_from_this();
+  std::string buf;
+  std::array<char, 4096> chunk{};
+  for (;;) {
+    auto [ec, n] = co_await err->async_read_some(asio::buffer(chunk),
+                                                 asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      break;
+    }
+    buf.append(chunk.data(), n);
+    std::size_t pos;
+    while ((pos = buf.find('\n')) != std::string::npos) {
+      std::string_view line(buf.data(), pos);
+      if (!line.empty() && line.back() == '\r') {
+        line.remove_suffix(1);
+      }
+      if (!line.empty()) {
+        spdlog::info("[{}] {}", server_.name, clip(line));
+      }
+      buf.erase(0, pos + 1);
+    }
+    if (buf.size() > 64 * 1024) {  // an endless line: log what we have
+      spdlog::info("[{}] {}", server_.name, clip(buf));
+      buf.clear();
+    }
+  }
+  if (!buf.empty()) {
+    spdlog::info("[{}] {}", server_.name, clip(buf));
+  }
+  boost::system::error_code ignored;
+  err->close(ignored);
+}
+
+void StdioBackend::on_line(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') {
+    line.remove_suffix(1);
+  }
+  if (line.empty()) {
+    return;
+  }
+  auto parsed = jsonrpc::parse(line, gateway_.limits.max_json_depth);
+  if (!parsed) {
+    // Servers must not print anything else on stdout; some do. Log it and carry on.
+    spdlog::warn("[{}] ignoring a stdout line that is not JSON: {}", server_.name, clip(line));
+    return;
+  }
+  auto handle = [this](json::value& v) {
+    std::string_view why;
+    const auto kind = jsonrpc::classify(v, &why);
+    if (kind == jsonrpc::Kind::invalid) {
+      spdlog::warn("[{}] ignoring an invalid JSON-RPC message ({}): {}", server_.name, why,
+                   clip(json::serialize(v)));
+      return;
+    }
+    auto& obj = v.get_object();
+    if (kind == jsonrpc::Kind::response) {
+      const auto& id = obj.at("id");
+      std::int64_t wire = 0;
+      if (id.is_int64()) {
+        wire = id.get_int64();
+      } else if (id.is_uint64()) {
+        wire = static_cast<std::int64_t>(id.get_uint64());
+      }
+      auto it = pending_.find(wire);
+      if (it == pending_.end()) {
+        spdlog::debug("[{}] response to unknown or abandoned request {}", server_.name,
+                      json::serialize(id));
+        return;
+      }
+      CallPtr call = std::move(it->second);
+      pending_.erase(it);
+      call->response = std::move(obj);
+      call->done.set();
+      return;
+    }
+    listener_.on_backend_message(*this, std::move(obj));
+  };
+  if (parsed->is_array()) {  // a 2025-03-26 batch
+    for (auto& item : parsed->get_array()) {
+      handle(item);
+    }
+  } else {
+    handle(*parsed);
+  }
+}
+
+void StdioBackend::fail_pending(boost::system::error_code ec, const std::string& detail) {
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [id, call] : pending) {
+    call->ec = ec;
+    call->detail = detail;
+    call->done.set();
+  }
+}
+
+asio::awaitable<void> StdioBackend::stop() {
+  auto self = shared_from_this();
+  if (!started_ || stopping_) {
+    co_return;
+  }
+  stopping_ = true;
+  ready_.reset();
+  wake_.set();
+  if (stdin_) {
+    boost::system::error_code ignored;
+    stdin_->close(ignored);  // EOF: the polite way to ask a stdio server to exit
+  }
+  exited_.notify();
+  co_await stopped_.wait_until(Clock::now() + 3 * kStopGrace + std::chrono::seconds(1));
+  if (child_.pid > 0) {
+    kill_group(child_.pid, SIGKILL);
+  }
+}
+
+asio::awaitable<bool> StdioBackend::wait_ready(Clock::time_point deadline) {
+  auto self = shared_from_this();
+  while (state_ != BackendState::ready) {
+    if (stopping_ || Clock::now() >= deadline) {
+      co_return false;
+    }
+    co_await ready_.wait_until(deadline);
+  }
+  co_return true;
+}
+
+CallPtr StdioBackend::send_request(json::object&& request) {
+  auto call = std::make_shared<Call>(ex_);
+  if (state_ != BackendState::ready) {
+    call->ec = make_error_code(stopping_ ? Errc::shutting_down : Errc::upstream_unavailable);
+    call->detail = last_error_.empty() ? fmt::format("server '{}' is {}", server_.name,
+                                                     to_string(state_))
+                                       : fmt::format("server '{}' is {}: {}", server_.name,
+                                                     to_string(state_), last_error_);
+    call->done.set();
+    return call;
+  }
+  call->wire_id = next_id_++;
+  request["id"] = call->wire_id;
+  pending_[call->wire_id] = call;
+  write_line(jsonrpc::serialize(request));
+  return call;
+}
+
+void StdioBackend::cancel(Call& call, boost::system::error_code ec, std::string_view reason) {
+  if (pending_.erase(call.wire_id) == 0) {
+    return;  // already answered or failed
+  }
+  json::object params;
+  params["requestId"] = call.wire_id;
+  params["reason"] = reason;
+  send(jsonrpc::make_notification(mcp::method::kCancelled, std::move(params)));
+  call.ec = ec;
+  call.detail = std::string(reason);
+  call.done.set();
+}
+
+void StdioBackend::send(json::object&& message) {
+  if (state_ != BackendState::ready) {
+    spdlog::debug("[{}] not ready; dropping {}", server_.name, jsonrpc::method(message));
+    return;
+  }
+  write_line(jsonrpc::serialize(message));
+}
+
+void StdioBackend::write_line(std::string line) {
+  if (!stdin_) {
+    return;
+  }
+  line.push_back('\n');
+  write_queue_.push_back(std::move(line));
+  if (!writing_) {
+    writing_ = true;
+    asio::co_spawn(ex_, flush_writes(), asio::detached);
+  }
+}
+
+asio::awaitable<void> StdioBackend::flush_writes() {
+  auto self = shared_from_this();
+  auto in = stdin_;
+  std::vector<std::string> batch;
+  std::vector<asio::const_buffer> buffers;
+  while (!write_queue_.empty() && in && in == stdin_) {
+    // Everything queued goes out in one gathered write: one syscall for many messages.
+    batch.clear();
+    buffers.clear();
+    while (!write_queue_.empty() && batch.size() < kMaxBatch) {
+      batch.push_back(std::move(write_queue_.front()));
+      write_queue_.pop_front();
+    }
+    for (const auto& s : batch) {
+      buffers.emplace_back(asio::buffer(s));
+    }
+    auto [ec, n] = co_await asio::async_write(*in, buffers, asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      spdlog::debug("[{}] write to stdin failed: {}", server_.name, ec.message());
+      break;
+    }
+  }
+  writing_ = false;
+  if (!write_queue_.empty() && stdin_) {
+    writing_ = true;
+    asio::co_spawn(ex_, flush_writes(), asio::detached);
+  }
+}
+
+}  // namespace mcpgw::upstream
