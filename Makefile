@@ -11,7 +11,7 @@ LISTEN ?= 127.0.0.1:8080
 APT_PACKAGES := g++ cmake ninja-build ccache pkg-config \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libssl-dev libsqlite3-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev \
-  nodejs npm curl procps
+  curl procps
 
 # Node 22 (from npm) runs the example servers, the integration tests and the conformance suite.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
@@ -30,6 +30,9 @@ apt-deps:
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+	@# Any Node.js with npm will do to run `npm ci`; the tests then use Node 22 from npm.
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
 
 npm-deps: node_modules/.package-lock.json
 

@@ -656,7 +656,10 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     const bool priming = mcp::at_least(version, mcp::kPrimingVersion);
-    const bool ok = co_await write_sse(c, req, s, out, 0, priming, initialize ? s->id : "", false);
+    // Named locals, not temporaries, in co_await expressions (g++ 12 coroutine temporaries).
+    std::string session_header = initialize ? s->id : std::string();
+    const bool ok = co_await write_sse(c, req, s, out, 0, priming, std::move(session_header),
+                                       false, std::string());
     s->prune_streams();
     co_return ok;
   }
@@ -697,7 +700,8 @@ class HttpServer::Impl {
     }
     const bool priming = mcp::at_least(version, mcp::kPrimingVersion);
     s->touch();
-    const bool ok = co_await write_sse(c, req, s, stream, after, priming, "", false);
+    const bool ok = co_await write_sse(c, req, s, stream, after, priming, std::string(), false,
+                                       std::string());
     s->touch();
     co_return ok;
   }
@@ -742,10 +746,10 @@ class HttpServer::Impl {
 
   /// Writes `stream` as an SSE response from event `after` on. Returns whether the connection
   /// can carry another request.
-  asio::awaitable<bool> write_sse(Conn& c, const Request& req, const SessionPtr& s,
-                                  const std::shared_ptr<EventStream>& stream, std::uint64_t after,
-                                  bool priming, const std::string& session_header, bool legacy,
-                                  std::string prelude = {}) {
+  asio::awaitable<bool> write_sse(Conn& c, const Request& req, SessionPtr s,
+                                  std::shared_ptr<EventStream> stream, std::uint64_t after,
+                                  bool priming, std::string session_header, bool legacy,
+                                  std::string prelude) {
     http::response<http::empty_body> res{http::status::ok, req.version()};
     res.set(http::field::server, "mcpgw");
     if (auto origin = req[http::field::origin]; !origin.empty()) {
@@ -875,7 +879,8 @@ class HttpServer::Impl {
     s->protocol_version = "2024-11-05";
     // The endpoint event: where this client POSTs its messages (relative to this URL).
     std::string prelude = fmt::format("event: endpoint\ndata: /message?sessionId={}\n\n", s->id);
-    co_await write_sse(c, req, s, s->standalone(), 0, false, "", true, std::move(prelude));
+    auto stream = s->standalone();
+    co_await write_sse(c, req, s, stream, 0, false, std::string(), true, std::move(prelude));
     // For legacy SSE the stream is the session: when it ends, so does the session.
     relay_.close_session(s, "SSE stream closed");
     co_return false;

@@ -1,0 +1,151 @@
+#include "config/config.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+namespace mcpgw::config {
+namespace {
+
+EnvLookup fake_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    if (name == "TOKEN") {
+      return "s3cret";
+    }
+    if (name == "EMPTY") {
+      return "";
+    }
+    return std::nullopt;
+  };
+}
+
+std::optional<Config> parse_text(std::string_view text, Diagnostics& diag) {
+  return parse(boost::json::parse(text), "/etc/mcpgw", diag, fake_env());
+}
+
+bool has_error(const Diagnostics& d, std::string_view needle) {
+  for (const auto& e : d.errors) {
+    if (e.find(needle) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST(Config, ReadsClaudeDesktopFormat) {
+  Diagnostics d;
+  auto cfg = parse_text(R"({"mcpServers": {
+      "fs": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"],
+             "env": {"A": "b"}},
+      "local": {"command": "./bin/server", "cwd": "srv"},
+      "remote": {"type": "http", "url": "https://example.com/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}},
+      "legacy": {"type": "sse", "url": "http://127.0.0.1:9/sse"},
+      "cursor": {"url": "http://127.0.0.1:9/mcp"}}})", d);
+  ASSERT_TRUE(cfg) << (d.errors.empty() ? "" : d.errors.front());
+  ASSERT_EQ(cfg->servers.size(), 5u);
+  EXPECT_EQ(cfg->servers[0].name, "fs");
+  EXPECT_EQ(cfg->servers[0].transport, Transport::stdio);
+  EXPECT_EQ(cfg->servers[0].args.size(), 3u);
+  EXPECT_EQ(cfg->servers[0].cwd, "/etc/mcpgw");
+  EXPECT_EQ(cfg->servers[1].cwd, "/etc/mcpgw/srv");
+  EXPECT_EQ(cfg->servers[1].command, "/etc/mcpgw/srv/bin/server");
+  EXPECT_EQ(cfg->servers[2].transport, Transport::http);
+  EXPECT_EQ(cfg->servers[2].headers.at("Authorization"), "Bearer s3cret");
+  EXPECT_EQ(cfg->servers[3].transport, Transport::sse);
+  EXPECT_EQ(cfg->servers[4].transport, Transport::http);  // a url without a type
+  EXPECT_EQ(cfg->gateway.listen_host, "127.0.0.1");
+  EXPECT_EQ(cfg->gateway.listen_port, 8080);
+}
+
+TEST(Config, UnknownKeysNameTheirPath) {
+  Diagnostics d;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {"fs": {"comand": "x"}},
+                              "gateway": {"limits": {"maxBody": 1}}, "extra": 1})", d));
+  EXPECT_TRUE(has_error(d, "mcpServers.fs.comand: unknown key"));
+  EXPECT_TRUE(has_error(d, "gateway.limits.maxBody: unknown key"));
+  EXPECT_TRUE(has_error(d, "extra: unknown key"));
+  EXPECT_TRUE(has_error(d, "mcpServers.fs.command: a stdio server needs a command"));
+}
+
+TEST(Config, BadValuesNameTheirPath) {
+  Diagnostics d;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {"a": {"command": 5, "args": "x"}},
+      "gateway": {"listen": "nowhere", "timeouts": {"callMs": -1},
+                  "servers": {"a": {"isolation": "process"}, "ghost": {}}}})", d));
+  EXPECT_TRUE(has_error(d, "mcpServers.a.command: expected a string"));
+  EXPECT_TRUE(has_error(d, "mcpServers.a.args: expected an array of strings"));
+  EXPECT_TRUE(has_error(d, "gateway.listen: expected HOST:PORT"));
+  EXPECT_TRUE(has_error(d, "gateway.timeouts.callMs: expected an integer from 1"));
+  EXPECT_TRUE(has_error(d, "gateway.servers.a.isolation"));
+  EXPECT_TRUE(has_error(d, "gateway.servers.ghost: no server named"));
+}
+
+TEST(Config, ServerNamesMustNotContainTheSeparator) {
+  Diagnostics d;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {"my__server": {"command": "x"}}})", d));
+  EXPECT_TRUE(has_error(d, "mcpServers.my__server"));
+  Diagnostics d2;
+  EXPECT_TRUE(parse_text(R"({"mcpServers": {"my__server": {"command": "x"}},
+                             "gateway": {"separator": "."}})", d2));
+}
+
+TEST(Config, StreamableHttpIsSpelledHttp) {
+  Diagnostics d;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {"r": {"type": "streamable-http", "url": "http://x/mcp"}}})", d));
+  EXPECT_TRUE(has_error(d, "Streamable HTTP servers use \"http\""));
+}
+
+TEST(Config, MissingEnvironmentVariablesAreErrors) {
+  Diagnostics d;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {"a": {"command": "x", "env": {"K": "${NOPE}"}}}})", d));
+  EXPECT_TRUE(has_error(d, "mcpServers.a.env.K: environment variable NOPE is not set"));
+  Diagnostics d2;
+  auto cfg = parse_text(R"({"mcpServers": {"a": {"command": "x", "env": {"K": "${NOPE:-dflt}", "E": "${EMPTY}"}}}})", d2);
+  ASSERT_TRUE(cfg);
+  EXPECT_EQ(cfg->servers[0].env.at("K"), "dflt");
+  EXPECT_EQ(cfg->servers[0].env.at("E"), "");
+}
+
+TEST(Config, GatewaySettings) {
+  Diagnostics d;
+  auto cfg = parse_text(R"({"mcpServers": {"a": {"command": "x"}, "b": {"command": "y", "disabled": true}},
+      "gateway": {"listen": "[::1]:9000", "separator": "-", "allowedHosts": ["gw.internal"],
+                  "limits": {"maxBodyBytes": 1024, "maxSessions": 3},
+                  "timeouts": {"callMs": 1500, "listMs": 200},
+                  "servers": {"a": {"isolation": "session", "callTimeoutMs": 50}}}})", d);
+  ASSERT_TRUE(cfg) << (d.errors.empty() ? "" : d.errors.front());
+  EXPECT_EQ(cfg->servers.size(), 1u);  // disabled servers are left out
+  EXPECT_EQ(cfg->gateway.listen_host, "::1");
+  EXPECT_EQ(cfg->gateway.listen_port, 9000);
+  EXPECT_EQ(cfg->gateway.separator, "-");
+  EXPECT_EQ(cfg->gateway.limits.max_body_bytes, 1024u);
+  EXPECT_EQ(cfg->gateway.limits.max_sessions, 3u);
+  EXPECT_EQ(cfg->gateway.timeouts.call.count(), 1500);
+  EXPECT_EQ(cfg->gateway.timeouts.list.count(), 200);
+  EXPECT_EQ(cfg->servers[0].options.isolation, Isolation::session);
+  EXPECT_EQ(cfg->servers[0].options.call_timeout->count(), 50);
+}
+
+TEST(Config, WarnsWhenListeningBeyondLoopbackWithoutAllowedHosts) {
+  Diagnostics d;
+  EXPECT_TRUE(parse_text(R"({"mcpServers": {}, "gateway": {"listen": "0.0.0.0:8080"}})", d));
+  ASSERT_EQ(d.warnings.size(), 1u);
+  EXPECT_NE(d.warnings[0].find("allowedHosts"), std::string::npos);
+}
+
+TEST(Config, ListenAddresses) {
+  std::string host;
+  std::uint16_t port = 0;
+  EXPECT_TRUE(parse_listen("127.0.0.1:8080", host, port));
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_TRUE(parse_listen(":0", host, port));
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 0);
+  EXPECT_TRUE(parse_listen("[::1]:1", host, port));
+  EXPECT_EQ(host, "::1");
+  EXPECT_FALSE(parse_listen("::1:80", host, port));
+  EXPECT_FALSE(parse_listen("host:99999", host, port));
+  EXPECT_FALSE(parse_listen("host", host, port));
+}
+
+}  // namespace
+}  // namespace mcpgw::config

@@ -1,0 +1,97 @@
+#include "relay/event_stream.hpp"
+#include "relay/session.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+namespace mcpgw::relay {
+namespace {
+
+std::vector<std::uint64_t> seqs_after(const EventStream& s, std::uint64_t after) {
+  std::vector<std::uint64_t> out;
+  s.for_each_after(after, [&](const StreamEvent& e) { out.push_back(e.seq); });
+  return out;
+}
+
+TEST(EventStream, ReplaysFromALastEventId) {
+  boost::asio::io_context ioc;
+  EventStream s(ioc.get_executor(), 3, 16, true);
+  s.push("a");
+  s.push("b");
+  s.push_final("c");
+  EXPECT_TRUE(s.finished());
+  EXPECT_EQ(seqs_after(s, 0), (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_EQ(seqs_after(s, 2), (std::vector<std::uint64_t>{3}));
+  std::uint64_t number = 0;
+  std::uint64_t seq = 0;
+  ASSERT_TRUE(EventStream::parse_event_id(s.event_id(2), number, seq));
+  EXPECT_EQ(number, 3u);
+  EXPECT_EQ(seq, 2u);
+}
+
+TEST(EventStream, NothingAfterTheEnd) {
+  boost::asio::io_context ioc;
+  EventStream s(ioc.get_executor(), 1, 16, true);
+  s.push_final("done");
+  s.push("late");
+  EXPECT_EQ(s.size(), 1u);
+}
+
+TEST(EventStream, BufferIsBoundedAndCountsDrops) {
+  boost::asio::io_context ioc;
+  EventStream s(ioc.get_executor(), 0, 4, true);
+  for (int i = 0; i < 10; ++i) {
+    s.push(std::to_string(i));
+  }
+  EXPECT_EQ(s.size(), 4u);
+  EXPECT_EQ(s.dropped(), 6u);
+  EXPECT_EQ(seqs_after(s, 0), (std::vector<std::uint64_t>{7, 8, 9, 10}));
+}
+
+TEST(EventStream, ANewWriterSupersedesTheOld) {
+  boost::asio::io_context ioc;
+  EventStream s(ioc.get_executor(), 0, 4, true);
+  const auto first = s.attach();
+  const auto second = s.attach();
+  EXPECT_FALSE(s.is_writer(first));
+  EXPECT_TRUE(s.is_writer(second));
+  s.detach(first);  // a stale writer cannot detach the current one
+  EXPECT_TRUE(s.attached());
+  s.detach(second);
+  EXPECT_FALSE(s.attached());
+}
+
+TEST(EventStream, RejectsMalformedEventIds) {
+  std::uint64_t n = 0;
+  std::uint64_t q = 0;
+  EXPECT_FALSE(EventStream::parse_event_id("", n, q));
+  EXPECT_FALSE(EventStream::parse_event_id("12", n, q));
+  EXPECT_FALSE(EventStream::parse_event_id("a-1", n, q));
+  EXPECT_FALSE(EventStream::parse_event_id("1-", n, q));
+  EXPECT_FALSE(EventStream::parse_event_id("1-2x", n, q));
+}
+
+TEST(Session, DrainedRequestStreamsAreForgotten) {
+  boost::asio::io_context ioc;
+  Session s(ioc.get_executor(), "id", ClientTransport::streamable_http, {"a"}, false, 8);
+  auto stream = s.new_request_stream(true);
+  EXPECT_EQ(s.find_stream(stream->number), stream);
+  stream->push_final("r");
+  stream->mark_delivered(stream->last_seq());
+  s.prune_streams();
+  EXPECT_EQ(s.find_stream(stream->number), nullptr);
+  EXPECT_EQ(s.find_stream(0), s.standalone());  // the standalone stream stays
+}
+
+TEST(Session, UndeliveredStreamsStayForResumption) {
+  boost::asio::io_context ioc;
+  Session s(ioc.get_executor(), "id", ClientTransport::streamable_http, {"a"}, false, 8);
+  auto stream = s.new_request_stream(true);
+  stream->push("progress");
+  stream->push_final("r");
+  s.prune_streams();
+  EXPECT_EQ(s.find_stream(stream->number), stream);
+}
+
+}  // namespace
+}  // namespace mcpgw::relay
