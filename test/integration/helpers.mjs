@@ -121,11 +121,15 @@ export class Gateway {
     return res.json();
   }
 
-  /** Waits (bounded) until every named server (default: all) reports state "ready". */
+  /**
+   * Waits (bounded) until every named server (default: every shared one; servers with
+   * isolation "session" have no process before a session) reports state "ready".
+   */
   async waitReady(names, ms = 20000 * SLOW) {
     return waitFor(async () => {
       const h = await this.health();
-      const want = names ?? Object.keys(h.servers ?? {});
+      const want = names ?? Object.entries(h.servers ?? {})
+        .filter(([, s]) => s.isolation !== 'session').map(([n]) => n);
       return want.every((n) => h.servers?.[n]?.state === 'ready') ? h : false;
     }, { ms, label: `servers ${names ?? 'all'} ready` });
   }
@@ -182,7 +186,14 @@ export async function startGateway(config = defaultConfig(), { ready = true, env
     throw e;
   }
   exitedEarly.catch(() => {});
-  if (ready) await gw.waitReady();
+  if (ready) {
+    try {
+      await gw.waitReady();
+    } catch (e) {
+      await gw.stop(1000);
+      throw new Error(`${e.message}\ngateway log:\n${gw.stderr.slice(-3000)}`);
+    }
+  }
   return gw;
 }
 

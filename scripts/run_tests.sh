@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one line: "N passed, N failed".
+#   1. unit tests (GoogleTest via ctest)
+#   2. integration tests: the official TypeScript SDK client against mcpgw (node --test)
+#   3. the official MCP conformance suite (server mode, active suite) against /mcp/conformance
+#   4. unit and integration tests again, built with ASan+UBSan
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+ASAN_DIR=${ASAN_DIR:-build-asan}
+NODE=${NODE:-node_modules/.bin/node}
+OUT=${OUT:-test-results}
+mkdir -p "$OUT"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+total_pass=0
+total_fail=0
+summary=()
+
+record() {  # record NAME PASSED FAILED
+  total_pass=$((total_pass + $2))
+  total_fail=$((total_fail + $3))
+  summary+=("$(printf '%-28s %4d passed, %3d failed' "$1" "$2" "$3")")
+}
+
+run_unit() {  # run_unit NAME BUILD_DIR
+  local log="$OUT/$1.log"
+  ctest --test-dir "$2" --output-on-failure -j "$(nproc)" >"$log" 2>&1
+  local rc=$?
+  local line
+  line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -1)
+  if [ -z "$line" ]; then
+    tail -20 "$log"
+    record "$1" 0 1
+    return
+  fi
+  local failed total
+  failed=$(sed -E 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
+  total=$(sed -E 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$line")
+  [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1 && grep -E "FAILED|Errors" "$log" | head
+  [ "$failed" -gt 0 ] && grep -E "Failed|\*\*\*" "$log" | head -20
+  record "$1" $((total - failed)) "$failed"
+}
+
+run_integration() {  # run_integration NAME MCPGW_BIN
+  local tap="$OUT/$1.tap"
+  MCPGW_BIN="$2" "$NODE" --test --test-concurrency=1 \
+    --test-reporter=spec --test-reporter-destination="$OUT/$1.log" \
+    --test-reporter=tap --test-reporter-destination="$tap" \
+    test/integration/ >/dev/null 2>&1
+  local rc=$?
+  local pass fail
+  pass=$(grep -E "^# pass [0-9]+" "$tap" | awk '{print $3}')
+  fail=$(grep -E "^# fail [0-9]+" "$tap" | awk '{print $3}')
+  if [ -z "$pass" ] || [ -z "$fail" ]; then
+    tail -30 "$OUT/$1.log" 2>/dev/null
+    record "$1" 0 1
+    return
+  fi
+  [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
+  [ "$fail" -gt 0 ] && grep -B2 -A15 "✖" "$OUT/$1.log" | head -80
+  record "$1" "$pass" "$fail"
+}
+
+run_conformance() {  # run_conformance NAME MCPGW_BIN
+  local log="$OUT/$1.log"
+  local gwlog="$OUT/$1-gateway.log"
+  "$2" serve --config test/conformance/mcpgw.json --listen 127.0.0.1:0 >"$gwlog" 2>&1 &
+  local pid=$!
+  local port=""
+  for _ in $(seq 1 100); do
+    port=$(grep -oE "listening on http://127\.0\.0\.1:[0-9]+" "$gwlog" | grep -oE "[0-9]+$")
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  if [ -z "$port" ]; then
+    cat "$gwlog"
+    kill "$pid" 2>/dev/null
+    record "$1" 0 1
+    return
+  fi
+  timeout 600 "$NODE" node_modules/.bin/conformance server \
+    --url "http://localhost:$port/mcp/conformance" -o "$OUT/$1-results" >"$log" 2>&1
+  local rc=$?
+  kill -TERM "$pid" 2>/dev/null
+  wait "$pid"
+  local gw_rc=$?
+  local line pass fail
+  line=$(grep -aE "^Total: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1)
+  if [ -z "$line" ]; then
+    tail -30 "$log"
+    record "$1" 0 1
+    return
+  fi
+  pass=$(awk '{print $2}' <<<"$line")
+  fail=$(awk '{print $4}' <<<"$line")
+  grep -aE "^✗" "$log"
+  [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
+  if [ "$gw_rc" -ne 0 ]; then
+    echo "$1: the gateway exited with status $gw_rc after SIGTERM"
+    grep -aE "ERROR|runtime error" "$gwlog" | head
+    fail=$((fail + 1))
+  fi
+  record "$1" "$pass" "$fail"
+}
+
+run_unit "unit" "$BUILD_DIR"
+run_integration "integration" "$BUILD_DIR/mcpgw"
+run_conformance "conformance" "$BUILD_DIR/mcpgw"
+run_unit "unit-asan" "$ASAN_DIR"
+run_integration "integration-asan" "$ASAN_DIR/mcpgw"
+run_conformance "conformance-asan" "$ASAN_DIR/mcpgw"
+
+echo
+for line in "${summary[@]}"; do
+  echo "  $line"
+done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
