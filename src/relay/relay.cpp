@@ -382,7 +382,11 @@ asio::awaitable<void> Relay::handle_request(SessionPtr s, json::object request,
     reply = jsonrpc::make_error(id, rpc_code::kInternalError, "Internal error");
   }
   s->touch();
-  out->push_final(jsonrpc::serialize(reply));
+  if (out == s->standalone()) {
+    out->push(jsonrpc::serialize(reply));  // legacy SSE: the session's one stream goes on
+  } else {
+    out->push_final(jsonrpc::serialize(reply));
+  }
   s->prune_streams();
 }
 

@@ -97,6 +97,10 @@ bool spawn(const config::ServerConfig& server, ChildProcess& out, std::string& e
     ::dup2(in_pipe[0], 0);
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
+    // Nothing else of ours leaks into the server: not the listening socket, not client
+    // connections, not other servers' pipes. The exec-error pipe stays (it is close-on-exec).
+    ::close_range(3, static_cast<unsigned>(exec_pipe[1]) - 1, 0);
+    ::close_range(static_cast<unsigned>(exec_pipe[1]) + 1, ~0U, 0);
     int rc = 0;
     if (!server.cwd.empty() && ::chdir(server.cwd.c_str()) != 0) {
       rc = errno;
