@@ -48,7 +48,7 @@ run_integration() {  # run_integration NAME MCPGW_BIN
   MCPGW_BIN="$2" "$NODE" --test --test-concurrency=1 \
     --test-reporter=spec --test-reporter-destination="$OUT/$1.log" \
     --test-reporter=tap --test-reporter-destination="$tap" \
-    test/integration/ >/dev/null 2>&1
+    "test/integration/*.test.mjs" >/dev/null 2>&1
   local rc=$?
   local pass fail
   pass=$(grep -E "^# pass [0-9]+" "$tap" | awk '{print $3}')

@@ -382,8 +382,14 @@ asio::awaitable<void> Relay::handle_request(SessionPtr s, json::object request,
     reply = jsonrpc::make_error(id, rpc_code::kInternalError, "Internal error");
   }
   s->touch();
+  const bool cancelled = s->cancelled.erase(jsonrpc::id_key(id)) != 0;
   if (out == s->standalone()) {
-    out->push(jsonrpc::serialize(reply));  // legacy SSE: the session's one stream goes on
+    // Legacy SSE: the session's one stream goes on after the reply.
+    if (!cancelled) {
+      out->push(jsonrpc::serialize(reply));
+    }
+  } else if (cancelled && out->sse_ok()) {
+    out->finish();  // an SSE reply may end without a response; a JSON reply needs a body
   } else {
     out->push_final(jsonrpc::serialize(reply));
   }
@@ -1018,6 +1024,7 @@ void Relay::handle_notification(const SessionPtr& s, json::object msg) {
       return;  // already answered: the spec says to ignore it
     }
     auto inflight = it->second;
+    s->cancelled.insert(it->first);
     if (inflight->slot && inflight->slot->backend && inflight->call) {
       std::string reason(string_at(params, "reason"));
       inflight->slot->backend->cancel(*inflight->call, make_error_code(Errc::cancelled),

@@ -79,6 +79,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool in_view(std::string_view server) const noexcept;
 
   std::unordered_map<std::string, std::shared_ptr<InFlight>> inflight;  ///< by id_key
+  /// Requests the client cancelled while in flight (id_key): their reply is not sent where
+  /// the transport allows leaving it out (spec: the receiver SHOULD NOT respond).
+  std::set<std::string> cancelled;
   std::unordered_map<std::string, PendingServerRequest> server_requests;  ///< by id_key
   std::int64_t next_server_request = 1;
   std::set<std::string> subscriptions;  ///< resource URIs as the client sees them

@@ -177,7 +177,13 @@ void Reaper::arm() {
 
 void Reaper::watch(pid_t pid, OnExit on_exit) { watched_[pid] = std::move(on_exit); }
 
-void Reaper::forget(pid_t pid) { watched_.erase(pid); }
+void Reaper::forget(pid_t pid) {
+  // Nobody wants to hear about it any more, but it must still be reaped: no zombies.
+  if (auto it = watched_.find(pid); it != watched_.end()) {
+    it->second = nullptr;
+  }
+  poll();
+}
 
 void Reaper::poll() {
   std::vector<std::pair<OnExit, int>> exited;

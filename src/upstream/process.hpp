@@ -33,6 +33,7 @@ class Reaper {
 
   explicit Reaper(boost::asio::io_context& ioc);
   void watch(pid_t pid, OnExit on_exit);
+  /// Stops reporting `pid`'s exit; it is still reaped when it ends.
   void forget(pid_t pid);
   /// Reaps anything that already exited (also called on each SIGCHLD).
   void poll();

@@ -39,7 +39,7 @@ StdioBackend::StdioBackend(asio::any_io_executor ex, const config::ServerConfig&
                            const config::GatewayConfig& gateway, ClientIdentity identity,
                            BackendListener& listener)
     : ex_(ex), server_(server), gateway_(gateway), identity_(std::move(identity)),
-      listener_(listener), exited_(ex), ready_(ex), stopped_(ex), wake_(ex) {}
+      listener_(listener), exited_(ex), reaped_(ex), ready_(ex), stopped_(ex), wake_(ex) {}
 
 StdioBackend::~StdioBackend() {
   if (child_.pid > 0 && !child_exited_) {
@@ -96,6 +96,7 @@ asio::awaitable<bool> StdioBackend::run_once() {
   set_state(BackendState::starting);
   child_exited_ = false;
   exited_.reset();
+  reaped_.reset();
   std::string error;
   ChildProcess child;
   if (!spawn(server_, child, error)) {
@@ -112,6 +113,7 @@ asio::awaitable<bool> StdioBackend::run_once() {
       self->child_exited_ = true;
       self->last_error_ = fmt::format("process {}", describe_wait_status(status));
       self->exited_.set();
+      self->reaped_.set();
     }
   });
   stdin_ = std::make_shared<asio::posix::stream_descriptor>(ex_, child.stdin_fd);
@@ -199,17 +201,18 @@ asio::awaitable<void> StdioBackend::close_child() {
     stdin_.reset();
   }
   if (child_.pid > 0) {
-    if (!child_exited_) {
+    // Wait on the reaper, not on stdout: a process that closed stdout may still be running.
+    if (!child_exited_ && stopping_) {
       // stdin is closed: a well-behaved server exits now (the spec's stdio shutdown order).
-      co_await exited_.wait_until(Clock::now() + (stopping_ ? kStopGrace : std::chrono::seconds(0)));
+      co_await reaped_.wait_until(Clock::now() + kStopGrace);
     }
     if (!child_exited_) {
       kill_group(child_.pid, SIGTERM);
-      co_await exited_.wait_until(Clock::now() + kStopGrace);
+      co_await reaped_.wait_until(Clock::now() + kStopGrace);
     }
     kill_group(child_.pid, SIGKILL);  // and anything the server left behind in its group
     if (!child_exited_) {
-      co_await exited_.wait_until(Clock::now() + kStopGrace);
+      co_await reaped_.wait_until(Clock::now() + kStopGrace);
     }
     if (!child_exited_) {
       Reaper::instance().forget(child_.pid);

@@ -77,7 +77,8 @@ class StdioBackend final : public Backend, public std::enable_shared_from_this<S
   bool child_exited_ = false;
   bool stdout_closed_ = false;
   int exit_status_ = 0;
-  Event exited_;      ///< child gone (stdout EOF or reaped)
+  Event exited_;      ///< child gone: stdout closed or process reaped
+  Event reaped_;      ///< process reaped (its exit status is known)
   Event ready_;       ///< state_ == ready
   Event stopped_;     ///< supervisor finished
   Event wake_;        ///< ends the restart backoff early (stop)

@@ -4,9 +4,9 @@
 //
 // Environment:
 //   MCPGW_BIN       gateway binary (default /work/main/build/mcpgw; point it at a sanitizer build)
-//   MCPGW_DEMO_BIN  demo server (default: mcpgw-demo next to MCPGW_BIN)
+//   MCPGW_DEMO_BIN  demo server (default: mcpgw-demo next to MCPGW_BIN, else build/mcpgw-demo)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,10 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '..', '..');
 export const MCPGW_BIN = process.env.MCPGW_BIN || path.join(ROOT, 'build', 'mcpgw');
-export const DEMO_BIN = process.env.MCPGW_DEMO_BIN || path.join(path.dirname(MCPGW_BIN), 'mcpgw-demo');
+// The demo server is a fixture, not what is tested: a sanitizer build dir may not have one.
+export const DEMO_BIN = process.env.MCPGW_DEMO_BIN
+  || [path.join(path.dirname(MCPGW_BIN), 'mcpgw-demo'), path.join(ROOT, 'build', 'mcpgw-demo')].find((p) => existsSync(p))
+  || path.join(ROOT, 'build', 'mcpgw-demo');
 /** The Node that runs these tests (Node 22 from node_modules) also runs the Node servers. */
 export const NODE = process.execPath;
 export const EVERYTHING_JS = path.join(
@@ -28,7 +31,7 @@ export const EVERYTHING_JS = path.join(
 export const PROBE_JS = path.join(here, 'fixtures', 'probe_server.mjs');
 
 /** Under sanitizers everything is slower: waits for the gateway's own startup scale with this. */
-const SLOW = Number(process.env.MCPGW_TEST_SLOWDOWN || (/asan|san/i.test(MCPGW_BIN) ? 3 : 1));
+const SLOW = Number(process.env.MCPGW_TEST_SLOWDOWN || (/asan|sanitize/i.test(MCPGW_BIN) ? 3 : 1));
 
 export const servers = {
   everything: () => ({ command: NODE, args: [EVERYTHING_JS, 'stdio'] }),
@@ -65,7 +68,10 @@ export async function withTimeout(promise, ms, label = 'operation') {
   }
 }
 
-/** Polls `fn` every `interval` ms until it returns a truthy value; fails after `ms`. */
+/**
+ * Polls `fn` every `interval` ms until it returns a truthy value; fails after `ms`. `label`
+ * (a string, or a function called on failure) names the condition in the error.
+ */
 export async function waitFor(fn, { ms = 10000, interval = 50, label = 'condition' } = {}) {
   const deadline = Date.now() + ms;
   let last;
@@ -77,9 +83,23 @@ export async function waitFor(fn, { ms = 10000, interval = 50, label = 'conditio
       last = e;
     }
     if (Date.now() > deadline) {
-      throw new Error(`${label} not reached within ${ms} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+      const name = typeof label === 'function' ? label() : label;
+      throw new Error(`${name} not reached within ${ms} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     }
     await sleep(interval);
+  }
+}
+
+/**
+ * State of process `pid` from /proc: null when it is gone (exited and reaped), else its state
+ * letter ('S', 'R', … or 'Z' for a zombie: exited but not reaped by its parent).
+ */
+export function processState(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return null;
   }
 }
 
@@ -91,6 +111,14 @@ export function textOf(result) {
 // -------------------------------------------------------------------------------------------
 // The gateway process
 
+/** Gateways still running: killed (by pid) if this test process exits without stopping them. */
+const running = new Set();
+process.on('exit', () => {
+  for (const pid of running) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+});
+
 export class Gateway {
   constructor(child, dir) {
     this.child = child;
@@ -99,8 +127,10 @@ export class Gateway {
     this.stderr = '';
     this.stdout = '';
     this.exit = null; // {code, signal} once exited
+    running.add(child.pid);
     this.exited = new Promise((resolve) => {
       child.on('exit', (code, signal) => {
+        running.delete(child.pid);
         this.exit = { code, signal };
         resolve(this.exit);
       });
