@@ -6,8 +6,8 @@
 #   4. unit and integration tests again, built with ASan+UBSan
 set -uo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=${BUILD_DIR:-build}
-ASAN_DIR=${ASAN_DIR:-build-asan}
+BUILD_DIR=$(realpath -m "${BUILD_DIR:-build}")
+ASAN_DIR=$(realpath -m "${ASAN_DIR:-build-asan}")
 NODE=${NODE:-node_modules/.bin/node}
 OUT=${OUT:-test-results}
 mkdir -p "$OUT"
@@ -53,13 +53,17 @@ run_integration() {  # run_integration NAME MCPGW_BIN
   local pass fail
   pass=$(grep -E "^# pass [0-9]+" "$tap" | awk '{print $3}')
   fail=$(grep -E "^# fail [0-9]+" "$tap" | awk '{print $3}')
+  # Tests cancelled (a failed before() hook, a timeout) did not pass either.
+  local cancelled
+  cancelled=$(grep -E "^# cancelled [0-9]+" "$tap" | awk '{print $3}')
+  [ -n "$fail" ] && fail=$((fail + ${cancelled:-0}))
   if [ -z "$pass" ] || [ -z "$fail" ]; then
     tail -30 "$OUT/$1.log" 2>/dev/null
     record "$1" 0 1
     return
   fi
   [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
-  [ "$fail" -gt 0 ] && grep -B2 -A15 "✖" "$OUT/$1.log" | head -80
+  [ "$fail" -gt 0 ] && grep -A25 "^✖ failing tests" "$OUT/$1.log" | head -80
   record "$1" "$pass" "$fail"
 }
 

@@ -19,7 +19,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '..', '..');
-export const MCPGW_BIN = process.env.MCPGW_BIN || path.join(ROOT, 'build', 'mcpgw');
+export const MCPGW_BIN = process.env.MCPGW_BIN ? path.resolve(process.env.MCPGW_BIN) : path.join(ROOT, 'build', 'mcpgw');
 // The demo server is a fixture, not what is tested: a sanitizer build dir may not have one.
 export const DEMO_BIN = process.env.MCPGW_DEMO_BIN
   || [path.join(path.dirname(MCPGW_BIN), 'mcpgw-demo'), path.join(ROOT, 'build', 'mcpgw-demo')].find((p) => existsSync(p))

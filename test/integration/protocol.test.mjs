@@ -309,6 +309,33 @@ describe('protocol: legacy HTTP+SSE', () => {
     }
   });
 
+  test('progress on the legacy stream: every notification, in order, before the result', async () => {
+    const s = await openLegacy();
+    try {
+      const endpoint = new URL((await s.next()).data, ctx.gw.base).href;
+      const send = async (msg) => assert.equal((await post(endpoint, msg, { accept: '*/*' })).status, 202);
+      await send({ ...initializeBody(1), params: { ...initializeBody(1).params, protocolVersion: '2024-11-05' } });
+      await s.next();
+      await send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      await send(rpc(2, 'tools/call', { name: 'everything__trigger-long-running-operation',
+        arguments: { duration: 0.4, steps: 4 }, _meta: { progressToken: 'legacy-tok' } }));
+      const seen = [];
+      for (;;) {
+        const msg = JSON.parse((await s.next()).data);
+        if (msg.id === 2) {
+          assert.match(msg.result.content[0].text, /completed/);
+          break;
+        }
+        assert.equal(msg.method, 'notifications/progress');
+        assert.equal(msg.params.progressToken, 'legacy-tok');
+        seen.push(msg.params.progress);
+      }
+      assert.deepEqual(seen, [1, 2, 3, 4]);
+    } finally {
+      s.close();
+    }
+  });
+
   test('POST /message with an unknown sessionId: 404', async () => {
     const r = await post(`${ctx.gw.base}/message?sessionId=${randomBytes(16).toString('hex')}`, rpc(1, 'ping'));
     assert.equal(r.status, 404, r.text);

@@ -155,7 +155,11 @@ for (const mode of MODES) {
       assert.equal(textOf(result), `Long running operation completed. Duration: 1 seconds, Steps: ${steps}.`);
       // A JSON-only client gets notifications on its GET stream and the result on the POST:
       // two connections, so only the notifications sent well before the result are ordered.
-      const expected = mode === 'json' ? steps - 1 : steps;
+      // The SDK's legacy SSE client dispatches every event of one network read synchronously,
+      // but handles notifications a microtask later than responses: when the last progress
+      // event and the result arrive in the same read, it drops that progress event itself
+      // (the gateway sent both, in order; protocol.test.mjs checks the wire).
+      const expected = mode === 'json' || mode === 'legacy' ? steps - 1 : steps;
       assert.ok(progress.length >= expected, `got ${progress.length} of ${steps} progress notifications`);
       progress.forEach((p, i) => {
         assert.equal(p.progress, i + 1, 'progress in order');
