@@ -19,6 +19,7 @@ namespace {
 constexpr auto kInitialBackoff = std::chrono::milliseconds(250);
 constexpr auto kStableRun = std::chrono::seconds(60);
 constexpr auto kStopGrace = std::chrono::seconds(2);
+constexpr auto kReapWait = std::chrono::milliseconds(100);
 constexpr std::size_t kMaxLoggedLine = 2000;
 constexpr std::size_t kMaxBatch = 64;
 
@@ -95,6 +96,7 @@ asio::awaitable<void> StdioBackend::supervise() {
 asio::awaitable<bool> StdioBackend::run_once() {
   set_state(BackendState::starting);
   child_exited_ = false;
+  protocol_error_.clear();
   exited_.reset();
   reaped_.reset();
   std::string error;
@@ -111,9 +113,8 @@ asio::awaitable<bool> StdioBackend::run_once() {
     if (auto self = weak.lock(); self && self->child_.pid == pid) {
       self->exit_status_ = status;
       self->child_exited_ = true;
-      self->last_error_ = fmt::format("process {}", describe_wait_status(status));
-      self->exited_.set();
       self->reaped_.set();
+      self->on_gone();
     }
   });
   stdin_ = std::make_shared<asio::posix::stream_descriptor>(ex_, child.stdin_fd);
@@ -142,7 +143,8 @@ asio::awaitable<bool> StdioBackend::run_once() {
     last_error_ = fmt::format("no answer to initialize within {} ms",
                               gateway_.timeouts.startup.count());
   } else if (init->ec) {
-    last_error_ = fmt::format("failed during initialize: {}", init->detail);
+    co_await reaped_.wait_until(Clock::now() + kReapWait);
+    last_error_ = fmt::format("exited during initialize: {}", exit_reason());
   } else if (const auto* e = init->response->if_contains("error")) {
     last_error_ = fmt::format("initialize failed: {}", json::serialize(*e));
   } else if (const auto* r = init->response->if_contains("result"); r == nullptr ||
@@ -176,9 +178,14 @@ asio::awaitable<bool> StdioBackend::run_once() {
     while (!child_exited_ && !stdout_closed_ && !stopping_) {
       co_await exited_.wait_until(Clock::time_point::max());
     }
+    // Not ready from this instant: no request may be written to a process that is gone.
     ready_.reset();
-    if (!child_exited_ && !stopping_) {
-      last_error_ = "closed its stdout";
+    set_state(BackendState::restarting);
+    if (!stopping_) {
+      // stdout usually closes a moment before the exit is reaped: wait briefly for the status.
+      co_await reaped_.wait_until(Clock::now() + kReapWait);
+      last_error_ = protocol_error_.empty() ? exit_reason()
+                                            : fmt::format("{} ({})", protocol_error_, exit_reason());
     }
     if (!stopping_) {
       spdlog::error("[{}] {}", server_.name, last_error_);
@@ -232,7 +239,7 @@ asio::awaitable<void> StdioBackend::read_stdout(std::shared_ptr<asio::posix::str
       if (buf.size() > max_line) {
         spdlog::error("[{}] a message on stdout exceeds limits.maxMessageBytes ({} bytes)",
                       server_.name, max_line);
-        last_error_ = "sent a message larger than limits.maxMessageBytes";
+        protocol_error_ = "sent a message larger than limits.maxMessageBytes";
         kill_group(child_.pid, SIGKILL);
         break;
       }
@@ -264,7 +271,7 @@ asio::awaitable<void> StdioBackend::read_stdout(std::shared_ptr<asio::posix::str
   // The reader ends when the child closes stdout (normally because it exited).
   if (out->native_handle() == child_.stdout_fd && child_.pid > 0) {
     stdout_closed_ = true;
-    exited_.set();
+    on_gone();
   }
   boost::system::error_code ignored;
   out->close(ignored);
@@ -355,6 +362,21 @@ void StdioBackend::on_line(std::string_view line) {
   } else {
     handle(*parsed);
   }
+}
+
+void StdioBackend::on_gone() {
+  exited_.set();
+  if (state_ == BackendState::starting) {
+    // Wakes the handshake at once instead of at the startup deadline.
+    fail_pending(make_error_code(Errc::upstream_closed), "exited during initialize");
+  }
+}
+
+std::string StdioBackend::exit_reason() const {
+  if (child_exited_) {
+    return fmt::format("process {}", describe_wait_status(exit_status_));
+  }
+  return "closed its stdout";
 }
 
 void StdioBackend::fail_pending(boost::system::error_code ec, const std::string& detail) {

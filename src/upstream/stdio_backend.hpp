@@ -54,6 +54,10 @@ class StdioBackend final : public Backend, public std::enable_shared_from_this<S
   asio::awaitable<void> flush_writes();
   void write_line(std::string line);
   void on_line(std::string_view line);
+  /// The child is gone (stdout closed or reaped).
+  void on_gone();
+  /// "process exited with status 1", "process killed by signal 9", "closed its stdout".
+  std::string exit_reason() const;
   void fail_pending(boost::system::error_code ec, const std::string& detail);
   void set_state(BackendState s);
   asio::awaitable<void> close_child();
@@ -67,6 +71,7 @@ class StdioBackend final : public Backend, public std::enable_shared_from_this<S
   BackendState state_ = BackendState::stopped;
   InitInfo info_;
   std::string last_error_;
+  std::string protocol_error_;  ///< why the gateway killed the process, if it did
   unsigned restarts_ = 0;
   unsigned failures_ = 0;
   bool stopping_ = false;

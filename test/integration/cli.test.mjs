@@ -1,0 +1,75 @@
+// The command line: help everywhere, config errors that name their JSON path, check-config.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { MCPGW_BIN, defaultConfig } from './helpers.mjs';
+
+function run(args, { timeout = 30000 } = {}) {
+  const r = spawnSync(MCPGW_BIN, args, { encoding: 'utf8', timeout });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function withConfig(config, fn) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-cli-'));
+  const file = path.join(dir, 'mcpgw.json');
+  writeFileSync(file, typeof config === 'string' ? config : JSON.stringify(config));
+  try {
+    return fn(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('command line', () => {
+  test('--help on the program and on every subcommand', () => {
+    for (const [args, mention] of [[['--help'], 'serve'], [['serve', '--help'], '--listen'],
+      [['check-config', '--help'], '--no-start']]) {
+      const r = run(args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.out, new RegExp(mention));
+    }
+    assert.match(run(['--version']).out, /^mcpgw \d+\.\d+\.\d+/);
+  });
+
+  test('config errors name their JSON path, and serve refuses to start', () => {
+    withConfig({ mcpServers: { demo: { comand: 'x' } }, gateway: { limits: { maxBodyBytes: -5 } } }, (file) => {
+      for (const args of [['check-config', '--no-start', file], ['serve', '--config', file]]) {
+        const r = run(args);
+        assert.equal(r.code, 2, `${args[0]} exit code`);
+        assert.match(r.err, /mcpServers\.demo\.comand: unknown key/);
+        assert.match(r.err, /mcpServers\.demo\.command: a stdio server needs a command/);
+        assert.match(r.err, /gateway\.limits\.maxBodyBytes: expected an integer from 1/);
+      }
+    });
+    withConfig('{"mcpServers": {', (file) => {
+      const r = run(['check-config', file]);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /not valid JSON/);
+    });
+  });
+
+  test('check-config starts the servers and prints every name a client will see', () => {
+    withConfig(defaultConfig(), (file) => {
+      const r = run(['check-config', file], { timeout: 60000 });
+      assert.equal(r.code, 0, r.out + r.err);
+      assert.match(r.out, /^ {2}demo__echo$/m);
+      assert.match(r.out, /^ {2}everything__echo$/m);
+      assert.match(r.out, /^ {2}demo__greeting$/m);
+      assert.match(r.out, /^ {2}mcpgw:\/\/demo\/demo:\/\/readme$/m);
+      assert.match(r.out, /^ok$/m);
+    });
+  });
+
+  test('check-config reports a server that cannot start', () => {
+    withConfig({ mcpServers: { broken: { command: '/nonexistent/server' } },
+      gateway: { timeouts: { startupMs: 1000 } } }, (file) => {
+      const r = run(['check-config', file], { timeout: 60000 });
+      assert.equal(r.code, 1, r.out + r.err);
+      assert.match(r.out, /server broken is (restarting|starting|down).*cannot run \/nonexistent\/server/);
+    });
+  });
+});
