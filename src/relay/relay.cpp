@@ -1306,6 +1306,13 @@ void Relay::on_backend_state(BackendSlot& slot, upstream::BackendState state) {
   }
   if (!slot.ever_ready) {
     slot.ever_ready = true;
+    // Sessions that got a list without this server (it was not up yet) hear that it changed.
+    for (ListKind kind : {ListKind::tools, ListKind::prompts, ListKind::resources}) {
+      if (slot.cache(kind).served_partial) {
+        slot.cache(kind).served_partial = false;
+        notify_sessions(slot, changed_notification(kind));
+      }
+    }
     return;
   }
   // Back after a restart: what it serves may have changed, and it forgot subscriptions.

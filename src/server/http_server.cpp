@@ -646,10 +646,10 @@ class HttpServer::Impl {
       out->mark_delivered(out->last_seq());
       auto res = json_response(req, 200, std::move(body));
       if (initialize) {
-        if (body_is_error(res.body())) {
-          relay_.close_session(s, "initialize failed");
-        } else {
+        if (s->initialized) {
           res.set(kSessionHeader, s->id);
+        } else {
+          relay_.close_session(s, "initialize failed");
         }
       }
       s->prune_streams();
@@ -662,11 +662,6 @@ class HttpServer::Impl {
                                        false, std::string());
     s->prune_streams();
     co_return ok;
-  }
-
-  static bool body_is_error(std::string_view body) {
-    return body.find("\"error\":") != std::string_view::npos &&
-           body.find("\"result\":") == std::string_view::npos;
   }
 
   asio::awaitable<bool> streamable_get(Conn& c, Request& req, const std::string& endpoint) {

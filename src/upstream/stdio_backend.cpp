@@ -391,17 +391,20 @@ void StdioBackend::fail_pending(boost::system::error_code ec, const std::string&
 
 asio::awaitable<void> StdioBackend::stop() {
   auto self = shared_from_this();
-  if (!started_ || stopping_) {
+  if (!started_) {
     co_return;
   }
-  stopping_ = true;
-  ready_.reset();
-  wake_.set();
-  if (stdin_) {
-    boost::system::error_code ignored;
-    stdin_->close(ignored);  // EOF: the polite way to ask a stdio server to exit
+  if (!stopping_) {
+    stopping_ = true;
+    ready_.reset();
+    wake_.set();
+    if (stdin_) {
+      boost::system::error_code ignored;
+      stdin_->close(ignored);  // EOF: the polite way to ask a stdio server to exit
+    }
+    exited_.notify();
   }
-  exited_.notify();
+  // A second caller waits for the same end as the first.
   co_await stopped_.wait_until(Clock::now() + 3 * kStopGrace + std::chrono::seconds(1));
   if (child_.pid > 0) {
     kill_group(child_.pid, SIGKILL);

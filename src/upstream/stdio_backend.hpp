@@ -22,6 +22,7 @@ struct ClientIdentity {
  * One coroutine supervises the process: spawn, initialize handshake, serve, and on exit fail
  * every outstanding call at once, then restart with exponential backoff. stdout is read by one
  * reader; writes are queued and flushed by one writer in batches. stderr goes to the log.
+ * The process must ignore SIGPIPE: writing to a server that just died is then an error code.
  */
 class StdioBackend final : public Backend, public std::enable_shared_from_this<StdioBackend> {
  public:

@@ -24,7 +24,10 @@ struct Recorder : BackendListener {
 
 class StdioBackendTest : public ::testing::Test {
  protected:
-  StdioBackendTest() : reaper_(ioc_) { Reaper::install(&reaper_); }
+  StdioBackendTest() : reaper_(ioc_) {
+    Reaper::install(&reaper_);
+    std::signal(SIGPIPE, SIG_IGN);  // as `mcpgw serve` does: a dead child's pipe is an error, not a kill
+  }
 
   config::ServerConfig server(std::string command, std::vector<std::string> args = {}) {
     config::ServerConfig s;
