@@ -669,7 +669,7 @@ asio::awaitable<json::object> Relay::list(SessionPtr s, ListKind kind, const jso
 }
 
 asio::awaitable<std::shared_ptr<const json::array>> Relay::fetch_list(
-    BackendSlot& slot, ListKind kind, std::shared_ptr<Session> keep) {
+    BackendSlot& slot, ListKind kind, [[maybe_unused]] std::shared_ptr<Session> keep) {
   ListCache& cache = slot.cache(kind);
   if (cache.items) {
     co_return cache.items;

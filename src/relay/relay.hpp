@@ -104,6 +104,7 @@ class Relay {
                                          std::shared_ptr<EventStream> out);
   asio::awaitable<json::object> initialize(SessionPtr s, json::object& req);
   asio::awaitable<json::object> list(SessionPtr s, ListKind kind, const json::value& id);
+  /// `keep` holds the session that owns an isolated `slot` alive while the fetch runs.
   asio::awaitable<std::shared_ptr<const json::array>> fetch_list(BackendSlot& slot, ListKind kind,
                                                                  std::shared_ptr<Session> keep);
   asio::awaitable<json::object> forward(SessionPtr s, BackendSlot& slot, json::object req,

@@ -116,35 +116,30 @@ bool spawn(const config::ServerConfig& server, ChildProcess& out, std::string& e
     ::_exit(127);
   }
 
-  // Parent.
+  // Parent. Whether exec worked is read later, without blocking (read_exec_status).
   ::setpgid(pid, pid);  // also here, so kill_group works even before the child runs
   close_fd(in_pipe[0]);
   close_fd(out_pipe[1]);
   close_fd(err_pipe[1]);
   close_fd(exec_pipe[1]);
-  char what = 0;
-  int child_errno = 0;
-  ssize_t n;
-  do {
-    n = ::read(exec_pipe[0], &what, 1);
-  } while (n < 0 && errno == EINTR);
-  if (n == 1) {
-    (void)!::read(exec_pipe[0], &child_errno, sizeof child_errno);
-    error = what == 'c' ? fmt::format("cannot enter directory {}: {}", server.cwd,
-                                      std::strerror(child_errno))
-                        : fmt::format("cannot run {}: {}", server.command,
-                                      std::strerror(child_errno));
-    close_all();
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return false;
-  }
-  close_fd(exec_pipe[0]);
   out.pid = pid;
   out.stdin_fd = in_pipe[1];
   out.stdout_fd = out_pipe[0];
   out.stderr_fd = err_pipe[0];
+  out.exec_fd = exec_pipe[0];
   return true;
+}
+
+std::string describe_exec_failure(const config::ServerConfig& server, const char* report,
+                                  std::size_t n) {
+  if (n < 1 + sizeof(int)) {
+    return {};  // EOF: exec succeeded (the pipe closed on exec)
+  }
+  int child_errno = 0;
+  std::memcpy(&child_errno, report + 1, sizeof child_errno);
+  return report[0] == 'c'
+             ? fmt::format("cannot enter directory {}: {}", server.cwd, std::strerror(child_errno))
+             : fmt::format("cannot run {}: {}", server.command, std::strerror(child_errno));
 }
 
 void kill_group(pid_t pid, int sig) noexcept {

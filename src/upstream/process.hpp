@@ -17,11 +17,18 @@ struct ChildProcess {
   int stdin_fd = -1;   ///< our write end of the child's stdin
   int stdout_fd = -1;  ///< our read end of the child's stdout
   int stderr_fd = -1;  ///< our read end of the child's stderr
+  int exec_fd = -1;    ///< closes at exec; carries a 5-byte report if exec or chdir failed
 };
 
-/// Spawns `server.command` with its args, env (added to ours) and cwd, in a new process group.
-/// On failure returns false with `error` set; no fds are leaked.
+/// Forks `server.command` with its args, env (added to ours) and cwd, in a new process group.
+/// Returns false with `error` set if no child could be made (no fds leak). Whether the exec
+/// itself worked arrives on `exec_fd`: EOF means it did; otherwise pass what was read to
+/// describe_exec_failure. Nothing here blocks.
 bool spawn(const config::ServerConfig& server, ChildProcess& out, std::string& error);
+
+/// The reason in an `exec_fd` report of `n` bytes, or empty if exec succeeded (n == 0).
+std::string describe_exec_failure(const config::ServerConfig& server, const char* report,
+                                  std::size_t n);
 
 /// Sends `sig` to the whole process group led by `pid` (no-op for pid <= 0).
 void kill_group(pid_t pid, int sig) noexcept;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <csignal>
 #include <cstring>
 
@@ -107,7 +108,6 @@ asio::awaitable<bool> StdioBackend::run_once() {
   }
   child_ = child;
   const pid_t pid = child.pid;
-  spdlog::info("[{}] started pid {}: {}", server_.name, pid, server_.command);
   std::weak_ptr<StdioBackend> weak = shared_from_this();
   Reaper::instance().watch(pid, [weak, pid](int status) {
     if (auto self = weak.lock(); self && self->child_.pid == pid) {
@@ -117,6 +117,30 @@ asio::awaitable<bool> StdioBackend::run_once() {
       self->on_gone();
     }
   });
+  {
+    // Did exec work? The report pipe closes on exec; a failure writes why before exiting.
+    asio::posix::stream_descriptor report(ex_, child.exec_fd);
+    std::array<char, 8> buf{};
+    std::size_t got = 0;
+    for (;;) {
+      auto [ec, n] = co_await report.async_read_some(asio::buffer(buf.data() + got, buf.size() - got),
+                                                     asio::as_tuple(asio::use_awaitable));
+      got += n;
+      if (ec || got == buf.size()) {
+        break;
+      }
+    }
+    if (auto why = describe_exec_failure(server_, buf.data(), got); !why.empty()) {
+      last_error_ = why;
+      ::close(child.stdin_fd);
+      ::close(child.stdout_fd);
+      ::close(child.stderr_fd);
+      co_await reaped_.wait_until(Clock::now() + kStopGrace);
+      child_ = ChildProcess{};
+      co_return false;
+    }
+  }
+  spdlog::info("[{}] started pid {}: {}", server_.name, pid, server_.command);
   stdin_ = std::make_shared<asio::posix::stream_descriptor>(ex_, child.stdin_fd);
   auto out = std::make_shared<asio::posix::stream_descriptor>(ex_, child.stdout_fd);
   auto err = std::make_shared<asio::posix::stream_descriptor>(ex_, child.stderr_fd);
