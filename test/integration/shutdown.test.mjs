@@ -29,6 +29,19 @@ describe('graceful shutdown', () => {
     }
   });
 
+  test('a gateway killed outright (SIGKILL) leaves no server process behind', async () => {
+    const gw = await startGateway(defaultConfig());
+    try {
+      const pids = Object.values((await gw.health()).servers).map((s) => s.pid);
+      assert.equal(pids.length, 2);
+      process.kill(gw.pid, 'SIGKILL');
+      await withTimeout(gw.exited, 5000, 'gateway exit');
+      await waitFor(() => pids.every((p) => !alive(p)), { ms: 5000, label: 'orphaned servers gone' });
+    } finally {
+      await gw.stop(1000);
+    }
+  });
+
   test('a call longer than the drain gets an error reply instead of a dropped connection', async () => {
     const gw = await startGateway(defaultConfig({ timeouts: { drainMs: 300 } }));
     try {
