@@ -788,9 +788,16 @@ asio::awaitable<json::object> Relay::forward(SessionPtr s, BackendSlot& slot, js
   slot.inflight.push_back(inflight.get());
   ++inflight_count_;
 
+  const auto started = Clock::now();
   auto call = backend->send_request(std::move(req));
   inflight->call = call;
   const bool answered = co_await call->done.wait_until(deadline);
+  spdlog::debug("session {}: {} → {}: {} in {} µs", s->id, m, slot.cfg.name,
+                !answered  ? "timeout"
+                : call->ec ? call->ec.message()
+                : call->response && call->response->contains("error") ? "error"
+                                                                       : "ok",
+                std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
   if (!answered) {
     backend->cancel(*call, make_error_code(Errc::upstream_timeout),
                     fmt::format("mcpgw: no response within {} ms", timeout.count()));

@@ -1,0 +1,209 @@
+// Claude Code (the pinned CLI in node_modules) as a client of the gateway: `claude mcp list`
+// connects over Streamable HTTP, legacy SSE and a per-server endpoint, and a `claude -p` run
+// calls a tool through the gateway over "http" and over "sse", with a fake Anthropic API
+// (fixtures/fake_anthropic.mjs) that asks for the tool call and records the tool result.
+//
+// Claude Code runs offline: a temporary HOME, no autoupdater, no nonessential traffic, and
+// ANTHROPIC_BASE_URL pointing at the fake. Environment:
+//   CLAUDE_BIN  the Claude Code binary (default node_modules/.bin/claude)
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { ROOT, defaultConfig, useGateway, waitFor, withTimeout } from './helpers.mjs';
+import { startFakeAnthropic } from './fixtures/fake_anthropic.mjs';
+
+const CLAUDE_BIN = process.env.CLAUDE_BIN ? path.resolve(process.env.CLAUDE_BIN) : path.join(ROOT, 'node_modules', '.bin', 'claude');
+const SKIP = !existsSync(CLAUDE_BIN) && `Claude Code not installed at ${CLAUDE_BIN} (npm ci)`;
+
+const TOOL = 'mcp__gw__demo__echo';
+const MESSAGE = 'hello through mcpgw';
+
+/** Claude Code processes still running: killed (by pid) if this test process exits early. */
+const running = new Set();
+process.on('exit', () => {
+  for (const pid of running) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+});
+
+/**
+ * The environment for Claude Code: the caller's, minus anything that would point it at a real
+ * account or API, with a temporary HOME and localhost kept off any proxy.
+ */
+function claudeEnv(home, extra = {}) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(ANTHROPIC_|CLAUDE_CODE_|CLAUDE_CONFIG_DIR$|CLAUDECODE$)/.test(k)) continue;
+    env[k] = v;
+  }
+  return {
+    ...env,
+    HOME: home,
+    XDG_CONFIG_HOME: path.join(home, '.config'),
+    DISABLE_AUTOUPDATER: '1',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    NO_PROXY: '127.0.0.1,localhost',
+    no_proxy: '127.0.0.1,localhost',
+    ...extra,
+  };
+}
+
+/**
+ * Runs `claude ...args` in `cwd`; resolves to { code, signal, out, err, ms }. Killed (its own
+ * pid only) with SIGKILL after `ms`, which then rejects.
+ */
+function runClaude(args, { cwd, env, ms = 30000 }) {
+  const started = Date.now();
+  const child = spawn(CLAUDE_BIN, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid) running.add(child.pid);
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const done = new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      running.delete(child.pid);
+      resolve({ code, signal, out, err, ms: Date.now() - started });
+    });
+  });
+  return withTimeout(done, ms, `claude ${args.slice(0, 2).join(' ')}`).catch((e) => {
+    try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+    throw new Error(`${e.message}\nstdout:\n${out.slice(-3000)}\nstderr:\n${err.slice(-3000)}`);
+  });
+}
+
+/** The JSON lines of a stream-json run (non-JSON lines are kept as { raw }). */
+function jsonLines(text) {
+  return text.split('\n').filter((l) => l.trim()).map((l) => {
+    try { return JSON.parse(l); } catch { return { raw: l }; }
+  });
+}
+
+/** A temporary HOME and project directory, removed after the describe(). */
+function useTempDirs() {
+  const dirs = {};
+  before(() => {
+    dirs.home = mkdtempSync(path.join(tmpdir(), 'mcpgw-cc-home-'));
+    dirs.project = mkdtempSync(path.join(tmpdir(), 'mcpgw-cc-proj-'));
+  });
+  after(() => {
+    for (const d of [dirs.home, dirs.project]) if (d) rmSync(d, { recursive: true, force: true });
+  });
+  return dirs;
+}
+
+describe('Claude Code: claude mcp list', { skip: SKIP }, () => {
+  const ctx = useGateway(defaultConfig());
+  const dirs = useTempDirs();
+
+  test('connects over Streamable HTTP (/mcp), legacy SSE (/sse) and /mcp/demo', { timeout: 30000 }, async () => {
+    const opts = { cwd: dirs.project, env: claudeEnv(dirs.home), ms: 15000 };
+    const endpoints = [
+      ['gw', 'http', ctx.gw.url, 'HTTP'],
+      ['gwsse', 'sse', `${ctx.gw.base}/sse`, 'SSE'],
+      ['demo', 'http', `${ctx.gw.base}/mcp/demo`, 'HTTP'],
+    ];
+    for (const [name, transport, url] of endpoints) {
+      const r = await runClaude(['mcp', 'add', '--transport', transport, name, url], opts);
+      assert.equal(r.code, 0, `claude mcp add ${name}: ${r.out}${r.err}`);
+    }
+    const mark = ctx.gw.stderr.length;
+    const r = await runClaude(['mcp', 'list'], opts);
+    assert.equal(r.code, 0, `claude mcp list: ${r.out}${r.err}`);
+    for (const [name, , url, kind] of endpoints) {
+      const line = r.out.split('\n').find((l) => l.startsWith(`${name}: `));
+      assert.ok(line, `claude mcp list shows ${name}:\n${r.out}`);
+      assert.equal(line.trim(), `${name}: ${url} (${kind}) - ✔ Connected`, `claude mcp list:\n${r.out}`);
+    }
+    const inits = ctx.gw.logSince(mark).match(/initialize from claude-code/g) ?? [];
+    assert.equal(inits.length, 3, `one session per endpoint in the gateway log:\n${ctx.gw.logSince(mark)}`);
+  });
+});
+
+describe('Claude Code: a tool call through the gateway', { skip: SKIP }, () => {
+  const ctx = useGateway(defaultConfig({ gateway: { logLevel: 'debug' } }));
+  const dirs = useTempDirs();
+
+  /**
+   * One `claude -p` run with the gateway as MCP server "gw" over `type` ("http" or "sse"),
+   * against a fresh fake API. Returns { run, lines, fake, log } (log: the gateway's lines).
+   */
+  async function toolCallRun(type) {
+    const fakeLog = [];
+    const fake = await startFakeAnthropic({ toolName: TOOL, toolInput: { message: MESSAGE }, log: (l) => fakeLog.push(l) });
+    try {
+      const url = type === 'sse' ? `${ctx.gw.base}/sse` : ctx.gw.url;
+      const config = path.join(dirs.project, `mcp-${type}.json`);
+      writeFileSync(config, JSON.stringify({ mcpServers: { gw: { type, url } } }, null, 2));
+      const mark = ctx.gw.stderr.length;
+      const run = await runClaude([
+        '-p', `Call ${TOOL} with the message "${MESSAGE}".`,
+        '--mcp-config', config, '--strict-mcp-config',
+        '--output-format', 'stream-json', '--verbose',
+        '--max-turns', '3',
+        '--allowedTools', TOOL,
+      ], {
+        cwd: dirs.project,
+        env: claudeEnv(dirs.home, { ANTHROPIC_API_KEY: 'sk-ant-fake', ANTHROPIC_BASE_URL: fake.url }),
+        ms: 25000,
+      });
+      const why = () => `claude exit ${run.code}/${run.signal}\nfake API:\n${fakeLog.join('\n')}\n`
+        + `stdout:\n${run.out.slice(-4000)}\nstderr:\n${run.err.slice(-2000)}\ngateway:\n${ctx.gw.logSince(mark)}`;
+      return { run, lines: jsonLines(run.out), fake, mark, why };
+    } finally {
+      await fake.close();
+    }
+  }
+
+  for (const type of ['http', 'sse']) {
+    test(`type "${type}": Claude Code calls ${TOOL} and gets its result`, { timeout: 30000 }, async () => {
+      const { run, lines, fake, mark, why } = await toolCallRun(type);
+
+      const init = lines.find((l) => l.type === 'system' && l.subtype === 'init');
+      assert.ok(init, `a system/init line\n${why()}`);
+      assert.deepEqual(init.mcp_servers?.find((s) => s.name === 'gw'), { name: 'gw', status: 'connected' }, why());
+      assert.ok(init.tools?.includes(TOOL), `init lists ${TOOL}: ${JSON.stringify(init.tools)}`);
+      assert.ok(init.tools?.includes('mcp__gw__everything__get-sum'), 'init lists the other server\'s tools too');
+
+      const result = lines.at(-1);
+      assert.equal(result?.type, 'result', `the run ends with a result line\n${why()}`);
+      assert.equal(result.subtype, 'success', why());
+      assert.equal(result.is_error, false, why());
+      assert.equal(result.result, 'done', why());
+      assert.equal(run.code, 0, why());
+
+      // The tool call Claude Code made, and the tool_result it sent back to the API.
+      const toolUse = lines.filter((l) => l.type === 'assistant')
+        .flatMap((l) => l.message?.content ?? []).find((b) => b.type === 'tool_use');
+      assert.equal(toolUse?.name, TOOL, why());
+      assert.deepEqual(toolUse.input, { message: MESSAGE });
+      const toolResult = lines.filter((l) => l.type === 'user')
+        .flatMap((l) => (Array.isArray(l.message?.content) ? l.message.content : []))
+        .find((b) => b.type === 'tool_result');
+      assert.ok(toolResult, `a user line with the tool_result\n${why()}`);
+      assert.equal(toolResult.tool_use_id, toolUse.id);
+      assert.ok(!toolResult.is_error, `tool_result is not an error: ${JSON.stringify(toolResult)}`);
+      assert.match(JSON.stringify(toolResult.content), new RegExp(`Echo: ${MESSAGE}`));
+
+      assert.equal(fake.toolResults.length, 1, `the fake API got one tool_result\n${why()}`);
+      assert.deepEqual(fake.toolResults[0], { tool_use_id: toolUse.id, is_error: false, text: `Echo: ${MESSAGE}` });
+
+      const log = ctx.gw.logSince(mark);
+      const sid = /session (\S+): initialize from claude-code/.exec(log)?.[1];
+      assert.ok(sid, `the gateway logged Claude Code's initialize:\n${log}`);
+      assert.doesNotMatch(log, /^\S+ +(error|critical) /m, 'no errors in the gateway log');
+      if (type === 'sse') {
+        // Claude Code has exited: its legacy SSE stream is gone, and so is the session.
+        await waitFor(() => ctx.gw.logSince(mark).includes(`session ${sid} closed`),
+          { ms: 5000, label: () => `session ${sid} closed after Claude Code exited:\n${ctx.gw.logSince(mark)}` });
+      }
+    });
+  }
+});
