@@ -14,7 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <list>
+#include <set>
 
 namespace mcpgw::server {
 
@@ -103,7 +103,7 @@ void append_event(std::string& out, std::string_view id, std::string_view data) 
 class HttpServer::Impl {
  public:
   Impl(asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg)
-      : ioc_(ioc), relay_(relay), cfg_(cfg), gw_(cfg.gateway), acceptor_(ioc) {
+      : ioc_(ioc), relay_(relay), gw_(cfg.gateway), acceptor_(ioc) {
     allowed_hosts_ = gw_.allowed_hosts;
     if (allowed_hosts_.empty() && config::is_loopback_host(gw_.listen_host)) {
       allowed_hosts_ = {"localhost", "127.0.0.1", "[::1]"};
@@ -956,7 +956,6 @@ class HttpServer::Impl {
 
   asio::io_context& ioc_;
   relay::Relay& relay_;
-  const config::Config& cfg_;
   const config::GatewayConfig& gw_;
   tcp::acceptor acceptor_;
   std::vector<std::string> allowed_hosts_;

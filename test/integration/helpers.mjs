@@ -3,7 +3,7 @@
 // mode, and talk plain HTTP for protocol-level checks.
 //
 // Environment:
-//   MCPGW_BIN       gateway binary (default /work/main/build/mcpgw; point it at a sanitizer build)
+//   MCPGW_BIN       gateway binary (default build/mcpgw in the repository; point it at a sanitizer build)
 //   MCPGW_DEMO_BIN  demo server (default: mcpgw-demo next to MCPGW_BIN, else build/mcpgw-demo)
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
