@@ -11,12 +11,14 @@ LISTEN ?= 127.0.0.1:8080
 APT_PACKAGES := g++ cmake ninja-build ccache pkg-config \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libssl-dev libsqlite3-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev \
+  libjemalloc-dev \
   curl procps
 
 # Node 22 (from npm) runs the example servers, the integration tests and the conformance suite.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: all deps apt-deps npm-deps build build-asan run test unit-test check-config clean
+.PHONY: all deps apt-deps npm-deps build build-asan run test unit-test check-config clean \
+  bench bench-peers bench-deps bench-peer-deps
 
 all: build
 
@@ -66,6 +68,32 @@ unit-test: build
 # conformance suite, and unit + integration tests again under ASan+UBSan.
 test: deps build build-asan
 	BUILD_DIR=$(BUILD_DIR) ASAN_DIR=$(ASAN_DIR) scripts/run_tests.sh
+
+# Benchmarks (see docs/performance.md). wrk drives the load; `bench-peers` also needs nginx and
+# the peer gateways from npm (bench/peers, pinned).
+bench-deps:
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
+
+bench-peer-deps: bench-deps bench/peers/node_modules/.package-lock.json
+	@# nginx is only run by the benchmark, on loopback: keep the package from starting a system
+	@# nginx on port 80 while it installs.
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { \
+	  $(SUDO) apt-get update -qq; \
+	  if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null; \
+	    $(SUDO) chmod +x /usr/sbin/policy-rc.d; added=1; fi; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light; rc=$$?; \
+	  [ -n "$$added" ] && $(SUDO) rm -f /usr/sbin/policy-rc.d; exit $$rc; }
+
+bench/peers/node_modules/.package-lock.json: bench/peers/package.json bench/peers/package-lock.json
+	cd bench/peers && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+bench: deps build bench-deps
+	node bench/bench.mjs
+
+bench-peers: deps build bench-peer-deps
+	PATH="$$PATH:/usr/sbin" node bench/bench.mjs --peers --rounds 3
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)

@@ -1,5 +1,6 @@
 #include "app/serve.hpp"
 
+#include "common/memory.hpp"
 #include "jsonrpc/message.hpp"
 #include "relay/relay.hpp"
 #include "server/http_server.hpp"
@@ -40,6 +41,7 @@ int serve(config::Config cfg) {
                                : cfg.gateway.listen_host;
   spdlog::info("mcpgw {} listening on http://{}:{}/mcp (legacy SSE: /sse) with {} server(s)",
                MCPGW_VERSION, host, http.port(), cfg.servers.size());
+  spdlog::debug("allocator: {}", memory::allocator_name());
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   bool stopping = false;

@@ -393,7 +393,6 @@ asio::awaitable<void> Relay::handle_request(SessionPtr s, json::object request,
   } else {
     out->push_final(jsonrpc::serialize(reply));
   }
-  s->prune_streams();
 }
 
 asio::awaitable<json::object> Relay::dispatch(SessionPtr s, json::object& req,

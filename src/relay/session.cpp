@@ -21,12 +21,12 @@ Session::Session(asio::any_io_executor ex, std::string id_, ClientTransport tran
 Session::~Session() = default;
 
 std::shared_ptr<EventStream> Session::new_request_stream(bool sse_ok) {
-  auto s = std::make_shared<EventStream>(ex_, next_stream_++, replay_, sse_ok);
-  if (sse_ok) {
-    prune_streams();
-    streams_[s->number] = s;
-  }
-  return s;
+  return std::make_shared<EventStream>(ex_, next_stream_++, replay_, sse_ok);
+}
+
+void Session::register_stream(const std::shared_ptr<EventStream>& stream) {
+  prune_streams();
+  streams_.emplace(stream->number, stream);
 }
 
 std::shared_ptr<EventStream> Session::find_stream(std::uint64_t number) const {

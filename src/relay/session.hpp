@@ -70,6 +70,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<EventStream> standalone() const noexcept { return standalone_; }
   /// A new stream for one POST's reply.
   std::shared_ptr<EventStream> new_request_stream(bool sse_ok);
+  /// Makes a reply stream resumable with Last-Event-ID (once it is sent as SSE; a plain JSON
+  /// reply never needs it). Prunes drained streams.
+  void register_stream(const std::shared_ptr<EventStream>& stream);
   /// Stream by number, for Last-Event-ID resumption; null if gone.
   std::shared_ptr<EventStream> find_stream(std::uint64_t number) const;
   /// Forgets request streams that are finished and delivered (called as they end).

@@ -1,6 +1,7 @@
 #include "server/http_server.hpp"
 
 #include "common/error.hpp"
+#include "common/memory.hpp"
 #include "jsonrpc/message.hpp"
 #include "mcp/protocol.hpp"
 
@@ -14,6 +15,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <set>
 
 namespace mcpgw::server {
@@ -35,20 +37,24 @@ constexpr std::string_view kAllowStreamable = "GET, POST, DELETE, OPTIONS";
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
+constexpr char ascii_lower(char c) noexcept {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
+/// Case-insensitive ASCII search; `needle` must be lowercase. Runs on every request's headers.
 bool contains_ci(std::string_view haystack, std::string_view needle) {
-  if (needle.size() > haystack.size()) {
-    return false;
+  if (needle.empty()) {
+    return true;
   }
   for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    bool match = true;
-    for (std::size_t j = 0; j < needle.size(); ++j) {
-      if (std::tolower(static_cast<unsigned char>(haystack[i + j])) !=
-          std::tolower(static_cast<unsigned char>(needle[j]))) {
-        match = false;
-        break;
-      }
+    if (ascii_lower(haystack[i]) != needle[0]) {
+      continue;
     }
-    if (match) {
+    std::size_t j = 1;
+    while (j < needle.size() && ascii_lower(haystack[i + j]) == needle[j]) {
+      ++j;
+    }
+    if (j == needle.size()) {
       return true;
     }
   }
@@ -71,13 +77,13 @@ Accepts parse_accept(std::string_view accept) {
   return a;
 }
 
-std::string host_without_port(std::string_view host) {
+std::string_view host_without_port(std::string_view host) {
   if (!host.empty() && host.front() == '[') {
     auto close = host.find(']');
-    return std::string(host.substr(0, close == std::string_view::npos ? host.size() : close + 1));
+    return host.substr(0, close == std::string_view::npos ? host.size() : close + 1);
   }
   auto colon = host.rfind(':');
-  return std::string(colon == std::string_view::npos ? host : host.substr(0, colon));
+  return colon == std::string_view::npos ? host : host.substr(0, colon);
 }
 
 std::string lower(std::string_view s) {
@@ -141,7 +147,10 @@ class HttpServer::Impl {
     return acceptor_.local_endpoint(ec).port();
   }
 
-  void start() { asio::co_spawn(ioc_, accept_loop(), asio::detached); }
+  void start() {
+    asio::co_spawn(ioc_, accept_loop(), asio::detached);
+    asio::co_spawn(ioc_, release_memory(), asio::detached);
+  }
 
   asio::awaitable<void> shutdown(std::chrono::milliseconds drain) {
     stopping_ = true;
@@ -193,6 +202,7 @@ class HttpServer::Impl {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
+      trim_mark_ = std::max(trim_mark_, connections_.size() + 1);
       asio::co_spawn(ioc_, run_connection(std::move(socket)), asio::detached);
     }
   }
@@ -209,6 +219,22 @@ class HttpServer::Impl {
     boost::system::error_code ec;
     c.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     c.stream.close();
+  }
+
+  /// After a crowd of connections (and their sessions) has gone, hands the freed heap back to
+  /// the OS, so memory returns to its baseline instead of staying at the peak. Checks every
+  /// 2 s; trims only when the connections have at least halved from a peak of 256 or more:
+  /// rare, and O(heap) when it happens.
+  asio::awaitable<void> release_memory() {
+    asio::steady_timer timer(ioc_);
+    while (!stopping_) {
+      timer.expires_after(std::chrono::seconds(2));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (trim_mark_ >= 256 && connections_.size() <= trim_mark_ / 2) {
+        memory::release_free_memory();
+        trim_mark_ = connections_.size();
+      }
+    }
   }
 
   asio::awaitable<void> serve(Conn& c) {
@@ -288,6 +314,34 @@ class HttpServer::Impl {
                           json::value id = nullptr, std::string_view message = {}) {
     return error_response(req, to_http_status(ec), std::move(id), to_rpc_code(ec),
                           message.empty() ? ec.message() : message);
+  }
+
+  /// The hot path's reply: a 200/202 JSON body written as one preformatted buffer (no
+  /// header-field containers, one gathered send).
+  asio::awaitable<bool> write_json(Conn& c, const Request& req, unsigned status,
+                                   std::string_view body, std::string_view session_id) {
+    const bool keep = req.version() != 10 && req.keep_alive();
+    std::string head;
+    head.reserve(256);
+    head.append(status == 202 ? "HTTP/1.1 202 Accepted\r\n" : "HTTP/1.1 200 OK\r\n");
+    head.append("Server: mcpgw\r\nContent-Type: application/json\r\nContent-Length: ");
+    head.append(std::to_string(body.size()));
+    head.append("\r\n");
+    if (!session_id.empty()) {
+      head.append("Mcp-Session-Id: ").append(session_id).append("\r\n");
+    }
+    if (auto origin = req[http::field::origin]; !origin.empty()) {
+      head.append("Access-Control-Allow-Origin: ").append(origin).append("\r\n");
+      head.append("Access-Control-Expose-Headers: Mcp-Session-Id, MCP-Protocol-Version, "
+                  "WWW-Authenticate\r\nVary: Origin\r\n");
+    }
+    if (!keep) {
+      head.append("Connection: close\r\n");
+    }
+    head.append("\r\n");
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(body)};
+    auto [ec, n] = co_await asio::async_write(c.stream, buffers, asio::as_tuple(asio::use_awaitable));
+    co_return !ec && keep;
   }
 
   asio::awaitable<bool> write(Conn& c, Response& res) {
@@ -377,9 +431,9 @@ class HttpServer::Impl {
     if (allowed_hosts_.empty()) {
       return true;
     }
-    const std::string h = lower(host_without_port(host));
+    const std::string_view h = host_without_port(host);
     for (const auto& allowed : allowed_hosts_) {
-      if (allowed == "*" || allowed == h || (allowed == "::1" && h == "[::1]")) {
+      if (allowed == "*" || beast::iequals(allowed, h) || (allowed == "::1" && h == "[::1]")) {
         return true;
       }
     }
@@ -528,8 +582,7 @@ class HttpServer::Impl {
     }
     if (kind == jsonrpc::Kind::notification || kind == jsonrpc::Kind::response) {
       // 202 at once: the client must never wait on the gateway's work for these.
-      auto res = json_response(req, 202, std::string());
-      const bool k = co_await write(c, res);
+      const bool k = co_await write_json(c, req, 202, {}, {});
       if (kind == jsonrpc::Kind::notification) {
         relay_.handle_notification(s, std::move(msg));
       } else {
@@ -642,19 +695,19 @@ class HttpServer::Impl {
     }
     const bool only_final = out->finished() && out->size() == 1;
     if (accepts.json && (only_final || !accepts.sse)) {
-      std::string body = out->front() ? out->front()->data : std::string();
+      const std::string_view body = out->front() ? std::string_view(out->front()->data) : "";
       out->mark_delivered(out->last_seq());
-      auto res = json_response(req, 200, std::move(body));
+      std::string_view session_id;
       if (initialize) {
         if (s->initialized) {
-          res.set(kSessionHeader, s->id);
+          session_id = s->id;
         } else {
           relay_.close_session(s, "initialize failed");
         }
       }
-      s->prune_streams();
-      co_return co_await write(c, res);
+      co_return co_await write_json(c, req, 200, body, session_id);
     }
+    s->register_stream(out);  // an SSE reply can be resumed with Last-Event-ID
     const bool priming = mcp::at_least(version, mcp::kPrimingVersion);
     // Named locals, not temporaries, in co_await expressions (g++ 12 coroutine temporaries).
     std::string session_header = initialize ? s->id : std::string();
@@ -960,6 +1013,7 @@ class HttpServer::Impl {
   tcp::acceptor acceptor_;
   std::vector<std::string> allowed_hosts_;
   std::set<beast::tcp_stream*> connections_;
+  std::size_t trim_mark_ = 0;  ///< connections at the last heap trim, or the peak since then
   bool stopping_ = false;
 };
 

@@ -75,6 +75,8 @@ TEST(Session, DrainedRequestStreamsAreForgotten) {
   boost::asio::io_context ioc;
   Session s(ioc.get_executor(), "id", ClientTransport::streamable_http, {"a"}, false, 8);
   auto stream = s.new_request_stream(true);
+  EXPECT_EQ(s.find_stream(stream->number), nullptr);  // a plain JSON reply is never resumed
+  s.register_stream(stream);                          // it went out as SSE
   EXPECT_EQ(s.find_stream(stream->number), stream);
   stream->push_final("r");
   stream->mark_delivered(stream->last_seq());
@@ -87,6 +89,7 @@ TEST(Session, UndeliveredStreamsStayForResumption) {
   boost::asio::io_context ioc;
   Session s(ioc.get_executor(), "id", ClientTransport::streamable_http, {"a"}, false, 8);
   auto stream = s.new_request_stream(true);
+  s.register_stream(stream);
   stream->push("progress");
   stream->push_final("r");
   s.prune_streams();

@@ -1,0 +1,206 @@
+// mcpgw's benchmark. `make bench`: mcpgw in front of its own stdio echo server (mcpgw-demo),
+// driven over Streamable HTTP by wrk at several connection counts, every reply checked; CPU per
+// call; idle memory; memory with 1,000 and 10,000 idle sessions (Streamable HTTP with open GET
+// streams, and legacy SSE) and after they close. `make bench-peers` (--peers) runs the same load,
+// in the same run, against supergateway, mcp-proxy and nginx with a fixed reply, and prints ratios.
+//
+//   node bench/bench.mjs [--peers] [--duration S] [--conns 1,16,64] [--sessions 1000,10000]
+//                        [--rounds N] [--out FILE]
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { cpuSeconds, freePort, handshake, rssKb, sleep, start, treeRssKb, waitPort, wrk } from './lib.mjs';
+import { idleSessions } from './sessions.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+};
+const peers = process.argv.includes('--peers');
+const duration = Number(arg('duration', peers ? 6 : 8));
+const conns = arg('conns', '1,16,64').split(',').map(Number);
+const sessionCounts = arg('sessions', '1000,10000').split(',').filter(Boolean).map(Number);
+const rounds = Number(arg('rounds', 1));
+const outFile = arg('out', path.join(root, 'bench', 'results', peers ? 'peers.json' : 'mcpgw.json'));
+const MCPGW = path.join(root, 'build', 'mcpgw');
+const DEMO = path.join(root, 'build', 'mcpgw-demo');
+const SCRIPT = path.join(here, 'mcp_call.lua');
+const NODE = process.execPath;
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpgw-bench-'));
+
+function mcpgwConfig() {
+  const file = path.join(tmp, 'mcpgw.json');
+  writeFileSync(file, JSON.stringify({
+    mcpServers: { demo: { command: DEMO } },
+    gateway: { logLevel: 'warn', limits: { maxSessions: 20000 } },
+  }));
+  return file;
+}
+
+/** Everything measured, with how to start it. */
+function targets() {
+  const sg = path.join(here, 'peers', 'node_modules', 'supergateway', 'dist', 'index.js');
+  const mp = path.join(here, 'peers', 'node_modules', 'mcp-proxy', 'dist', 'bin', 'mcp-proxy.mjs');
+  const list = [
+    { name: 'mcpgw', path: '/mcp/demo', tool: 'echo', cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`]] },
+    { name: 'mcpgw-aggregate', path: '/mcp', tool: 'demo__echo', cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`]] },
+  ];
+  if (peers) {
+    list.push(
+      { name: 'supergateway', path: '/mcp', tool: 'echo', peer: true,
+        cmd: (p) => [NODE, ['-r', path.join(here, 'force_loopback.cjs'), sg, '--stdio', DEMO, '--outputTransport', 'streamableHttp',
+          '--stateful', '--logLevel', 'none', '--port', String(p)]] },
+      { name: 'mcp-proxy', path: '/mcp', tool: 'echo', peer: true,
+        cmd: (p) => [NODE, [mp, '--host', '127.0.0.1', '--port', String(p), '--', DEMO]] },
+      { name: 'nginx-fixed-reply', path: '/mcp', tool: 'echo', reference: true, noSession: true,
+        cmd: (p) => {
+          const dir = mkdtempSync(path.join(tmp, 'nginx-'));
+          const conf = path.join(dir, 'nginx.conf');
+          writeFileSync(conf, readFileSync(path.join(here, 'nginx.conf'), 'utf8').replace('PORT', String(p)));
+          return ['nginx', ['-p', dir, '-c', conf, '-e', 'stderr']];
+        } },
+    );
+  }
+  return list;
+}
+
+async function measure(t) {
+  const port = await freePort();
+  const [cmd, args] = t.cmd(port);
+  const proc = start(cmd, args, { cwd: tmp });
+  try {
+    await waitPort(port);
+    const url = `http://127.0.0.1:${port}${t.path}`;
+    const session = t.noSession ? '' : await handshake(url);
+    await sleep(300);
+    const idle = { rss_kb: rssKb(proc.pid), tree_rss_kb: treeRssKb(proc.pid) };
+    // Warm up (connections, caches, JIT for the Node peers), then the measured runs.
+    wrk(url, { conns: 16, seconds: 1, session, tool: t.tool, script: SCRIPT });
+    const runs = [];
+    for (const c of conns) {
+      const cpu0 = cpuSeconds(proc.pid);
+      const t0 = process.hrtime.bigint();
+      const r = wrk(url, { conns: c, seconds: duration, session, tool: t.tool, script: SCRIPT });
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      const cpu = cpuSeconds(proc.pid) - cpu0;
+      r.cpu_cores = Math.round((cpu / wall) * 100) / 100;
+      r.cpu_us_per_call = r.ok > 0 ? Math.round((cpu / r.ok) * 1e6 * 10) / 10 : null;
+      runs.push(r);
+      process.stderr.write(`  ${t.name} c=${c}: ${r.rps.toFixed(0)}/s p50 ${r.p50_ms} ms, ${r.bad_status + r.bad_body} bad\n`);
+    }
+    return { name: t.name, peer: !!t.peer, reference: !!t.reference, idle, runs };
+  } finally {
+    await proc.stop();
+  }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : null;
+};
+
+async function main() {
+  const all = targets();
+  const results = new Map(all.map((t) => [t.name, []]));
+  for (let round = 0; round < rounds; round += 1) {
+    // Rotate the order every round so no target always runs on a warmer machine.
+    const order = all.map((_, i) => all[(i + round) % all.length]);
+    for (const t of order) {
+      process.stderr.write(`round ${round + 1}/${rounds}: ${t.name}\n`);
+      results.get(t.name).push(await measure(t));
+    }
+  }
+  // One row per target and connection count: the median over rounds.
+  const summary = all.map((t) => {
+    const rs = results.get(t.name);
+    return {
+      name: t.name, peer: !!t.peer, reference: !!t.reference,
+      idle_rss_kb: median(rs.map((r) => r.idle.rss_kb)),
+      idle_tree_rss_kb: median(rs.map((r) => r.idle.tree_rss_kb)),
+      runs: conns.map((c, i) => ({
+        conns: c,
+        rps: median(rs.map((r) => r.runs[i].rps)),
+        p50_ms: median(rs.map((r) => r.runs[i].p50_ms)),
+        p99_ms: median(rs.map((r) => r.runs[i].p99_ms)),
+        cpu_us_per_call: median(rs.map((r) => r.runs[i].cpu_us_per_call)),
+        cpu_cores: median(rs.map((r) => r.runs[i].cpu_cores)),
+        bad: rs.reduce((n, r) => n + r.runs[i].bad_status + r.runs[i].bad_body, 0),
+        first_bad: rs.map((r) => r.runs[i].first_bad).find(Boolean) || undefined,
+      })),
+    };
+  });
+
+  let sessions = [];
+  if (sessionCounts.length) {
+    const port = await freePort();
+    for (const mode of ['streamable', 'legacy']) {
+      const proc = start(MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${port}`], { cwd: tmp });
+      try {
+        await waitPort(port);
+        process.stderr.write(`idle sessions: ${mode}\n`);
+        sessions.push(await idleSessions({ base: `http://127.0.0.1:${port}`, pid: proc.pid, mode, checkpoints: sessionCounts }));
+      } finally {
+        await proc.stop();
+      }
+    }
+  }
+
+  const report = { date: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model,
+    memory_gb: Math.round(os.totalmem() / 2 ** 30) }, duration_s: duration, rounds, summary, sessions };
+  writeFileSync(outFile, JSON.stringify(report, null, 2));
+  console.log(render(report));
+}
+
+function render(report) {
+  const lines = [];
+  lines.push(`# mcpgw benchmark, ${report.date.slice(0, 10)}`);
+  lines.push('');
+  lines.push(`${report.machine.cpus} CPUs (${report.machine.model}), ${report.machine.memory_gb} GiB; wrk ${report.duration_s} s per level, ${report.rounds} round(s), medians; every reply checked.`);
+  lines.push('');
+  lines.push('| target | conns | calls/s | p50 ms | p99 ms | server CPU µs/call | bad replies |');
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const t of report.summary) {
+    for (const r of t.runs) {
+      lines.push(`| ${t.name} | ${r.conns} | ${Math.round(r.rps)} | ${r.p50_ms ?? '-'} | ${r.p99_ms ?? '-'} | ${r.cpu_us_per_call ?? '-'} | ${r.bad} |`);
+    }
+  }
+  lines.push('');
+  lines.push('| target | idle RSS (gateway) | idle RSS (with its server) |');
+  lines.push('|---|---|---|');
+  for (const t of report.summary) {
+    lines.push(`| ${t.name} | ${(t.idle_rss_kb / 1024).toFixed(1)} MB | ${(t.idle_tree_rss_kb / 1024).toFixed(1)} MB |`);
+  }
+  const mine = report.summary.find((t) => t.name === 'mcpgw');
+  const peerRows = report.summary.filter((t) => t.peer);
+  const nginx = report.summary.find((t) => t.reference);
+  if (mine && (peerRows.length || nginx)) {
+    lines.push('');
+    lines.push('| conns | mcpgw calls/s | best peer | mcpgw ÷ best peer | mcpgw ÷ nginx fixed reply |');
+    lines.push('|---|---|---|---|---|');
+    mine.runs.forEach((r, i) => {
+      const best = peerRows.map((p) => ({ name: p.name, rps: p.runs[i].rps })).sort((a, b) => b.rps - a.rps)[0];
+      const ng = nginx?.runs[i].rps;
+      lines.push(`| ${r.conns} | ${Math.round(r.rps)} | ${best ? `${best.name} ${Math.round(best.rps)}` : '-'} | ${best ? (r.rps / best.rps).toFixed(1) + '×' : '-'} | ${ng ? Math.round((r.rps / ng) * 100) + '%' : '-'} |`);
+    });
+  }
+  if (report.sessions.length) {
+    lines.push('');
+    lines.push('| idle sessions | gateway RSS before | at each checkpoint (KiB per session) | after they closed |');
+    lines.push('|---|---|---|---|');
+    for (const s of report.sessions) {
+      const pts = s.points.map((p) => `${p.sessions}: ${(p.rss_kb / 1024).toFixed(1)} MB (${p.kb_per_session} KiB)`).join('; ');
+      lines.push(`| ${s.mode === 'legacy' ? 'legacy SSE' : 'Streamable HTTP + GET stream'} | ${(s.baseline_kb / 1024).toFixed(1)} MB | ${pts} | ${(s.after_kb / 1024).toFixed(1)} MB (${s.after_vs_baseline_pct >= 0 ? '+' : ''}${s.after_vs_baseline_pct}%) |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+main().then(() => rmSync(tmp, { recursive: true, force: true }), (e) => {
+  console.error(e);
+  rmSync(tmp, { recursive: true, force: true });
+  process.exit(1);
+});
