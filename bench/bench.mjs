@@ -169,7 +169,7 @@ function render(report) {
     }
   }
   lines.push('');
-  lines.push('| target | idle RSS (gateway) | idle RSS (with its server) |');
+  lines.push('| target | RSS after one handshake (gateway) | (with its server) |');
   lines.push('|---|---|---|');
   for (const t of report.summary) {
     lines.push(`| ${t.name} | ${(t.idle_rss_kb / 1024).toFixed(1)} MB | ${(t.idle_tree_rss_kb / 1024).toFixed(1)} MB |`);
