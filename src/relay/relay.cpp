@@ -20,46 +20,21 @@ namespace {
 
 constexpr std::size_t kMaxListPages = 100;
 
-const char* list_method(ListKind k) {
-  switch (k) {
-    case ListKind::tools: return "tools/list";
-    case ListKind::prompts: return "prompts/list";
-    case ListKind::resources: return "resources/list";
-    case ListKind::templates: return "resources/templates/list";
-  }
-  return "";
-}
-
-const char* list_key(ListKind k) {
-  switch (k) {
-    case ListKind::tools: return "tools";
-    case ListKind::prompts: return "prompts";
-    case ListKind::resources: return "resources";
-    case ListKind::templates: return "resourceTemplates";
-  }
-  return "";
-}
-
-/// The server capability a list needs.
-const char* list_capability(ListKind k) {
-  switch (k) {
-    case ListKind::tools: return "tools";
-    case ListKind::prompts: return "prompts";
-    case ListKind::resources:
-    case ListKind::templates: return "resources";
-  }
-  return "";
-}
-
-const char* changed_notification(ListKind k) {
-  switch (k) {
-    case ListKind::tools: return "notifications/tools/list_changed";
-    case ListKind::prompts: return "notifications/prompts/list_changed";
-    case ListKind::resources:
-    case ListKind::templates: return "notifications/resources/list_changed";
-  }
-  return "";
-}
+/// What each aggregated list is called on the wire.
+struct ListInfo {
+  const char* method;      ///< the request
+  const char* key;         ///< the result's array
+  const char* capability;  ///< the server capability it needs
+  const char* changed;     ///< the notification that invalidates it
+};
+constexpr ListInfo kLists[] = {
+    {"tools/list", "tools", "tools", "notifications/tools/list_changed"},
+    {"prompts/list", "prompts", "prompts", "notifications/prompts/list_changed"},
+    {"resources/list", "resources", "resources", "notifications/resources/list_changed"},
+    {"resources/templates/list", "resourceTemplates", "resources",
+     "notifications/resources/list_changed"},
+};
+const ListInfo& info(ListKind k) { return kLists[static_cast<int>(k)]; }
 
 json::object& params_of(json::object& msg) {
   json::value& p = msg["params"];
@@ -625,7 +600,7 @@ asio::awaitable<json::object> Relay::list(SessionPtr s, ListKind kind, const jso
     const auto& part = g->results[i];
     if (!part) {
       if (slots[i] != nullptr && (slots[i]->backend->state() != BackendState::ready ||
-                                  has_capability(*slots[i]->backend, list_capability(kind)))) {
+                                  has_capability(*slots[i]->backend, info(kind).capability))) {
         left_out.push_back(server);
         slots[i]->cache(kind).served_partial = true;
       }
@@ -642,7 +617,7 @@ asio::awaitable<json::object> Relay::list(SessionPtr s, ListKind kind, const jso
           copy["name"] = naming_.expose(server, string_at(copy, "name"), &shortened);
           if (shortened && warned_shortened_.insert(std::string(copy["name"].as_string())).second) {
             spdlog::warn("[{}] {} name '{}' is longer than 64 characters with its prefix; "
-                         "exposed as '{}'", server, list_key(kind),
+                         "exposed as '{}'", server, info(kind).key,
                          string_at(item.get_object(), "name"), copy["name"].as_string());
           }
         } else if (kind == ListKind::resources) {
@@ -660,10 +635,10 @@ asio::awaitable<json::object> Relay::list(SessionPtr s, ListKind kind, const jso
       names += names.empty() ? n : ", " + n;
     }
     spdlog::warn("session {}: {} answered without {} (not ready within {} ms)", s->id,
-                 list_method(kind), names, cfg_.gateway.timeouts.list.count());
+                 info(kind).method, names, cfg_.gateway.timeouts.list.count());
   }
   json::object result;
-  result[list_key(kind)] = std::move(items);
+  result[info(kind).key] = std::move(items);
   co_return jsonrpc::make_result(id, std::move(result));
 }
 
@@ -685,7 +660,7 @@ asio::awaitable<std::shared_ptr<const json::array>> Relay::fetch_list(
 
   std::shared_ptr<const json::array> answer;
   if (co_await backend->wait_ready(std::min(deadline, Clock::now() + cfg_.gateway.timeouts.startup))) {
-    if (!has_capability(*backend, list_capability(kind))) {
+    if (!has_capability(*backend, info(kind).capability)) {
       answer = std::make_shared<const json::array>();
     } else {
       json::array all;
@@ -696,26 +671,26 @@ asio::awaitable<std::shared_ptr<const json::array>> Relay::fetch_list(
         if (!cursor.is_null()) {
           params["cursor"] = cursor;
         }
-        auto call = backend->send_request(jsonrpc::make_request(0, list_method(kind), std::move(params)));
+        auto call = backend->send_request(jsonrpc::make_request(0, info(kind).method, std::move(params)));
         if (!co_await call->done.wait_until(deadline)) {
           backend->cancel(*call, make_error_code(Errc::upstream_timeout), "list timed out");
           ok = false;
           break;
         }
         if (call->ec || !call->response) {
-          spdlog::debug("[{}] {} call failed: {} {}", slot.cfg.name, list_method(kind), call->ec.message(), call->detail);
+          spdlog::debug("[{}] {} call failed: {} {}", slot.cfg.name, info(kind).method, call->ec.message(), call->detail);
           ok = false;
           break;
         }
         const auto* result = call->response->if_contains("result");
         if (result == nullptr || !result->is_object()) {
           // An error: the server has no such list after all. Remember it as empty.
-          spdlog::debug("[{}] {} failed: {}", slot.cfg.name, list_method(kind),
+          spdlog::debug("[{}] {} failed: {}", slot.cfg.name, info(kind).method,
                         json::serialize(*call->response));
           break;
         }
         const auto& r = result->get_object();
-        if (const auto* arr = r.if_contains(list_key(kind)); arr && arr->is_array()) {
+        if (const auto* arr = r.if_contains(info(kind).key); arr && arr->is_array()) {
           for (const auto& item : arr->get_array()) {
             all.push_back(item);
           }
@@ -738,7 +713,7 @@ asio::awaitable<std::shared_ptr<const json::array>> Relay::fetch_list(
       if (cache.served_partial) {
         // A list went out without this server: now that it answered, tell those clients.
         cache.served_partial = false;
-        notify_sessions(slot, changed_notification(kind));
+        notify_sessions(slot, info(kind).changed);
       }
     }
   }
@@ -1316,7 +1291,7 @@ void Relay::on_backend_state(BackendSlot& slot, upstream::BackendState state) {
     for (ListKind kind : {ListKind::tools, ListKind::prompts, ListKind::resources}) {
       if (slot.cache(kind).served_partial) {
         slot.cache(kind).served_partial = false;
-        notify_sessions(slot, changed_notification(kind));
+        notify_sessions(slot, info(kind).changed);
       }
     }
     return;

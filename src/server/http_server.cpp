@@ -520,6 +520,18 @@ class HttpServer::Impl {
     co_return true;
   }
 
+  /// The session a request names and the protocol version it speaks; null after writing the
+  /// error reply (400/404) when either is wrong.
+  asio::awaitable<SessionPtr> session_and_version(Conn& c, const Request& req,
+                                                  const std::string& endpoint,
+                                                  std::string& version, bool& keep) {
+    SessionPtr s = co_await require_session(c, req, endpoint, keep);
+    if (!s || !co_await check_version(c, req, version, keep)) {
+      co_return nullptr;
+    }
+    co_return s;
+  }
+
   asio::awaitable<bool> streamable_post(Conn& c, Request& req, const std::string& server,
                                         const std::string& endpoint) {
     const Accepts accepts = parse_accept(req[http::field::accept]);
@@ -572,12 +584,9 @@ class HttpServer::Impl {
     }
 
     bool keep = false;
-    SessionPtr s = co_await require_session(c, req, endpoint, keep);
-    if (!s) {
-      co_return keep;
-    }
     std::string version;
-    if (!co_await check_version(c, req, version, keep)) {
+    SessionPtr s = co_await session_and_version(c, req, endpoint, version, keep);
+    if (!s) {
       co_return keep;
     }
     if (kind == jsonrpc::Kind::notification || kind == jsonrpc::Kind::response) {
@@ -634,12 +643,9 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     bool keep = false;
-    SessionPtr s = co_await require_session(c, req, endpoint, keep);
-    if (!s) {
-      co_return keep;
-    }
     std::string version;
-    if (!co_await check_version(c, req, version, keep)) {
+    SessionPtr s = co_await session_and_version(c, req, endpoint, version, keep);
+    if (!s) {
       co_return keep;
     }
     json::array replies;
@@ -720,12 +726,9 @@ class HttpServer::Impl {
   asio::awaitable<bool> streamable_get(Conn& c, Request& req, const std::string& endpoint) {
     const Accepts accepts = parse_accept(req[http::field::accept]);
     bool keep = false;
-    SessionPtr s = co_await require_session(c, req, endpoint, keep);
-    if (!s) {
-      co_return keep;
-    }
     std::string version;
-    if (!co_await check_version(c, req, version, keep)) {
+    SessionPtr s = co_await session_and_version(c, req, endpoint, version, keep);
+    if (!s) {
       co_return keep;
     }
     if (!accepts.sse) {
