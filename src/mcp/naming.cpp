@@ -40,7 +40,7 @@ std::string Naming::expose(std::string_view server, std::string_view name, bool*
 }
 
 std::optional<Target> Naming::resolve(std::string_view exposed) const {
-  if (auto it = shortened_.find(std::string(exposed)); it != shortened_.end()) {
+  if (auto it = shortened_.find(exposed); it != shortened_.end()) {
     return it->second;
   }
   // Server names never contain the separator (check_server_name), so the first occurrence

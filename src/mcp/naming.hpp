@@ -41,7 +41,14 @@ class Naming {
  private:
   std::string separator_;
   std::size_t max_length_;
-  std::unordered_map<std::string, Target> shortened_;
+  /// Heterogeneous lookup: resolve() runs on every call and must not build a key string.
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view v) const noexcept {
+      return std::hash<std::string_view>{}(v);
+    }
+  };
+  std::unordered_map<std::string, Target, Hash, std::equal_to<>> shortened_;
 };
 
 /// 64-bit FNV-1a, used for deterministic name shortening.

@@ -893,45 +893,24 @@ asio::awaitable<json::object> Relay::subscribe(SessionPtr s, json::object& req, 
 }
 
 std::optional<Relay::Route> Relay::route_name(Session& s, std::string_view exposed) {
-  std::string server;
-  std::string name;
-  if (s.single_server) {
-    server = s.view.front();
-    name = std::string(exposed);
-  } else {
-    auto target = naming_.resolve(exposed);
-    if (!target || !s.in_view(target->server)) {
-      return std::nullopt;
-    }
-    server = std::move(target->server);
-    name = std::move(target->name);
-  }
-  BackendSlot* slot = slot_for(s, server);
-  if (slot == nullptr) {
-    return std::nullopt;
-  }
-  return Route{slot, std::move(name)};
+  return route(s, s.single_server ? mcp::Target{s.view.front(), std::string(exposed)}
+                                  : naming_.resolve(exposed));
 }
 
 std::optional<Relay::Route> Relay::route_uri(Session& s, std::string_view uri) {
-  std::string server;
-  std::string name;
-  if (s.single_server) {
-    server = s.view.front();
-    name = std::string(uri);
-  } else {
-    auto target = mcp::Naming::resolve_uri(uri);
-    if (!target || !s.in_view(target->server)) {
-      return std::nullopt;
-    }
-    server = std::move(target->server);
-    name = std::move(target->name);
+  return route(s, s.single_server ? mcp::Target{s.view.front(), std::string(uri)}
+                                  : mcp::Naming::resolve_uri(uri));
+}
+
+std::optional<Relay::Route> Relay::route(Session& s, std::optional<mcp::Target> target) {
+  if (!target || !s.in_view(target->server)) {
+    return std::nullopt;
   }
-  BackendSlot* slot = slot_for(s, server);
+  BackendSlot* slot = slot_for(s, target->server);
   if (slot == nullptr) {
     return std::nullopt;
   }
-  return Route{slot, std::move(name)};
+  return Route{slot, std::move(target->name)};
 }
 
 void Relay::expose_uris(json::value& result, std::string_view method,

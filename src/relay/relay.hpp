@@ -117,6 +117,8 @@ class Relay {
   BackendSlot* slot_for(Session& s, std::string_view server);
   std::optional<Route> route_name(Session& s, std::string_view exposed);
   std::optional<Route> route_uri(Session& s, std::string_view uri);
+  /// The slot for a resolved name, if the session may see its server.
+  std::optional<Route> route(Session& s, std::optional<mcp::Target> target);
   void expose_uris(json::value& result, std::string_view method, std::string_view server) const;
 
   struct Target {
