@@ -126,7 +126,6 @@ int check_config(const config::Config& cfg_in, bool start) {
       co_return jsonrpc::parse(out->front()->data).value().as_object();
     };
     co_await ask("initialize");
-    const json::object health = relay.health();
     std::map<std::string, std::string> seen;
     for (const char* kind : {"tools", "prompts", "resources"}) {
       json::object reply = co_await ask(fmt::format("{}/list", kind));
@@ -146,13 +145,14 @@ int check_config(const config::Config& cfg_in, bool start) {
         }
       }
     }
+    const json::object health = relay.health();
     for (const auto& [name, state] : health.at("servers").as_object()) {
       const auto& st = state.as_object();
-      if (st.at("state").as_string() != "ready" && st.at("state").as_string() != "per-session") {
+      if (st.at("state").as_string() != "ready") {
         fmt::print("error: server {} is {}{}\n", std::string_view(name),
                    std::string_view(st.at("state").as_string()),
-                   st.contains("lastError")
-                       ? fmt::format(": {}", std::string_view(st.at("lastError").as_string()))
+                   st.contains("reason")
+                       ? fmt::format(": {}", std::string_view(st.at("reason").as_string()))
                        : std::string());
         rc = 1;
       }

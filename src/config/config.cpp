@@ -373,27 +373,71 @@ void parse_server(const std::string& name, const json::object& obj, const std::s
   }
 }
 
-void parse_server_options(const json::object& obj, const std::string& path, Diagnostics& diag,
-                          ServerOptions& out) {
+void parse_server_options(const json::object& obj, const std::string& path,
+                          const std::string& base_dir, Diagnostics& diag, ServerOptions& out) {
   ObjectReader r(obj, path, diag);
   std::string isolation;
   r.str("isolation", isolation);
+  bool shareable = false;
+  const bool has_shareable = obj.contains("shareable");
+  r.boolean("shareable", shareable);
   if (isolation == "session") {
     out.isolation = Isolation::session;
-  } else if (isolation.empty() || isolation == "shared") {
+    out.isolation_set = true;
+  } else if (isolation == "shared") {
     out.isolation = Isolation::shared;
-  } else {
+    out.isolation_set = true;
+  } else if (!isolation.empty()) {
     diag.error(r.path("isolation"),
                fmt::format("expected \"shared\" or \"session\", got \"{}\"", isolation));
+  }
+  if (has_shareable) {
+    const Isolation wanted = shareable ? Isolation::shared : Isolation::session;
+    if (out.isolation_set && out.isolation != wanted) {
+      diag.error(r.path("shareable"), "contradicts \"isolation\"");
+    }
+    out.isolation = wanted;
+    out.isolation_set = true;
   }
   if (obj.contains("callTimeoutMs")) {
     Millis ms{1};
     r.millis("callTimeoutMs", ms);
     out.call_timeout = ms;
   }
+  r.boolean("forwardAuthorization", out.forward_authorization);
+  if (const auto* tls = as_object(r.get("tls"), r.path("tls"), diag)) {
+    ObjectReader t(*tls, r.path("tls"), diag);
+    t.str("caFile", out.tls_ca_file);
+    t.boolean("insecure", out.tls_insecure);
+    if (!out.tls_ca_file.empty() && fs::path(out.tls_ca_file).is_relative()) {
+      out.tls_ca_file = (fs::path(base_dir) / out.tls_ca_file).lexically_normal().string();
+    }
+  }
 }
 
-void parse_gateway(const json::object& obj, Diagnostics& diag, GatewayConfig& g,
+/// Options that make sense only for some servers.
+void check_server_options(const ServerConfig& sc, const std::string& path, Diagnostics& diag) {
+  const auto& o = sc.options;
+  if (sc.transport == Transport::stdio &&
+      (o.forward_authorization || o.tls_insecure || !o.tls_ca_file.empty())) {
+    diag.error(path, "tls and forwardAuthorization apply to http and sse servers only");
+  }
+  if (o.forward_authorization && o.isolation_set && o.isolation == Isolation::shared) {
+    diag.error(join_path(path, "forwardAuthorization"),
+               "needs isolation \"session\": a shared upstream session cannot carry each "
+               "client's credential");
+  }
+  if (!o.tls_ca_file.empty() && sc.url.rfind("https://", 0) != 0) {
+    diag.warn(join_path(path, "tls"), "tls applies to https:// URLs only");
+  }
+  if (o.tls_insecure) {
+    diag.warn(join_path(path, "tls.insecure"),
+              "certificate verification is off for this server");
+  }
+}
+
+void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnostics& diag,
+                   GatewayConfig& g,
                    std::map<std::string, std::pair<ServerOptions, std::string>>& server_opts) {
   ObjectReader r(obj, "gateway", diag);
   std::string listen;
@@ -434,13 +478,14 @@ void parse_gateway(const json::object& obj, Diagnostics& diag, GatewayConfig& g,
     l.millis("keepAliveMs", g.timeouts.keep_alive);
     l.millis("drainMs", g.timeouts.drain);
     l.millis("restartMaxBackoffMs", g.timeouts.restart_max_backoff);
+    l.millis("connectMs", g.timeouts.connect);
   }
   if (const auto* servers = as_object(r.get("servers"), "gateway.servers", diag)) {
     for (const auto& kv : *servers) {
       const std::string path = join_path("gateway.servers", kv.key());
       if (const auto* so = as_object(&kv.value(), path, diag)) {
         ServerOptions opts;
-        parse_server_options(*so, path, diag, opts);
+        parse_server_options(*so, path, base_dir, diag, opts);
         server_opts[std::string(kv.key())] = {opts, path};
       }
     }
@@ -461,7 +506,7 @@ std::optional<Config> parse(const json::value& doc, const std::string& base_dir,
   {
     ObjectReader r(*root, "", diag);
     if (const auto* g = as_object(r.get("gateway"), "gateway", diag)) {
-      parse_gateway(*g, diag, cfg.gateway, server_opts);
+      parse_gateway(*g, base_dir, diag, cfg.gateway, server_opts);
     }
     const json::value* servers = r.get("mcpServers");
     if (servers == nullptr) {
@@ -483,6 +528,12 @@ std::optional<Config> parse(const json::value& doc, const std::string& base_dir,
         parse_server(name, *obj, path, base_dir, env, diag, sc, disabled);
         if (auto it = server_opts.find(name); it != server_opts.end()) {
           sc.options = it->second.first;
+          check_server_options(sc, it->second.second, diag);
+        }
+        if (!sc.options.isolation_set) {
+          // A remote server's state lives in its upstream session: one per client session.
+          sc.options.isolation = sc.transport == Transport::stdio ? Isolation::shared
+                                                                  : Isolation::session;
         }
         if (!disabled) {
           cfg.servers.push_back(std::move(sc));

@@ -27,8 +27,17 @@ const char* to_string(Isolation i) noexcept;
 
 /// Per-server gateway options (`gateway.servers.NAME`).
 struct ServerOptions {
+  /// Default: shared for stdio servers; one upstream session per client session for remote
+  /// servers (their state is per session), unless `shareable` or `isolation` says otherwise.
   Isolation isolation = Isolation::shared;
+  bool isolation_set = false;
   std::optional<Millis> call_timeout;  ///< overrides gateway.timeouts.callMs
+  // Remote servers only.
+  std::string tls_ca_file;      ///< `tls.caFile`: PEM CA bundle trusted besides the system's
+  bool tls_insecure = false;    ///< `tls.insecure`: no certificate verification (loudly logged)
+  /// Send the client's own Authorization header to this server (off by default: a client's
+  /// credential is for the gateway). Needs isolation "session".
+  bool forward_authorization = false;
 };
 
 struct ServerConfig {
@@ -65,6 +74,7 @@ struct Timeouts {
   Millis keep_alive{15'000};        ///< comment lines on idle SSE streams
   Millis drain{10'000};             ///< in-flight requests on SIGTERM
   Millis restart_max_backoff{30'000};
+  Millis connect{10'000};           ///< TCP connect + TLS handshake to a remote server
 };
 
 struct GatewayConfig {

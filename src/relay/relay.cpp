@@ -4,6 +4,7 @@
 #include "common/random.hpp"
 #include "jsonrpc/message.hpp"
 #include "mcp/protocol.hpp"
+#include "upstream/remote_backend.hpp"
 #include "upstream/stdio_backend.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -51,6 +52,33 @@ std::string_view string_at(const json::object& o, std::string_view key) {
   return {};
 }
 
+/// Down: not ready, and its last attempt to come up failed (a server that just crashed and is
+/// restarting is not down yet). Requests to it fail at once instead of waiting.
+bool is_down(const upstream::Backend& b) {
+  return b.state() == BackendState::restarting && b.consecutive_failures() >= 1;
+}
+
+/// The state a person reads on /healthz: connecting, ready, degraded, down, stopped.
+const char* health_state(const upstream::Backend& b) {
+  switch (b.state()) {
+    case BackendState::starting: return "connecting";
+    case BackendState::ready: return b.degraded().empty() ? "ready" : "degraded";
+    case BackendState::restarting: return "down";
+    case BackendState::stopped: return "stopped";
+  }
+  return "?";
+}
+
+/// What a URL looks like in health output: no userinfo, no query (either may hold secrets).
+std::string redacted_url(const std::string& url) {
+  upstream::Url u;
+  std::string error;
+  if (!upstream::parse_url(url, u, error)) {
+    return "(invalid)";
+  }
+  return u.origin() + u.target.substr(0, u.target.find('?'));
+}
+
 bool has_capability(const upstream::Backend& b, std::string_view cap) {
   return b.state() == BackendState::ready && b.info().capabilities.contains(cap);
 }
@@ -95,22 +123,37 @@ json::object gateway_client_info() {
   return info;
 }
 
-upstream::BackendPtr make_backend(asio::any_io_executor ex, const config::ServerConfig& server,
-                                  const config::GatewayConfig& gateway,
-                                  upstream::ClientIdentity identity,
-                                  upstream::BackendListener& listener) {
-  switch (server.transport) {
-    case config::Transport::stdio:
-      return std::make_shared<upstream::StdioBackend>(ex, server, gateway, std::move(identity),
-                                                      listener);
-    case config::Transport::http:
-    case config::Transport::sse:
-      return nullptr;  // remote servers: parsed, not yet connected
+}  // namespace
+
+upstream::BackendPtr Relay::make_backend(const config::ServerConfig& server,
+                                         upstream::ClientIdentity identity, BackendSlot& slot) {
+  if (server.transport == config::Transport::stdio) {
+    return std::make_shared<upstream::StdioBackend>(ex_, server, cfg_.gateway, std::move(identity),
+                                                    slot);
   }
-  return nullptr;
+  auto& client = http_clients_[server.name];
+  if (!client) {
+    upstream::Url url;
+    std::string error;
+    upstream::parse_url(server.url, url, error);  // checked when the config was read
+    upstream::TlsSettings tls;
+    tls.ca_file = server.options.tls_ca_file;
+    tls.insecure = server.options.tls_insecure;
+    client = std::make_shared<upstream::HttpClient>(ex_, std::move(url), std::move(tls),
+                                                    cfg_.gateway.timeouts.connect, server.name);
+  }
+  if (server.transport == config::Transport::http) {
+    return std::make_shared<upstream::StreamableHttpBackend>(ex_, server, cfg_.gateway,
+                                                             std::move(identity), slot, client);
+  }
+  return std::make_shared<upstream::LegacySseBackend>(ex_, server, cfg_.gateway,
+                                                      std::move(identity), slot, client);
 }
 
-}  // namespace
+bool Relay::forwards_authorization() const noexcept {
+  return std::any_of(cfg_.servers.begin(), cfg_.servers.end(),
+                     [](const auto& s) { return s.options.forward_authorization; });
+}
 
 void Relay::start() {
   for (const auto& server : cfg_.servers) {
@@ -124,13 +167,8 @@ void Relay::start() {
     identity.capabilities["sampling"] = json::object();
     identity.capabilities["elicitation"] = json::object();
     identity.client_info = gateway_client_info();
-    slot->backend = make_backend(ex_, server, cfg_.gateway, std::move(identity), *slot);
-    if (slot->backend) {
-      slot->backend->start();
-    } else {
-      spdlog::warn("[{}] {} servers are not supported yet; it will not be served", server.name,
-                   config::to_string(server.transport));
-    }
+    slot->backend = make_backend(server, std::move(identity), *slot);
+    slot->backend->start();
     shared_[server.name] = std::move(slot);
   }
   asio::co_spawn(ex_, reap_idle(), asio::detached);
@@ -333,7 +371,10 @@ BackendSlot* Relay::slot_for(Session& s, std::string_view server) {
     }
   }
   identity.client_info = s.client_info.empty() ? gateway_client_info() : s.client_info;
-  slot->backend = make_backend(ex_, *cfg, cfg_.gateway, std::move(identity), *slot);
+  if (cfg->options.forward_authorization) {
+    identity.authorization = s.authorization;
+  }
+  slot->backend = make_backend(*cfg, std::move(identity), *slot);
   if (slot->backend) {
     slot->backend->start();
   }
@@ -482,7 +523,7 @@ asio::awaitable<json::object> Relay::initialize(SessionPtr s, json::object& req)
     }
   }
   for (BackendSlot* slot : slots) {
-    if (slot->backend->consecutive_failures() < 3) {
+    if (!is_down(*slot->backend)) {
       co_await slot->backend->wait_ready(deadline);
     }
   }
@@ -578,8 +619,8 @@ asio::awaitable<json::object> Relay::list(SessionPtr s, ListKind kind, const jso
       g->results[i] = std::move(cached);
       continue;
     }
-    if (slot->backend->consecutive_failures() >= 3) {
-      continue;  // crash-looping: don't hold the list for it
+    if (is_down(*slot->backend)) {
+      continue;  // down: don't hold the list for it
     }
     ++g->remaining;
     asio::co_spawn(ex_, [this, g, i, slot, kind, s]() -> asio::awaitable<void> {
@@ -636,6 +677,25 @@ asio::awaitable<json::object> Relay::list(SessionPtr s, ListKind kind, const jso
     }
     spdlog::warn("session {}: {} answered without {} (not ready within {} ms)", s->id,
                  info(kind).method, names, cfg_.gateway.timeouts.list.count());
+    // The client hears it too, as a logging notification: its list is short, and why.
+    if (s->log_rank < 0 || s->log_rank <= mcp::log_level_rank("warning")) {
+      for (std::size_t i = 0; i < slots.size(); ++i) {
+        if (slots[i] == nullptr || g->results[i] ||
+            std::find(left_out.begin(), left_out.end(), s->view[i]) == left_out.end()) {
+          continue;
+        }
+        const auto& b = *slots[i]->backend;
+        json::object params;
+        params["level"] = "warning";
+        params["logger"] = "mcpgw";
+        params["data"] = fmt::format(
+            "server '{}' is {}{}{}: its {} are left out of this list", s->view[i],
+            is_down(b) ? "down" : "not ready", b.last_error().empty() ? "" : ": ", b.last_error(),
+            info(kind).key);
+        deliver(*s, nullptr, jsonrpc::make_notification(mcp::method::kMessage,
+                                                        std::move(params)));
+      }
+    }
   }
   json::object result;
   result[info(kind).key] = std::move(items);
@@ -734,7 +794,7 @@ asio::awaitable<json::object> Relay::forward(SessionPtr s, BackendSlot& slot, js
   const auto timeout = slot.cfg.options.call_timeout.value_or(cfg_.gateway.timeouts.call);
   const auto deadline = Clock::now() + timeout;
   if (backend->state() != BackendState::ready) {
-    const bool wait = backend->consecutive_failures() < 3;
+    const bool wait = !is_down(*backend);
     if (!wait || !co_await backend->wait_ready(std::min(deadline, Clock::now() + cfg_.gateway.timeouts.startup))) {
       co_return jsonrpc::make_error(
           client_id, rpc_code::kInternalError,
@@ -1029,36 +1089,85 @@ json::object Relay::health() const {
   out["status"] = "ok";
   out["version"] = MCPGW_VERSION;
   out["sessions"] = sessions_.size();
+  const auto now = Clock::now();
   json::object servers;
+  std::size_t down = 0;
   for (const auto& server : cfg_.servers) {
     json::object s;
     s["transport"] = config::to_string(server.transport);
     s["isolation"] = config::to_string(server.options.isolation);
-    if (server.options.isolation == config::Isolation::session) {
-      std::size_t instances = 0;
-      for (const auto& [id, session] : sessions_) {
-        instances += session->isolated.count(server.name);
+    if (server.transport != config::Transport::stdio) {
+      s["url"] = redacted_url(server.url);
+    }
+    auto describe = [&](const upstream::Backend& b) {
+      s["state"] = health_state(b);
+      if (b.state() != BackendState::ready && !b.last_error().empty()) {
+        s["reason"] = b.last_error();
+      } else if (!b.degraded().empty()) {
+        s["reason"] = b.degraded();
       }
-      s["state"] = "per-session";
-      s["instances"] = instances;
-    } else if (auto it = shared_.find(server.name); it != shared_.end() && it->second->backend) {
-      const auto& b = *it->second->backend;
-      s["state"] = b.consecutive_failures() >= 3 ? "down" : upstream::to_string(b.state());
       if (b.pid() != 0) {
         s["pid"] = b.pid();
       }
       s["restarts"] = b.restarts();
       s["inFlight"] = b.in_flight();
-      if (!b.last_error().empty()) {
-        s["lastError"] = b.last_error();
+    };
+    if (server.options.isolation == config::Isolation::session) {
+      // One backend per session: count them by state; the worst decides.
+      std::map<std::string, std::size_t> states;
+      const upstream::Backend* worst = nullptr;
+      std::size_t instances = 0;
+      auto rank = [](const upstream::Backend& b) {
+        const std::string_view st = health_state(b);
+        return st == "down" ? 3 : st == "degraded" ? 2 : st == "connecting" ? 1 : 0;
+      };
+      for (const auto& [id, session] : sessions_) {
+        if (auto it = session->isolated.find(server.name); it != session->isolated.end() &&
+                                                           it->second->backend) {
+          const auto& b = *it->second->backend;
+          ++instances;
+          ++states[health_state(b)];
+          if (worst == nullptr || rank(b) > rank(*worst)) {
+            worst = &b;
+          }
+        }
       }
+      s["instances"] = instances;
+      if (worst != nullptr) {
+        describe(*worst);
+        s.erase("pid");
+        json::object by_state;
+        for (const auto& [st, n] : states) {
+          by_state[st] = n;
+        }
+        s["instanceStates"] = std::move(by_state);
+      } else if (auto st = status_.find(server.name); st != status_.end()) {
+        // No session has one now: what the last one reported.
+        s["state"] = st->second.state == BackendState::restarting ? "down"
+                     : st->second.state == BackendState::ready    ? "ready"
+                                                                  : "idle";
+        if (!st->second.reason.empty()) {
+          s["reason"] = st->second.reason;
+        }
+      } else {
+        s["state"] = "idle";  // per-session: connected when a session first uses it
+      }
+    } else if (auto it = shared_.find(server.name); it != shared_.end() && it->second->backend) {
+      describe(*it->second->backend);
       if (const auto& tools = it->second->lists[0].items) {
         s["tools"] = tools->size();
       }
-    } else {
-      s["state"] = "unsupported";
+    }
+    if (auto st = status_.find(server.name); st != status_.end()) {
+      s["sinceMs"] = std::chrono::duration_cast<std::chrono::milliseconds>(now - st->second.since).count();
+    }
+    if (s["state"] == "down") {
+      ++down;
     }
     servers[server.name] = std::move(s);
+  }
+  if (down > 0) {
+    out["status"] = down == cfg_.servers.size() ? "down" : "degraded";
   }
   out["servers"] = std::move(servers);
   return out;
@@ -1261,6 +1370,14 @@ void Relay::forward_server_request(BackendSlot& slot, json::object&& msg) {
 }
 
 void Relay::on_backend_state(BackendSlot& slot, upstream::BackendState state) {
+  if (state != BackendState::stopped) {
+    auto& st = status_[slot.cfg.name];
+    if (st.state != state) {
+      st.since = Clock::now();
+    }
+    st.state = state;
+    st.reason = slot.backend ? slot.backend->last_error() : std::string();
+  }
   if (state != BackendState::ready) {
     return;
   }

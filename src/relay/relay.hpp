@@ -6,6 +6,8 @@
 #include "mcp/naming.hpp"
 #include "relay/session.hpp"
 #include "upstream/backend.hpp"
+#include "upstream/http_client.hpp"
+#include "upstream/rpc_backend.hpp"
 
 #include <boost/system/result.hpp>
 
@@ -85,6 +87,9 @@ class Relay {
   void handle_notification(const SessionPtr& session, json::object msg);
   void handle_response(const SessionPtr& session, json::object msg);
 
+  /// Whether any server receives the client's Authorization header (sessions then keep it).
+  bool forwards_authorization() const noexcept;
+
   /// Requests forwarded to servers and not yet answered (for draining).
   std::size_t in_flight() const noexcept;
   /// Gateway and per-server state, as served on /healthz.
@@ -115,6 +120,8 @@ class Relay {
   asio::awaitable<void> reap_idle();
 
   BackendSlot* slot_for(Session& s, std::string_view server);
+  upstream::BackendPtr make_backend(const config::ServerConfig& server,
+                                    upstream::ClientIdentity identity, BackendSlot& slot);
   std::optional<Route> route_name(Session& s, std::string_view exposed);
   std::optional<Route> route_uri(Session& s, std::string_view uri);
   /// The slot for a resolved name, if the session may see its server.
@@ -148,6 +155,15 @@ class Relay {
   std::size_t inflight_count_ = 0;
   bool stopping_ = false;
   std::set<std::string> warned_shortened_;
+  /// Connection pools to remote servers, one per server, shared by its upstream sessions.
+  std::map<std::string, std::shared_ptr<upstream::HttpClient>> http_clients_;
+  /// Each server's latest state and reason, whichever of its backends reported it.
+  struct ServerStatus {
+    upstream::BackendState state = upstream::BackendState::stopped;
+    std::string reason;
+    Clock::time_point since{};
+  };
+  std::map<std::string, ServerStatus, std::less<>> status_;
 };
 
 }  // namespace mcpgw::relay

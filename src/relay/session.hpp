@@ -60,6 +60,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string protocol_version{"2025-03-26"};
   json::object client_capabilities;
   json::object client_info;
+  /// The Authorization header the client opened the session with, kept only when a server
+  /// is configured to receive it (gateway.servers.NAME.forwardAuthorization).
+  std::string authorization;
   int log_rank = -1;  ///< minimum logging level the client asked for (-1: everything)
   bool closed = false;
 

@@ -623,6 +623,9 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     SessionPtr s = *created;
+    if (relay_.forwards_authorization()) {
+      s->authorization = std::string(req[http::field::authorization]);
+    }
     std::string version(mcp::kAssumedHeaderVersion);
     if (const auto* p = msg.if_contains("params"); p && p->is_object()) {
       if (const auto* v = p->get_object().if_contains("protocolVersion"); v && v->is_string()) {
@@ -927,6 +930,9 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     SessionPtr s = *created;
+    if (relay_.forwards_authorization()) {
+      s->authorization = std::string(req[http::field::authorization]);
+    }
     s->protocol_version = "2024-11-05";
     // The endpoint event: where this client POSTs its messages (relative to this URL).
     std::string prelude = fmt::format("event: endpoint\ndata: /message?sessionId={}\n\n", s->id);

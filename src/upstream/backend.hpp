@@ -69,6 +69,8 @@ class Backend {
   virtual const InitInfo& info() const noexcept = 0;
   /// Why it is not ready (last spawn/handshake error, exit status), or empty.
   virtual const std::string& last_error() const noexcept = 0;
+  /// Why requests fail although it is ready (HTTP 500s, timeouts), or empty.
+  virtual const std::string& degraded() const noexcept = 0;
   /// OS process id for process backends (0 otherwise or when not running).
   virtual long pid() const noexcept { return 0; }
   virtual unsigned restarts() const noexcept { return 0; }

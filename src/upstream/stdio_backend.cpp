@@ -17,8 +17,6 @@
 namespace mcpgw::upstream {
 
 namespace {
-constexpr auto kInitialBackoff = std::chrono::milliseconds(250);
-constexpr auto kStableRun = std::chrono::seconds(60);
 constexpr auto kStopGrace = std::chrono::seconds(2);
 constexpr auto kReapWait = std::chrono::milliseconds(100);
 constexpr std::size_t kMaxLoggedLine = 2000;
@@ -27,71 +25,16 @@ constexpr std::size_t kMaxBatch = 64;
 std::string_view clip(std::string_view s) { return s.substr(0, kMaxLoggedLine); }
 }  // namespace
 
-const char* to_string(BackendState s) noexcept {
-  switch (s) {
-    case BackendState::starting: return "starting";
-    case BackendState::ready: return "ready";
-    case BackendState::restarting: return "restarting";
-    case BackendState::stopped: return "stopped";
-  }
-  return "?";
-}
-
 StdioBackend::StdioBackend(asio::any_io_executor ex, const config::ServerConfig& server,
                            const config::GatewayConfig& gateway, ClientIdentity identity,
                            BackendListener& listener)
-    : ex_(ex), server_(server), gateway_(gateway), identity_(std::move(identity)),
-      listener_(listener), exited_(ex), reaped_(ex), ready_(ex), stopped_(ex), wake_(ex) {}
+    : RpcBackend(ex, server, gateway, std::move(identity), listener), exited_(ex), reaped_(ex) {}
 
 StdioBackend::~StdioBackend() {
   if (child_.pid > 0 && !child_exited_) {
     kill_group(child_.pid, SIGKILL);
     Reaper::instance().forget(child_.pid);
   }
-}
-
-void StdioBackend::set_state(BackendState s) {
-  if (state_ == s) {
-    return;
-  }
-  state_ = s;
-  listener_.on_backend_state(*this, s);
-}
-
-void StdioBackend::start() {
-  if (started_) {
-    return;
-  }
-  started_ = true;
-  asio::co_spawn(ex_, [self = shared_from_this()]() { return self->supervise(); },
-                 asio::detached);
-}
-
-asio::awaitable<void> StdioBackend::supervise() {
-  auto backoff = std::chrono::milliseconds(kInitialBackoff);
-  while (!stopping_) {
-    const auto began = Clock::now();
-    const bool was_ready = co_await run_once();
-    if (stopping_) {
-      break;
-    }
-    if (was_ready) {
-      ++restarts_;
-      failures_ = 0;
-      if (Clock::now() - began > kStableRun) {
-        backoff = kInitialBackoff;
-      }
-    } else {
-      ++failures_;
-    }
-    set_state(BackendState::restarting);
-    spdlog::warn("[{}] {}; restarting in {} ms", server_.name, last_error_, backoff.count());
-    wake_.reset();
-    co_await wake_.wait_until(Clock::now() + backoff);
-    backoff = std::min(backoff * 2, gateway_.timeouts.restart_max_backoff);
-  }
-  set_state(BackendState::stopped);
-  stopped_.set();
 }
 
 asio::awaitable<bool> StdioBackend::run_once() {
@@ -108,7 +51,7 @@ asio::awaitable<bool> StdioBackend::run_once() {
   }
   child_ = child;
   const pid_t pid = child.pid;
-  std::weak_ptr<StdioBackend> weak = shared_from_this();
+  std::weak_ptr<StdioBackend> weak = me();
   Reaper::instance().watch(pid, [weak, pid](int status) {
     if (auto self = weak.lock(); self && self->child_.pid == pid) {
       self->exit_status_ = status;
@@ -148,62 +91,20 @@ asio::awaitable<bool> StdioBackend::run_once() {
   asio::co_spawn(ex_, read_stderr(err), asio::detached);
 
   // The gateway performs the handshake itself; clients never see it.
-  json::object params;
-  params["protocolVersion"] = mcp::kLatestVersion;
-  params["capabilities"] = identity_.capabilities;
-  params["clientInfo"] = identity_.client_info;
-  auto init = std::make_shared<Call>(ex_);
-  {
-    auto req = jsonrpc::make_request(0, mcp::method::kInitialize, std::move(params));
-    init->wire_id = next_id_++;
-    req["id"] = init->wire_id;
-    pending_[init->wire_id] = init;
-    write_line(jsonrpc::serialize(req));
-  }
-  const bool answered = co_await init->done.wait_until(Clock::now() + gateway_.timeouts.startup);
-  bool ok = false;
-  if (!answered) {
-    pending_.erase(init->wire_id);
-    last_error_ = fmt::format("no answer to initialize within {} ms",
-                              gateway_.timeouts.startup.count());
-  } else if (init->ec) {
+  const auto result = co_await handshake(Clock::now() + gateway_.timeouts.startup);
+  const bool ok = result == Handshake::ok;
+  if (result == Handshake::transport_failed) {
     co_await reaped_.wait_until(Clock::now() + kReapWait);
     last_error_ = fmt::format("exited during initialize: {}", exit_reason());
-  } else if (const auto* e = init->response->if_contains("error")) {
-    last_error_ = fmt::format("initialize failed: {}", json::serialize(*e));
-  } else if (const auto* r = init->response->if_contains("result"); r == nullptr ||
-                                                                     !r->is_object()) {
-    last_error_ = "initialize answered without a result object";
-  } else {
-    const auto& res = r->get_object();
-    info_ = InitInfo{};
-    if (const auto* v = res.if_contains("protocolVersion"); v && v->is_string()) {
-      info_.protocol_version = std::string(v->get_string());
-    }
-    if (const auto* v = res.if_contains("capabilities"); v && v->is_object()) {
-      info_.capabilities = v->get_object();
-    }
-    if (const auto* v = res.if_contains("serverInfo"); v && v->is_object()) {
-      info_.server_info = v->get_object();
-    }
-    if (const auto* v = res.if_contains("instructions"); v && v->is_string()) {
-      info_.instructions = std::string(v->get_string());
-    }
-    ok = true;
   }
 
   if (ok) {
-    write_line(jsonrpc::serialize(jsonrpc::make_notification(mcp::method::kInitialized, {})));
-    last_error_.clear();
-    failures_ = 0;
     spdlog::info("[{}] ready (protocol {}, pid {})", server_.name, info_.protocol_version, pid);
-    set_state(BackendState::ready);
-    ready_.set();
+    became_ready();
     while (!child_exited_ && !stdout_closed_ && !stopping_) {
       co_await exited_.wait_until(Clock::time_point::max());
     }
     // Not ready from this instant: no request may be written to a process that is gone.
-    ready_.reset();
     set_state(BackendState::restarting);
     if (!stopping_) {
       // stdout usually closes a moment before the exit is reaped: wait briefly for the status.
@@ -217,9 +118,7 @@ asio::awaitable<bool> StdioBackend::run_once() {
   }
 
   // Tear down: fail what is outstanding, then make sure the whole process group is gone.
-  fail_pending(make_error_code(stopping_ ? Errc::shutting_down : Errc::upstream_closed),
-               fmt::format("server '{}' {}", server_.name,
-                           stopping_ ? "is stopping" : last_error_));
+  fail_outstanding(Errc::upstream_closed);
   co_await close_child();
   co_return ok;
 }
@@ -254,7 +153,7 @@ asio::awaitable<void> StdioBackend::close_child() {
 }
 
 asio::awaitable<void> StdioBackend::read_stdout(std::shared_ptr<asio::posix::stream_descriptor> out) {
-  auto self = shared_from_this();
+  auto keep = self();
   const std::size_t max_line = gateway_.limits.max_message_bytes;
   std::vector<char> buf(64 * 1024);
   std::size_t len = 0;
@@ -302,7 +201,7 @@ asio::awaitable<void> StdioBackend::read_stdout(std::shared_ptr<asio::posix::str
 }
 
 asio::awaitable<void> StdioBackend::read_stderr(std::shared_ptr<asio::posix::stream_descriptor> err) {
-  auto self = shared_from_this();
+  auto keep = self();
   std::string buf;
   std::array<char, 4096> chunk{};
   for (;;) {
@@ -348,44 +247,7 @@ void StdioBackend::on_line(std::string_view line) {
     spdlog::warn("[{}] ignoring a stdout line that is not JSON: {}", server_.name, clip(line));
     return;
   }
-  auto handle = [this](json::value& v) {
-    std::string_view why;
-    const auto kind = jsonrpc::classify(v, &why);
-    if (kind == jsonrpc::Kind::invalid) {
-      spdlog::warn("[{}] ignoring an invalid JSON-RPC message ({}): {}", server_.name, why,
-                   clip(json::serialize(v)));
-      return;
-    }
-    auto& obj = v.get_object();
-    if (kind == jsonrpc::Kind::response) {
-      const auto& id = obj.at("id");
-      std::int64_t wire = 0;
-      if (id.is_int64()) {
-        wire = id.get_int64();
-      } else if (id.is_uint64()) {
-        wire = static_cast<std::int64_t>(id.get_uint64());
-      }
-      auto it = pending_.find(wire);
-      if (it == pending_.end()) {
-        spdlog::debug("[{}] response to unknown or abandoned request {}", server_.name,
-                      json::serialize(id));
-        return;
-      }
-      CallPtr call = std::move(it->second);
-      pending_.erase(it);
-      call->response = std::move(obj);
-      call->done.set();
-      return;
-    }
-    listener_.on_backend_message(*this, std::move(obj));
-  };
-  if (parsed->is_array()) {  // a 2025-03-26 batch
-    for (auto& item : parsed->get_array()) {
-      handle(item);
-    }
-  } else {
-    handle(*parsed);
-  }
+  deliver(std::move(*parsed));
 }
 
 void StdioBackend::on_gone() {
@@ -403,85 +265,22 @@ std::string StdioBackend::exit_reason() const {
   return "closed its stdout";
 }
 
-void StdioBackend::fail_pending(boost::system::error_code ec, const std::string& detail) {
-  auto pending = std::move(pending_);
-  pending_.clear();
-  for (auto& [id, call] : pending) {
-    call->ec = ec;
-    call->detail = detail;
-    call->done.set();
+void StdioBackend::begin_stop() {
+  if (stdin_) {
+    boost::system::error_code ignored;
+    stdin_->close(ignored);  // EOF: the polite way to ask a stdio server to exit
   }
+  exited_.notify();
 }
 
-asio::awaitable<void> StdioBackend::stop() {
-  auto self = shared_from_this();
-  if (!started_) {
-    co_return;
-  }
-  if (!stopping_) {
-    stopping_ = true;
-    ready_.reset();
-    wake_.set();
-    if (stdin_) {
-      boost::system::error_code ignored;
-      stdin_->close(ignored);  // EOF: the polite way to ask a stdio server to exit
-    }
-    exited_.notify();
-  }
-  // A second caller waits for the same end as the first.
-  co_await stopped_.wait_until(Clock::now() + 3 * kStopGrace + std::chrono::seconds(1));
+asio::awaitable<void> StdioBackend::finish_stop() {
   if (child_.pid > 0) {
     kill_group(child_.pid, SIGKILL);
   }
+  co_return;
 }
 
-asio::awaitable<bool> StdioBackend::wait_ready(Clock::time_point deadline) {
-  auto self = shared_from_this();
-  while (state_ != BackendState::ready) {
-    if (stopping_ || Clock::now() >= deadline) {
-      co_return false;
-    }
-    co_await ready_.wait_until(deadline);
-  }
-  co_return true;
-}
-
-CallPtr StdioBackend::send_request(json::object&& request) {
-  auto call = std::make_shared<Call>(ex_);
-  if (state_ != BackendState::ready) {
-    call->ec = make_error_code(stopping_ ? Errc::shutting_down : Errc::upstream_unavailable);
-    call->detail = last_error_.empty() ? fmt::format("server '{}' is {}", server_.name,
-                                                     to_string(state_))
-                                       : fmt::format("server '{}' is {}: {}", server_.name,
-                                                     to_string(state_), last_error_);
-    call->done.set();
-    return call;
-  }
-  call->wire_id = next_id_++;
-  request["id"] = call->wire_id;
-  pending_[call->wire_id] = call;
-  write_line(jsonrpc::serialize(request));
-  return call;
-}
-
-void StdioBackend::cancel(Call& call, boost::system::error_code ec, std::string_view reason) {
-  if (pending_.erase(call.wire_id) == 0) {
-    return;  // already answered or failed
-  }
-  json::object params;
-  params["requestId"] = call.wire_id;
-  params["reason"] = reason;
-  send(jsonrpc::make_notification(mcp::method::kCancelled, std::move(params)));
-  call.ec = ec;
-  call.detail = std::string(reason);
-  call.done.set();
-}
-
-void StdioBackend::send(json::object&& message) {
-  if (state_ != BackendState::ready) {
-    spdlog::debug("[{}] not ready; dropping {}", server_.name, jsonrpc::method(message));
-    return;
-  }
+void StdioBackend::transmit(json::object&& message, std::int64_t /*wire_id*/) {
   write_line(jsonrpc::serialize(message));
 }
 
@@ -498,7 +297,7 @@ void StdioBackend::write_line(std::string line) {
 }
 
 asio::awaitable<void> StdioBackend::flush_writes() {
-  auto self = shared_from_this();
+  auto keep = self();
   auto in = stdin_;
   std::vector<std::string> batch;
   std::vector<asio::const_buffer> buffers;

@@ -148,4 +148,61 @@ TEST(Config, ListenAddresses) {
 }
 
 }  // namespace
+TEST(Config, RemoteServersGetOneUpstreamSessionPerClientUnlessShareable) {
+  Diagnostics d;
+  auto cfg = parse_text(R"({"mcpServers": {
+      "local": {"command": "srv"},
+      "remote": {"type": "http", "url": "https://example.com/mcp"},
+      "shared": {"type": "sse", "url": "http://127.0.0.1:9/sse"},
+      "pinned": {"type": "http", "url": "https://example.com/mcp"}},
+    "gateway": {"servers": {"shared": {"shareable": true}, "pinned": {"isolation": "shared"}},
+                "timeouts": {"connectMs": 2500}}})", d);
+  ASSERT_TRUE(cfg) << (d.errors.empty() ? "" : d.errors.front());
+  EXPECT_EQ(cfg->find("local")->options.isolation, Isolation::shared);
+  EXPECT_EQ(cfg->find("remote")->options.isolation, Isolation::session);
+  EXPECT_EQ(cfg->find("shared")->options.isolation, Isolation::shared);
+  EXPECT_EQ(cfg->find("pinned")->options.isolation, Isolation::shared);
+  EXPECT_EQ(cfg->gateway.timeouts.connect, Millis(2500));
+}
+
+TEST(Config, TlsOptionsAndForwardedAuthorization) {
+  Diagnostics d;
+  auto cfg = parse_text(R"({"mcpServers": {
+      "a": {"type": "http", "url": "https://a.example/mcp"},
+      "b": {"type": "http", "url": "https://b.example/mcp"}},
+    "gateway": {"servers": {
+      "a": {"tls": {"caFile": "certs/ca.pem"}, "forwardAuthorization": true},
+      "b": {"tls": {"insecure": true}}}}})", d);
+  ASSERT_TRUE(cfg) << (d.errors.empty() ? "" : d.errors.front());
+  EXPECT_EQ(cfg->find("a")->options.tls_ca_file, "/etc/mcpgw/certs/ca.pem");
+  EXPECT_TRUE(cfg->find("a")->options.forward_authorization);
+  EXPECT_TRUE(cfg->find("b")->options.tls_insecure);
+  bool warned = false;
+  for (const auto& w : d.warnings) {
+    warned = warned || w.find("gateway.servers.b.tls.insecure") != std::string::npos;
+  }
+  EXPECT_TRUE(warned) << "insecure TLS is warned about";
+}
+
+TEST(Config, RemoteOnlyOptionsAreRefusedWhereTheyCannotWork) {
+  {
+    Diagnostics d;
+    EXPECT_FALSE(parse_text(R"({"mcpServers": {"s": {"command": "srv"}},
+        "gateway": {"servers": {"s": {"tls": {"insecure": true}}}}})", d));
+    EXPECT_TRUE(has_error(d, "apply to http and sse servers only"));
+  }
+  {
+    Diagnostics d;
+    EXPECT_FALSE(parse_text(R"({"mcpServers": {"r": {"url": "https://x.example/mcp"}},
+        "gateway": {"servers": {"r": {"shareable": true, "forwardAuthorization": true}}}})", d));
+    EXPECT_TRUE(has_error(d, "gateway.servers.r.forwardAuthorization: needs isolation"));
+  }
+  {
+    Diagnostics d;
+    EXPECT_FALSE(parse_text(R"({"mcpServers": {"r": {"url": "https://x.example/mcp"}},
+        "gateway": {"servers": {"r": {"shareable": true, "isolation": "session"}}}})", d));
+    EXPECT_TRUE(has_error(d, "gateway.servers.r.shareable: contradicts"));
+  }
+}
+
 }  // namespace mcpgw::config

@@ -1,0 +1,111 @@
+#pragma once
+// MCP servers reached over the network: Streamable HTTP (`"type": "http"`) and the legacy
+// HTTP+SSE transport (`"type": "sse"`), plain or over TLS.
+#include "upstream/http_client.hpp"
+#include "upstream/rpc_backend.hpp"
+
+#include <unordered_map>
+
+namespace mcpgw::upstream {
+
+/// What both remote transports share: the HTTP client, the configured headers, reading SSE.
+class RemoteBackend : public RpcBackend {
+ public:
+  RemoteBackend(asio::any_io_executor ex, const config::ServerConfig& server,
+                const config::GatewayConfig& gateway, ClientIdentity identity,
+                BackendListener& listener, std::shared_ptr<HttpClient> client);
+
+ protected:
+  /// The configured headers (and the client's Authorization where configured).
+  void add_headers(http::fields& h) const;
+  Clock::duration call_timeout() const;
+  /// Reads an SSE body, passing each event to `on_event(SseEvent&&)` (which returns false to
+  /// stop reading). Returns false if the stream broke (error or limit) rather than ended.
+  template <class F>
+  asio::awaitable<bool> read_events(HttpResponse& resp, Clock::time_point& deadline,
+                                    std::string& last_id, F&& on_event);
+  /// Parses one message from the server and delivers it; false if it was not JSON.
+  bool deliver_text(std::string_view text);
+  /// Reads a short error body for a message ("HTTP 500: boom").
+  asio::awaitable<std::string> describe_status(HttpResponse& resp, std::string_view what);
+
+  std::shared_ptr<HttpClient> client_;
+  Url url_;
+  bool url_ok_ = false;
+};
+
+/**
+ * A Streamable HTTP server. Each message is a POST; the reply is JSON or an SSE stream that
+ * may carry progress and server→client requests before the response. The upstream session
+ * (Mcp-Session-Id) lives as long as this backend; a server that answers 404 for it has lost
+ * it: the backend initializes again and retries the request once. A GET stream carries what
+ * the server sends on its own, where the server offers one. A reply stream that breaks before
+ * the response is resumed with Last-Event-ID when the server numbered its events.
+ */
+class StreamableHttpBackend final : public RemoteBackend {
+ public:
+  using RemoteBackend::RemoteBackend;
+
+ private:
+  asio::awaitable<bool> run_once() override;
+  void transmit(json::object&& message, std::int64_t wire_id) override;
+  void abandon(std::int64_t wire_id) override;
+  void begin_stop() override;
+  asio::awaitable<void> finish_stop() override;
+
+  asio::awaitable<void> post(json::object message, std::int64_t wire_id, bool retried);
+  /// Reads one POST's reply (JSON or SSE), resuming a broken stream where it can.
+  asio::awaitable<void> read_reply(HttpResponsePtr resp, std::int64_t wire_id);
+  /// Resumes a broken reply stream from `last_id`, until the call is answered.
+  asio::awaitable<bool> resume(std::int64_t wire_id, std::string last_id);
+  /// The upstream session `old` is gone: starts a new one (once, however many noticed).
+  asio::awaitable<bool> reinitialize(std::string old);
+  asio::awaitable<void> listen(std::uint64_t generation);
+  void request_headers(http::fields& h, bool initialize) const;
+  /// The server cannot be reached: end this life of the backend (the supervisor reconnects).
+  void broken(std::string reason);
+  std::shared_ptr<StreamableHttpBackend> me() {
+    return std::static_pointer_cast<StreamableHttpBackend>(self());
+  }
+
+  std::string session_id_;
+  std::uint64_t generation_ = 0;  ///< bumped per upstream session: old GET streams end
+  bool reinitializing_ = false;
+  std::shared_ptr<Event> reinit_done_;
+  std::string broken_reason_;
+  std::shared_ptr<Event> broken_;
+  std::unordered_map<std::int64_t, HttpResponsePtr> replies_;  ///< reply streams by call
+  HttpResponsePtr get_stream_;
+  std::shared_ptr<Event> listen_wake_;  ///< ends the GET stream's retry wait (stop)
+};
+
+/**
+ * A legacy HTTP+SSE server (protocol 2024-11-05): a GET opens the event stream, whose first
+ * event names the endpoint to POST messages to; every reply arrives on the stream. When the
+ * stream drops, so does the server's session: outstanding calls fail and the backend connects
+ * and initializes again, with backoff.
+ */
+class LegacySseBackend final : public RemoteBackend {
+ public:
+  using RemoteBackend::RemoteBackend;
+
+ private:
+  asio::awaitable<bool> run_once() override;
+  void transmit(json::object&& message, std::int64_t wire_id) override;
+  void begin_stop() override;
+
+  asio::awaitable<void> read_stream(HttpResponsePtr resp, std::shared_ptr<Event> endpoint,
+                                    std::shared_ptr<Event> ended);
+  asio::awaitable<void> post(json::object message, std::int64_t wire_id);
+  std::shared_ptr<LegacySseBackend> me() {
+    return std::static_pointer_cast<LegacySseBackend>(self());
+  }
+
+  Url endpoint_;
+  std::string endpoint_error_;
+  std::string ended_reason_;
+  HttpResponsePtr stream_;
+  std::shared_ptr<Event> ended_;
+};
+
+}  // namespace mcpgw::upstream

@@ -1,0 +1,314 @@
+#include "upstream/rpc_backend.hpp"
+
+#include "common/error.hpp"
+#include "jsonrpc/message.hpp"
+#include "mcp/protocol.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace mcpgw::upstream {
+
+namespace {
+constexpr auto kInitialBackoff = std::chrono::milliseconds(250);
+
+/// Wire ids are unique across every backend of the process, not only within one: a server
+/// that wrongly sends a reply to all its connections (some SSE bridges do) then cannot
+/// complete another session's call with it.
+std::int64_t next_wire_id() {
+  static std::int64_t next = 1;
+  return next++;
+}
+constexpr auto kStableRun = std::chrono::seconds(60);
+}  // namespace
+
+const char* to_string(BackendState s) noexcept {
+  switch (s) {
+    case BackendState::starting: return "starting";
+    case BackendState::ready: return "ready";
+    case BackendState::restarting: return "restarting";
+    case BackendState::stopped: return "stopped";
+  }
+  return "?";
+}
+
+RpcBackend::RpcBackend(asio::any_io_executor ex, const config::ServerConfig& server,
+                       const config::GatewayConfig& gateway, ClientIdentity identity,
+                       BackendListener& listener)
+    : ex_(ex), server_(server), gateway_(gateway), identity_(std::move(identity)),
+      listener_(listener), ready_(ex), stopped_(ex), wake_(ex) {}
+
+RpcBackend::~RpcBackend() = default;
+
+void RpcBackend::set_state(BackendState s) {
+  if (state_ == s) {
+    return;
+  }
+  state_ = s;
+  if (s != BackendState::ready) {
+    ready_.reset();
+    ready_.notify();  // waiters re-check: an attempt that failed ends their wait
+  }
+  listener_.on_backend_state(*this, s);
+}
+
+void RpcBackend::became_ready() {
+  last_error_.clear();
+  degraded_.clear();
+  failures_ = 0;
+  set_state(BackendState::ready);
+  ready_.set();
+}
+
+void RpcBackend::set_degraded(std::string reason) {
+  if (degraded_ != reason) {
+    spdlog::warn("[{}] degraded: {}", server_.name, reason);
+  }
+  degraded_ = std::move(reason);
+}
+
+void RpcBackend::start() {
+  if (started_) {
+    return;
+  }
+  started_ = true;
+  asio::co_spawn(ex_, [self = shared_from_this()]() { return self->supervise(); },
+                 asio::detached);
+}
+
+asio::awaitable<void> RpcBackend::supervise() {
+  auto backoff = std::chrono::milliseconds(kInitialBackoff);
+  while (!stopping_) {
+    const auto began = Clock::now();
+    const bool was_ready = co_await run_once();
+    if (stopping_) {
+      break;
+    }
+    if (was_ready) {
+      ++restarts_;
+      failures_ = 0;
+      if (Clock::now() - began > kStableRun) {
+        backoff = kInitialBackoff;
+      }
+    } else {
+      ++failures_;
+    }
+    set_state(BackendState::restarting);
+    spdlog::warn("[{}] {}; {} in {} ms", server_.name, last_error_,
+                 server_.transport == config::Transport::stdio ? "restarting" : "reconnecting",
+                 backoff.count());
+    wake_.reset();
+    co_await wake_.wait_until(Clock::now() + backoff);
+    backoff = std::min(backoff * 2, gateway_.timeouts.restart_max_backoff);
+  }
+  set_state(BackendState::stopped);
+  stopped_.set();
+}
+
+asio::awaitable<RpcBackend::Handshake> RpcBackend::handshake(Clock::time_point deadline) {
+  json::object params;
+  params["protocolVersion"] = mcp::kLatestVersion;
+  params["capabilities"] = identity_.capabilities;
+  params["clientInfo"] = identity_.client_info;
+  auto init = std::make_shared<Call>(ex_);
+  init->wire_id = next_wire_id();
+  auto req = jsonrpc::make_request(init->wire_id, mcp::method::kInitialize, std::move(params));
+  pending_[init->wire_id] = init;
+  transmit(std::move(req), init->wire_id);
+  const bool answered = co_await init->done.wait_until(deadline);
+  if (!answered) {
+    pending_.erase(init->wire_id);
+    abandon(init->wire_id);
+    last_error_ = fmt::format("no answer to initialize within {} ms",
+                              std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  gateway_.timeouts.startup).count());
+    co_return Handshake::no_answer;
+  }
+  if (init->ec) {
+    last_error_ = init->detail.empty() ? init->ec.message() : init->detail;
+    co_return Handshake::transport_failed;
+  }
+  if (const auto* e = init->response->if_contains("error")) {
+    last_error_ = fmt::format("initialize failed: {}", json::serialize(*e));
+    co_return Handshake::refused;
+  }
+  const auto* r = init->response->if_contains("result");
+  if (r == nullptr || !r->is_object()) {
+    last_error_ = "initialize answered without a result object";
+    co_return Handshake::refused;
+  }
+  const auto& res = r->get_object();
+  info_ = InitInfo{};
+  if (const auto* v = res.if_contains("protocolVersion"); v && v->is_string()) {
+    info_.protocol_version = std::string(v->get_string());
+  }
+  if (const auto* v = res.if_contains("capabilities"); v && v->is_object()) {
+    info_.capabilities = v->get_object();
+  }
+  if (const auto* v = res.if_contains("serverInfo"); v && v->is_object()) {
+    info_.server_info = v->get_object();
+  }
+  if (const auto* v = res.if_contains("instructions"); v && v->is_string()) {
+    info_.instructions = std::string(v->get_string());
+  }
+  transmit(jsonrpc::make_notification(mcp::method::kInitialized, {}), 0);
+  co_return Handshake::ok;
+}
+
+void RpcBackend::deliver(json::value&& parsed) {
+  auto handle = [this](json::value& v) {
+    std::string_view why;
+    const auto kind = jsonrpc::classify(v, &why);
+    if (kind == jsonrpc::Kind::invalid) {
+      spdlog::warn("[{}] ignoring an invalid JSON-RPC message ({}): {}", server_.name, why,
+                   json::serialize(v).substr(0, 2000));
+      return;
+    }
+    auto& obj = v.get_object();
+    if (kind == jsonrpc::Kind::response) {
+      const auto& id = obj.at("id");
+      std::int64_t wire = 0;
+      if (id.is_int64()) {
+        wire = id.get_int64();
+      } else if (id.is_uint64()) {
+        wire = static_cast<std::int64_t>(id.get_uint64());
+      }
+      auto it = pending_.find(wire);
+      if (it == pending_.end()) {
+        spdlog::debug("[{}] response to unknown or abandoned request {}", server_.name,
+                      json::serialize(id));
+        return;
+      }
+      CallPtr call = std::move(it->second);
+      pending_.erase(it);
+      degraded_.clear();  // the server answers again
+      call->response = std::move(obj);
+      call->done.set();
+      return;
+    }
+    listener_.on_backend_message(*this, std::move(obj));
+  };
+  if (parsed.is_array()) {  // a 2025-03-26 batch
+    for (auto& item : parsed.get_array()) {
+      handle(item);
+    }
+  } else {
+    handle(parsed);
+  }
+}
+
+void RpcBackend::fail_call(std::int64_t wire_id, boost::system::error_code ec, std::string detail) {
+  auto it = pending_.find(wire_id);
+  if (it == pending_.end()) {
+    return;
+  }
+  CallPtr call = std::move(it->second);
+  pending_.erase(it);
+  call->ec = ec;
+  call->detail = std::move(detail);
+  call->done.set();
+}
+
+void RpcBackend::fail_pending(boost::system::error_code ec, const std::string& detail) {
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [id, call] : pending) {
+    abandon(id);
+    call->ec = ec;
+    call->detail = detail;
+    call->done.set();
+  }
+}
+
+void RpcBackend::fail_outstanding(Errc ec) {
+  fail_pending(make_error_code(stopping_ ? Errc::shutting_down : ec),
+               fmt::format("server '{}' {}", server_.name, stopping_ ? "is stopping" : last_error_));
+}
+
+asio::awaitable<void> RpcBackend::serve_until(std::shared_ptr<Event> ended,
+                                              const std::string& reason) {
+  while (!stopping_ && !ended->is_set()) {
+    co_await ended->wait_until(Clock::time_point::max());
+  }
+  if (!stopping_) {
+    set_state(BackendState::restarting);
+    last_error_ = reason;
+    spdlog::error("[{}] {}", server_.name, last_error_);
+  }
+}
+
+asio::awaitable<void> RpcBackend::stop() {
+  auto keep = shared_from_this();
+  if (!started_) {
+    co_return;
+  }
+  if (!stopping_) {
+    stopping_ = true;
+    ready_.reset();
+    wake_.set();
+    begin_stop();
+  }
+  // A second caller waits for the same end as the first.
+  co_await stopped_.wait_until(Clock::now() + stop_grace());
+  co_await finish_stop();
+}
+
+asio::awaitable<bool> RpcBackend::wait_ready(Clock::time_point deadline) {
+  auto keep = shared_from_this();
+  while (state_ != BackendState::ready) {
+    // Down (its last attempt to start failed): no point waiting for the next one.
+    const bool down = state_ == BackendState::restarting && failures_ >= 1;
+    if (stopping_ || down || Clock::now() >= deadline) {
+      co_return false;
+    }
+    co_await ready_.wait_until(deadline);
+  }
+  co_return true;
+}
+
+CallPtr RpcBackend::send_request(json::object&& request) {
+  auto call = std::make_shared<Call>(ex_);
+  if (state_ != BackendState::ready) {
+    call->ec = make_error_code(stopping_ ? Errc::shutting_down : Errc::upstream_unavailable);
+    call->detail = last_error_.empty() ? fmt::format("server '{}' is {}", server_.name,
+                                                     to_string(state_))
+                                       : fmt::format("server '{}' is {}: {}", server_.name,
+                                                     to_string(state_), last_error_);
+    call->done.set();
+    return call;
+  }
+  call->wire_id = next_wire_id();
+  request["id"] = call->wire_id;
+  pending_[call->wire_id] = call;
+  transmit(std::move(request), call->wire_id);
+  return call;
+}
+
+void RpcBackend::cancel(Call& call, boost::system::error_code ec, std::string_view reason) {
+  if (pending_.erase(call.wire_id) == 0) {
+    return;  // already answered or failed
+  }
+  abandon(call.wire_id);
+  json::object params;
+  params["requestId"] = call.wire_id;
+  params["reason"] = reason;
+  send(jsonrpc::make_notification(mcp::method::kCancelled, std::move(params)));
+  if (ec == make_error_code(Errc::upstream_timeout)) {
+    set_degraded(std::string(reason));
+  }
+  call.ec = ec;
+  call.detail = std::string(reason);
+  call.done.set();
+}
+
+void RpcBackend::send(json::object&& message) {
+  if (state_ != BackendState::ready) {
+    spdlog::debug("[{}] not ready; dropping {}", server_.name, jsonrpc::method(message));
+    return;
+  }
+  transmit(std::move(message), 0);
+}
+
+}  // namespace mcpgw::upstream

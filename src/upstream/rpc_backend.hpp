@@ -1,0 +1,108 @@
+#pragma once
+// What every transport to a server has in common: the supervisor loop (connect, handshake,
+// serve, back off, again), requests waiting for their responses by wire id, the initialize
+// handshake, and routing of what the server sends on its own to the listener. A transport adds
+// how messages reach the server (`transmit`) and what one connection's life is (`run_once`).
+#include "common/error.hpp"
+#include "config/config.hpp"
+#include "upstream/backend.hpp"
+
+#include <unordered_map>
+
+namespace mcpgw::upstream {
+
+/// What the gateway tells a server about itself in initialize.
+struct ClientIdentity {
+  json::object capabilities;
+  json::object client_info;
+  /// The client's own Authorization header, for servers configured to receive it
+  /// (gateway.servers.NAME.forwardAuthorization); empty otherwise.
+  std::string authorization;
+};
+
+class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBackend> {
+ public:
+  RpcBackend(asio::any_io_executor ex, const config::ServerConfig& server,
+             const config::GatewayConfig& gateway, ClientIdentity identity,
+             BackendListener& listener);
+  ~RpcBackend() override;
+
+  // mcpgw::upstream::Backend
+  const std::string& name() const noexcept override { return server_.name; }
+  BackendState state() const noexcept override { return state_; }
+  const InitInfo& info() const noexcept override { return info_; }
+  const std::string& last_error() const noexcept override { return last_error_; }
+  const std::string& degraded() const noexcept override { return degraded_; }
+  unsigned restarts() const noexcept override { return restarts_; }
+  unsigned consecutive_failures() const noexcept override { return failures_; }
+  std::size_t in_flight() const noexcept override { return pending_.size(); }
+  void start() override;
+  asio::awaitable<void> stop() override;
+  asio::awaitable<bool> wait_ready(Clock::time_point deadline) override;
+  CallPtr send_request(json::object&& request) override;
+  void cancel(Call& call, boost::system::error_code ec, std::string_view reason) override;
+  void send(json::object&& message) override;
+
+ protected:
+  /// One life of the connection: connect or spawn, `handshake`, serve until it ends. Returns
+  /// whether it became ready. Must fail every pending call before returning.
+  virtual asio::awaitable<bool> run_once() = 0;
+  /// Puts one message on the wire. `wire_id` is a request's id, 0 for anything else.
+  virtual void transmit(json::object&& message, std::int64_t wire_id) = 0;
+  /// A call was given up: stop waiting for its reply (close its reply stream, …).
+  virtual void abandon(std::int64_t /*wire_id*/) {}
+  /// stop() was called: wake whatever `run_once` waits on.
+  virtual void begin_stop() {}
+  /// After the supervisor ended (or did not within its grace): last clean-up.
+  virtual asio::awaitable<void> finish_stop() { co_return; }
+  /// How long stop() waits for the supervisor.
+  virtual Clock::duration stop_grace() const { return std::chrono::seconds(7); }
+
+  enum class Handshake { ok, no_answer, transport_failed, refused };
+  /// Sends initialize through `transmit`, waits until `deadline`, records what the server said
+  /// (or why it failed, in last_error_), and sends notifications/initialized on success.
+  asio::awaitable<Handshake> handshake(Clock::time_point deadline);
+  /// Routes a message from the server: responses complete their call, anything else goes to
+  /// the listener. Batches are taken apart.
+  void deliver(json::value&& msg);
+  /// Completes one pending call with an error (if still pending).
+  void fail_call(std::int64_t wire_id, boost::system::error_code ec, std::string detail);
+  void fail_pending(boost::system::error_code ec, const std::string& detail);
+  /// At the end of a life: fails every pending call with `ec` and last_error_ (or with
+  /// shutting_down when stopping).
+  void fail_outstanding(Errc ec);
+  /// Serves until `ended` is set or stop(); then, unless stopping, the backend is restarting
+  /// for `reason` (read when it ends).
+  asio::awaitable<void> serve_until(std::shared_ptr<Event> ended, const std::string& reason);
+  bool is_pending(std::int64_t wire_id) const { return pending_.count(wire_id) != 0; }
+  void set_state(BackendState s);
+  void became_ready();
+  /// Records that requests fail while the server is up; cleared by the next success.
+  void set_degraded(std::string reason);
+  std::shared_ptr<RpcBackend> self() { return shared_from_this(); }
+
+  asio::any_io_executor ex_;
+  const config::ServerConfig& server_;
+  const config::GatewayConfig& gateway_;
+  ClientIdentity identity_;
+  BackendListener& listener_;
+
+  BackendState state_ = BackendState::stopped;
+  InitInfo info_;
+  std::string last_error_;
+  std::string degraded_;
+  unsigned restarts_ = 0;
+  unsigned failures_ = 0;
+  bool stopping_ = false;
+  bool started_ = false;
+  Event ready_;    ///< state_ == ready
+  Event stopped_;  ///< supervisor finished
+  Event wake_;     ///< ends the restart backoff early (stop)
+
+ private:
+  asio::awaitable<void> supervise();
+
+  std::unordered_map<std::int64_t, CallPtr> pending_;
+};
+
+}  // namespace mcpgw::upstream

@@ -1,0 +1,98 @@
+// Upstream state and credentials: a stateful remote server keeps its state per client session
+// (one upstream session each, ended with DELETE), or one shared state when marked shareable;
+// configured headers reach it with ${ENV} expanded; the client's own Authorization does not,
+// unless the server is configured to receive it.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { connect, textOf, useGateway, waitFor, withTimeout } from './helpers.mjs';
+import { startRemote } from './fixtures/remote.mjs';
+
+const count = async (client, server) => Number(textOf(await withTimeout(
+  client.callTool({ name: `${server}__counter`, arguments: {} }), 10000, 'counter')));
+const whoami = async (client, server) => JSON.parse(textOf(await withTimeout(
+  client.callTool({ name: `${server}__whoami`, arguments: {} }), 10000, 'whoami')));
+
+describe('remote state and credentials', () => {
+  const up = { remote: null };
+  before(async () => {
+    up.remote = await startRemote({ transport: 'streamable', name: 'counter' });
+  });
+  const ctx = useGateway(() => ({
+    mcpServers: {
+      counter: {
+        type: 'http', url: up.remote.url,
+        headers: { 'X-Upstream-Token': 'Bearer ${UPSTREAM_TOKEN}', 'X-Team': 'it' },
+      },
+      shared: { type: 'http', url: up.remote.url },
+      forwarded: { type: 'http', url: up.remote.url },
+    },
+    gateway: {
+      servers: { shared: { shareable: true }, forwarded: { forwardAuthorization: true } },
+      timeouts: { drainMs: 2000 },
+    },
+  }), { env: { UPSTREAM_TOKEN: 'upstream-secret-42' } });
+  after(() => up.remote?.stop());
+
+  test('a stateful server keeps its count across one session\'s calls and apart per session', async () => {
+    const { client: a } = await connect(ctx.gw, { mode: 'both', ctx });
+    const { client: b } = await connect(ctx.gw, { mode: 'json', ctx });
+    assert.deepEqual([await count(a, 'counter'), await count(a, 'counter'), await count(a, 'counter')], [1, 2, 3]);
+    assert.deepEqual([await count(b, 'counter'), await count(b, 'counter')], [1, 2]);
+    assert.equal(await count(a, 'counter'), 4, 'session A\'s count went on where it was');
+    const wa = await whoami(a, 'counter');
+    const wb = await whoami(b, 'counter');
+    assert.ok(wa.sessionId && wb.sessionId, 'the server gave each upstream session an id');
+    assert.notEqual(wa.sessionId, wb.sessionId, 'one upstream session per client session');
+  });
+
+  test('the upstream session ends (DELETE) when the client session ends', async () => {
+    const { client, transport } = await connect(ctx.gw, { mode: 'both' });
+    await count(client, 'counter');
+    const before = await up.remote.stats();
+    await withTimeout(transport.terminateSession(), 5000, 'client DELETE');
+    await client.close();
+    await waitFor(async () => (await up.remote.stats()).deletes > before.deletes,
+      { ms: 5000, label: 'the gateway sent DELETE upstream' });
+  });
+
+  test('shareable: every client session uses one upstream session', async () => {
+    const { client: a } = await connect(ctx.gw, { mode: 'both', ctx });
+    const { client: b } = await connect(ctx.gw, { mode: 'both', ctx });
+    const first = await count(a, 'shared');
+    assert.equal(await count(b, 'shared'), first + 1);
+    assert.equal((await whoami(a, 'shared')).sessionId, (await whoami(b, 'shared')).sessionId);
+  });
+
+  test('configured headers reach the server with ${ENV} expanded; the client\'s Authorization does not', async () => {
+    const { client } = await connect(ctx.gw, {
+      mode: 'both', ctx, headers: { Authorization: 'Bearer client-credential' },
+    });
+    const w = await whoami(client, 'counter');
+    assert.equal(w.headers['x-upstream-token'], 'Bearer upstream-secret-42');
+    assert.equal(w.headers['x-team'], 'it');
+    assert.equal(w.authorization, null, 'the client\'s credential stays at the gateway');
+    const shared = await whoami(client, 'shared');
+    assert.equal(shared.authorization, null);
+    assert.doesNotMatch(ctx.gw.stderr, /upstream-secret-42|client-credential/, 'no secret in the log');
+  });
+
+  test('forwardAuthorization: the client\'s Authorization reaches that server only', async () => {
+    const { client } = await connect(ctx.gw, {
+      mode: 'both', ctx, headers: { Authorization: 'Bearer client-credential' },
+    });
+    assert.equal((await whoami(client, 'forwarded')).authorization, 'Bearer client-credential');
+    assert.equal((await whoami(client, 'counter')).authorization, null);
+  });
+
+  test('/healthz shows each remote server, its URL and its instances', async () => {
+    const h = await ctx.gw.health();
+    assert.equal(h.servers.counter.transport, 'http');
+    assert.equal(h.servers.counter.isolation, 'session');
+    assert.equal(h.servers.counter.url, up.remote.url);
+    assert.ok(h.servers.counter.instances >= 1);
+    assert.equal(h.servers.counter.state, 'ready');
+    assert.equal(h.servers.shared.isolation, 'shared');
+    assert.equal(h.servers.shared.state, 'ready');
+  });
+});
