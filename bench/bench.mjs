@@ -32,10 +32,13 @@ const SCRIPT = path.join(here, 'mcp_call.lua');
 const NODE = process.execPath;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpgw-bench-'));
 
-function mcpgwConfig() {
-  const file = path.join(tmp, 'mcpgw.json');
+function mcpgwConfig(upstreamPort) {
+  const file = path.join(tmp, upstreamPort ? 'mcpgw-remote.json' : 'mcpgw.json');
+  // With an upstream port: the demo server is reached over Streamable HTTP, through a second
+  // mcpgw that runs it (so the remote path is measured, not a slow server).
+  const demo = upstreamPort ? { type: 'http', url: `http://127.0.0.1:${upstreamPort}/mcp/demo` } : { command: DEMO };
   writeFileSync(file, JSON.stringify({
-    mcpServers: { demo: { command: DEMO } },
+    mcpServers: { demo },
     gateway: { logLevel: 'warn', limits: { maxSessions: 20000 } },
   }));
   return file;
@@ -48,6 +51,9 @@ function targets() {
   const list = [
     { name: 'mcpgw', path: '/mcp/demo', tool: 'echo', cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`]] },
     { name: 'mcpgw-aggregate', path: '/mcp', tool: 'demo__echo', cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`]] },
+    // The front gateway's server is remote (Streamable HTTP); CPU is the front gateway's alone.
+    { name: 'mcpgw-remote', path: '/mcp/demo', tool: 'echo', upstream: true,
+      cmd: (p, up) => [MCPGW, ['serve', '--config', mcpgwConfig(up), '--listen', `127.0.0.1:${p}`]] },
   ];
   if (peers) {
     list.push(
@@ -69,8 +75,15 @@ function targets() {
 }
 
 async function measure(t) {
+  let upstream = null;
+  let upPort = 0;
+  if (t.upstream) {
+    upPort = await freePort();
+    upstream = start(MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${upPort}`], { cwd: tmp });
+    await waitPort(upPort);
+  }
   const port = await freePort();
-  const [cmd, args] = t.cmd(port);
+  const [cmd, args] = t.cmd(port, upPort);
   const proc = start(cmd, args, { cwd: tmp });
   try {
     await waitPort(port);
@@ -95,6 +108,7 @@ async function measure(t) {
     return { name: t.name, peer: !!t.peer, reference: !!t.reference, idle, runs };
   } finally {
     await proc.stop();
+    await upstream?.stop();
   }
 }
 

@@ -12,7 +12,6 @@
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 
-#include <array>
 
 namespace mcpgw::upstream {
 
@@ -22,7 +21,7 @@ namespace urls = boost::urls;
 using tcp = asio::ip::tcp;
 
 namespace {
-constexpr std::size_t kMaxIdle = 32;
+constexpr std::size_t kMaxIdle = 128;
 // Node's HTTP server closes idle keep-alive connections after 5 s; reusing one older than that
 // would mostly find it closed.
 constexpr auto kMaxIdleAge = std::chrono::seconds(4);
@@ -124,6 +123,7 @@ struct Connection {
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
   std::optional<http::response_parser<http::buffer_body>> parser;
+  std::unique_ptr<char[]> chunk;  ///< where body bytes land before they are appended
   Clock::time_point idle_since{};
   bool reused = false;
 
@@ -238,25 +238,27 @@ asio::awaitable<bool> HttpResponse::read_some(std::string& out, Clock::time_poin
                                               boost::system::error_code& ec) {
   ec = {};
   auto& parser = *conn_->parser;
-  std::array<char, kChunk> buf;
+  if (!conn_->chunk) {
+    conn_->chunk = std::make_unique<char[]>(kChunk);  // once per connection, reused
+  }
   while (!parser.is_done()) {
     if (aborted_) {
       ec = asio::error::operation_aborted;
       co_return false;
     }
-    parser.get().body().data = buf.data();
-    parser.get().body().size = buf.size();
+    parser.get().body().data = conn_->chunk.get();
+    parser.get().body().size = kChunk;
     conn_->expire(deadline);
     co_await conn_->read_body(ec);
+    const std::size_t got = kChunk - parser.get().body().size;
+    out.append(conn_->chunk.get(), got);
     if (ec == http::error::need_buffer) {
       ec = {};
     }
     if (ec) {
       co_return false;
     }
-    const std::size_t got = buf.size() - parser.get().body().size;
     if (got > 0) {
-      out.append(buf.data(), got);
       co_return true;
     }
   }
