@@ -97,6 +97,21 @@ describe('remote faults', () => {
     assert.equal(textOf(await flaky({ message: 'after drop' })), 'Echo: after drop');
   });
 
+  test('a reply stream cut after its first event: resumed with Last-Event-ID, nothing lost', async () => {
+    const before = await up.remote.stats();
+    await up.remote.fault('cut');
+    const progress = [];
+    const r = await withTimeout(ctx.client.callTool({ name: 'flaky__progress', arguments: { steps: 3, ms: 100 } },
+      undefined, { timeout: 10000, onprogress: (p) => progress.push(p.progress) }), CALL_MS + 3000, 'cut call');
+    assert.equal(textOf(r), 'done 3');
+    const after = await up.remote.stats();
+    assert.equal(after.drops, before.drops + 1, 'the connection was cut once');
+    assert.ok(after.resumes > before.resumes, 'the gateway resumed with Last-Event-ID');
+    assert.match(ctx.gw.stderr, /\[flaky\] resumed a broken reply stream after event/);
+    await waitFor(() => progress.length >= 2, { ms: 2000, label: 'progress after the cut' });
+    assert.deepEqual(progress.slice(0, 2), [1, 2], 'progress in order, none lost before the result');
+  });
+
   test('a session the server forgot (404): re-initialized and retried once, transparently', async () => {
     const before = await up.remote.stats();
     await up.remote.fault('expire');
@@ -137,5 +152,38 @@ describe('remote faults', () => {
     up.remote = await startRemote({ transport: 'streamable', name: 'flaky', port });
     await ctx.gw.waitReady(['flaky'], 10000);
     assert.equal(textOf(await flaky({ message: 'reconnected' })), 'Echo: reconnected');
+  });
+});
+
+describe('remote faults: a legacy SSE server whose stream drops', () => {
+  const up = { remote: null };
+  before(async () => {
+    up.remote = await startRemote({ transport: 'sse', name: 'old' });
+  });
+  const ctx = useGateway(() => ({
+    mcpServers: { old: { type: 'sse', url: up.remote.url } },
+    gateway: {
+      servers: { old: { shareable: true, callTimeoutMs: 5000 } },
+      timeouts: { drainMs: 2000, restartMaxBackoffMs: 1000 },
+    },
+  }));
+  after(() => up.remote?.stop());
+
+  test('the call in flight fails with the reason, and the gateway reconnects and initializes again', async () => {
+    const { client } = await connect(ctx.gw, { ctx });
+    assert.equal(textOf(await client.callTool({ name: 'old__echo', arguments: { message: 'before' } })), 'Echo: before');
+    const before = await up.remote.stats();
+    await up.remote.fault('drop');
+    const started = Date.now();
+    const err = await withTimeout(
+      client.callTool({ name: 'old__sleep', arguments: { ms: 3000 } }).then(() => null, (e) => e),
+      6000, 'call on a dropped stream');
+    assert.ok(err, 'the call must fail: its answer would have come on the stream that dropped');
+    assert.match(err.message, /SSE stream/);
+    assert.ok(Date.now() - started < 2500, `failed when the stream dropped (${Date.now() - started} ms)`);
+    await ctx.gw.waitReady(['old'], 10000);
+    assert.equal(textOf(await client.callTool({ name: 'old__echo', arguments: { message: 'after' } })), 'Echo: after');
+    const after = await up.remote.stats();
+    assert.equal(after.initializes, before.initializes + 1, 'a new upstream session was initialized');
   });
 });
