@@ -76,7 +76,7 @@ std::string redacted_url(const std::string& url) {
   if (!upstream::parse_url(url, u, error)) {
     return "(invalid)";
   }
-  return u.origin() + u.target.substr(0, u.target.find('?'));
+  return u.display();
 }
 
 bool has_capability(const upstream::Backend& b, std::string_view cap) {

@@ -87,6 +87,8 @@ std::string Url::host_header() const {
   return fmt::format("{}{}{}{}", v6 ? "[" : "", host, v6 ? "]" : "", default_port ? "" : ":" + port);
 }
 
+std::string Url::display() const { return origin() + target.substr(0, target.find('?')); }
+
 bool parse_url(std::string_view text, Url& out, std::string& error) {
   auto u = urls::parse_absolute_uri(text);
   if (!u) {

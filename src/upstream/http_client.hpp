@@ -28,6 +28,8 @@ struct Url {
   /// "scheme://host[:port]" as it appears in the URL (the Host header's value follows it).
   std::string origin() const;
   std::string host_header() const;
+  /// For logs, errors and /healthz: origin and path, no query (it may carry a key).
+  std::string display() const;
 };
 
 /// Parses an absolute http:// or https:// URL; false with `error` otherwise.

@@ -538,13 +538,13 @@ asio::awaitable<bool> LegacySseBackend::run_once() {
     co_return false;
   }
   if (resp->status() != 200) {
-    last_error_ = co_await describe_status(*resp, fmt::format("GET {}", server_.url));
+    last_error_ = co_await describe_status(*resp, fmt::format("GET {}", url_.display()));
     co_return false;
   }
   if (!resp->content_type_is("text/event-stream")) {
     last_error_ = fmt::format("GET {} answered with Content-Type \"{}\", not text/event-stream "
                               "(is this a Streamable HTTP server? use \"type\": \"http\")",
-                              server_.url, resp->header(http::field::content_type));
+                              url_.display(), resp->header(http::field::content_type));
     co_return false;
   }
   stream_ = resp;

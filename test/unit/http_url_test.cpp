@@ -15,6 +15,7 @@ TEST(HttpUrl, SplitsAbsoluteUrls) {
   EXPECT_EQ(u.target, "/v1/mcp?team=a");
   EXPECT_EQ(u.origin(), "https://mcp.example.com");
   EXPECT_EQ(u.host_header(), "mcp.example.com");
+  EXPECT_EQ(u.display(), "https://mcp.example.com/v1/mcp") << "no query: it may carry a key";
 
   ASSERT_TRUE(parse_url("http://127.0.0.1:8931", u, error)) << error;
   EXPECT_FALSE(u.tls);
