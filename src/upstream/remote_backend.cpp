@@ -87,6 +87,20 @@ asio::awaitable<std::string> RemoteBackend::describe_status(HttpResponse& resp,
                         text.empty() ? "" : ": ", text);
 }
 
+asio::awaitable<void> RemoteBackend::refused(HttpResponse& resp, const json::object& message,
+                                              std::int64_t wire_id, bool degrade) {
+  auto why = co_await describe_status(resp, "the server");
+  if (wire_id != 0) {
+    fail_call(wire_id, make_error_code(Errc::upstream_protocol),
+              fmt::format("server '{}': {}", server_.name, why));
+  } else {
+    spdlog::warn("[{}] {} not accepted: {}", server_.name, jsonrpc::method(message), why);
+  }
+  if (degrade) {
+    set_degraded(std::move(why));
+  }
+}
+
 template <class F>
 asio::awaitable<bool> RemoteBackend::read_events(HttpResponse& resp, Clock::time_point& deadline,
                                                  std::string& last_id, F&& on_event) {
@@ -304,16 +318,7 @@ asio::awaitable<void> StreamableHttpBackend::post(json::object message, std::int
     co_return;  // accepted; a request's response then comes on the GET stream
   }
   if (status / 100 != 2) {
-    auto why = co_await describe_status(*resp, "the server");
-    if (wire_id != 0) {
-      fail_call(wire_id, make_error_code(Errc::upstream_protocol),
-                fmt::format("server '{}': {}", server_.name, why));
-    } else {
-      spdlog::warn("[{}] {} not accepted: {}", server_.name, jsonrpc::method(message), why);
-    }
-    if (!is_init) {
-      set_degraded(why);
-    }
+    co_await refused(*resp, message, wire_id, !is_init);
     co_return;
   }
   if (is_init) {
@@ -653,14 +658,7 @@ asio::awaitable<void> LegacySseBackend::post(json::object message, std::int64_t 
     co_await resp->read_all(body, 64 * 1024, deadline, ec);
     co_return;
   }
-  auto why = co_await describe_status(*resp, "the server");
-  if (wire_id != 0) {
-    fail_call(wire_id, make_error_code(Errc::upstream_protocol),
-              fmt::format("server '{}': {}", server_.name, why));
-  } else {
-    spdlog::warn("[{}] {} not accepted: {}", server_.name, jsonrpc::method(message), why);
-  }
-  set_degraded(why);
+  co_await refused(*resp, message, wire_id, true);
 }
 
 }  // namespace mcpgw::upstream

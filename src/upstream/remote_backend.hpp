@@ -28,6 +28,10 @@ class RemoteBackend : public RpcBackend {
   bool deliver_text(std::string_view text);
   /// Reads a short error body for a message ("HTTP 500: boom").
   asio::awaitable<std::string> describe_status(HttpResponse& resp, std::string_view what);
+  /// The server answered `message` with an HTTP error: the call fails with the status and the
+  /// start of the body (or, for a notification, it is logged); `degrade` marks the server.
+  asio::awaitable<void> refused(HttpResponse& resp, const json::object& message,
+                                std::int64_t wire_id, bool degrade);
 
   std::shared_ptr<HttpClient> client_;
   Url url_;
