@@ -6,6 +6,7 @@
 //
 //   node bench/bench.mjs [--peers] [--duration S] [--conns 1,16,64] [--sessions 1000,10000]
 //                        [--rounds N] [--out FILE]
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,6 +52,10 @@ function targets() {
   const list = [
     { name: 'mcpgw', path: '/mcp/demo', tool: 'echo', cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`]] },
     { name: 'mcpgw-aggregate', path: '/mcp', tool: 'demo__echo', cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`]] },
+    // Every request authenticated with an API key (SHA-256, store lookup, rate bucket).
+    { name: 'mcpgw-keys', path: '/mcp/demo', tool: 'echo', apiKey: true,
+      cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`,
+        '--auth', 'keys', '--store', path.join(tmp, 'keys.db')]] },
     // The front gateway's server is remote (Streamable HTTP); CPU is the front gateway's alone.
     { name: 'mcpgw-remote', path: '/mcp/demo', tool: 'echo', upstream: true,
       cmd: (p, up) => [MCPGW, ['serve', '--config', mcpgwConfig(up), '--listen', `127.0.0.1:${p}`]] },
@@ -82,22 +87,27 @@ async function measure(t) {
     upstream = start(MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${upPort}`], { cwd: tmp });
     await waitPort(upPort);
   }
+  let apiKey = '';
+  if (t.apiKey) {
+    apiKey = execFileSync(MCPGW, ['keys', 'create', '--name', `bench-${Date.now()}`, '--rate', '100000000/s',
+      '--store', path.join(tmp, 'keys.db')], { encoding: 'utf8' }).trim().split('\n').at(-1);
+  }
   const port = await freePort();
   const [cmd, args] = t.cmd(port, upPort);
   const proc = start(cmd, args, { cwd: tmp });
   try {
     await waitPort(port);
     const url = `http://127.0.0.1:${port}${t.path}`;
-    const session = t.noSession ? '' : await handshake(url);
+    const session = t.noSession ? '' : await handshake(url, undefined, apiKey);
     await sleep(300);
     const idle = { rss_kb: rssKb(proc.pid), tree_rss_kb: treeRssKb(proc.pid) };
     // Warm up (connections, caches, JIT for the Node peers), then the measured runs.
-    wrk(url, { conns: 16, seconds: 1, session, tool: t.tool, script: SCRIPT });
+    wrk(url, { conns: 16, seconds: 1, session, tool: t.tool, script: SCRIPT, apiKey });
     const runs = [];
     for (const c of conns) {
       const cpu0 = cpuSeconds(proc.pid);
       const t0 = process.hrtime.bigint();
-      const r = wrk(url, { conns: c, seconds: duration, session, tool: t.tool, script: SCRIPT });
+      const r = wrk(url, { conns: c, seconds: duration, session, tool: t.tool, script: SCRIPT, apiKey });
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
       const cpu = cpuSeconds(proc.pid) - cpu0;
       r.cpu_cores = Math.round((cpu / wall) * 100) / 100;

@@ -96,8 +96,9 @@ export function rssKb(pid) {
 export const treeRssKb = (pid) => tree(pid).reduce((sum, p) => sum + rssKb(p), 0);
 
 /** The Streamable HTTP handshake: initialize + notifications/initialized. Returns the session id. */
-export async function handshake(url, version = '2025-06-18') {
+export async function handshake(url, version = '2025-06-18', apiKey = '') {
   const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
   const init = await fetch(url, {
     method: 'POST', headers,
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
@@ -121,10 +122,10 @@ function toMs(value, unit) {
 }
 
 /** Runs wrk against `url`; returns calls/s, latency percentiles and the reply check. */
-export function wrk(url, { conns, seconds, session, tool, script }) {
+export function wrk(url, { conns, seconds, session, tool, script, apiKey = '' }) {
   const threads = conns === 1 ? 1 : 2;
   const r = spawnSync('wrk', ['-t', String(threads), '-c', String(conns), '-d', `${seconds}s`, '--latency',
-    '-s', script, url], { encoding: 'utf8', env: { ...process.env, MCP_SESSION_ID: session, MCP_TOOL: tool },
+    '-s', script, url], { encoding: 'utf8', env: { ...process.env, MCP_SESSION_ID: session, MCP_TOOL: tool, MCP_API_KEY: apiKey },
     timeout: (seconds + 30) * 1000 });
   const out = r.stdout ?? '';
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);

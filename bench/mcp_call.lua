@@ -1,7 +1,7 @@
 -- wrk script: Streamable HTTP tools/call load with checked replies.
 --
 -- Env: MCP_SESSION_ID (Mcp-Session-Id; empty for none), MCP_TOOL (default "echo"),
---      MCP_PROTOCOL_VERSION (default 2025-06-18).
+--      MCP_PROTOCOL_VERSION (default 2025-06-18), MCP_API_KEY (sent as Authorization: Bearer).
 -- Every request has its own id and message "m<id>". A 2xx reply counts as ok only if its body
 -- (JSON or SSE-framed) carries a result whose text is "Echo: m<id>" for the id in that body.
 -- done() prints one line "MCPCHECK {json}" with the counts.
@@ -9,6 +9,7 @@
 local session = os.getenv("MCP_SESSION_ID") or ""
 local tool = os.getenv("MCP_TOOL") or "echo"
 local proto = os.getenv("MCP_PROTOCOL_VERSION") or "2025-06-18"
+local api_key = os.getenv("MCP_API_KEY") or ""
 
 local threads = {}
 local counter = 1
@@ -31,6 +32,7 @@ function init(args)
     ["MCP-Protocol-Version"] = proto,
   }
   if session ~= "" then headers["Mcp-Session-Id"] = session end
+  if api_key ~= "" then headers["Authorization"] = "Bearer " .. api_key end
   base = tid * 100000000
 end
 

@@ -46,6 +46,38 @@ int main(int argc, char** argv) {
   serve->add_option("--log-level", log_level,
                     "trace, debug, info, warn, error (overrides gateway.logLevel)");
 
+  std::string auth_mode;
+  std::string store_path;
+  serve->add_option("--auth", auth_mode, "none or keys (overrides gateway.auth.mode)");
+  serve->add_option("--store", store_path,
+                    "The SQLite store of keys (overrides gateway.auth.store)");
+
+  // keys: create | list | revoke. The store is --store, or gateway.auth.store of --config.
+  mcpgw::app::KeysArgs keys;
+  std::string keys_config;
+  auto* keys_cmd = app.add_subcommand("keys", "Manage API keys (create, list, revoke)");
+  keys_cmd->require_subcommand(1);
+  auto store_options = [&](CLI::App* c) {
+    c->add_option("--store", keys.store, "The SQLite store (default: mcpgw.db next to --config, "
+                                         "or in the current directory)");
+    c->add_option("-c,--config", keys_config, "Read the store's path from this config file");
+  };
+  auto* kc = keys_cmd->add_subcommand("create", "Create a key; prints it once, on the last line");
+  kc->add_option("--name", keys.name, "A unique name (shown in logs and the audit trail)")->required();
+  kc->add_option("--servers", keys.servers, "Allowed servers, comma-separated (default: all)");
+  kc->add_option("--tools", keys.tools,
+                 "Allowed tools, globs on exposed names such as github__*, comma-separated "
+                 "(default: all)");
+  kc->add_option("--deny-tools", keys.deny_tools, "Denied tools, globs, comma-separated");
+  kc->add_option("--expires", keys.expires, "Lifetime: 30d, 12h, 90m");
+  kc->add_option("--rate", keys.rate, "Rate limit: N/min, N/s or N/h");
+  store_options(kc);
+  auto* kl = keys_cmd->add_subcommand("list", "List keys (never the keys themselves)");
+  store_options(kl);
+  auto* kr = keys_cmd->add_subcommand("revoke", "Revoke a key by name; takes effect at once");
+  kr->add_option("name", keys.name, "The key's name")->required();
+  store_options(kr);
+
   std::string check_path;
   bool no_start = false;
   auto* check = app.add_subcommand("check-config",
@@ -69,11 +101,39 @@ int main(int argc, char** argv) {
     if (!log_level.empty()) {
       cfg.gateway.log_level = log_level;
     }
+    if (!auth_mode.empty()) {
+      if (auto why = mcpgw::config::check_auth_mode(auth_mode); !why.empty()) {
+        fmt::print(stderr, "error: --auth: {}\n", why);
+        return 2;
+      }
+      cfg.gateway.auth.mode = auth_mode;
+      cfg.gateway.auth.mode_set = true;
+    }
+    if (!store_path.empty()) {
+      cfg.gateway.auth.store = store_path;
+    }
     if (!mcpgw::log::init(cfg.gateway.log_level)) {
       fmt::print(stderr, "error: unknown log level \"{}\"\n", cfg.gateway.log_level);
       return 2;
     }
     return mcpgw::app::serve(std::move(cfg));
+  }
+  if (*keys_cmd) {
+    for (auto* sub : {kc, kl, kr}) {
+      if (*sub) {
+        keys.action = sub->get_name();
+      }
+    }
+    if (keys.store.empty() && !keys_config.empty()) {
+      if (!load(keys_config, cfg)) {
+        return 2;
+      }
+      keys.store = cfg.gateway.auth.store;
+    }
+    if (keys.store.empty()) {
+      keys.store = "mcpgw.db";
+    }
+    return mcpgw::app::keys_command(keys);
   }
   if (*check) {
     if (!load(check_path, cfg)) {

@@ -1,4 +1,5 @@
 #include "app/serve.hpp"
+#include "access/authenticator.hpp"
 
 #include "common/memory.hpp"
 #include "jsonrpc/message.hpp"
@@ -27,9 +28,23 @@ int serve(config::Config cfg) {
   upstream::Reaper reaper(ioc);
   upstream::Reaper::install(&reaper);
 
-  relay::Relay relay(ioc.get_executor(), cfg);
-  server::HttpServer http(ioc, relay, cfg);
   std::string error;
+  if (!config::is_loopback_host(cfg.gateway.listen_host) && !cfg.gateway.auth.mode_set) {
+    spdlog::critical("listening on {} needs an explicit gateway.auth.mode (or --auth): \"keys\", "
+                     "or \"none\" to let anyone who can reach it use every server",
+                     cfg.gateway.listen_host);
+    return 2;
+  }
+  access::Authenticator auth;
+  if (!auth.init(cfg.gateway.auth, error)) {
+    spdlog::critical("{}", error);
+    return 1;
+  }
+  if (auth.enabled()) {
+    spdlog::info("authentication: API keys from {}", cfg.gateway.auth.store);
+  }
+  relay::Relay relay(ioc.get_executor(), cfg);
+  server::HttpServer http(ioc, relay, cfg, auth);
   if (!http.listen(cfg.gateway.listen_host, cfg.gateway.listen_port, error)) {
     spdlog::critical("{}", error);
     return 1;

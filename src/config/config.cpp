@@ -134,6 +134,16 @@ bool parse_listen(std::string_view text, std::string& host, std::uint16_t& port)
   return true;
 }
 
+std::string check_auth_mode(std::string_view mode) {
+  if (mode == "none" || mode == "keys") {
+    return {};
+  }
+  if (mode == "jwt" || mode == "keys,jwt" || mode == "jwt,keys") {
+    return "jwt (OAuth tokens) is not available yet; use \"keys\"";
+  }
+  return fmt::format("unknown auth mode \"{}\" (expected none or keys)", mode);
+}
+
 bool is_loopback_host(std::string_view host) {
   return host == "localhost" || host == "::1" || host == "[::1]" || host.substr(0, 4) == "127.";
 }
@@ -480,6 +490,23 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
     l.millis("restartMaxBackoffMs", g.timeouts.restart_max_backoff);
     l.millis("connectMs", g.timeouts.connect);
   }
+  if (const auto* a = as_object(r.get("auth"), "gateway.auth", diag)) {
+    ObjectReader l(*a, "gateway.auth", diag);
+    if (a->contains("mode")) {
+      l.str("mode", g.auth.mode);
+      g.auth.mode_set = true;
+      if (auto why = check_auth_mode(g.auth.mode); !why.empty()) {
+        diag.error("gateway.auth.mode", why);
+      }
+    }
+    std::string store;
+    l.str("store", store);
+    if (!store.empty()) {
+      g.auth.store = fs::path(store).is_relative()
+                         ? (fs::path(base_dir) / store).lexically_normal().string()
+                         : store;
+    }
+  }
   if (const auto* servers = as_object(r.get("servers"), "gateway.servers", diag)) {
     for (const auto& kv : *servers) {
       const std::string path = join_path("gateway.servers", kv.key());
@@ -546,6 +573,9 @@ std::optional<Config> parse(const json::value& doc, const std::string& base_dir,
         !root->at("mcpServers").get_object().contains(name)) {
       diag.error(opts.second, fmt::format("no server named \"{}\" in mcpServers", name));
     }
+  }
+  if (cfg.gateway.auth.store.empty()) {
+    cfg.gateway.auth.store = (fs::path(base_dir) / "mcpgw.db").lexically_normal().string();
   }
   if (!is_loopback_host(cfg.gateway.listen_host) && cfg.gateway.allowed_hosts.empty()) {
     diag.warn("gateway.listen",

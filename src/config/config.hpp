@@ -77,6 +77,13 @@ struct Timeouts {
   Millis connect{10'000};           ///< TCP connect + TLS handshake to a remote server
 };
 
+/// `gateway.auth`: who may use the gateway.
+struct AuthConfig {
+  std::string mode = "none";  ///< "none" or "keys"
+  bool mode_set = false;      ///< chosen in the file (or on the command line)
+  std::string store;          ///< SQLite file of keys (and, later, the audit trail)
+};
+
 struct GatewayConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
@@ -85,6 +92,7 @@ struct GatewayConfig {
   std::vector<std::string> allowed_origins;  ///< Origin values ("scheme://host[:port]")
   Limits limits;
   Timeouts timeouts;
+  AuthConfig auth;
   std::string log_level = "info";
 };
 
@@ -123,6 +131,9 @@ bool parse_listen(std::string_view text, std::string& host, std::uint16_t& port)
 /// Expands ${VAR} and ${VAR:-default}. Unset variables without a default are reported.
 std::optional<std::string> expand_env(std::string_view text, const EnvLookup& env,
                                       std::string* missing);
+
+/// Empty if `mode` is an auth mode mcpgw serves, else why not.
+std::string check_auth_mode(std::string_view mode);
 
 /// True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(std::string_view host);

@@ -298,10 +298,14 @@ void Relay::close_session(const SessionPtr& s, std::string_view why) {
 
 std::optional<std::vector<std::string>> Relay::resolve_view(std::string_view path_server,
                                                             std::string_view servers_header,
+                                                            const access::Principal* principal,
                                                             std::string& error) const {
   std::vector<std::string> view;
+  auto allowed = [&](std::string_view name) {
+    return principal == nullptr || principal->allows_server(name);
+  };
   if (!path_server.empty()) {
-    if (cfg_.find(path_server) == nullptr) {
+    if (cfg_.find(path_server) == nullptr || !allowed(path_server)) {
       error = fmt::format("no server named '{}'", path_server);
       return std::nullopt;
     }
@@ -310,7 +314,9 @@ std::optional<std::vector<std::string>> Relay::resolve_view(std::string_view pat
   }
   if (servers_header.empty()) {
     for (const auto& s : cfg_.servers) {
-      view.push_back(s.name);
+      if (allowed(s.name)) {
+        view.push_back(s.name);
+      }
     }
     return view;
   }
@@ -330,7 +336,7 @@ std::optional<std::vector<std::string>> Relay::resolve_view(std::string_view pat
       name.remove_suffix(1);
     }
     if (!name.empty()) {
-      if (cfg_.find(name) == nullptr) {
+      if (cfg_.find(name) == nullptr || !allowed(name)) {
         error = fmt::format("x-mcp-servers names an unknown server '{}'", name);
         return std::nullopt;
       }
@@ -443,6 +449,21 @@ asio::awaitable<json::object> Relay::dispatch(SessionPtr s, json::object& req,
     const std::string name(string_at(params, "name"));
     const char* what = m == mm::kToolsCall ? "tool" : "prompt";
     auto route = route_name(*s, name);
+    if (route && m == mm::kToolsCall && s->principal) {
+      // With access control, a tool the caller may not use and a tool that does not exist get
+      // the same answer, from the gateway: neither can be told apart by probing.
+      bool exists = false;
+      if (tool_allowed(*s, route->slot->cfg.name, route->name)) {
+        auto tools = co_await fetch_list(*route->slot, ListKind::tools, s);
+        // No list (the server is down): let the call say so, as it would without access control.
+        exists = !tools || std::any_of(tools->begin(), tools->end(), [&](const json::value& t) {
+          return t.is_object() && string_at(t.get_object(), "name") == route->name;
+        });
+      }
+      if (!exists) {
+        route.reset();
+      }
+    }
     if (name.empty() || !route) {
       co_return jsonrpc::make_error(id, rpc_code::kInvalidParams,
                                     fmt::format("Unknown {}: {}", what, name));
@@ -650,6 +671,10 @@ asio::awaitable<json::object> Relay::list(SessionPtr s, ListKind kind, const jso
     for (const auto& item : *part) {
       if (!item.is_object()) {
         continue;
+      }
+      if (kind == ListKind::tools && s->principal &&
+          !tool_allowed(*s, server, string_at(item.get_object(), "name"))) {
+        continue;  // hidden: the caller may not use it
       }
       json::object copy = item.get_object();
       if (!s->single_server) {
@@ -955,6 +980,14 @@ asio::awaitable<json::object> Relay::subscribe(SessionPtr s, json::object& req, 
 std::optional<Relay::Route> Relay::route_name(Session& s, std::string_view exposed) {
   return route(s, s.single_server ? mcp::Target{s.view.front(), std::string(exposed)}
                                   : naming_.resolve(exposed));
+}
+
+bool Relay::tool_allowed(const Session& s, std::string_view server, std::string_view name) {
+  if (!s.principal) {
+    return true;
+  }
+  // Globs match the name as the aggregate endpoint exposes it, on every endpoint alike.
+  return s.principal->allows_tool(server, naming_.expose(server, name));
 }
 
 std::optional<Relay::Route> Relay::route_uri(Session& s, std::string_view uri) {

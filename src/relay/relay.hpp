@@ -77,8 +77,11 @@ class Relay {
 
   /// The servers a client sees: one for a per-server endpoint (`path_server`), else every
   /// server narrowed by an `x-mcp-servers` list. nullopt (with `error`) for unknown names.
+  /// `principal` (null when auth is off) narrows further: its servers only; a server it may
+  /// not use is reported exactly as an unknown one.
   std::optional<std::vector<std::string>> resolve_view(std::string_view path_server,
                                                        std::string_view servers_header,
+                                                       const access::Principal* principal,
                                                        std::string& error) const;
 
   // Messages from a client. A request's response is pushed to `out` as its final message.
@@ -123,6 +126,8 @@ class Relay {
   upstream::BackendPtr make_backend(const config::ServerConfig& server,
                                     upstream::ClientIdentity identity, BackendSlot& slot);
   std::optional<Route> route_name(Session& s, std::string_view exposed);
+  /// Whether the session's principal may use this tool (by its exposed name).
+  bool tool_allowed(const Session& s, std::string_view server, std::string_view name);
   std::optional<Route> route_uri(Session& s, std::string_view uri);
   /// The slot for a resolved name, if the session may see its server.
   std::optional<Route> route(Session& s, std::optional<mcp::Target> target);

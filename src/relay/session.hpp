@@ -1,4 +1,5 @@
 #pragma once
+#include "access/principal.hpp"
 // One client session: what the client negotiated, which servers it sees, its streams, and what
 // is in flight between it and the servers.
 #include "relay/event_stream.hpp"
@@ -60,6 +61,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string protocol_version{"2025-03-26"};
   json::object client_capabilities;
   json::object client_info;
+  /// Who opened the session (null when authentication is off). Lists show only what it may
+  /// use, and every call is checked against it.
+  access::PrincipalPtr principal;
   /// The Authorization header the client opened the session with, kept only when a server
   /// is configured to receive it (gateway.servers.NAME.forwardAuthorization).
   std::string authorization;

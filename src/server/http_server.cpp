@@ -108,8 +108,9 @@ void append_event(std::string& out, std::string_view id, std::string_view data) 
 
 class HttpServer::Impl {
  public:
-  Impl(asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg)
-      : ioc_(ioc), relay_(relay), gw_(cfg.gateway), acceptor_(ioc) {
+  Impl(asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg,
+       access::Authenticator& auth)
+      : ioc_(ioc), relay_(relay), auth_(auth), gw_(cfg.gateway), acceptor_(ioc) {
     allowed_hosts_ = gw_.allowed_hosts;
     if (allowed_hosts_.empty() && config::is_loopback_host(gw_.listen_host)) {
       allowed_hosts_ = {"localhost", "127.0.0.1", "[::1]"};
@@ -181,6 +182,7 @@ class HttpServer::Impl {
   struct Conn {
     beast::tcp_stream stream;
     beast::flat_buffer buffer;
+    access::PrincipalPtr principal;  ///< who sent the request being handled (auth on)
     bool probing = true;  ///< watching for the client going away while a stream is open
   };
 
@@ -208,7 +210,7 @@ class HttpServer::Impl {
   }
 
   asio::awaitable<void> run_connection(tcp::socket socket) {
-    Conn c{beast::tcp_stream(std::move(socket)), {}, true};
+    Conn c{beast::tcp_stream(std::move(socket)), {}, nullptr, true};
     connections_.insert(&c.stream);
     try {
       co_await serve(c);
@@ -390,6 +392,31 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
 
+    const bool mcp_path = path == "/mcp" || path.rfind("/mcp/", 0) == 0 || path == "/sse" ||
+                          path.rfind("/sse/", 0) == 0 || path == "/message" || path == "/messages";
+    c.principal.reset();
+    if (mcp_path && auth_.enabled()) {
+      // Nothing reaches a server, and no session is found or made, before this passes.
+      auto who = auth_.authenticate({req[http::field::authorization], req["x-api-key"],
+                                     req["x-litellm-api-key"]});
+      if (who.outcome == access::AuthOutcome::missing ||
+          who.outcome == access::AuthOutcome::invalid) {
+        auto res = error_response(req, 401, nullptr, rpc_code::kServerError, who.reason);
+        res.set(http::field::www_authenticate,
+                who.outcome == access::AuthOutcome::missing
+                    ? std::string("Bearer realm=\"mcpgw\"")
+                    : fmt::format("Bearer realm=\"mcpgw\", error=\"invalid_token\", "
+                                  "error_description=\"{}\"", who.reason));
+        co_return co_await write(c, res);
+      }
+      if (who.outcome == access::AuthOutcome::rate_limited) {
+        auto res = error_response(req, 429, nullptr, rpc_code::kServerError, who.reason);
+        res.set(http::field::retry_after, std::to_string(who.retry_after_s));
+        co_return co_await write(c, res);
+      }
+      c.principal = std::move(who.principal);
+    }
+
     if (path == "/mcp" || path.rfind("/mcp/", 0) == 0) {
       std::string server = path.size() > 4 ? path.substr(5) : std::string();
       if (server.find('/') != std::string::npos) {
@@ -418,6 +445,11 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     co_return co_await not_found(c, req);
+  }
+
+  /// A session belongs to whoever opened it: another key's request gets "not found".
+  static bool same_principal(const access::PrincipalPtr& a, const access::PrincipalPtr& b) {
+    return a == b || (a && b && a->name == b->name);
   }
 
   asio::awaitable<bool> not_found(Conn& c, const Request& req) {
@@ -487,7 +519,8 @@ class HttpServer::Impl {
       co_return nullptr;
     }
     SessionPtr s = relay_.find_session(sid);
-    if (!s || s->transport != relay::ClientTransport::streamable_http || s->endpoint != endpoint) {
+    if (!s || s->transport != relay::ClientTransport::streamable_http || s->endpoint != endpoint ||
+        !same_principal(s->principal, c.principal)) {
       // 404 + -32001 is what tells clients (Claude Code among them) to re-initialize.
       auto res = error_response(req, make_error_code(Errc::session_not_found));
       keep = co_await write(c, res);
@@ -608,7 +641,7 @@ class HttpServer::Impl {
                                               const std::string& server,
                                               const std::string& endpoint, Accepts accepts) {
     std::string error;
-    auto view = relay_.resolve_view(server, req["x-mcp-servers"], error);
+    auto view = relay_.resolve_view(server, req["x-mcp-servers"], c.principal.get(), error);
     if (!view) {
       auto res = error_response(req, 404, msg.at("id"), rpc_code::kInvalidParams, error);
       co_return co_await write(c, res);
@@ -623,6 +656,7 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     SessionPtr s = *created;
+    s->principal = c.principal;
     if (relay_.forwards_authorization()) {
       s->authorization = std::string(req[http::field::authorization]);
     }
@@ -918,7 +952,7 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     std::string error;
-    auto view = relay_.resolve_view(server, req["x-mcp-servers"], error);
+    auto view = relay_.resolve_view(server, req["x-mcp-servers"], c.principal.get(), error);
     if (!view) {
       auto res = error_response(req, 404, nullptr, rpc_code::kInvalidParams, error);
       co_return co_await write(c, res);
@@ -930,6 +964,7 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     SessionPtr s = *created;
+    s->principal = c.principal;
     if (relay_.forwards_authorization()) {
       s->authorization = std::string(req[http::field::authorization]);
     }
@@ -950,7 +985,8 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     SessionPtr s = sid.empty() ? nullptr : relay_.find_session(sid);
-    if (!s || s->transport != relay::ClientTransport::legacy_sse) {
+    if (!s || s->transport != relay::ClientTransport::legacy_sse ||
+        !same_principal(s->principal, c.principal)) {
       auto res = error_response(req, make_error_code(Errc::session_not_found), nullptr,
                                 sid.empty() ? "Missing sessionId" : "Session not found");
       co_return co_await write(c, res);
@@ -1018,6 +1054,7 @@ class HttpServer::Impl {
 
   asio::io_context& ioc_;
   relay::Relay& relay_;
+  access::Authenticator& auth_;
   const config::GatewayConfig& gw_;
   tcp::acceptor acceptor_;
   std::vector<std::string> allowed_hosts_;
@@ -1028,8 +1065,9 @@ class HttpServer::Impl {
 
 // ---------------------------------------------------------------------------------------------
 
-HttpServer::HttpServer(asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg)
-    : impl_(std::make_unique<Impl>(ioc, relay, cfg)) {}
+HttpServer::HttpServer(asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg,
+                       access::Authenticator& auth)
+    : impl_(std::make_unique<Impl>(ioc, relay, cfg, auth)) {}
 HttpServer::~HttpServer() = default;
 bool HttpServer::listen(const std::string& host, std::uint16_t port, std::string& error) {
   return impl_->listen(host, port, error);

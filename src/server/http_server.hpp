@@ -1,6 +1,7 @@
 #pragma once
 // The one listener every client connects to: Streamable HTTP (/mcp, /mcp/{server}), legacy
 // HTTP+SSE (/sse, /sse/{server}, /message), and /healthz.
+#include "access/authenticator.hpp"
 #include "config/config.hpp"
 #include "relay/relay.hpp"
 
@@ -13,7 +14,8 @@ namespace mcpgw::server {
 
 class HttpServer {
  public:
-  HttpServer(boost::asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg);
+  HttpServer(boost::asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg,
+             access::Authenticator& auth);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

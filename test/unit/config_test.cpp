@@ -205,4 +205,30 @@ TEST(Config, RemoteOnlyOptionsAreRefusedWhereTheyCannotWork) {
   }
 }
 
+TEST(Config, AuthModeAndStore) {
+  {
+    Diagnostics d;
+    auto cfg = parse_text(R"({"mcpServers": {"s": {"command": "srv"}}})", d);
+    ASSERT_TRUE(cfg);
+    EXPECT_EQ(cfg->gateway.auth.mode, "none");
+    EXPECT_FALSE(cfg->gateway.auth.mode_set);
+    EXPECT_EQ(cfg->gateway.auth.store, "/etc/mcpgw/mcpgw.db");
+  }
+  {
+    Diagnostics d;
+    auto cfg = parse_text(R"({"mcpServers": {"s": {"command": "srv"}},
+        "gateway": {"auth": {"mode": "keys", "store": "state/keys.db"}}})", d);
+    ASSERT_TRUE(cfg) << (d.errors.empty() ? "" : d.errors.front());
+    EXPECT_EQ(cfg->gateway.auth.mode, "keys");
+    EXPECT_TRUE(cfg->gateway.auth.mode_set);
+    EXPECT_EQ(cfg->gateway.auth.store, "/etc/mcpgw/state/keys.db");
+  }
+  {
+    Diagnostics d;
+    EXPECT_FALSE(parse_text(R"({"mcpServers": {"s": {"command": "srv"}},
+        "gateway": {"auth": {"mode": "jwt"}}})", d));
+    EXPECT_TRUE(has_error(d, "gateway.auth.mode: jwt (OAuth tokens) is not available yet"));
+  }
+}
+
 }  // namespace mcpgw::config

@@ -1,0 +1,113 @@
+#include "access/authenticator.hpp"
+
+#include <ctime>
+
+namespace mcpgw::access {
+
+namespace {
+
+std::string_view bearer(std::string_view v) {
+  constexpr std::string_view kBearer = "bearer ";
+  if (v.size() > kBearer.size()) {
+    bool match = true;
+    for (std::size_t i = 0; i < kBearer.size() && match; ++i) {
+      match = std::tolower(static_cast<unsigned char>(v[i])) == kBearer[i];
+    }
+    if (match) {
+      v.remove_prefix(kBearer.size());
+    }
+  }
+  while (!v.empty() && v.front() == ' ') {
+    v.remove_prefix(1);
+  }
+  while (!v.empty() && v.back() == ' ') {
+    v.remove_suffix(1);
+  }
+  return v;
+}
+
+}  // namespace
+
+bool Authenticator::init(const config::AuthConfig& cfg, std::string& error) {
+  if (cfg.mode == "none") {
+    return true;
+  }
+  store_ = KeyStore::open(cfg.store, error);
+  return store_ != nullptr;
+}
+
+AuthResult Authenticator::authenticate(const Credentials& creds) {
+  AuthResult r;
+  if (!store_) {
+    return r;  // anonymous
+  }
+  std::string_view key = bearer(creds.authorization);
+  if (key.empty()) {
+    key = bearer(creds.x_api_key);
+  }
+  if (key.empty()) {
+    key = bearer(creds.x_litellm_api_key);
+  }
+  if (key.empty()) {
+    r.outcome = AuthOutcome::missing;
+    r.reason = "Unauthorized: send an API key (Authorization: Bearer <key>, or x-api-key)";
+    return r;
+  }
+  const KeyRecord* rec = nullptr;
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  switch (store_->check(key, now, &rec)) {
+    case KeyCheck::unknown:
+      r.outcome = AuthOutcome::invalid;
+      r.reason = "Unauthorized: unknown API key";
+      return r;
+    case KeyCheck::revoked:
+      r.outcome = AuthOutcome::invalid;
+      r.reason = "Unauthorized: this API key was revoked";
+      return r;
+    case KeyCheck::expired:
+      r.outcome = AuthOutcome::invalid;
+      r.reason = "Unauthorized: this API key has expired";
+      return r;
+    case KeyCheck::ok:
+      break;
+  }
+  if (rec->rate_per_min) {
+    // Token bucket: holds up to one minute's worth, refills continuously.
+    const double capacity = *rec->rate_per_min;
+    auto [it, fresh] = buckets_.try_emplace(rec->name);
+    Bucket& b = it->second;
+    const auto t = Clock::now();
+    if (fresh) {
+      b.tokens = capacity;
+    } else {
+      const double elapsed = std::chrono::duration<double>(t - b.last).count();
+      b.tokens = std::min(capacity, b.tokens + elapsed * capacity / 60.0);
+    }
+    b.last = t;
+    if (b.tokens < 1.0) {
+      r.outcome = AuthOutcome::rate_limited;
+      r.retry_after_s = static_cast<int>((1.0 - b.tokens) * 60.0 / capacity) + 1;
+      r.reason = "Too many requests: this API key's rate limit is spent";
+      return r;
+    }
+    b.tokens -= 1.0;
+  }
+  if (store_->generation() != principals_generation_) {
+    principals_.clear();  // the records were reloaded: their addresses changed
+    principals_generation_ = store_->generation();
+  }
+  auto& p = principals_[rec];
+  if (!p) {
+    auto made = std::make_shared<Principal>();
+    made->name = rec->name;
+    made->servers = rec->servers;
+    made->tools = rec->tools;
+    made->deny_tools = rec->deny_tools;
+    p = std::move(made);
+  }
+  r.outcome = AuthOutcome::ok;
+  r.principal = p;
+  return r;
+}
+
+}  // namespace mcpgw::access

@@ -1,0 +1,291 @@
+#include "access/key_store.hpp"
+
+#include "common/random.hpp"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include <charconv>
+#include <ctime>
+
+namespace mcpgw::access {
+
+namespace {
+
+constexpr std::string_view kKeyPrefix = "mcpgw-";
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) {
+    out += out.empty() ? s : "," + s;
+  }
+  return out;
+}
+
+std::vector<std::string> split(std::string_view s) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    auto comma = s.find(',', pos);
+    if (comma == std::string_view::npos) {
+      comma = s.size();
+    }
+    if (comma > pos) {
+      out.emplace_back(s.substr(pos, comma - pos));
+    }
+    pos = comma + 1;
+  }
+  return out;
+}
+
+/// A prepared statement, finalized on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() { return stmt_; }
+  void text(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  template <class T>
+  void opt(int i, const std::optional<T>& v) {
+    if (!v) {
+      sqlite3_bind_null(stmt_, i);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      sqlite3_bind_double(stmt_, i, *v);
+    } else {
+      sqlite3_bind_int64(stmt_, i, *v);
+    }
+  }
+  std::string column_text(int i) {
+    const auto* p = sqlite3_column_text(stmt_, i);
+    return p ? std::string(reinterpret_cast<const char*>(p)) : std::string();
+  }
+  std::optional<std::int64_t> column_int(int i) {
+    if (sqlite3_column_type(stmt_, i) == SQLITE_NULL) {
+      return std::nullopt;
+    }
+    return sqlite3_column_int64(stmt_, i);
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+KeyRecord read_row(Stmt& st, int first) {
+  KeyRecord r;
+  r.name = st.column_text(first);
+  r.prefix = st.column_text(first + 1);
+  r.servers = split(st.column_text(first + 2));
+  r.tools = split(st.column_text(first + 3));
+  r.deny_tools = split(st.column_text(first + 4));
+  r.expires_at = st.column_int(first + 5);
+  if (sqlite3_column_type(st.get(), first + 6) != SQLITE_NULL) {
+    r.rate_per_min = sqlite3_column_double(st.get(), first + 6);
+  }
+  r.created_at = st.column_int(first + 7).value_or(0);
+  r.revoked_at = st.column_int(first + 8);
+  return r;
+}
+
+constexpr const char* kColumns =
+    "name, prefix, servers, tools, deny_tools, expires_at, rate_per_min, created_at, revoked_at";
+
+}  // namespace
+
+std::string key_digest(std::string_view key) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr);
+  std::string hex;
+  hex.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    hex += fmt::format("{:02x}", md[i]);
+  }
+  return hex;
+}
+
+std::optional<std::int64_t> parse_duration(std::string_view text) {
+  if (text.size() < 2) {
+    return std::nullopt;
+  }
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, n);
+  if (ec != std::errc() || p != text.data() + text.size() - 1 || n <= 0) {
+    return std::nullopt;
+  }
+  switch (text.back()) {
+    case 's': return n;
+    case 'm': return n * 60;
+    case 'h': return n * 3600;
+    case 'd': return n * 86400;
+    default: return std::nullopt;
+  }
+}
+
+std::optional<double> parse_rate(std::string_view text) {
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos) {
+    return std::nullopt;
+  }
+  double n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + slash, n);
+  if (ec != std::errc() || p != text.data() + slash || n <= 0) {
+    return std::nullopt;
+  }
+  const std::string_view unit = text.substr(slash + 1);
+  if (unit == "min" || unit == "m") {
+    return n;
+  }
+  if (unit == "s" || unit == "sec") {
+    return n * 60;
+  }
+  if (unit == "h" || unit == "hour") {
+    return n / 60;
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<KeyStore> KeyStore::open(const std::string& path, std::string& error) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    error = fmt::format("cannot open the store {}: {}", path, db ? sqlite3_errmsg(db) : "?");
+    sqlite3_close(db);
+    return nullptr;
+  }
+  sqlite3_busy_timeout(db, 2000);
+  const char* schema =
+      "PRAGMA journal_mode=WAL;"
+      "CREATE TABLE IF NOT EXISTS api_keys ("
+      " name TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL,"
+      " servers TEXT NOT NULL DEFAULT '', tools TEXT NOT NULL DEFAULT '',"
+      " deny_tools TEXT NOT NULL DEFAULT '', expires_at INTEGER, rate_per_min REAL,"
+      " created_at INTEGER NOT NULL, revoked_at INTEGER);";
+  char* msg = nullptr;
+  if (sqlite3_exec(db, schema, nullptr, nullptr, &msg) != SQLITE_OK) {
+    error = fmt::format("cannot set up the store {}: {}", path, msg ? msg : "?");
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    return nullptr;
+  }
+  return std::unique_ptr<KeyStore>(new KeyStore(db));
+}
+
+KeyStore::~KeyStore() {
+  sqlite3_finalize(data_version_stmt_);
+  sqlite3_close(db_);
+}
+
+std::optional<std::string> KeyStore::create(KeyRecord r, std::string& error) {
+  const std::string key = std::string(kKeyPrefix) + random_hex(24);
+  r.prefix = key.substr(0, kKeyPrefix.size() + 6);
+  r.created_at = static_cast<std::int64_t>(std::time(nullptr));
+  Stmt st(db_,
+          "INSERT INTO api_keys (name, digest, prefix, servers, tools, deny_tools, expires_at,"
+          " rate_per_min, created_at) VALUES (?,?,?,?,?,?,?,?,?)");
+  if (!st.ok()) {
+    error = sqlite3_errmsg(db_);
+    return std::nullopt;
+  }
+  st.text(1, r.name);
+  st.text(2, key_digest(key));
+  st.text(3, r.prefix);
+  st.text(4, join(r.servers));
+  st.text(5, join(r.tools));
+  st.text(6, join(r.deny_tools));
+  st.opt(7, r.expires_at);
+  st.opt(8, r.rate_per_min);
+  sqlite3_bind_int64(st.get(), 9, r.created_at);
+  const int rc = sqlite3_step(st.get());
+  if (rc != SQLITE_DONE) {
+    error = sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY
+                ? fmt::format("a key named '{}' exists already", r.name)
+                : std::string(sqlite3_errmsg(db_));
+    return std::nullopt;
+  }
+  return key;
+}
+
+std::vector<KeyRecord> KeyStore::list(std::string& error) {
+  std::vector<KeyRecord> out;
+  Stmt st(db_, fmt::format("SELECT {} FROM api_keys ORDER BY created_at, name", kColumns).c_str());
+  if (!st.ok()) {
+    error = sqlite3_errmsg(db_);
+    return out;
+  }
+  while (sqlite3_step(st.get()) == SQLITE_ROW) {
+    out.push_back(read_row(st, 0));
+  }
+  return out;
+}
+
+bool KeyStore::revoke(const std::string& name, std::string& error) {
+  Stmt st(db_, "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL");
+  sqlite3_bind_int64(st.get(), 1, static_cast<std::int64_t>(std::time(nullptr)));
+  st.text(2, name);
+  if (sqlite3_step(st.get()) != SQLITE_DONE) {
+    error = sqlite3_errmsg(db_);
+    return false;
+  }
+  if (sqlite3_changes(db_) == 0) {
+    error = fmt::format("no live key named '{}'", name);
+    return false;
+  }
+  return true;
+}
+
+bool KeyStore::reload_if_changed() {
+  // data_version changes when another connection (another process) commits. In WAL mode it is
+  // read from the shared-memory index: no file I/O while nothing changed.
+  if (data_version_stmt_ == nullptr &&
+      sqlite3_prepare_v2(db_, "PRAGMA data_version", -1, &data_version_stmt_, nullptr) != SQLITE_OK) {
+    return false;
+  }
+  if (sqlite3_step(data_version_stmt_) != SQLITE_ROW) {
+    sqlite3_reset(data_version_stmt_);
+    return false;
+  }
+  const std::int64_t version = sqlite3_column_int64(data_version_stmt_, 0);
+  sqlite3_reset(data_version_stmt_);
+  if (version == data_version_) {
+    return true;
+  }
+  Stmt st(db_, fmt::format("SELECT digest, {} FROM api_keys", kColumns).c_str());
+  if (!st.ok()) {
+    spdlog::error("key store: {}", sqlite3_errmsg(db_));
+    return false;
+  }
+  decltype(by_digest_) fresh;
+  while (sqlite3_step(st.get()) == SQLITE_ROW) {
+    fresh.emplace(st.column_text(0), read_row(st, 1));
+  }
+  by_digest_ = std::move(fresh);
+  data_version_ = version;
+  ++generation_;
+  return true;
+}
+
+KeyCheck KeyStore::check(std::string_view key, std::int64_t now, const KeyRecord** record) {
+  reload_if_changed();
+  auto it = by_digest_.find(key_digest(key));
+  if (it == by_digest_.end()) {
+    return KeyCheck::unknown;
+  }
+  *record = &it->second;
+  if (it->second.revoked_at) {
+    return KeyCheck::revoked;
+  }
+  if (it->second.expires_at && *it->second.expires_at <= now) {
+    return KeyCheck::expired;
+  }
+  return KeyCheck::ok;
+}
+
+}  // namespace mcpgw::access

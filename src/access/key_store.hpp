@@ -1,0 +1,72 @@
+#pragma once
+// API keys in SQLite (WAL mode). Only a SHA-256 digest of each key is stored; the key itself is
+// shown once, when it is created. The gateway keeps the keys in memory and reloads them when
+// the database changes (another process ran `mcpgw keys revoke`): a revocation holds from the
+// next request on, without a restart.
+#include "access/principal.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace mcpgw::access {
+
+struct KeyRecord {
+  std::string name;
+  std::string prefix;  ///< the first characters of the key, to recognise it in lists
+  std::vector<std::string> servers;
+  std::vector<std::string> tools;
+  std::vector<std::string> deny_tools;
+  std::optional<std::int64_t> expires_at;  ///< unix seconds
+  std::optional<double> rate_per_min;
+  std::int64_t created_at = 0;
+  std::optional<std::int64_t> revoked_at;
+};
+
+enum class KeyCheck { ok, unknown, expired, revoked };
+
+class KeyStore {
+ public:
+  /// Opens (creating if needed) the store at `path`. Null with `error` on failure.
+  static std::unique_ptr<KeyStore> open(const std::string& path, std::string& error);
+  ~KeyStore();
+  KeyStore(const KeyStore&) = delete;
+  KeyStore& operator=(const KeyStore&) = delete;
+
+  /// Adds a key; returns the key in clear (the only time it exists), or nullopt with `error`
+  /// (a name already in use, a database error).
+  std::optional<std::string> create(KeyRecord record, std::string& error);
+  std::vector<KeyRecord> list(std::string& error);
+  /// False (with `error`) if there is no such live key.
+  bool revoke(const std::string& name, std::string& error);
+
+  /// Hot path: finds the key. `now` in unix seconds. Sets `record` for ok/expired/revoked.
+  KeyCheck check(std::string_view key, std::int64_t now, const KeyRecord** record);
+  /// Bumped whenever the keys were reloaded (pointers from check() are then stale).
+  std::uint64_t generation() const noexcept { return generation_; }
+
+ private:
+  explicit KeyStore(sqlite3* db) : db_(db) {}
+  bool reload_if_changed();
+
+  sqlite3* db_;
+  sqlite3_stmt* data_version_stmt_ = nullptr;  ///< prepared once: it runs on every request
+  std::int64_t data_version_ = -1;
+  std::uint64_t generation_ = 0;
+  std::map<std::string, KeyRecord, std::less<>> by_digest_;
+};
+
+/// SHA-256 of `key` as lowercase hex.
+std::string key_digest(std::string_view key);
+
+/// "30d", "12h", "90m", "3600s" → seconds; nullopt if malformed.
+std::optional<std::int64_t> parse_duration(std::string_view text);
+/// "60/min", "10/s", "600/h" → per minute; nullopt if malformed.
+std::optional<double> parse_rate(std::string_view text);
+
+}  // namespace mcpgw::access

@@ -1,0 +1,130 @@
+// `mcpgw keys create|list|revoke`: API keys in the gateway's store.
+#include "app/serve.hpp"
+#include "access/key_store.hpp"
+
+#include <fmt/format.h>
+
+#include <ctime>
+
+namespace mcpgw::app {
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= s.size()) {
+    auto comma = s.find(',', pos);
+    if (comma == std::string::npos) {
+      comma = s.size();
+    }
+    std::string item = s.substr(pos, comma - pos);
+    while (!item.empty() && item.front() == ' ') {
+      item.erase(0, 1);
+    }
+    while (!item.empty() && item.back() == ' ') {
+      item.pop_back();
+    }
+    if (!item.empty()) {
+      out.push_back(std::move(item));
+    }
+    pos = comma + 1;
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view empty) {
+  if (v.empty()) {
+    return std::string(empty);
+  }
+  std::string out;
+  for (const auto& s : v) {
+    out += out.empty() ? s : "," + s;
+  }
+  return out;
+}
+
+std::string date(std::int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+int keys_command(const KeysArgs& a) {
+  std::string error;
+  auto store = access::KeyStore::open(a.store, error);
+  if (!store) {
+    fmt::print(stderr, "error: {}\n", error);
+    return 1;
+  }
+  if (a.action == "create") {
+    access::KeyRecord r;
+    r.name = a.name;
+    r.servers = split_list(a.servers);
+    r.tools = split_list(a.tools);
+    r.deny_tools = split_list(a.deny_tools);
+    if (!a.expires.empty()) {
+      auto secs = access::parse_duration(a.expires);
+      if (!secs) {
+        fmt::print(stderr, "error: --expires: expected a duration like 30d, 12h or 90m, got \"{}\"\n",
+                   a.expires);
+        return 2;
+      }
+      r.expires_at = static_cast<std::int64_t>(std::time(nullptr)) + *secs;
+    }
+    if (!a.rate.empty()) {
+      r.rate_per_min = access::parse_rate(a.rate);
+      if (!r.rate_per_min) {
+        fmt::print(stderr, "error: --rate: expected N/min, N/s or N/h, got \"{}\"\n", a.rate);
+        return 2;
+      }
+    }
+    auto key = store->create(r, error);
+    if (!key) {
+      fmt::print(stderr, "error: {}\n", error);
+      return 1;
+    }
+    fmt::print("created key '{}': servers {}, tools {}, denied {}{}{}\n", r.name,
+               join(r.servers, "all"), join(r.tools, "all"), join(r.deny_tools, "none"),
+               r.expires_at ? ", expires " + date(*r.expires_at) : "",
+               r.rate_per_min ? fmt::format(", {}/min", *r.rate_per_min) : "");
+    fmt::print("the key is shown only now; store it where its user can read it:\n{}\n", *key);
+    return 0;
+  }
+  if (a.action == "list") {
+    auto keys = store->list(error);
+    if (!error.empty()) {
+      fmt::print(stderr, "error: {}\n", error);
+      return 1;
+    }
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    fmt::print("{:<20} {:<14} {:<8} {:<20} {:<20} {:<20} {:<18} {}\n", "NAME", "KEY", "STATE",
+               "SERVERS", "TOOLS", "DENIED", "EXPIRES", "RATE");
+    for (const auto& k : keys) {
+      const char* state = k.revoked_at                          ? "revoked"
+                          : (k.expires_at && *k.expires_at <= now) ? "expired"
+                                                                  : "active";
+      fmt::print("{:<20} {:<14} {:<8} {:<20} {:<20} {:<20} {:<18} {}\n", k.name, k.prefix + "…",
+                 state, join(k.servers, "all"), join(k.tools, "all"), join(k.deny_tools, "-"),
+                 k.expires_at ? date(*k.expires_at) : "never",
+                 k.rate_per_min ? fmt::format("{}/min", *k.rate_per_min) : "-");
+    }
+    return 0;
+  }
+  if (a.action == "revoke") {
+    if (!store->revoke(a.name, error)) {
+      fmt::print(stderr, "error: {}\n", error);
+      return 1;
+    }
+    fmt::print("revoked key '{}'; a running gateway refuses it from its next request on\n", a.name);
+    return 0;
+  }
+  return 2;
+}
+
+}  // namespace mcpgw::app

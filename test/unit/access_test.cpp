@@ -1,0 +1,156 @@
+#include "access/authenticator.hpp"
+#include "access/key_store.hpp"
+#include "access/principal.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+
+namespace mcpgw::access {
+namespace {
+
+TEST(Glob, MatchesLikeAShell) {
+  EXPECT_TRUE(glob_match("*", ""));
+  EXPECT_TRUE(glob_match("github__*", "github__create_issue"));
+  EXPECT_FALSE(glob_match("github__*", "gitlab__create_issue"));
+  EXPECT_TRUE(glob_match("*__read_*", "files__read_file"));
+  EXPECT_TRUE(glob_match("a?c", "abc"));
+  EXPECT_FALSE(glob_match("a?c", "ac"));
+  EXPECT_TRUE(glob_match("*a*b*c*", "xxaxxbxxcxx"));
+  EXPECT_FALSE(glob_match("*a*b*c*d", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbccccccccccccc"));
+}
+
+TEST(Principal, DenyWinsThenAllowListThenAll) {
+  Principal p;
+  p.servers = {"alpha", "beta"};
+  p.tools = {"*__echo", "beta__*"};
+  p.deny_tools = {"beta__delete_*"};
+  EXPECT_TRUE(p.allows_tool("alpha", "alpha__echo"));
+  EXPECT_FALSE(p.allows_tool("alpha", "alpha__add"));
+  EXPECT_TRUE(p.allows_tool("beta", "beta__add"));
+  EXPECT_FALSE(p.allows_tool("beta", "beta__delete_all"));
+  EXPECT_FALSE(p.allows_tool("gamma", "gamma__echo")) << "server not allowed";
+  Principal all;
+  EXPECT_TRUE(all.allows_tool("any", "any__thing"));
+}
+
+TEST(Durations, AndRates) {
+  EXPECT_EQ(parse_duration("30d"), 30 * 86400);
+  EXPECT_EQ(parse_duration("90m"), 90 * 60);
+  EXPECT_FALSE(parse_duration("30"));
+  EXPECT_FALSE(parse_duration("-1d"));
+  EXPECT_EQ(parse_rate("60/min"), 60.0);
+  EXPECT_EQ(parse_rate("2/s"), 120.0);
+  EXPECT_EQ(parse_rate("600/h"), 10.0);
+  EXPECT_FALSE(parse_rate("60"));
+}
+
+class Store : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = (std::filesystem::temp_directory_path() /
+             ("mcpgw-keys-" + std::to_string(::getpid()) + ".db")).string();
+    std::filesystem::remove(path_);
+  }
+  void TearDown() override {
+    for (const char* ext : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(path_ + ext);
+    }
+  }
+  std::string path_;
+};
+
+TEST_F(Store, KeysAreStoredAsDigestsAndChecked) {
+  std::string error;
+  auto store = KeyStore::open(path_, error);
+  ASSERT_TRUE(store) << error;
+  KeyRecord r;
+  r.name = "ci";
+  r.servers = {"alpha"};
+  auto key = store->create(r, error);
+  ASSERT_TRUE(key) << error;
+  EXPECT_EQ(key->rfind("mcpgw-", 0), 0u);
+  EXPECT_FALSE(store->create(r, error)) << "names are unique";
+  EXPECT_NE(error.find("exists already"), std::string::npos);
+
+  // The database holds no key in clear.
+  std::FILE* f = std::fopen(path_.c_str(), "rb");
+  ASSERT_NE(f, nullptr);
+  std::string bytes;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) {
+    bytes.append(buf, n);
+  }
+  std::fclose(f);
+  std::FILE* w = std::fopen((path_ + "-wal").c_str(), "rb");
+  if (w != nullptr) {
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, w)) > 0;) {
+      bytes.append(buf, n);
+    }
+    std::fclose(w);
+  }
+  EXPECT_EQ(bytes.find(*key), std::string::npos);
+  EXPECT_NE(bytes.find(key_digest(*key)), std::string::npos);
+
+  const KeyRecord* rec = nullptr;
+  EXPECT_EQ(store->check(*key, 0, &rec), KeyCheck::ok);
+  EXPECT_EQ(rec->servers, std::vector<std::string>{"alpha"});
+  EXPECT_EQ(store->check("mcpgw-wrong", 0, &rec), KeyCheck::unknown);
+}
+
+TEST_F(Store, RevocationByAnotherConnectionIsSeenAtTheNextCheck) {
+  std::string error;
+  auto gateway = KeyStore::open(path_, error);
+  auto cli = KeyStore::open(path_, error);
+  ASSERT_TRUE(gateway && cli) << error;
+  KeyRecord r;
+  r.name = "temp";
+  auto key = cli->create(r, error);
+  ASSERT_TRUE(key);
+  const KeyRecord* rec = nullptr;
+  EXPECT_EQ(gateway->check(*key, 0, &rec), KeyCheck::ok);
+  ASSERT_TRUE(cli->revoke("temp", error)) << error;
+  EXPECT_EQ(gateway->check(*key, 0, &rec), KeyCheck::revoked);
+  EXPECT_FALSE(cli->revoke("temp", error)) << "already revoked";
+}
+
+TEST_F(Store, ExpiredKeysAreRefused) {
+  std::string error;
+  auto store = KeyStore::open(path_, error);
+  KeyRecord r;
+  r.name = "short";
+  r.expires_at = 1000;
+  auto key = store->create(r, error);
+  const KeyRecord* rec = nullptr;
+  EXPECT_EQ(store->check(*key, 999, &rec), KeyCheck::ok);
+  EXPECT_EQ(store->check(*key, 1000, &rec), KeyCheck::expired);
+}
+
+TEST_F(Store, TheAuthenticatorReadsEveryHeaderStyleAndLimitsTheRate) {
+  config::AuthConfig cfg;
+  cfg.mode = "keys";
+  cfg.store = path_;
+  Authenticator auth;
+  std::string error;
+  ASSERT_TRUE(auth.init(cfg, error)) << error;
+  auto store = KeyStore::open(path_, error);
+  KeyRecord r;
+  r.name = "limited";
+  r.rate_per_min = 2;
+  auto key = store->create(r, error);
+  ASSERT_TRUE(key);
+  const std::string bearer = "Bearer " + *key;
+  EXPECT_EQ(auth.authenticate({bearer, {}, {}}).outcome, AuthOutcome::ok);
+  auto second = auth.authenticate({{}, *key, {}});
+  EXPECT_EQ(second.outcome, AuthOutcome::ok);
+  EXPECT_EQ(second.principal->name, "limited");
+  auto third = auth.authenticate({{}, {}, bearer});
+  EXPECT_EQ(third.outcome, AuthOutcome::rate_limited);
+  EXPECT_GE(third.retry_after_s, 1);
+  EXPECT_EQ(auth.authenticate({}).outcome, AuthOutcome::missing);
+  EXPECT_EQ(auth.authenticate({"Bearer nope", {}, {}}).outcome, AuthOutcome::invalid);
+}
+
+}  // namespace
+}  // namespace mcpgw::access
