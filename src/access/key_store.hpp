@@ -55,7 +55,16 @@ class KeyStore {
   bool reload_if_changed();
 
   sqlite3* db_;
-  sqlite3_stmt* data_version_stmt_ = nullptr;  ///< prepared once: it runs on every request
+  sqlite3_stmt* data_version_stmt_ = nullptr;  ///< prepared once
+  std::string wal_path_;
+  struct WalStamp {
+    std::uint64_t ino = 0;
+    std::int64_t size = -1;
+    std::int64_t sec = 0;
+    std::int64_t nsec = 0;
+    bool operator==(const WalStamp&) const = default;
+  };
+  WalStamp wal_stamp_;
   std::int64_t data_version_ = -1;
   std::uint64_t generation_ = 0;
   std::map<std::string, KeyRecord, std::less<>> by_digest_;
