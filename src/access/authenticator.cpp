@@ -61,16 +61,19 @@ AuthResult Authenticator::authenticate(const Credentials& creds) {
       r.reason = "Unauthorized: unknown API key";
       return r;
     case KeyCheck::revoked:
+      r.key_name = rec->name;
       r.outcome = AuthOutcome::invalid;
       r.reason = "Unauthorized: this API key was revoked";
       return r;
     case KeyCheck::expired:
+      r.key_name = rec->name;
       r.outcome = AuthOutcome::invalid;
       r.reason = "Unauthorized: this API key has expired";
       return r;
     case KeyCheck::ok:
       break;
   }
+  r.key_name = rec->name;
   if (rec->rate_per_min) {
     // Token bucket: holds up to one minute's worth, refills continuously.
     const double capacity = *rec->rate_per_min;

@@ -28,6 +28,7 @@ struct AuthResult {
   AuthOutcome outcome = AuthOutcome::anonymous;
   PrincipalPtr principal;
   std::string reason;  ///< for the client; never contains the key
+  std::string key_name;  ///< the key's name when it was recognised (revoked, expired, limited)
   int retry_after_s = 0;
 };
 

@@ -78,6 +78,27 @@ int main(int argc, char** argv) {
   kr->add_option("name", keys.name, "The key's name")->required();
   store_options(kr);
 
+  // audit: tail | query.
+  mcpgw::app::AuditArgs audit;
+  std::string audit_config;
+  auto* audit_cmd = app.add_subcommand("audit", "Read the audit trail (tail, query)");
+  audit_cmd->require_subcommand(1);
+  auto audit_options = [&](CLI::App* c) {
+    c->add_option("--store", audit.store,
+                  "The audit store (default: mcpgw.audit.db, or gateway.audit.store of --config)");
+    c->add_option("-c,--config", audit_config, "Read the store's path from this config file");
+    c->add_option("--since", audit.since, "Only rows newer than this: 1h, 30m, 7d");
+    c->add_option("--key", audit.key, "Only this key's rows (its name)");
+    c->add_option("--tool", audit.tool, "Only these tools/URIs (a glob)");
+    c->add_option("--outcome", audit.outcome, "Only ok, error, denied, timeout");
+    c->add_flag("--json", audit.json, "One JSON object per line");
+  };
+  auto* at = audit_cmd->add_subcommand("tail", "The newest rows");
+  at->add_option("-n,--lines", audit.lines, "How many (default 20)");
+  audit_options(at);
+  auto* aq = audit_cmd->add_subcommand("query", "Rows matching the filters, oldest first");
+  audit_options(aq);
+
   std::string check_path;
   bool no_start = false;
   auto* check = app.add_subcommand("check-config",
@@ -111,6 +132,9 @@ int main(int argc, char** argv) {
     }
     if (!store_path.empty()) {
       cfg.gateway.auth.store = store_path;
+      if (!cfg.gateway.audit.store_set) {
+        cfg.gateway.audit.store = mcpgw::config::audit_store_for(store_path);
+      }
     }
     if (!mcpgw::log::init(cfg.gateway.log_level)) {
       fmt::print(stderr, "error: unknown log level \"{}\"\n", cfg.gateway.log_level);
@@ -134,6 +158,19 @@ int main(int argc, char** argv) {
       keys.store = "mcpgw.db";
     }
     return mcpgw::app::keys_command(keys);
+  }
+  if (*audit_cmd) {
+    audit.action = *at ? "tail" : "query";
+    if (audit.store.empty() && !audit_config.empty()) {
+      if (!load(audit_config, cfg)) {
+        return 2;
+      }
+      audit.store = cfg.gateway.audit.store;
+    }
+    if (audit.store.empty()) {
+      audit.store = "mcpgw.audit.db";
+    }
+    return mcpgw::app::audit_command(audit);
   }
   if (*check) {
     if (!load(check_path, cfg)) {

@@ -1,4 +1,5 @@
 #include "app/serve.hpp"
+#include "access/audit.hpp"
 #include "access/authenticator.hpp"
 
 #include "common/memory.hpp"
@@ -43,7 +44,21 @@ int serve(config::Config cfg) {
   if (auth.enabled()) {
     spdlog::info("authentication: API keys from {}", cfg.gateway.auth.store);
   }
+  std::unique_ptr<access::AuditLog> audit;
+  if (cfg.gateway.audit.enabled.value_or(cfg.gateway.auth.mode != "none")) {
+    access::AuditOptions opts;
+    opts.path = cfg.gateway.audit.store;
+    opts.queue = cfg.gateway.audit.queue;
+    opts.block_when_full = cfg.gateway.audit.block_when_full;
+    audit = access::AuditLog::open(opts, error);
+    if (!audit) {
+      spdlog::critical("{}", error);
+      return 1;
+    }
+    spdlog::info("audit trail: {}", opts.path);
+  }
   relay::Relay relay(ioc.get_executor(), cfg);
+  relay.set_audit(audit.get());
   server::HttpServer http(ioc, relay, cfg, auth);
   if (!http.listen(cfg.gateway.listen_host, cfg.gateway.listen_port, error)) {
     spdlog::critical("{}", error);
@@ -82,6 +97,10 @@ int serve(config::Config cfg) {
   };
   arm();
   ioc.run();
+  if (audit) {
+    audit->flush();  // every answered request has its row before the process ends
+    spdlog::info("audit trail: {} row(s) written, {} dropped", audit->written(), audit->dropped());
+  }
   return 0;
 }
 

@@ -22,4 +22,15 @@ struct KeysArgs {
 /// `mcpgw keys create|list|revoke`. Returns the process exit code.
 int keys_command(const KeysArgs& args);
 
+struct AuditArgs {
+  std::string action;  ///< tail, query
+  std::string store;
+  std::size_t lines = 20;
+  std::string since, key, tool, outcome;
+  bool json = false;
+};
+
+/// `mcpgw audit tail|query`. Returns the process exit code.
+int audit_command(const AuditArgs& args);
+
 }  // namespace mcpgw::app

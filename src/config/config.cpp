@@ -134,6 +134,16 @@ bool parse_listen(std::string_view text, std::string& host, std::uint16_t& port)
   return true;
 }
 
+std::string audit_store_for(const std::string& key_store) {
+  // Its own file: a busy audit trail must not make the key store look changed.
+  const std::string suffix = ".db";
+  if (key_store.size() > suffix.size() &&
+      key_store.compare(key_store.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    return key_store.substr(0, key_store.size() - suffix.size()) + ".audit.db";
+  }
+  return key_store + ".audit";
+}
+
 std::string check_auth_mode(std::string_view mode) {
   if (mode == "none" || mode == "keys") {
     return {};
@@ -507,6 +517,31 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
                          : store;
     }
   }
+  if (const auto* a = as_object(r.get("audit"), "gateway.audit", diag)) {
+    ObjectReader l(*a, "gateway.audit", diag);
+    if (a->contains("enabled")) {
+      bool on = false;
+      l.boolean("enabled", on);
+      g.audit.enabled = on;
+    }
+    std::string store;
+    l.str("store", store);
+    if (!store.empty()) {
+      g.audit.store_set = true;
+      g.audit.store = fs::path(store).is_relative()
+                          ? (fs::path(base_dir) / store).lexically_normal().string()
+                          : store;
+    }
+    l.positive("queue", g.audit.queue);
+    std::string full;
+    l.str("whenFull", full);
+    if (full == "drop") {
+      g.audit.block_when_full = false;
+    } else if (!full.empty() && full != "block") {
+      diag.error("gateway.audit.whenFull", fmt::format("expected \"block\" or \"drop\", got \"{}\"", full));
+    }
+    l.boolean("arguments", g.audit.arguments);
+  }
   if (const auto* servers = as_object(r.get("servers"), "gateway.servers", diag)) {
     for (const auto& kv : *servers) {
       const std::string path = join_path("gateway.servers", kv.key());
@@ -576,6 +611,9 @@ std::optional<Config> parse(const json::value& doc, const std::string& base_dir,
   }
   if (cfg.gateway.auth.store.empty()) {
     cfg.gateway.auth.store = (fs::path(base_dir) / "mcpgw.db").lexically_normal().string();
+  }
+  if (cfg.gateway.audit.store.empty()) {
+    cfg.gateway.audit.store = audit_store_for(cfg.gateway.auth.store);
   }
   if (!is_loopback_host(cfg.gateway.listen_host) && cfg.gateway.allowed_hosts.empty()) {
     diag.warn("gateway.listen",

@@ -84,6 +84,16 @@ struct AuthConfig {
   std::string store;          ///< SQLite file of keys (and, later, the audit trail)
 };
 
+/// `gateway.audit`: the audit trail.
+struct AuditConfig {
+  std::optional<bool> enabled;     ///< default: on when auth.mode is keys
+  std::string store;               ///< default: next to auth.store (mcpgw.audit.db)
+  bool store_set = false;          ///< given in the file (else it follows auth.store)
+  std::size_t queue = 10000;       ///< rows waiting for the writer
+  bool block_when_full = true;     ///< whenFull: "block" (default) or "drop" (counted)
+  bool arguments = false;          ///< store arguments (secrets redacted), not only a digest
+};
+
 struct GatewayConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
@@ -93,6 +103,7 @@ struct GatewayConfig {
   Limits limits;
   Timeouts timeouts;
   AuthConfig auth;
+  AuditConfig audit;
   std::string log_level = "info";
 };
 
@@ -131,6 +142,9 @@ bool parse_listen(std::string_view text, std::string& host, std::uint16_t& port)
 /// Expands ${VAR} and ${VAR:-default}. Unset variables without a default are reported.
 std::optional<std::string> expand_env(std::string_view text, const EnvLookup& env,
                                       std::string* missing);
+
+/// The audit trail's default file next to a key store: mcpgw.db → mcpgw.audit.db.
+std::string audit_store_for(const std::string& key_store);
 
 /// Empty if `mode` is an auth mode mcpgw serves, else why not.
 std::string check_auth_mode(std::string_view mode);

@@ -1,5 +1,7 @@
 #include "relay/relay.hpp"
 
+#include "access/key_store.hpp"
+
 #include "common/error.hpp"
 #include "common/random.hpp"
 #include "jsonrpc/message.hpp"
@@ -104,6 +106,62 @@ void BackendSlot::on_backend_message(upstream::Backend&, json::object&& msg) {
 
 void BackendSlot::on_backend_state(upstream::Backend&, upstream::BackendState state) {
   relay.on_backend_state(*this, state);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+
+Relay::AuditScope::AuditScope(Relay& relay, const Session& s, std::string_view method,
+                              std::string_view target, const json::object& params,
+                              const char* args_key)
+    : relay_(relay), started_(Clock::now()) {
+  if (relay_.audit_ == nullptr) {
+    return;
+  }
+  row_.emplace();
+  auto& r = *row_;
+  r.principal = s.principal ? s.principal->name : std::string("-");
+  r.session = s.id;
+  r.client = std::string(string_at(s.client_info, "name"));
+  r.method = std::string(method);
+  r.target = std::string(target);
+  const json::value* args = args_key ? params.if_contains(args_key) : nullptr;
+  const std::string text = args ? json::serialize(*args) : std::string("{}");
+  r.args_digest = access::key_digest(text);
+  r.bytes_in = static_cast<std::int64_t>(text.size());
+  if (relay_.cfg_.gateway.audit.arguments && args != nullptr) {
+    r.arguments = access::redact_arguments(text);
+  }
+}
+
+void Relay::AuditScope::done(const json::object& reply, std::string denied) {
+  if (!row_) {
+    return;
+  }
+  auto& r = *row_;
+  r.server = server;
+  r.ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch()).count();
+  r.latency_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_).count();
+  r.bytes_out = static_cast<std::int64_t>(json::serialize(reply).size());
+  if (!denied.empty()) {
+    r.outcome = "denied";
+    r.detail = std::move(denied);
+  } else if (const auto* e = reply.if_contains("error"); e && e->is_object()) {
+    const std::string_view msg = string_at(e->get_object(), "message");
+    r.outcome = msg.find("timed out") != std::string_view::npos ? "timeout" : "error";
+    r.detail = std::string(msg.substr(0, 500));
+  } else if (const auto* res = reply.if_contains("result");
+             res && res->is_object() && res->get_object().contains("isError") &&
+             res->get_object().at("isError").is_bool() && res->get_object().at("isError").get_bool()) {
+    r.outcome = "error";
+    r.detail = "the tool reported an error";
+  } else {
+    r.outcome = "ok";
+  }
+  relay_.audit_->record(std::move(r));
+  row_.reset();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -448,7 +506,9 @@ asio::awaitable<json::object> Relay::dispatch(SessionPtr s, json::object& req,
     json::object& params = params_of(req);
     const std::string name(string_at(params, "name"));
     const char* what = m == mm::kToolsCall ? "tool" : "prompt";
+    AuditScope audit(*this, *s, m, name, params, "arguments");
     auto route = route_name(*s, name);
+    bool denied = false;
     if (route && m == mm::kToolsCall && s->principal) {
       // With access control, a tool the caller may not use and a tool that does not exist get
       // the same answer, from the gateway: neither can be told apart by probing.
@@ -459,30 +519,45 @@ asio::awaitable<json::object> Relay::dispatch(SessionPtr s, json::object& req,
         exists = !tools || std::any_of(tools->begin(), tools->end(), [&](const json::value& t) {
           return t.is_object() && string_at(t.get_object(), "name") == route->name;
         });
+      } else {
+        denied = true;
       }
       if (!exists) {
+        audit.server = route->slot->cfg.name;
         route.reset();
       }
     }
     if (name.empty() || !route) {
-      co_return jsonrpc::make_error(id, rpc_code::kInvalidParams,
-                                    fmt::format("Unknown {}: {}", what, name));
+      auto reply = jsonrpc::make_error(id, rpc_code::kInvalidParams,
+                                       fmt::format("Unknown {}: {}", what, name));
+      audit.done(reply, denied ? fmt::format("not permitted for key '{}'", s->principal->name)
+                               : std::string());
+      co_return reply;
     }
+    audit.server = route->slot->cfg.name;
     params["name"] = route->name;
-    co_return co_await forward(s, *route->slot, std::move(req), out);
+    auto reply = co_await forward(s, *route->slot, std::move(req), out);
+    audit.done(reply);
+    co_return reply;
   }
   if (m == mm::kResourcesRead) {
     json::object& params = params_of(req);
     const std::string uri(string_at(params, "uri"));
+    AuditScope audit(*this, *s, m, uri, params, nullptr);
     auto route = route_uri(*s, uri);
     if (uri.empty() || !route) {
       json::object data;
       data["uri"] = uri;
-      co_return jsonrpc::make_error(id, -32002, fmt::format("Resource not found: {}", uri),
-                                    std::move(data));
+      auto reply = jsonrpc::make_error(id, -32002, fmt::format("Resource not found: {}", uri),
+                                       std::move(data));
+      audit.done(reply);
+      co_return reply;
     }
+    audit.server = route->slot->cfg.name;
     params["uri"] = route->name;
-    co_return co_await forward(s, *route->slot, std::move(req), out);
+    auto reply = co_await forward(s, *route->slot, std::move(req), out);
+    audit.done(reply);
+    co_return reply;
   }
   if (m == mm::kResourcesSubscribe || m == mm::kResourcesUnsubscribe) {
     co_return co_await subscribe(s, req, m == mm::kResourcesSubscribe, out);

@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "mcp/naming.hpp"
 #include "relay/session.hpp"
+#include "access/audit.hpp"
 #include "upstream/backend.hpp"
 #include "upstream/http_client.hpp"
 #include "upstream/rpc_backend.hpp"
@@ -90,6 +91,10 @@ class Relay {
   void handle_notification(const SessionPtr& session, json::object msg);
   void handle_response(const SessionPtr& session, json::object msg);
 
+  /// Where audit rows go (null: no audit trail).
+  void set_audit(access::AuditLog* log) noexcept { audit_ = log; }
+  access::AuditLog* audit_log() const noexcept { return audit_; }
+
   /// Whether any server receives the client's Authorization header (sessions then keep it).
   bool forwards_authorization() const noexcept;
 
@@ -103,6 +108,21 @@ class Relay {
   void on_backend_state(BackendSlot& slot, upstream::BackendState state);
 
  private:
+  /// One audit row in the making: started when a request is routed, written when answered.
+  class AuditScope {
+   public:
+    AuditScope(Relay& relay, const Session& s, std::string_view method, std::string_view target,
+               const json::object& params, const char* args_key);
+    /// Writes the row for `reply`; `denied` (non-empty) is why access control refused it.
+    void done(const json::object& reply, std::string denied = {});
+    std::string server;
+
+   private:
+    Relay& relay_;
+    Clock::time_point started_;
+    std::optional<access::AuditRecord> row_;
+  };
+
   struct Route {
     BackendSlot* slot;
     std::string name;  ///< as the server knows it
@@ -159,6 +179,7 @@ class Relay {
   std::uint64_t next_inflight_order_ = 1;
   std::size_t inflight_count_ = 0;
   bool stopping_ = false;
+  access::AuditLog* audit_ = nullptr;
   std::set<std::string> warned_shortened_;
   /// Connection pools to remote servers, one per server, shared by its upstream sessions.
   std::map<std::string, std::shared_ptr<upstream::HttpClient>> http_clients_;

@@ -399,6 +399,9 @@ class HttpServer::Impl {
       // Nothing reaches a server, and no session is found or made, before this passes.
       auto who = auth_.authenticate({req[http::field::authorization], req["x-api-key"],
                                      req["x-litellm-api-key"]});
+      if (who.outcome != access::AuthOutcome::ok) {
+        audit_refusal(req, path, who);
+      }
       if (who.outcome == access::AuthOutcome::missing ||
           who.outcome == access::AuthOutcome::invalid) {
         auto res = error_response(req, 401, nullptr, rpc_code::kServerError, who.reason);
@@ -445,6 +448,24 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     co_return co_await not_found(c, req);
+  }
+
+  /// A request refused before any session (401, 429) still gets its audit row.
+  void audit_refusal(const Request& req, const std::string& path, const access::AuthResult& who) {
+    access::AuditLog* log = relay_.audit_log();
+    if (log == nullptr) {
+      return;
+    }
+    access::AuditRecord r;
+    r.ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch()).count();
+    r.principal = who.principal ? who.principal->name : who.key_name.empty() ? "-" : who.key_name;
+    r.method = "http";
+    r.target = fmt::format("{} {}", std::string_view(req.method_string()), path);
+    r.outcome = "denied";
+    r.detail = who.reason;
+    r.bytes_in = static_cast<std::int64_t>(req.body().size());
+    log->record(std::move(r));
   }
 
   /// A session belongs to whoever opened it: another key's request gets "not found".

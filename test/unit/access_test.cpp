@@ -1,3 +1,4 @@
+#include "access/audit.hpp"
 #include "access/authenticator.hpp"
 #include "access/key_store.hpp"
 #include "access/principal.hpp"
@@ -150,6 +151,49 @@ TEST_F(Store, TheAuthenticatorReadsEveryHeaderStyleAndLimitsTheRate) {
   EXPECT_GE(third.retry_after_s, 1);
   EXPECT_EQ(auth.authenticate({}).outcome, AuthOutcome::missing);
   EXPECT_EQ(auth.authenticate({"Bearer nope", {}, {}}).outcome, AuthOutcome::invalid);
+}
+
+TEST(Audit, SecretsInArgumentsAreRedacted) {
+  EXPECT_EQ(redact_arguments(R"({"q":"select 1","password":"p","nested":{"apiKey":"k","n":1},"list":[{"token":"t"}]})"),
+            R"({"q":"select 1","password":"[redacted]","nested":{"apiKey":"[redacted]","n":1},"list":[{"token":"[redacted]"}]})");
+  EXPECT_EQ(redact_arguments("not json"), "[unparsable]");
+}
+
+TEST_F(Store, AuditRowsAreWrittenAndQueried) {
+  std::string error;
+  AuditOptions opts;
+  opts.path = path_;
+  {
+    auto log = AuditLog::open(opts, error);
+    ASSERT_TRUE(log) << error;
+    for (int i = 0; i < 700; ++i) {  // more than one batch
+      AuditRecord r;
+      r.ts_ms = 1000 + i;
+      r.principal = i % 2 ? "odd" : "even";
+      r.method = "tools/call";
+      r.target = i % 3 ? "alpha__echo" : "beta__add";
+      r.outcome = i % 5 ? "ok" : "error";
+      log->record(std::move(r));
+    }
+    log->flush();
+    EXPECT_EQ(log->written(), 700u);
+  }
+  AuditQuery q;
+  auto all = query_audit(path_, q, error);
+  ASSERT_TRUE(all) << error;
+  EXPECT_EQ(all->size(), 700u);
+  q.principal = "odd";
+  q.outcome = "error";
+  EXPECT_EQ(query_audit(path_, q, error)->size(), 70u);
+  AuditQuery t;
+  t.tool = "beta__*";
+  t.since_ms = 1000 + 600;
+  EXPECT_EQ(query_audit(path_, t, error)->size(), 34u);
+  AuditQuery tail;
+  tail.limit = 3;
+  auto last = query_audit(path_, tail, error);
+  ASSERT_EQ(last->size(), 3u);
+  EXPECT_EQ(last->back().ts_ms, 1699) << "tail is oldest-to-newest, ending at the newest";
 }
 
 }  // namespace

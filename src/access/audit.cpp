@@ -1,0 +1,293 @@
+#include "access/audit.hpp"
+
+#include "access/principal.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include <chrono>
+
+namespace mcpgw::access {
+
+namespace {
+constexpr std::size_t kBatch = 512;
+constexpr auto kLinger = std::chrono::milliseconds(50);
+
+constexpr const char* kSchema =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE IF NOT EXISTS audit ("
+    " id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, principal TEXT NOT NULL, session TEXT,"
+    " client TEXT, server TEXT, method TEXT NOT NULL, target TEXT, args_digest TEXT,"
+    " arguments TEXT, outcome TEXT NOT NULL, detail TEXT, latency_us INTEGER,"
+    " bytes_in INTEGER, bytes_out INTEGER);"
+    "CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts_ms);";
+
+bool secret_name(std::string_view k) {
+  std::string lower;
+  for (char c : k) {
+    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  for (const char* s : {"password", "passwd", "secret", "token", "apikey", "api_key", "key",
+                        "authorization", "cookie", "credential", "private"}) {
+    if (lower.find(s) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void redact(boost::json::value& v) {
+  if (v.is_object()) {
+    for (auto& kv : v.get_object()) {
+      if (secret_name(kv.key())) {
+        kv.value() = "[redacted]";
+      } else {
+        redact(kv.value());
+      }
+    }
+  } else if (v.is_array()) {
+    for (auto& item : v.get_array()) {
+      redact(item);
+    }
+  }
+}
+
+sqlite3* open_db(const std::string& path, std::string& error) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    error = fmt::format("cannot open the audit store {}: {}", path, db ? sqlite3_errmsg(db) : "?");
+    sqlite3_close(db);
+    return nullptr;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  char* msg = nullptr;
+  if (sqlite3_exec(db, kSchema, nullptr, nullptr, &msg) != SQLITE_OK) {
+    error = fmt::format("cannot set up the audit store {}: {}", path, msg ? msg : "?");
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    return nullptr;
+  }
+  return db;
+}
+
+}  // namespace
+
+struct AuditLog::Db {
+  sqlite3* db = nullptr;
+  sqlite3_stmt* insert = nullptr;
+  ~Db() {
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+  }
+};
+
+std::string redact_arguments(std::string_view text) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  if (ec) {
+    return "[unparsable]";
+  }
+  redact(v);
+  return boost::json::serialize(v);
+}
+
+std::unique_ptr<AuditLog> AuditLog::open(const AuditOptions& options, std::string& error) {
+  auto log = std::unique_ptr<AuditLog>(new AuditLog());
+  log->options_ = options;
+  log->db_ = std::make_unique<Db>();
+  log->db_->db = open_db(options.path, error);
+  if (log->db_->db == nullptr) {
+    return nullptr;
+  }
+  if (sqlite3_prepare_v2(log->db_->db,
+                         "INSERT INTO audit (ts_ms, principal, session, client, server, method,"
+                         " target, args_digest, arguments, outcome, detail, latency_us, bytes_in,"
+                         " bytes_out) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                         -1, &log->db_->insert, nullptr) != SQLITE_OK) {
+    error = sqlite3_errmsg(log->db_->db);
+    return nullptr;
+  }
+  log->writer_ = std::thread([raw = log.get()] { raw->run(); });
+  return log;
+}
+
+AuditLog::~AuditLog() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_writer_.notify_all();
+  if (writer_.joinable()) {
+    writer_.join();
+  }
+  if (dropped_ > 0) {
+    spdlog::warn("audit: {} row(s) were dropped because the queue was full", dropped_);
+  }
+}
+
+void AuditLog::record(AuditRecord&& r) {
+  std::unique_lock lock(mu_);
+  if (queue_.size() >= options_.queue) {
+    if (!options_.block_when_full) {
+      if (dropped_++ % 1000 == 0) {
+        spdlog::warn("audit: queue full ({} rows); dropping rows ({} so far)", options_.queue,
+                     dropped_);
+      }
+      return;
+    }
+    space_or_flushed_.wait(lock, [&] { return queue_.size() < options_.queue || stopping_; });
+  }
+  queue_.push_back(std::move(r));
+  ++queued_total_;
+  if (queue_.size() == 1 || queue_.size() >= kBatch) {
+    wake_writer_.notify_one();
+  }
+}
+
+void AuditLog::flush() {
+  std::unique_lock lock(mu_);
+  const std::uint64_t target = queued_total_;
+  wake_writer_.notify_one();
+  space_or_flushed_.wait(lock, [&] { return written_ + dropped_ >= target || stopping_; });
+}
+
+std::uint64_t AuditLog::written() const {
+  std::lock_guard lock(mu_);
+  return written_;
+}
+
+std::uint64_t AuditLog::dropped() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
+void AuditLog::run() {
+  std::vector<AuditRecord> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      wake_writer_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty() && stopping_) {
+        break;
+      }
+      // Let a batch gather briefly: one transaction for many rows.
+      if (queue_.size() < kBatch && !stopping_) {
+        wake_writer_.wait_for(lock, kLinger, [&] { return queue_.size() >= kBatch || stopping_; });
+      }
+      while (!queue_.empty() && batch.size() < kBatch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    space_or_flushed_.notify_all();
+    sqlite3* db = db_->db;
+    sqlite3_stmt* st = db_->insert;
+    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+    for (const auto& r : batch) {
+      auto text = [&](int i, const std::string& v) {
+        sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+      };
+      sqlite3_bind_int64(st, 1, r.ts_ms);
+      text(2, r.principal);
+      text(3, r.session);
+      text(4, r.client);
+      text(5, r.server);
+      text(6, r.method);
+      text(7, r.target);
+      text(8, r.args_digest);
+      if (r.arguments.empty()) {
+        sqlite3_bind_null(st, 9);
+      } else {
+        text(9, r.arguments);
+      }
+      text(10, r.outcome);
+      text(11, r.detail);
+      sqlite3_bind_int64(st, 12, r.latency_us);
+      sqlite3_bind_int64(st, 13, r.bytes_in);
+      sqlite3_bind_int64(st, 14, r.bytes_out);
+      if (sqlite3_step(st) != SQLITE_DONE) {
+        spdlog::error("audit: cannot write a row: {}", sqlite3_errmsg(db));
+      }
+      sqlite3_reset(st);
+    }
+    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      spdlog::error("audit: commit failed: {}", sqlite3_errmsg(db));
+    }
+    {
+      std::lock_guard lock(mu_);
+      written_ += batch.size();
+    }
+    batch.clear();
+    space_or_flushed_.notify_all();
+  }
+  space_or_flushed_.notify_all();
+}
+
+std::optional<std::vector<AuditRecord>> query_audit(const std::string& path, const AuditQuery& q,
+                                                    std::string& error) {
+  sqlite3* db = open_db(path, error);
+  if (db == nullptr) {
+    return std::nullopt;
+  }
+  std::string sql =
+      "SELECT ts_ms, principal, session, client, server, method, target, args_digest, arguments,"
+      " outcome, detail, latency_us, bytes_in, bytes_out FROM audit WHERE ts_ms >= ?";
+  if (!q.principal.empty()) {
+    sql += " AND principal = ?";
+  }
+  if (!q.outcome.empty()) {
+    sql += " AND outcome = ?";
+  }
+  sql += q.limit > 0 ? fmt::format(" ORDER BY id DESC LIMIT {}", q.limit) : " ORDER BY id";
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+    error = sqlite3_errmsg(db);
+    sqlite3_close(db);
+    return std::nullopt;
+  }
+  int i = 1;
+  sqlite3_bind_int64(st, i++, q.since_ms);
+  if (!q.principal.empty()) {
+    sqlite3_bind_text(st, i++, q.principal.c_str(), -1, SQLITE_TRANSIENT);
+  }
+  if (!q.outcome.empty()) {
+    sqlite3_bind_text(st, i++, q.outcome.c_str(), -1, SQLITE_TRANSIENT);
+  }
+  auto col = [&](int c) {
+    const auto* p = sqlite3_column_text(st, c);
+    return p ? std::string(reinterpret_cast<const char*>(p)) : std::string();
+  };
+  std::vector<AuditRecord> rows;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    AuditRecord r;
+    r.ts_ms = sqlite3_column_int64(st, 0);
+    r.principal = col(1);
+    r.session = col(2);
+    r.client = col(3);
+    r.server = col(4);
+    r.method = col(5);
+    r.target = col(6);
+    r.args_digest = col(7);
+    r.arguments = col(8);
+    r.outcome = col(9);
+    r.detail = col(10);
+    r.latency_us = sqlite3_column_int64(st, 11);
+    r.bytes_in = sqlite3_column_int64(st, 12);
+    r.bytes_out = sqlite3_column_int64(st, 13);
+    if (!q.tool.empty() && !glob_match(q.tool, r.target)) {
+      continue;
+    }
+    rows.push_back(std::move(r));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  if (q.limit > 0) {
+    std::reverse(rows.begin(), rows.end());
+  }
+  return rows;
+}
+
+}  // namespace mcpgw::access

@@ -1,0 +1,89 @@
+#pragma once
+// The audit trail: one row per tools/call, resources/read, prompts/get and denied request, in
+// SQLite. Rows are queued by the event loop and written by one writer thread in batches, so a
+// slow disk never stalls a request. On shutdown the queue is flushed. A full queue either
+// blocks the caller or drops the row and counts it (gateway.audit.whenFull): never a silent loss.
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace mcpgw::access {
+
+struct AuditRecord {
+  std::int64_t ts_ms = 0;      ///< unix milliseconds
+  std::string principal;       ///< key name, "-" when unknown (a 401)
+  std::string session;
+  std::string client;          ///< clientInfo.name
+  std::string server;
+  std::string method;          ///< tools/call, resources/read, prompts/get, or http
+  std::string target;          ///< tool, URI or prompt, as the client named it
+  std::string args_digest;     ///< SHA-256 of the arguments as sent
+  std::string arguments;       ///< only with gateway.audit.arguments, secrets redacted
+  std::string outcome;         ///< ok, error, denied, timeout, cancelled
+  std::string detail;          ///< the error or the reason for a denial
+  std::int64_t latency_us = 0;
+  std::int64_t bytes_in = 0;   ///< request size (serialized)
+  std::int64_t bytes_out = 0;  ///< response size (serialized)
+};
+
+struct AuditOptions {
+  std::string path;
+  std::size_t queue = 10000;  ///< rows waiting for the writer
+  bool block_when_full = true;
+};
+
+class AuditLog {
+ public:
+  static std::unique_ptr<AuditLog> open(const AuditOptions& options, std::string& error);
+  ~AuditLog();  ///< flushes what is queued, then stops the writer
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  /// Queues a row (from the event loop). With a full queue: waits, or drops and counts.
+  void record(AuditRecord&& r);
+  /// Writes everything queued so far before returning.
+  void flush();
+  std::uint64_t written() const;
+  std::uint64_t dropped() const;
+
+ private:
+  AuditLog() = default;
+  void run();
+
+  struct Db;
+  std::unique_ptr<Db> db_;
+  AuditOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_writer_;
+  std::condition_variable space_or_flushed_;
+  std::deque<AuditRecord> queue_;
+  std::uint64_t queued_total_ = 0;
+  std::uint64_t written_ = 0;
+  std::uint64_t dropped_ = 0;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
+/// Rows matching a query, newest last. `since_ms` 0 for all; empty strings match anything;
+/// `tool` is a glob.
+struct AuditQuery {
+  std::int64_t since_ms = 0;
+  std::string principal;
+  std::string tool;
+  std::string outcome;
+  std::size_t limit = 0;  ///< 0: no limit (the newest `limit` rows otherwise)
+};
+std::optional<std::vector<AuditRecord>> query_audit(const std::string& path, const AuditQuery& q,
+                                                    std::string& error);
+
+/// Arguments as stored when gateway.audit.arguments is on: values of keys that look like
+/// secrets (password, token, secret, key, authorization, cookie…) become "[redacted]".
+std::string redact_arguments(std::string_view json_text);
+
+}  // namespace mcpgw::access
