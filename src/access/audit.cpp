@@ -1,6 +1,7 @@
 #include "access/audit.hpp"
 
 #include "access/principal.hpp"
+#include "access/sqlite_store.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -16,7 +17,6 @@ constexpr std::size_t kBatch = 512;
 constexpr auto kLinger = std::chrono::milliseconds(50);
 
 constexpr const char* kSchema =
-    "PRAGMA journal_mode=WAL;"
     "CREATE TABLE IF NOT EXISTS audit ("
     " id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, principal TEXT NOT NULL, session TEXT,"
     " client TEXT, server TEXT, method TEXT NOT NULL, target TEXT, args_digest TEXT,"
@@ -55,22 +55,7 @@ void redact(boost::json::value& v) {
 }
 
 sqlite3* open_db(const std::string& path, std::string& error) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
-    error = fmt::format("cannot open the audit store {}: {}", path, db ? sqlite3_errmsg(db) : "?");
-    sqlite3_close(db);
-    return nullptr;
-  }
-  sqlite3_busy_timeout(db, 5000);
-  char* msg = nullptr;
-  if (sqlite3_exec(db, kSchema, nullptr, nullptr, &msg) != SQLITE_OK) {
-    error = fmt::format("cannot set up the audit store {}: {}", path, msg ? msg : "?");
-    sqlite3_free(msg);
-    sqlite3_close(db);
-    return nullptr;
-  }
-  return db;
+  return open_sqlite(path, kSchema, "audit store", 5000, error);
 }
 
 }  // namespace

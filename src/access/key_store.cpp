@@ -1,5 +1,6 @@
 #include "access/key_store.hpp"
 
+#include "access/sqlite_store.hpp"
 #include "common/random.hpp"
 
 #include <fmt/format.h>
@@ -157,27 +158,37 @@ std::optional<double> parse_rate(std::string_view text) {
   return std::nullopt;
 }
 
-std::unique_ptr<KeyStore> KeyStore::open(const std::string& path, std::string& error) {
+sqlite3* open_sqlite(const std::string& path, const char* schema, const char* what,
+                     int busy_ms, std::string& error) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {
-    error = fmt::format("cannot open the store {}: {}", path, db ? sqlite3_errmsg(db) : "?");
+    error = fmt::format("cannot open the {} {}: {}", what, path, db ? sqlite3_errmsg(db) : "?");
     sqlite3_close(db);
     return nullptr;
   }
-  sqlite3_busy_timeout(db, 2000);
-  const char* schema =
-      "PRAGMA journal_mode=WAL;"
-      "CREATE TABLE IF NOT EXISTS api_keys ("
-      " name TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL,"
-      " servers TEXT NOT NULL DEFAULT '', tools TEXT NOT NULL DEFAULT '',"
-      " deny_tools TEXT NOT NULL DEFAULT '', expires_at INTEGER, rate_per_min REAL,"
-      " created_at INTEGER NOT NULL, revoked_at INTEGER);";
+  sqlite3_busy_timeout(db, busy_ms);
   char* msg = nullptr;
-  if (sqlite3_exec(db, schema, nullptr, nullptr, &msg) != SQLITE_OK) {
-    error = fmt::format("cannot set up the store {}: {}", path, msg ? msg : "?");
+  if (sqlite3_exec(db, "PRAGMA journal_mode=WAL;", nullptr, nullptr, nullptr) != SQLITE_OK ||
+      sqlite3_exec(db, schema, nullptr, nullptr, &msg) != SQLITE_OK) {
+    error = fmt::format("cannot set up the {} {}: {}", what, path, msg ? msg : sqlite3_errmsg(db));
     sqlite3_free(msg);
     sqlite3_close(db);
+    return nullptr;
+  }
+  return db;
+}
+
+std::unique_ptr<KeyStore> KeyStore::open(const std::string& path, std::string& error) {
+  sqlite3* db = open_sqlite(path,
+                            "CREATE TABLE IF NOT EXISTS api_keys ("
+                            " name TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE,"
+                            " prefix TEXT NOT NULL, servers TEXT NOT NULL DEFAULT '',"
+                            " tools TEXT NOT NULL DEFAULT '', deny_tools TEXT NOT NULL DEFAULT '',"
+                            " expires_at INTEGER, rate_per_min REAL, created_at INTEGER NOT NULL,"
+                            " revoked_at INTEGER);",
+                            "key store", 2000, error);
+  if (db == nullptr) {
     return nullptr;
   }
   auto store = std::unique_ptr<KeyStore>(new KeyStore(db));
