@@ -362,6 +362,10 @@ std::optional<std::vector<std::string>> Relay::resolve_view(std::string_view pat
   auto allowed = [&](std::string_view name) {
     return principal == nullptr || principal->allows_server(name);
   };
+  if (path_server.find(',') != std::string_view::npos) {
+    // LiteLLM's /mcp/a,b: those servers, aggregated (then x-mcp-servers is not consulted).
+    return resolve_view({}, path_server, principal, error);
+  }
   if (!path_server.empty()) {
     if (cfg_.find(path_server) == nullptr || !allowed(path_server)) {
       error = fmt::format("no server named '{}'", path_server);

@@ -392,7 +392,8 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
 
-    const bool mcp_path = path == "/mcp" || path.rfind("/mcp/", 0) == 0 || path == "/sse" ||
+    const bool mcp_path = path == "/mcp" || path.rfind("/mcp/", 0) == 0 ||
+                          !litellm_server_path(path).empty() || path == "/sse" ||
                           path.rfind("/sse/", 0) == 0 || path == "/message" || path == "/messages";
     c.principal.reset();
     if (mcp_path && auth_.enabled()) {
@@ -420,6 +421,9 @@ class HttpServer::Impl {
       c.principal = std::move(who.principal);
     }
 
+    if (const auto alt = litellm_server_path(path); !alt.empty()) {
+      co_return co_await streamable(c, req, alt, path);  // LiteLLM's /{server}/mcp
+    }
     if (path == "/mcp" || path.rfind("/mcp/", 0) == 0) {
       std::string server = path.size() > 4 ? path.substr(5) : std::string();
       if (server.find('/') != std::string::npos) {
@@ -448,6 +452,24 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     co_return co_await not_found(c, req);
+  }
+
+  /// "/{server}/mcp" (LiteLLM's per-server form) → the server's name, for configured servers.
+  std::string litellm_server_path(const std::string& path) const {
+    constexpr std::string_view kTail = "/mcp";
+    if (path.size() <= kTail.size() + 1 || path.compare(path.size() - kTail.size(), kTail.size(), kTail) != 0) {
+      return {};
+    }
+    std::string name = path.substr(1, path.size() - 1 - kTail.size());
+    if (name.find('/') != std::string::npos || relay_.config().find(name) == nullptr) {
+      return {};
+    }
+    return name;
+  }
+
+  /// /mcp/{server} is one server under its own names; /mcp/{a},{b} aggregates those servers.
+  static bool single_server(const std::string& path_server) {
+    return !path_server.empty() && path_server.find(',') == std::string::npos;
   }
 
   /// A request refused before any session (401, 429) still gets its audit row.
@@ -668,7 +690,7 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     auto created = relay_.create_session(relay::ClientTransport::streamable_http, std::move(*view),
-                                         !server.empty(), endpoint);
+                                         single_server(server), endpoint);
     if (!created) {
       auto res = error_response(req, created.error(), msg.at("id"));
       if (created.error() == make_error_code(Errc::too_many_sessions)) {
@@ -979,7 +1001,7 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     auto created = relay_.create_session(relay::ClientTransport::legacy_sse, std::move(*view),
-                                         !server.empty(), endpoint);
+                                         single_server(server), endpoint);
     if (!created) {
       auto res = error_response(req, created.error());
       co_return co_await write(c, res);

@@ -141,6 +141,20 @@ describe('access control with API keys', () => {
     assert.ok(tools.some((t) => t.name === 'echo'), 'per-server endpoint: original names');
   });
 
+  test('LiteLLM\'s path forms: /{server}/mcp and /mcp/{a},{b}', async () => {
+    const headers = { Authorization: `Bearer ${secret.full}` };
+    const { client: one } = await connect(ctx.gw, { ctx, path: '/beta/mcp', headers });
+    const oneTools = (await one.listTools()).tools.map((t) => t.name);
+    assert.ok(oneTools.includes('echo') && !oneTools.some((n) => n.includes('__')), 'one server, its own names');
+    assert.equal(textOf(await one.callTool({ name: 'echo', arguments: { message: 'b' } })), 'Echo: b');
+    const { client: both } = await connect(ctx.gw, { ctx, path: '/mcp/alpha,beta', headers });
+    const bothTools = (await both.listTools()).tools.map((t) => t.name);
+    assert.ok(bothTools.includes('alpha__echo') && bothTools.includes('beta__echo'), 'both, prefixed');
+    const narrowed = await post(ctx.gw.endpoint('/mcp/alpha,beta'), initializeBody(),
+      { Authorization: `Bearer ${secret.alphaOnly}` });
+    assert.equal(narrowed.status, 404, 'a listed server the key may not use is unknown');
+  });
+
   test('a session belongs to its key', async () => {
     const { transport } = await connect(ctx.gw, { ctx, headers: { Authorization: `Bearer ${secret.full}` } });
     const sid = transport.sessionId;
