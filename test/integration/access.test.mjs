@@ -155,6 +155,39 @@ describe('access control with API keys', () => {
     assert.equal(narrowed.status, 404, 'a listed server the key may not use is unknown');
   });
 
+  test('the LiteLLM REST surface: same keys, same permissions, same audit', async () => {
+    const get = (p, k) => fetch(ctx.gw.endpoint(p), { headers: { 'x-litellm-api-key': `Bearer ${k}` } });
+    const call = (body, k) => fetch(ctx.gw.endpoint('/mcp-rest/tools/call'), {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-litellm-api-key': `Bearer ${k}` },
+      body: JSON.stringify(body),
+    });
+    const v1 = await (await get('/v1/mcp/tools', secret.alphaOnly)).json();
+    assert.ok(v1.tools.length > 0);
+    assert.ok(v1.tools.every((t) => t.name.startsWith('alpha__') && t.mcp_info.server_name === 'alpha'));
+    const listed = await (await get('/mcp-rest/tools/list?server_id=beta', secret.echoOnly)).json();
+    assert.deepEqual(listed.tools.map((t) => t.name), ['beta__echo'], 'filtered by key and server_id');
+    assert.equal(listed.error, null);
+
+    const ok = await call({ name: 'alpha__echo', arguments: { message: 'rest' } }, secret.full);
+    assert.equal(ok.status, 200);
+    assert.equal(textOf(await ok.json()), 'Echo: rest');
+    const byServer = await call({ name: 'echo', server_id: 'beta', arguments: { message: 'b' } }, secret.full);
+    assert.equal(textOf(await byServer.json()), 'Echo: b');
+    const denied = await call({ name: 'alpha__add', arguments: { a: 1, b: 1 } }, secret.echoOnly);
+    assert.equal(denied.status, 404);
+    assert.match((await denied.json()).error, /Unknown tool: alpha__add/);
+    const anonymous = await fetch(ctx.gw.endpoint('/v1/mcp/tools'));
+    assert.equal(anonymous.status, 401);
+
+    const servers = await (await get('/v1/mcp/server', secret.alphaOnly)).json();
+    assert.deepEqual(servers.map((x) => [x.server_id, x.status]), [['alpha', 'ready']]);
+
+    const k = createKey('rest-temp');
+    assert.equal((await call({ name: 'alpha__echo', arguments: { message: 'x' } }, k)).status, 200);
+    keys('revoke', 'rest-temp');
+    assert.equal((await call({ name: 'alpha__echo', arguments: { message: 'x' } }, k)).status, 401);
+  });
+
   test('a session belongs to its key', async () => {
     const { transport } = await connect(ctx.gw, { ctx, headers: { Authorization: `Bearer ${secret.full}` } });
     const sid = transport.sessionId;
