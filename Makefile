@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG ?= examples/mcpgw.json
 LISTEN ?= 127.0.0.1:8080
 
-# Debian packages the build and the tests need. PostgreSQL is for the field-report test, which
+# Debian packages the build and the tests need. PostgreSQL is for the PostgreSQL-over-SSE test, which
 # starts its own throwaway cluster: the package's own service is not started while installing
 # (policy-rc.d), so nothing listens on 5432 because of it.
 APT_PACKAGES := g++ cmake ninja-build ccache pkg-config \

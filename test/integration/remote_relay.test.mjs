@@ -50,7 +50,7 @@ describe('the relay over every server transport', () => {
         client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => { updates.push(n.params.uri); });
         client.setNotificationHandler(ToolListChangedNotificationSchema, () => { listChanged += 1; });
         client.setRequestHandler(ListRootsRequestSchema, async () => ({
-          roots: [{ uri: `file:///work/${mode}`, name: 'work' }],
+          roots: [{ uri: `file:///projects/${mode}`, name: 'work' }],
         }));
       });
       const call = (server, name, args = {}) => withTimeout(
@@ -70,7 +70,7 @@ describe('the relay over every server transport', () => {
 
         if (can.roots) {
           test(`${server}: roots come from this client`, async () => {
-            assert.equal(textOf(await call(server, 'roots')), JSON.stringify([`file:///work/${mode}`]));
+            assert.equal(textOf(await call(server, 'roots')), JSON.stringify([`file:///projects/${mode}`]));
           });
         }
 

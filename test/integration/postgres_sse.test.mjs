@@ -1,4 +1,4 @@
-// Field report 001: a PostgreSQL MCP server offered over legacy HTTP+SSE, behind a gateway,
+// A reported failure: a PostgreSQL MCP server offered over legacy HTTP+SSE, behind a gateway,
 // that Claude clients could not use. Here for real: a PostgreSQL started by the test,
 // @modelcontextprotocol/server-postgres behind supergateway's SSE transport, mcpgw in front,
 // and a client over Streamable HTTP that lists the prefixed tools and runs a SELECT.
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { connect, textOf, useGateway, withTimeout } from './helpers.mjs';
 import { INVENTORY_ROWS, startPostgres, startPostgresSse } from './fixtures/postgres.mjs';
 
-describe('seed 001: PostgreSQL over legacy SSE behind mcpgw', () => {
+describe('PostgreSQL over legacy SSE behind mcpgw', () => {
   const db = { pg: null, sse: null };
   before(async () => {
     db.pg = await startPostgres();
@@ -25,7 +25,7 @@ describe('seed 001: PostgreSQL over legacy SSE behind mcpgw', () => {
 
   for (const mode of ['both', 'json']) {
     test(`a Streamable HTTP client (${mode}) lists postgres__query and SELECTs rows`, async () => {
-      const { client } = await connect(ctx.gw, { mode, ctx, name: 'seed-001' });
+      const { client } = await connect(ctx.gw, { mode, ctx, name: 'postgres-client' });
       const { tools } = await withTimeout(client.listTools(), 10000, 'tools/list');
       const query = tools.find((t) => t.name === 'postgres__query');
       assert.ok(query, `postgres__query listed (got ${tools.map((t) => t.name).join(', ')})`);
