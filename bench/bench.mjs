@@ -33,14 +33,14 @@ const SCRIPT = path.join(here, 'mcp_call.lua');
 const NODE = process.execPath;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpgw-bench-'));
 
-function mcpgwConfig(upstreamPort) {
-  const file = path.join(tmp, upstreamPort ? 'mcpgw-remote.json' : 'mcpgw.json');
+function mcpgwConfig({ upstreamPort = 0, audit } = {}) {
+  const file = path.join(tmp, `mcpgw${upstreamPort ? '-remote' : ''}${audit === false ? '-noaudit' : ''}.json`);
   // With an upstream port: the demo server is reached over Streamable HTTP, through a second
   // mcpgw that runs it (so the remote path is measured, not a slow server).
   const demo = upstreamPort ? { type: 'http', url: `http://127.0.0.1:${upstreamPort}/mcp/demo` } : { command: DEMO };
   writeFileSync(file, JSON.stringify({
     mcpServers: { demo },
-    gateway: { logLevel: 'warn', limits: { maxSessions: 20000 } },
+    gateway: { logLevel: 'warn', limits: { maxSessions: 20000 }, ...(audit === false ? { audit: { enabled: false } } : {}) },
   }));
   return file;
 }
@@ -52,13 +52,17 @@ function targets() {
   const list = [
     { name: 'mcpgw', path: '/mcp/demo', tool: 'echo', cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`]] },
     { name: 'mcpgw-aggregate', path: '/mcp', tool: 'demo__echo', cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`]] },
-    // Every request authenticated with an API key (SHA-256, store lookup, rate bucket).
+    // Every request authenticated with an API key (SHA-256, store check, rate bucket); the
+    // audit trail on (its default with keys), then off.
     { name: 'mcpgw-keys', path: '/mcp/demo', tool: 'echo', apiKey: true,
       cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`,
         '--auth', 'keys', '--store', path.join(tmp, 'keys.db')]] },
+    { name: 'mcpgw-keys-noaudit', path: '/mcp/demo', tool: 'echo', apiKey: true,
+      cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig({ audit: false }), '--listen', `127.0.0.1:${p}`,
+        '--auth', 'keys', '--store', path.join(tmp, 'keys.db')]] },
     // The front gateway's server is remote (Streamable HTTP); CPU is the front gateway's alone.
     { name: 'mcpgw-remote', path: '/mcp/demo', tool: 'echo', upstream: true,
-      cmd: (p, up) => [MCPGW, ['serve', '--config', mcpgwConfig(up), '--listen', `127.0.0.1:${p}`]] },
+      cmd: (p, up) => [MCPGW, ['serve', '--config', mcpgwConfig({ upstreamPort: up }), '--listen', `127.0.0.1:${p}`]] },
   ];
   if (peers) {
     list.push(

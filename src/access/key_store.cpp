@@ -2,6 +2,7 @@
 
 #include "access/sqlite_store.hpp"
 #include "common/random.hpp"
+#include "common/text.hpp"
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -23,22 +24,6 @@ std::string join(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) {
     out += out.empty() ? s : "," + s;
-  }
-  return out;
-}
-
-std::vector<std::string> split(std::string_view s) {
-  std::vector<std::string> out;
-  std::size_t pos = 0;
-  while (pos < s.size()) {
-    auto comma = s.find(',', pos);
-    if (comma == std::string_view::npos) {
-      comma = s.size();
-    }
-    if (comma > pos) {
-      out.emplace_back(s.substr(pos, comma - pos));
-    }
-    pos = comma + 1;
   }
   return out;
 }
@@ -85,9 +70,9 @@ KeyRecord read_row(Stmt& st, int first) {
   KeyRecord r;
   r.name = st.column_text(first);
   r.prefix = st.column_text(first + 1);
-  r.servers = split(st.column_text(first + 2));
-  r.tools = split(st.column_text(first + 3));
-  r.deny_tools = split(st.column_text(first + 4));
+  r.servers = split_list(st.column_text(first + 2));
+  r.tools = split_list(st.column_text(first + 3));
+  r.deny_tools = split_list(st.column_text(first + 4));
   r.expires_at = st.column_int(first + 5);
   if (sqlite3_column_type(st.get(), first + 6) != SQLITE_NULL) {
     r.rate_per_min = sqlite3_column_double(st.get(), first + 6);

@@ -1,5 +1,6 @@
 // `mcpgw keys create|list|revoke`: API keys in the gateway's store.
 #include "app/serve.hpp"
+#include "common/text.hpp"
 #include "access/key_store.hpp"
 
 #include <fmt/format.h>
@@ -9,29 +10,6 @@
 namespace mcpgw::app {
 
 namespace {
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t pos = 0;
-  while (pos <= s.size()) {
-    auto comma = s.find(',', pos);
-    if (comma == std::string::npos) {
-      comma = s.size();
-    }
-    std::string item = s.substr(pos, comma - pos);
-    while (!item.empty() && item.front() == ' ') {
-      item.erase(0, 1);
-    }
-    while (!item.empty() && item.back() == ' ') {
-      item.pop_back();
-    }
-    if (!item.empty()) {
-      out.push_back(std::move(item));
-    }
-    pos = comma + 1;
-  }
-  return out;
-}
 
 std::string join(const std::vector<std::string>& v, std::string_view empty) {
   if (v.empty()) {

@@ -4,6 +4,7 @@
 
 #include "common/error.hpp"
 #include "common/random.hpp"
+#include "common/text.hpp"
 #include "jsonrpc/message.hpp"
 #include "mcp/protocol.hpp"
 #include "upstream/remote_backend.hpp"
@@ -52,12 +53,6 @@ std::string_view string_at(const json::object& o, std::string_view key) {
     return v->get_string();
   }
   return {};
-}
-
-/// Down: not ready, and its last attempt to come up failed (a server that just crashed and is
-/// restarting is not down yet). Requests to it fail at once instead of waiting.
-bool is_down(const upstream::Backend& b) {
-  return b.state() == BackendState::restarting && b.consecutive_failures() >= 1;
 }
 
 /// The state a person reads on /healthz: connecting, ready, degraded, down, stopped.
@@ -384,27 +379,12 @@ std::optional<std::vector<std::string>> Relay::resolve_view(std::string_view pat
   }
   // x-mcp-servers: a,b narrows the aggregate endpoint (config order is kept).
   std::set<std::string> wanted;
-  std::size_t pos = 0;
-  while (pos <= servers_header.size()) {
-    auto comma = servers_header.find(',', pos);
-    if (comma == std::string_view::npos) {
-      comma = servers_header.size();
+  for (auto& name : split_list(servers_header)) {
+    if (cfg_.find(name) == nullptr || !allowed(name)) {
+      error = fmt::format("x-mcp-servers names an unknown server '{}'", name);
+      return std::nullopt;
     }
-    std::string_view name = servers_header.substr(pos, comma - pos);
-    while (!name.empty() && name.front() == ' ') {
-      name.remove_prefix(1);
-    }
-    while (!name.empty() && name.back() == ' ') {
-      name.remove_suffix(1);
-    }
-    if (!name.empty()) {
-      if (cfg_.find(name) == nullptr || !allowed(name)) {
-        error = fmt::format("x-mcp-servers names an unknown server '{}'", name);
-        return std::nullopt;
-      }
-      wanted.emplace(name);
-    }
-    pos = comma + 1;
+    wanted.insert(std::move(name));
   }
   for (const auto& s : cfg_.servers) {
     if (wanted.count(s.name) != 0) {
@@ -623,7 +603,7 @@ asio::awaitable<json::object> Relay::initialize(SessionPtr s, json::object& req)
     }
   }
   for (BackendSlot* slot : slots) {
-    if (!is_down(*slot->backend)) {
+    if (!slot->backend->down()) {
       co_await slot->backend->wait_ready(deadline);
     }
   }
@@ -719,7 +699,7 @@ asio::awaitable<json::object> Relay::list(SessionPtr s, ListKind kind, const jso
       g->results[i] = std::move(cached);
       continue;
     }
-    if (is_down(*slot->backend)) {
+    if (slot->backend->down()) {
       continue;  // down: don't hold the list for it
     }
     ++g->remaining;
@@ -794,7 +774,7 @@ asio::awaitable<json::object> Relay::list(SessionPtr s, ListKind kind, const jso
         params["logger"] = "mcpgw";
         params["data"] = fmt::format(
             "server '{}' is {}{}{}: its {} are left out of this list", s->view[i],
-            is_down(b) ? "down" : "not ready", b.last_error().empty() ? "" : ": ", b.last_error(),
+            b.down() ? "down" : "not ready", b.last_error().empty() ? "" : ": ", b.last_error(),
             info(kind).key);
         deliver(*s, nullptr, jsonrpc::make_notification(mcp::method::kMessage,
                                                         std::move(params)));
@@ -898,7 +878,7 @@ asio::awaitable<json::object> Relay::forward(SessionPtr s, BackendSlot& slot, js
   const auto timeout = slot.cfg.options.call_timeout.value_or(cfg_.gateway.timeouts.call);
   const auto deadline = Clock::now() + timeout;
   if (backend->state() != BackendState::ready) {
-    const bool wait = !is_down(*backend);
+    const bool wait = !backend->down();
     if (!wait || !co_await backend->wait_ready(std::min(deadline, Clock::now() + cfg_.gateway.timeouts.startup))) {
       co_return jsonrpc::make_error(
           client_id, rpc_code::kInternalError,

@@ -77,6 +77,11 @@ class Backend {
   /// Failed starts in a row (0 once it has been ready); the relay fails fast when high.
   virtual unsigned consecutive_failures() const noexcept { return 0; }
   virtual std::size_t in_flight() const noexcept = 0;
+  /// Down: not ready, and its last attempt to come up failed (a server that just crashed and
+  /// is restarting is not down yet). Nobody waits for a down server.
+  bool down() const noexcept {
+    return state() == BackendState::restarting && consecutive_failures() >= 1;
+  }
 
   /// Begins connecting (and reconnecting after failures) in the background.
   virtual void start() = 0;

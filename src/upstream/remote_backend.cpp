@@ -65,6 +65,12 @@ Clock::duration RemoteBackend::call_timeout() const {
   return server_.options.call_timeout.value_or(gateway_.timeouts.call);
 }
 
+void RemoteBackend::deliver_event(const SseEvent& ev) {
+  if (ev.type == "message" && !trim(ev.data).empty()) {
+    deliver_text(ev.data);
+  }
+}
+
 bool RemoteBackend::deliver_text(std::string_view text) {
   auto parsed = jsonrpc::parse(text, gateway_.limits.max_json_depth);
   if (!parsed) {
@@ -357,23 +363,8 @@ asio::awaitable<void> StreamableHttpBackend::read_reply(HttpResponsePtr resp, st
     }
     co_return;
   }
-  if (wire_id != 0) {
-    replies_[wire_id] = resp;
-  }
   std::string last_id;
-  co_await read_events(*resp, deadline, last_id, [&](SseEvent&& ev) {
-    if (ev.type == "message" && !trim(ev.data).empty()) {
-      deliver_text(ev.data);
-    }
-    if (wire_id != 0 && !is_pending(wire_id)) {
-      // Answered: the server ends the stream now; don't wait long for that.
-      deadline = std::min(deadline, Clock::now() + kTailAfterAnswer);
-    }
-    return true;
-  });
-  if (auto it = replies_.find(wire_id); it != replies_.end() && it->second == resp) {
-    replies_.erase(it);
-  }
+  co_await follow_reply(std::move(resp), wire_id, deadline, last_id);
   if (wire_id != 0 && is_pending(wire_id) && !stopping_) {
     bool resumed = false;
     if (!last_id.empty()) {
@@ -391,39 +382,54 @@ asio::awaitable<void> StreamableHttpBackend::read_reply(HttpResponsePtr resp, st
 
 asio::awaitable<bool> StreamableHttpBackend::resume(std::int64_t wire_id, std::string last_id) {
   for (int attempt = 0; attempt < kResumeAttempts && is_pending(wire_id) && !stopping_; ++attempt) {
-    HttpRequest req;
-    req.method = http::verb::get;
-    req.target = url_.target;
-    request_headers(req.headers, false);
-    req.headers.set(http::field::accept, "text/event-stream");
-    req.headers.erase(http::field::content_type);
-    req.headers.set("Last-Event-ID", last_id);
     boost::system::error_code ec;
     std::string error;
     bool connect_failed = false;
-    auto deadline = Clock::now() + call_timeout();
-    auto resp = co_await client_->send(req, deadline, ec, error, connect_failed);
+    const auto deadline = Clock::now() + call_timeout();
+    auto resp = co_await client_->send(stream_request(last_id), deadline, ec, error,
+                                       connect_failed);
     if (!resp || resp->status() != 200 || !resp->content_type_is("text/event-stream")) {
       spdlog::warn("[{}] could not resume the reply stream after event {}: {}", server_.name,
                    last_id, resp ? fmt::format("HTTP {}", resp->status()) : error);
       co_return false;
     }
     spdlog::info("[{}] resumed a broken reply stream after event {}", server_.name, last_id);
-    replies_[wire_id] = resp;
-    co_await read_events(*resp, deadline, last_id, [&](SseEvent&& ev) {
-      if (ev.type == "message" && !trim(ev.data).empty()) {
-        deliver_text(ev.data);
-      }
-      if (!is_pending(wire_id)) {
-        deadline = std::min(deadline, Clock::now() + kTailAfterAnswer);
-      }
-      return true;
-    });
-    if (auto it = replies_.find(wire_id); it != replies_.end() && it->second == resp) {
-      replies_.erase(it);
-    }
+    co_await follow_reply(std::move(resp), wire_id, deadline, last_id);
   }
   co_return !is_pending(wire_id);
+}
+
+asio::awaitable<void> StreamableHttpBackend::follow_reply(HttpResponsePtr resp,
+                                                          std::int64_t wire_id,
+                                                          Clock::time_point deadline,
+                                                          std::string& last_id) {
+  if (wire_id != 0) {
+    replies_[wire_id] = resp;  // abandon() closes it
+  }
+  co_await read_events(*resp, deadline, last_id, [&](SseEvent&& ev) {
+    deliver_event(ev);
+    if (wire_id != 0 && !is_pending(wire_id)) {
+      // Answered: the server ends the stream now; don't wait long for that.
+      deadline = std::min(deadline, Clock::now() + kTailAfterAnswer);
+    }
+    return true;
+  });
+  if (auto it = replies_.find(wire_id); it != replies_.end() && it->second == resp) {
+    replies_.erase(it);
+  }
+}
+
+HttpRequest StreamableHttpBackend::stream_request(std::string_view last_id) const {
+  HttpRequest req;
+  req.method = http::verb::get;
+  req.target = url_.target;
+  request_headers(req.headers, false);
+  req.headers.set(http::field::accept, "text/event-stream");
+  req.headers.erase(http::field::content_type);
+  if (!last_id.empty()) {
+    req.headers.set("Last-Event-ID", last_id);
+  }
+  return req;
 }
 
 asio::awaitable<bool> StreamableHttpBackend::reinitialize(std::string old) {
@@ -464,19 +470,11 @@ asio::awaitable<void> StreamableHttpBackend::listen(std::uint64_t generation) {
   auto backoff = std::chrono::milliseconds(kStreamRetryMin);
   std::string last_id;
   while (!stopping_ && generation == generation_) {
-    HttpRequest req;
-    req.method = http::verb::get;
-    req.target = url_.target;
-    request_headers(req.headers, false);
-    req.headers.set(http::field::accept, "text/event-stream");
-    req.headers.erase(http::field::content_type);
-    if (!last_id.empty()) {
-      req.headers.set("Last-Event-ID", last_id);
-    }
     boost::system::error_code ec;
     std::string error;
     bool connect_failed = false;
-    auto resp = co_await client_->send(req, Clock::now() + gateway_.timeouts.startup, ec, error,
+    auto resp = co_await client_->send(stream_request(last_id),
+                                       Clock::now() + gateway_.timeouts.startup, ec, error,
                                        connect_failed);
     if (stopping_ || generation != generation_) {
       break;
@@ -486,9 +484,7 @@ asio::awaitable<void> StreamableHttpBackend::listen(std::uint64_t generation) {
       backoff = kStreamRetryMin;
       auto forever = Clock::time_point::max();
       co_await read_events(*resp, forever, last_id, [&](SseEvent&& ev) {
-        if (ev.type == "message" && !trim(ev.data).empty()) {
-          deliver_text(ev.data);
-        }
+        deliver_event(ev);
         return !stopping_ && generation == generation_;
       });
       if (get_stream_ == resp) {
@@ -607,8 +603,8 @@ asio::awaitable<void> LegacySseBackend::read_stream(HttpResponsePtr resp,
         endpoint_ = std::move(target);
       }
       endpoint->set();
-    } else if (ev.type == "message" && !trim(ev.data).empty()) {
-      deliver_text(ev.data);
+    } else {
+      deliver_event(ev);
     }
     return true;
   });

@@ -3,6 +3,7 @@
 // HTTP+SSE transport (`"type": "sse"`), plain or over TLS.
 #include "upstream/http_client.hpp"
 #include "upstream/rpc_backend.hpp"
+#include "upstream/sse_parser.hpp"
 
 #include <unordered_map>
 
@@ -26,6 +27,8 @@ class RemoteBackend : public RpcBackend {
                                     std::string& last_id, F&& on_event);
   /// Parses one message from the server and delivers it; false if it was not JSON.
   bool deliver_text(std::string_view text);
+  /// Delivers a `message` event's data (other event types and empty data are skipped).
+  void deliver_event(const SseEvent& ev);
   /// Reads a short error body for a message ("HTTP 500: boom").
   asio::awaitable<std::string> describe_status(HttpResponse& resp, std::string_view what);
   /// The server answered `message` with an HTTP error: the call fails with the status and the
@@ -62,6 +65,12 @@ class StreamableHttpBackend final : public RemoteBackend {
   asio::awaitable<void> read_reply(HttpResponsePtr resp, std::int64_t wire_id);
   /// Resumes a broken reply stream from `last_id`, until the call is answered.
   asio::awaitable<bool> resume(std::int64_t wire_id, std::string last_id);
+  /// Relays an SSE reply stream (the POST's, or its resumption) until it ends; `last_id`
+  /// follows the events.
+  asio::awaitable<void> follow_reply(HttpResponsePtr resp, std::int64_t wire_id,
+                                     Clock::time_point deadline, std::string& last_id);
+  /// GET for a stream: the session's, or a reply's resumption after `last_id`.
+  HttpRequest stream_request(std::string_view last_id) const;
   /// The upstream session `old` is gone: starts a new one (once, however many noticed).
   asio::awaitable<bool> reinitialize(std::string old);
   asio::awaitable<void> listen(std::uint64_t generation);

@@ -258,9 +258,7 @@ asio::awaitable<void> RpcBackend::stop() {
 asio::awaitable<bool> RpcBackend::wait_ready(Clock::time_point deadline) {
   auto keep = shared_from_this();
   while (state_ != BackendState::ready) {
-    // Down (its last attempt to start failed): no point waiting for the next one.
-    const bool down = state_ == BackendState::restarting && failures_ >= 1;
-    if (stopping_ || down || Clock::now() >= deadline) {
+    if (stopping_ || down() || Clock::now() >= deadline) {
       co_return false;
     }
     co_await ready_.wait_until(deadline);

@@ -5,6 +5,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+
 import { connect, servers, textOf, useGateway, waitFor, withTimeout } from './helpers.mjs';
 import { startRemote } from './fixtures/remote.mjs';
 
@@ -143,8 +145,14 @@ describe('remote faults', () => {
     assert.ok(err, 'a call to a down server fails');
     assert.match(err.message, /not available.*(refused|cannot connect)/i);
     assert.ok(Date.now() - started < 1000, `failed fast (${Date.now() - started} ms)`);
+    const logs = [];
+    ctx.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { logs.push(n.params); });
     const { tools } = await ctx.client.listTools();
     assert.ok(!tools.some((t) => t.name.startsWith('flaky__')), 'left out of lists');
+    const told = await waitFor(() => logs.find((l) => /server 'flaky' is down/.test(l.data)),
+      { ms: 5000, label: 'a logging notification about the down server' });
+    assert.equal(told.level, 'warning');
+    assert.match(told.data, /refused|cannot connect/i);
     assert.ok(tools.some((t) => t.name === 'demo__echo'));
     await demoWorks();
 

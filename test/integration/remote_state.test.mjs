@@ -56,6 +56,15 @@ describe('remote state and credentials', () => {
       { ms: 5000, label: 'the gateway sent DELETE upstream' });
   });
 
+  test('connections to the server are kept alive and reused', async () => {
+    const { client } = await connect(ctx.gw, { mode: 'both', ctx });
+    await count(client, 'shared');  // the upstream session exists
+    const before = (await up.remote.stats()).connections;
+    for (let i = 0; i < 30; i += 1) await count(client, 'shared');
+    const opened = (await up.remote.stats()).connections - before;
+    assert.ok(opened <= 2, `30 sequential calls opened ${opened} new connection(s)`);
+  });
+
   test('shareable: every client session uses one upstream session', async () => {
     const { client: a } = await connect(ctx.gw, { mode: 'both', ctx });
     const { client: b } = await connect(ctx.gw, { mode: 'both', ctx });
@@ -72,6 +81,8 @@ describe('remote state and credentials', () => {
     assert.equal(w.headers['x-upstream-token'], 'Bearer upstream-secret-42');
     assert.equal(w.headers['x-team'], 'it');
     assert.equal(w.authorization, null, 'the client\'s credential stays at the gateway');
+    assert.equal(w.headers['mcp-protocol-version'], '2025-11-25', 'the negotiated revision is sent');
+    assert.equal(w.headers['mcp-session-id'], w.sessionId, 'the upstream session is named');
     const shared = await whoami(client, 'shared');
     assert.equal(shared.authorization, null);
     assert.doesNotMatch(ctx.gw.stderr, /upstream-secret-42|client-credential/, 'no secret in the log');

@@ -196,5 +196,33 @@ TEST_F(Store, AuditRowsAreWrittenAndQueried) {
   EXPECT_EQ(last->back().ts_ms, 1699) << "tail is oldest-to-newest, ending at the newest";
 }
 
+TEST_F(Store, AFullQueueDropsAndCountsWhenSoConfigured) {
+  std::string error;
+  AuditOptions opts;
+  opts.path = path_;
+  opts.queue = 1;
+  opts.block_when_full = false;
+  constexpr int kRows = 5000;
+  std::uint64_t written = 0;
+  std::uint64_t dropped = 0;
+  {
+    auto log = AuditLog::open(opts, error);
+    ASSERT_TRUE(log) << error;
+    for (int i = 0; i < kRows; ++i) {
+      AuditRecord r;
+      r.principal = "p";
+      r.method = "tools/call";
+      r.outcome = "ok";
+      log->record(std::move(r));
+    }
+    log->flush();
+    written = log->written();
+    dropped = log->dropped();
+  }
+  EXPECT_GT(dropped, 0u) << "a one-row queue cannot keep up with a tight loop";
+  EXPECT_EQ(written + dropped, static_cast<std::uint64_t>(kRows)) << "every row is written or counted";
+  EXPECT_EQ(query_audit(path_, AuditQuery{}, error)->size(), written);
+}
+
 }  // namespace
 }  // namespace mcpgw::access

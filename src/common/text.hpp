@@ -1,0 +1,33 @@
+#pragma once
+// Small text helpers shared by the CLI, the config and the relay.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mcpgw {
+
+/// "a, b,,c " → {"a", "b", "c"}: comma-separated items, spaces trimmed, empty items skipped.
+inline std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    auto comma = text.find(',', pos);
+    if (comma == std::string_view::npos) {
+      comma = text.size();
+    }
+    std::string_view item = text.substr(pos, comma - pos);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+      item.remove_suffix(1);
+    }
+    if (!item.empty()) {
+      out.emplace_back(item);
+    }
+    pos = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace mcpgw
