@@ -29,16 +29,56 @@ std::string_view bearer(std::string_view v) {
 }  // namespace
 
 bool Authenticator::init(const config::AuthConfig& cfg, std::string& error) {
-  if (cfg.mode == "none") {
-    return true;
+  if (auto why = config::check_auth(cfg); !why.empty()) {
+    error = why;
+    return false;
   }
-  store_ = KeyStore::open(cfg.store, error);
-  return store_ != nullptr;
+  if (cfg.uses_keys()) {
+    store_ = KeyStore::open(cfg.store, error);
+    if (!store_) {
+      return false;
+    }
+  }
+  if (cfg.uses_jwt()) {
+    jwt_ = std::make_unique<JwtVerifier>(cfg.jwt);
+    if (!cfg.jwt.jwks_is_url && !jwt_->poll_file(error)) {
+      return false;  // a JWKS file that cannot be used is a configuration error
+    }
+  }
+  return true;
+}
+
+AuthResult Authenticator::authenticate_token(std::string_view token) {
+  AuthResult r;
+  r.token = true;
+  std::string error;
+  jwt_->poll_file(error);  // keeps the keys it had when a changed file is broken
+  auto v = jwt_->verify(token, static_cast<std::int64_t>(std::time(nullptr)));
+  r.key_name = v.subject;
+  r.reason = std::move(v.reason);
+  switch (v.status) {
+    case JwtStatus::ok:
+      r.outcome = AuthOutcome::ok;
+      r.principal = std::move(v.principal);
+      break;
+    case JwtStatus::forbidden:
+      r.outcome = AuthOutcome::forbidden;
+      break;
+    case JwtStatus::unknown_kid:
+    case JwtStatus::no_keys:
+      r.refresh_keys = jwt_->config().jwks_is_url;
+      r.outcome = AuthOutcome::invalid;
+      break;
+    case JwtStatus::invalid:
+      r.outcome = AuthOutcome::invalid;
+      break;
+  }
+  return r;
 }
 
 AuthResult Authenticator::authenticate(const Credentials& creds) {
   AuthResult r;
-  if (!store_) {
+  if (!enabled()) {
     return r;  // anonymous
   }
   std::string_view key = bearer(creds.authorization);
@@ -50,8 +90,13 @@ AuthResult Authenticator::authenticate(const Credentials& creds) {
   }
   if (key.empty()) {
     r.outcome = AuthOutcome::missing;
-    r.reason = "Unauthorized: send an API key (Authorization: Bearer <key>, or x-api-key)";
+    r.reason = !jwt_    ? "Unauthorized: send an API key (Authorization: Bearer <key>, or x-api-key)"
+               : store_ ? "Unauthorized: send an access token or an API key (Authorization: Bearer)"
+                        : "Unauthorized: send an access token (Authorization: Bearer <token>)";
     return r;
+  }
+  if (jwt_ && (!store_ || looks_like_jwt(key))) {
+    return authenticate_token(key);
   }
   const KeyRecord* rec = nullptr;
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
@@ -103,9 +148,7 @@ AuthResult Authenticator::authenticate(const Credentials& creds) {
   if (!p) {
     auto made = std::make_shared<Principal>();
     made->name = rec->name;
-    made->servers = rec->servers;
-    made->tools = rec->tools;
-    made->deny_tools = rec->deny_tools;
+    made->grants.push_back({rec->servers, rec->tools, rec->deny_tools});
     p = std::move(made);
   }
   r.outcome = AuthOutcome::ok;

@@ -1,7 +1,9 @@
 #pragma once
-// Authentication of every request to an MCP endpoint: finds the caller's key in the request's
-// headers (Authorization: Bearer, x-api-key, or LiteLLM's x-litellm-api-key), checks it against
-// the key store, and applies the key's rate limit (a token bucket per key).
+// Authentication of every request to an MCP endpoint: finds the caller's credential in the
+// request's headers (Authorization: Bearer, x-api-key, or LiteLLM's x-litellm-api-key). A JWT
+// goes to the token verifier (auth mode jwt), anything else to the key store (mode keys), which
+// also applies the key's rate limit (a token bucket per key).
+#include "access/jwt.hpp"
 #include "access/key_store.hpp"
 #include "common/event.hpp"
 #include "config/config.hpp"
@@ -22,6 +24,7 @@ enum class AuthOutcome {
   missing,       ///< no credential: 401
   invalid,       ///< unknown, revoked or expired: 401
   rate_limited,  ///< 429, retry_after_s set
+  forbidden,     ///< 403: a valid token that grants nothing here (insufficient_scope)
 };
 
 struct AuthResult {
@@ -30,14 +33,19 @@ struct AuthResult {
   std::string reason;  ///< for the client; never contains the key
   std::string key_name;  ///< the key's name when it was recognised (revoked, expired, limited)
   int retry_after_s = 0;
+  bool token = false;          ///< the credential was a JWT
+  bool refresh_keys = false;   ///< signed by an unknown key: fetching the JWKS again may help
 };
 
 class Authenticator {
  public:
-  /// Opens the key store when the mode needs it; false with `error` if it cannot.
+  /// Opens the key store and loads a JWKS file when the mode needs them; false with `error`
+  /// if it cannot.
   bool init(const config::AuthConfig& cfg, std::string& error);
-  bool enabled() const noexcept { return store_ != nullptr; }
+  bool enabled() const noexcept { return store_ != nullptr || jwt_ != nullptr; }
   AuthResult authenticate(const Credentials& creds);
+  /// The token verifier (auth mode jwt), else null.
+  JwtVerifier* jwt() noexcept { return jwt_.get(); }
 
  private:
   struct Bucket {
@@ -45,7 +53,10 @@ class Authenticator {
     Clock::time_point last{};
   };
 
+  AuthResult authenticate_token(std::string_view token);
+
   std::unique_ptr<KeyStore> store_;
+  std::unique_ptr<JwtVerifier> jwt_;
   std::unordered_map<const KeyRecord*, PrincipalPtr> principals_;
   std::uint64_t principals_generation_ = 0;
   std::unordered_map<std::string, Bucket> buckets_;

@@ -187,6 +187,11 @@ KeyStore::~KeyStore() {
 }
 
 std::optional<std::string> KeyStore::create(KeyRecord r, std::string& error) {
+  if (r.name.empty() || r.name.rfind("jwt:", 0) == 0) {
+    error = "a key's name must be non-empty and must not start with \"jwt:\" (token subjects "
+            "are named so)";
+    return std::nullopt;
+  }
   const std::string key = std::string(kKeyPrefix) + random_hex(24);
   r.prefix = key.substr(0, kKeyPrefix.size() + 6);
   r.created_at = static_cast<std::int64_t>(std::time(nullptr));

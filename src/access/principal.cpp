@@ -27,11 +27,21 @@ bool glob_match(std::string_view p, std::string_view t) noexcept {
   return pi == p.size();
 }
 
-bool Principal::allows_server(std::string_view server) const noexcept {
+bool Grant::allows_server(std::string_view server) const noexcept {
   return servers.empty() || std::find(servers.begin(), servers.end(), server) != servers.end();
 }
 
+bool Principal::allows_server(std::string_view server) const noexcept {
+  return std::any_of(grants.begin(), grants.end(),
+                     [&](const Grant& g) { return g.allows_server(server); });
+}
+
 bool Principal::allows_tool(std::string_view server, std::string_view exposed) const noexcept {
+  return std::any_of(grants.begin(), grants.end(),
+                     [&](const Grant& g) { return g.allows_tool(server, exposed); });
+}
+
+bool Grant::allows_tool(std::string_view server, std::string_view exposed) const noexcept {
   if (!allows_server(server)) {
     return false;
   }

@@ -1,6 +1,7 @@
 #pragma once
-// Who is calling, and what they may use. A principal comes from an API key (or, later, a
-// token); lists show only what it may use, and every call is checked again.
+// Who is calling, and what they may use. A principal comes from an API key (one grant) or an
+// OAuth token (one grant per scope it carries); lists show only what it may use, and every call
+// is checked again.
 #include <memory>
 #include <string>
 #include <string_view>
@@ -11,11 +12,19 @@ namespace mcpgw::access {
 /// Shell-style match: `*` any run of characters, `?` one character. No character classes.
 bool glob_match(std::string_view pattern, std::string_view text) noexcept;
 
-struct Principal {
-  std::string name;                     ///< key name (or token subject)
+/// One set of permissions: servers, then denied tools, then allowed tools.
+struct Grant {
   std::vector<std::string> servers;     ///< allowed servers; empty = all
   std::vector<std::string> tools;       ///< allowed tool globs on exposed names; empty = all
   std::vector<std::string> deny_tools;  ///< denied tool globs on exposed names
+
+  bool allows_server(std::string_view server) const noexcept;
+  bool allows_tool(std::string_view server, std::string_view exposed) const noexcept;
+};
+
+struct Principal {
+  std::string name;           ///< key name, or "jwt:" + the token's subject
+  std::vector<Grant> grants;  ///< what is allowed by any grant is allowed; none = nothing
 
   bool allows_server(std::string_view server) const noexcept;
   /// `exposed` is the name as the aggregate endpoint shows it ("github__create_issue").

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
 
   std::string auth_mode;
   std::string store_path;
-  serve->add_option("--auth", auth_mode, "none or keys (overrides gateway.auth.mode)");
+  serve->add_option("--auth", auth_mode, "none, keys, jwt or keys,jwt (overrides gateway.auth.mode)");
   serve->add_option("--store", store_path,
                     "The SQLite store of keys (overrides gateway.auth.store)");
 
@@ -129,6 +129,10 @@ int main(int argc, char** argv) {
       }
       cfg.gateway.auth.mode = auth_mode;
       cfg.gateway.auth.mode_set = true;
+      if (auto why = mcpgw::config::check_auth(cfg.gateway.auth); !why.empty()) {
+        fmt::print(stderr, "error: --auth: {}\n", why);
+        return 2;
+      }
     }
     if (!store_path.empty()) {
       cfg.gateway.auth.store = store_path;

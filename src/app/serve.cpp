@@ -32,7 +32,7 @@ int serve(config::Config cfg) {
   std::string error;
   if (!config::is_loopback_host(cfg.gateway.listen_host) && !cfg.gateway.auth.mode_set) {
     spdlog::critical("listening on {} needs an explicit gateway.auth.mode (or --auth): \"keys\", "
-                     "or \"none\" to let anyone who can reach it use every server",
+                     "\"jwt\", or \"none\" to let anyone who can reach it use every server",
                      cfg.gateway.listen_host);
     return 2;
   }
@@ -41,8 +41,14 @@ int serve(config::Config cfg) {
     spdlog::critical("{}", error);
     return 1;
   }
-  if (auth.enabled()) {
+  if (cfg.gateway.auth.uses_keys()) {
     spdlog::info("authentication: API keys from {}", cfg.gateway.auth.store);
+  }
+  if (const auto* jwt = auth.jwt()) {
+    spdlog::info("authentication: access tokens from {} (audience {}), signing keys from {}{}",
+                 jwt->config().issuer, fmt::join(jwt->config().audiences, ", "),
+                 jwt->config().jwks.substr(0, jwt->config().jwks.find('?')),
+                 jwt->config().jwks_is_url ? "" : fmt::format(" ({} key(s))", jwt->key_count()));
   }
   std::unique_ptr<access::AuditLog> audit;
   if (cfg.gateway.audit.enabled.value_or(cfg.gateway.auth.mode != "none")) {

@@ -144,14 +144,25 @@ std::string audit_store_for(const std::string& key_store) {
   return key_store + ".audit";
 }
 
-std::string check_auth_mode(std::string_view mode) {
-  if (mode == "none" || mode == "keys") {
+std::string check_auth_mode(std::string& mode) {
+  if (mode == "jwt,keys") {
+    mode = "keys,jwt";
+  }
+  if (mode == "none" || mode == "keys" || mode == "jwt" || mode == "keys,jwt") {
     return {};
   }
-  if (mode == "jwt" || mode == "keys,jwt" || mode == "jwt,keys") {
-    return "jwt (OAuth tokens) is not available yet; use \"keys\"";
+  return fmt::format("unknown auth mode \"{}\" (expected none, keys, jwt or keys,jwt)", mode);
+}
+
+std::string check_auth(const AuthConfig& auth) {
+  if (!auth.uses_jwt()) {
+    return {};
   }
-  return fmt::format("unknown auth mode \"{}\" (expected none or keys)", mode);
+  const auto& j = auth.jwt;
+  if (j.issuer.empty() || j.audiences.empty() || j.jwks.empty()) {
+    return "auth mode jwt needs gateway.auth.jwt with issuer, audience (or resource) and jwks";
+  }
+  return {};
 }
 
 bool is_loopback_host(std::string_view host) {
@@ -320,6 +331,97 @@ void expand(std::string& field, const std::string& path, const EnvLookup& env, D
   }
 }
 
+void parse_jwt(const json::object& obj, const std::string& base_dir, const EnvLookup& env,
+               Diagnostics& diag, JwtConfig& out) {
+  const std::string path = "gateway.auth.jwt";
+  ObjectReader r(obj, path, diag);
+  r.str("issuer", out.issuer);
+  expand(out.issuer, r.path("issuer"), env, diag);
+  if (const auto* v = r.get("audience")) {
+    if (v->is_string()) {
+      out.audiences = {std::string(v->get_string())};
+    } else {
+      r.strings("audience", out.audiences);
+    }
+  }
+  r.str("resource", out.resource);
+  expand(out.resource, r.path("resource"), env, diag);
+  if (out.audiences.empty() && !out.resource.empty()) {
+    out.audiences = {out.resource};  // RFC 8707: the token is for this resource
+  }
+  for (auto& a : out.audiences) {
+    expand(a, r.path("audience"), env, diag);
+  }
+  r.str("jwks", out.jwks);
+  expand(out.jwks, r.path("jwks"), env, diag);
+  if (out.jwks.rfind("https://", 0) == 0 || out.jwks.rfind("http://", 0) == 0) {
+    out.jwks_is_url = true;
+    if (out.jwks.rfind("http://", 0) == 0) {
+      // Keys fetched in clear could be swapped by anyone on the path: loopback only.
+      std::string_view rest = std::string_view(out.jwks).substr(7);
+      std::string_view host = rest.substr(0, rest.find_first_of(":/"));
+      if (!rest.empty() && rest.front() == '[') {
+        host = rest.substr(0, rest.find(']') + 1);
+      }
+      if (!is_loopback_host(host)) {
+        diag.error(r.path("jwks"), "a JWKS URL must be https:// (http:// only on loopback)");
+      }
+    }
+  } else if (!out.jwks.empty() && fs::path(out.jwks).is_relative()) {
+    out.jwks = (fs::path(base_dir) / out.jwks).lexically_normal().string();
+  }
+  if (const auto* tls = as_object(r.get("tls"), r.path("tls"), diag)) {
+    ObjectReader t(*tls, r.path("tls"), diag);
+    t.str("caFile", out.tls_ca_file);
+    t.boolean("insecure", out.tls_insecure);
+    if (!out.tls_ca_file.empty() && fs::path(out.tls_ca_file).is_relative()) {
+      out.tls_ca_file = (fs::path(base_dir) / out.tls_ca_file).lexically_normal().string();
+    }
+  }
+  std::int64_t refresh_s = out.refresh.count() / 1000;
+  r.positive("refreshS", refresh_s, 7 * 24 * 3600);
+  out.refresh = Millis(refresh_s * 1000);
+  std::int64_t cooldown_s = out.refetch_cooldown.count() / 1000;
+  r.positive("refetchCooldownS", cooldown_s, 3600);
+  out.refetch_cooldown = Millis(cooldown_s * 1000);
+  if (const auto* v = r.get("leewayS")) {
+    if (v->is_int64() && v->get_int64() >= 0 && v->get_int64() <= 3600) {
+      out.leeway_s = v->get_int64();
+    } else {
+      diag.error(r.path("leewayS"), "expected an integer from 0 to 3600");
+    }
+  }
+  r.strings("algorithms", out.algorithms);
+  for (const auto& a : out.algorithms) {
+    static const std::set<std::string> kKnown = {"RS256", "RS384", "RS512", "PS256", "PS384",
+                                                 "PS512", "ES256", "ES384"};
+    if (kKnown.count(a) == 0) {
+      diag.error(r.path("algorithms"),
+                 fmt::format("unsupported algorithm \"{}\" (RS256/384/512, PS256/384/512, "
+                             "ES256/384)", a));
+    }
+  }
+  r.str("subjectClaim", out.subject_claim);
+  r.str("grantsClaim", out.grants_claim);
+  if (const auto* gs = as_object(r.get("grants"), r.path("grants"), diag)) {
+    for (const auto& kv : *gs) {
+      const std::string gpath = join_path(r.path("grants"), kv.key());
+      if (const auto* g = as_object(&kv.value(), gpath, diag)) {
+        ObjectReader gr(*g, gpath, diag);
+        JwtGrant grant;
+        gr.strings("servers", grant.servers);
+        gr.strings("tools", grant.tools);
+        gr.strings("denyTools", grant.deny_tools);
+        out.grants[std::string(kv.key())] = std::move(grant);
+      }
+    }
+  }
+  r.strings("authorizationServers", out.authorization_servers);
+  if (out.authorization_servers.empty() && !out.issuer.empty()) {
+    out.authorization_servers = {out.issuer};
+  }
+}
+
 void parse_server(const std::string& name, const json::object& obj, const std::string& path,
                   const std::string& base_dir, const EnvLookup& env, Diagnostics& diag,
                   ServerConfig& out, bool& disabled) {
@@ -457,7 +559,7 @@ void check_server_options(const ServerConfig& sc, const std::string& path, Diagn
 }
 
 void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnostics& diag,
-                   GatewayConfig& g,
+                   const EnvLookup& env, GatewayConfig& g,
                    std::map<std::string, std::pair<ServerOptions, std::string>>& server_opts) {
   ObjectReader r(obj, "gateway", diag);
   std::string listen;
@@ -516,6 +618,16 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
                          ? (fs::path(base_dir) / store).lexically_normal().string()
                          : store;
     }
+    if (const auto* j = as_object(l.get("jwt"), "gateway.auth.jwt", diag)) {
+      g.auth.jwt_set = true;
+      parse_jwt(*j, base_dir, env, diag, g.auth.jwt);
+    }
+    if (auto why = check_auth(g.auth); !why.empty()) {
+      diag.error("gateway.auth", why);
+    }
+    if (g.auth.jwt_set && !g.auth.uses_jwt() && g.auth.mode_set) {
+      diag.warn("gateway.auth.jwt", fmt::format("ignored: auth mode is \"{}\"", g.auth.mode));
+    }
   }
   if (const auto* a = as_object(r.get("audit"), "gateway.audit", diag)) {
     ObjectReader l(*a, "gateway.audit", diag);
@@ -568,7 +680,7 @@ std::optional<Config> parse(const json::value& doc, const std::string& base_dir,
   {
     ObjectReader r(*root, "", diag);
     if (const auto* g = as_object(r.get("gateway"), "gateway", diag)) {
-      parse_gateway(*g, base_dir, diag, cfg.gateway, server_opts);
+      parse_gateway(*g, base_dir, diag, env, cfg.gateway, server_opts);
     }
     const json::value* servers = r.get("mcpServers");
     if (servers == nullptr) {

@@ -77,11 +77,42 @@ struct Timeouts {
   Millis connect{10'000};           ///< TCP connect + TLS handshake to a remote server
 };
 
+/// What a token's scope (or other claim value) grants: the same shape as a key's permissions.
+struct JwtGrant {
+  std::vector<std::string> servers;     ///< empty = all
+  std::vector<std::string> tools;       ///< globs on exposed names; empty = all
+  std::vector<std::string> deny_tools;  ///< globs on exposed names
+};
+
+/// `gateway.auth.jwt`: the gateway as an OAuth 2.1 resource server.
+struct JwtConfig {
+  std::string issuer;                   ///< required: the `iss` every token must carry
+  std::vector<std::string> audiences;   ///< `audience`: one of them must be in `aud`
+  std::string jwks;                     ///< a JWKS file (reloaded when it changes) or URL
+  bool jwks_is_url = false;
+  std::string tls_ca_file;              ///< for an https JWKS URL
+  bool tls_insecure = false;
+  Millis refresh{300'000};              ///< how often a JWKS URL is fetched again
+  Millis refetch_cooldown{10'000};      ///< least time between fetches for unknown key ids
+  std::int64_t leeway_s = 60;           ///< clock skew allowed on exp and nbf
+  std::vector<std::string> algorithms;  ///< accepted `alg`s; empty = every supported one
+  std::string subject_claim = "sub";    ///< the principal's name ("jwt:" + its value)
+  std::string grants_claim = "scope";   ///< a space-separated string or an array of strings
+  std::map<std::string, JwtGrant> grants;  ///< claim value → permissions; empty = all for all
+  std::string resource;                 ///< this gateway's resource id, for the metadata
+  std::vector<std::string> authorization_servers;  ///< for the metadata; default: issuer
+};
+
 /// `gateway.auth`: who may use the gateway.
 struct AuthConfig {
-  std::string mode = "none";  ///< "none" or "keys"
+  std::string mode = "none";  ///< "none", "keys", "jwt" or "keys,jwt"
   bool mode_set = false;      ///< chosen in the file (or on the command line)
-  std::string store;          ///< SQLite file of keys (and, later, the audit trail)
+  std::string store;          ///< SQLite file of keys
+  JwtConfig jwt;
+  bool jwt_set = false;       ///< a `jwt` section was given
+
+  bool uses_keys() const noexcept { return mode == "keys" || mode == "keys,jwt"; }
+  bool uses_jwt() const noexcept { return mode == "jwt" || mode == "keys,jwt"; }
 };
 
 /// `gateway.audit`: the audit trail.
@@ -146,8 +177,11 @@ std::optional<std::string> expand_env(std::string_view text, const EnvLookup& en
 /// The audit trail's default file next to a key store: mcpgw.db → mcpgw.audit.db.
 std::string audit_store_for(const std::string& key_store);
 
-/// Empty if `mode` is an auth mode mcpgw serves, else why not.
-std::string check_auth_mode(std::string_view mode);
+/// Empty if `mode` is an auth mode mcpgw serves, else why not. Normalises "jwt,keys".
+std::string check_auth_mode(std::string& mode);
+
+/// Empty if the auth settings can be served (jwt mode needs issuer, audience and jwks).
+std::string check_auth(const AuthConfig& auth);
 
 /// True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(std::string_view host);

@@ -4,6 +4,7 @@
 #include "common/memory.hpp"
 #include "jsonrpc/message.hpp"
 #include "mcp/protocol.hpp"
+#include "upstream/jwks_fetcher.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -118,6 +119,10 @@ class HttpServer::Impl {
     for (auto& h : allowed_hosts_) {
       h = lower(h);
     }
+    if (auth_.jwt() != nullptr && auth_.jwt()->config().jwks_is_url) {
+      jwks_ = std::make_shared<upstream::JwksFetcher>(ioc_.get_executor(), *auth_.jwt(),
+                                                      gw_.timeouts.connect);
+    }
   }
 
   bool listen(const std::string& host, std::uint16_t port, std::string& error) {
@@ -149,12 +154,18 @@ class HttpServer::Impl {
   }
 
   void start() {
+    if (jwks_) {
+      jwks_->start();
+    }
     asio::co_spawn(ioc_, accept_loop(), asio::detached);
     asio::co_spawn(ioc_, release_memory(), asio::detached);
   }
 
   asio::awaitable<void> shutdown(std::chrono::milliseconds drain) {
     stopping_ = true;
+    if (jwks_) {
+      jwks_->stop();
+    }
     boost::system::error_code ec;
     acceptor_.close(ec);
     // Let in-flight requests finish (bounded), then end every session and connection.
@@ -398,21 +409,32 @@ class HttpServer::Impl {
                           !litellm_server_path(path).empty() || path == "/sse" ||
                           path.rfind("/sse/", 0) == 0 || path == "/message" || path == "/messages";
     c.principal.reset();
+    if (auth_.jwt() != nullptr &&
+        (path == kResourceMetadata || path.rfind(std::string(kResourceMetadata) + "/", 0) == 0)) {
+      co_return co_await resource_metadata(c, req, path.substr(kResourceMetadata.size()));
+    }
     if (mcp_path && auth_.enabled()) {
       // Nothing reaches a server, and no session is found or made, before this passes.
-      auto who = auth_.authenticate({req[http::field::authorization], req["x-api-key"],
-                                     req["x-litellm-api-key"]});
+      const access::Credentials creds{req[http::field::authorization], req["x-api-key"],
+                                      req["x-litellm-api-key"]};
+      auto who = auth_.authenticate(creds);
+      if (who.refresh_keys && jwks_) {
+        // A key rotation: the token names a key the cached set does not have yet.
+        const bool changed = co_await jwks_->refresh_now();
+        if (changed) {
+          who = auth_.authenticate(creds);
+        }
+      }
       if (who.outcome != access::AuthOutcome::ok) {
         audit_refusal(req, path, who);
       }
       if (who.outcome == access::AuthOutcome::missing ||
-          who.outcome == access::AuthOutcome::invalid) {
-        auto res = error_response(req, 401, nullptr, rpc_code::kServerError, who.reason);
-        res.set(http::field::www_authenticate,
-                who.outcome == access::AuthOutcome::missing
-                    ? std::string("Bearer realm=\"mcpgw\"")
-                    : fmt::format("Bearer realm=\"mcpgw\", error=\"invalid_token\", "
-                                  "error_description=\"{}\"", who.reason));
+          who.outcome == access::AuthOutcome::invalid ||
+          who.outcome == access::AuthOutcome::forbidden) {
+        const bool forbidden = who.outcome == access::AuthOutcome::forbidden;
+        auto res = error_response(req, forbidden ? 403 : 401, nullptr, rpc_code::kServerError,
+                                  who.reason);
+        res.set(http::field::www_authenticate, www_authenticate(req, path, who));
         co_return co_await write(c, res);
       }
       if (who.outcome == access::AuthOutcome::rate_limited) {
@@ -463,6 +485,79 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     co_return co_await not_found(c, req);
+  }
+
+  static constexpr std::string_view kResourceMetadata = "/.well-known/oauth-protected-resource";
+
+  /// "scheme://host" of this gateway as the client reached it (for the OAuth metadata).
+  std::string public_origin(const Request& req) const {
+    const auto& resource = auth_.jwt()->config().resource;
+    if (!resource.empty()) {
+      auto url = boost::urls::parse_absolute_uri(resource);
+      if (url) {
+        return fmt::format("{}://{}", std::string_view(url->scheme()),
+                           std::string_view(url->encoded_authority()));
+      }
+    }
+    // Host was checked against allowedHosts before routing got here.
+    return fmt::format("http://{}", std::string_view(req[http::field::host]));
+  }
+
+  /// The challenge of a 401/403: plain Bearer for API keys; with the protected-resource
+  /// metadata's address when tokens are accepted (MCP authorization, RFC 9728 §5.1).
+  std::string www_authenticate(const Request& req, const std::string& path,
+                               const access::AuthResult& who) const {
+    std::string h = "Bearer realm=\"mcpgw\"";
+    if (auth_.jwt() != nullptr) {
+      h += fmt::format(", resource_metadata=\"{}{}{}\"", public_origin(req), kResourceMetadata,
+                       path);
+    }
+    auto quoted = [](std::string_view text) {
+      std::string out;
+      for (char ch : text) {
+        if (ch != '"' && ch != '\\') {
+          out.push_back(ch);
+        }
+      }
+      return out;
+    };
+    if (who.outcome == access::AuthOutcome::forbidden) {
+      std::string scopes;
+      for (const auto& [name, grant] : auth_.jwt()->config().grants) {
+        scopes += scopes.empty() ? name : " " + name;
+      }
+      h += fmt::format(", error=\"insufficient_scope\", scope=\"{}\", error_description=\"{}\"",
+                       quoted(scopes), quoted(who.reason));
+    } else if (who.outcome == access::AuthOutcome::invalid) {
+      h += fmt::format(", error=\"invalid_token\", error_description=\"{}\"", quoted(who.reason));
+    }
+    return h;
+  }
+
+  /// GET /.well-known/oauth-protected-resource[/path]: where clients learn which authorization
+  /// server issues tokens for this gateway (RFC 9728; MCP authorization).
+  asio::awaitable<bool> resource_metadata(Conn& c, const Request& req, const std::string& suffix) {
+    const auto& cfg = auth_.jwt()->config();
+    json::object doc;
+    doc["resource"] = !cfg.resource.empty() ? cfg.resource : public_origin(req) + suffix;
+    json::array servers;
+    for (const auto& s : cfg.authorization_servers) {
+      servers.emplace_back(s);
+    }
+    doc["authorization_servers"] = std::move(servers);
+    json::array methods;
+    methods.emplace_back("header");
+    doc["bearer_methods_supported"] = std::move(methods);
+    if (!cfg.grants.empty()) {
+      json::array scopes;
+      for (const auto& [name, grant] : cfg.grants) {
+        scopes.emplace_back(name);
+      }
+      doc["scopes_supported"] = std::move(scopes);
+    }
+    doc["resource_name"] = "mcpgw";
+    auto res = json_response(req, 200, json::serialize(doc));
+    co_return co_await write(c, res);
   }
 
   /// "/{server}/mcp" (LiteLLM's per-server form) → the server's name, for configured servers.
@@ -1263,6 +1358,7 @@ class HttpServer::Impl {
   asio::io_context& ioc_;
   relay::Relay& relay_;
   access::Authenticator& auth_;
+  std::shared_ptr<upstream::JwksFetcher> jwks_;  ///< auth mode jwt with a JWKS URL
   std::unordered_map<std::string, SessionPtr> rest_sessions_;  ///< by key name ("" without auth)
   const config::GatewayConfig& gw_;
   tcp::acceptor acceptor_;

@@ -1,5 +1,6 @@
 #include "access/audit.hpp"
 #include "access/authenticator.hpp"
+#include "access/jwt.hpp"
 #include "access/key_store.hpp"
 #include "access/principal.hpp"
 
@@ -24,16 +25,65 @@ TEST(Glob, MatchesLikeAShell) {
 
 TEST(Principal, DenyWinsThenAllowListThenAll) {
   Principal p;
-  p.servers = {"alpha", "beta"};
-  p.tools = {"*__echo", "beta__*"};
-  p.deny_tools = {"beta__delete_*"};
+  p.grants.push_back({{"alpha", "beta"}, {"*__echo", "beta__*"}, {"beta__delete_*"}});
   EXPECT_TRUE(p.allows_tool("alpha", "alpha__echo"));
   EXPECT_FALSE(p.allows_tool("alpha", "alpha__add"));
   EXPECT_TRUE(p.allows_tool("beta", "beta__add"));
   EXPECT_FALSE(p.allows_tool("beta", "beta__delete_all"));
   EXPECT_FALSE(p.allows_tool("gamma", "gamma__echo")) << "server not allowed";
   Principal all;
+  EXPECT_FALSE(all.allows_tool("any", "any__thing")) << "no grant, nothing allowed";
+  all.grants.emplace_back();
   EXPECT_TRUE(all.allows_tool("any", "any__thing"));
+}
+
+TEST(Principal, GrantsAddUpEachWithItsOwnDenials) {
+  Principal p;
+  p.grants.push_back({{"github"}, {"github__get_*"}, {}});
+  p.grants.push_back({{"slack"}, {}, {"slack__post_*"}});
+  EXPECT_TRUE(p.allows_tool("github", "github__get_issue"));
+  EXPECT_FALSE(p.allows_tool("github", "github__create_issue"));
+  EXPECT_TRUE(p.allows_tool("slack", "slack__read_channel"));
+  EXPECT_FALSE(p.allows_tool("slack", "slack__post_message"));
+  EXPECT_TRUE(p.allows_server("slack"));
+  EXPECT_FALSE(p.allows_server("postgres"));
+}
+
+TEST(Jwt, Base64UrlIsStrict) {
+  EXPECT_EQ(base64url_decode("eyJhIjoxfQ"), std::optional<std::string>(R"({"a":1})"));
+  EXPECT_EQ(base64url_decode("-_8"), std::optional<std::string>("\xfb\xff"));
+  EXPECT_FALSE(base64url_decode("ab+/")) << "standard base64 characters";
+  EXPECT_FALSE(base64url_decode("eyJ=")) << "padding";
+  EXPECT_FALSE(base64url_decode("a")) << "a lone character is no byte";
+  EXPECT_TRUE(looks_like_jwt("eyJh.eyJi.c2ln"));
+  EXPECT_FALSE(looks_like_jwt("mcpgw-0123456789abcdef"));
+  EXPECT_FALSE(looks_like_jwt("eyJh.eyJi.c2ln.extra"));
+}
+
+TEST(Jwt, UnusableKeysAreSkippedAndNamed) {
+  config::JwtConfig cfg;
+  cfg.issuer = "i";
+  cfg.audiences = {"a"};
+  JwtVerifier v(cfg);
+  std::string error;
+  std::string skipped;
+  EXPECT_FALSE(v.set_jwks("[]", error));
+  EXPECT_NE(error.find("not a JWKS"), std::string::npos);
+  // Off-curve point, wrong use, unknown kty, a short RSA modulus: none is usable.
+  const std::string off_curve =
+      R"({"kty":"EC","crv":"P-256","kid":"off","x":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE",)"
+      R"("y":"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI"})";
+  const std::string doc = R"({"keys":[)" + off_curve +
+                          R"(,{"kty":"RSA","use":"enc","kid":"enc","n":"AQAB","e":"AQAB"})"
+                          R"(,{"kty":"oct","kid":"hmac","k":"c2VjcmV0"})"
+                          R"(,{"kty":"RSA","kid":"short","n":"w8NlZDtHq0hC7IL5Xy0Fkw","e":"AQAB"}]})";
+  EXPECT_FALSE(v.set_jwks(doc, error, &skipped));
+  for (const char* kid : {"off", "enc", "hmac", "short"}) {
+    EXPECT_NE(error.find(std::string("key \"") + kid + "\""), std::string::npos) << kid << ": " << error;
+  }
+  EXPECT_EQ(v.key_count(), 0u);
+  auto r = v.verify("eyJhbGciOiJSUzI1NiJ9.eyJ9.c2ln", 0);
+  EXPECT_EQ(r.status, JwtStatus::no_keys) << r.reason;
 }
 
 TEST(Durations, AndRates) {

@@ -227,7 +227,51 @@ TEST(Config, AuthModeAndStore) {
     Diagnostics d;
     EXPECT_FALSE(parse_text(R"({"mcpServers": {"s": {"command": "srv"}},
         "gateway": {"auth": {"mode": "jwt"}}})", d));
-    EXPECT_TRUE(has_error(d, "gateway.auth.mode: jwt (OAuth tokens) is not available yet"));
+    EXPECT_TRUE(has_error(d, "gateway.auth: auth mode jwt needs gateway.auth.jwt with issuer"));
+  }
+  {
+    Diagnostics d;
+    EXPECT_FALSE(parse_text(R"({"mcpServers": {}, "gateway": {"auth": {"mode": "oauth"}}})", d));
+    EXPECT_TRUE(has_error(d, "gateway.auth.mode: unknown auth mode \"oauth\""));
+  }
+}
+
+TEST(Config, JwtSettings) {
+  {
+    Diagnostics d;
+    auto cfg = parse_text(R"({"mcpServers": {}, "gateway": {"auth": {"mode": "jwt,keys", "jwt": {
+        "issuer": "https://id.example", "resource": "https://gw.example/mcp",
+        "jwks": "keys/jwks.json", "grants": {"read": {"servers": ["a"], "tools": ["a__get_*"]}}}}}})", d);
+    ASSERT_TRUE(cfg) << (d.errors.empty() ? "" : d.errors[0]);
+    const auto& a = cfg->gateway.auth;
+    EXPECT_EQ(a.mode, "keys,jwt") << "normalised";
+    EXPECT_TRUE(a.uses_keys() && a.uses_jwt());
+    EXPECT_EQ(a.jwt.audiences, std::vector<std::string>{"https://gw.example/mcp"}) << "from resource";
+    EXPECT_EQ(a.jwt.jwks, "/etc/mcpgw/keys/jwks.json");
+    EXPECT_FALSE(a.jwt.jwks_is_url);
+    EXPECT_EQ(a.jwt.authorization_servers, std::vector<std::string>{"https://id.example"});
+    EXPECT_EQ(a.jwt.grants.at("read").tools, std::vector<std::string>{"a__get_*"});
+  }
+  {
+    Diagnostics d;
+    EXPECT_FALSE(parse_text(R"({"mcpServers": {}, "gateway": {"auth": {"mode": "jwt", "jwt": {
+        "issuer": "https://id.example", "audience": "x", "jwks": "http://id.example/jwks"}}}})", d));
+    EXPECT_TRUE(has_error(d, "gateway.auth.jwt.jwks: a JWKS URL must be https://"));
+  }
+  {
+    Diagnostics d;
+    auto cfg = parse_text(R"({"mcpServers": {}, "gateway": {"auth": {"mode": "jwt", "jwt": {
+        "issuer": "https://id.example", "audience": ["x", "y"], "jwks": "http://127.0.0.1:9/jwks",
+        "algorithms": ["ES256"]}}}})", d);
+    ASSERT_TRUE(cfg);
+    EXPECT_TRUE(cfg->gateway.auth.jwt.jwks_is_url) << "plain http is fine on loopback";
+    EXPECT_EQ(cfg->gateway.auth.jwt.audiences.size(), 2u);
+  }
+  {
+    Diagnostics d;
+    EXPECT_FALSE(parse_text(R"({"mcpServers": {}, "gateway": {"auth": {"mode": "jwt", "jwt": {
+        "issuer": "i", "audience": "a", "jwks": "j", "algorithms": ["HS256"]}}}})", d));
+    EXPECT_TRUE(has_error(d, "gateway.auth.jwt.algorithms: unsupported algorithm \"HS256\""));
   }
 }
 
