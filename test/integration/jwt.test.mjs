@@ -165,6 +165,8 @@ describe('OAuth access tokens against a JWKS URL (auth mode keys,jwt)', () => {
     const stillUnknown = await client.callTool({ name: 'alpha__add', arguments: { a: 1, b: 2 } }).then(() => null, (e) => e.message);
     assert.match(stillUnknown, /Unknown tool: alpha__add/);
     assert.deepEqual(await seen(), before, 'beta saw no call from bob');
+    const rest = await (await fetch(`${ctx.gw.base}/mcp-rest/tools/list`, { headers: { Authorization: `Bearer ${narrow}` } })).json();
+    assert.deepEqual(rest.tools.map((t) => t.name), ['alpha__echo'], 'the REST surface follows the same grants');
   });
 
   test('a session belongs to its token subject', async () => {
