@@ -3,6 +3,7 @@
 #include "access/authenticator.hpp"
 
 #include "common/memory.hpp"
+#include "gate/chain.hpp"
 #include "jsonrpc/message.hpp"
 #include "relay/relay.hpp"
 #include "server/http_server.hpp"
@@ -63,8 +64,24 @@ int serve(config::Config cfg) {
     }
     spdlog::info("audit trail: {}", opts.path);
   }
+  config::Diagnostics gate_diag;
+  auto gate = gate::Gate::create(cfg, ioc.get_executor(), gate_diag);
+  if (!gate_diag.ok()) {
+    for (const auto& e : gate_diag.errors) {
+      spdlog::critical("{}", e);
+    }
+    return 1;
+  }
+  if (gate) {
+    spdlog::info("security gate: {}{}", gate->filter_names(),
+                 gate->admin_token().empty()
+                     ? fmt::format("; admin API off (set {} to approve held calls)",
+                                   cfg.gateway.security.admin_token_env)
+                     : std::string("; admin API on"));
+  }
   relay::Relay relay(ioc.get_executor(), cfg);
   relay.set_audit(audit.get());
+  relay.set_gate(gate.get());
   server::HttpServer http(ioc, relay, cfg, auth);
   if (!http.listen(cfg.gateway.listen_host, cfg.gateway.listen_port, error)) {
     spdlog::critical("{}", error);

@@ -144,6 +144,20 @@ std::string audit_store_for(const std::string& key_store) {
   return key_store + ".audit";
 }
 
+const char* to_string(Tri t) noexcept {
+  switch (t) {
+    case Tri::no:
+      return "false";
+    case Tri::yes:
+      return "true";
+    case Tri::forbidden:
+      return "forbidden";
+    case Tri::unset:
+      break;
+  }
+  return "unset";
+}
+
 std::string check_auth_mode(std::string& mode) {
   if (mode == "jwt,keys") {
     mode = "keys,jwt";
@@ -495,6 +509,33 @@ void parse_server(const std::string& name, const json::object& obj, const std::s
   }
 }
 
+void parse_trust(const json::value* v, const std::string& path, Diagnostics& diag,
+                 TrustLabels& out) {
+  const auto* obj = as_object(v, path, diag);
+  if (obj == nullptr) {
+    return;
+  }
+  ObjectReader r(*obj, path, diag);
+  auto label = [&](std::string_view key, Tri& t) {
+    const json::value* x = r.get(key);
+    if (x == nullptr) {
+      return;
+    }
+    if (x->is_bool()) {
+      t = x->get_bool() ? Tri::yes : Tri::no;
+    } else if (x->is_string() && x->get_string() == "forbidden") {
+      t = Tri::forbidden;
+    } else {
+      diag.error(r.path(key), fmt::format("expected true, false or \"forbidden\", got {}",
+                                          describe(*x)));
+    }
+  };
+  label("public_source", out.public_source);
+  label("secret_data", out.secret_data);
+  label("public_sink", out.public_sink);
+  label("dangerous_writes", out.dangerous_writes);
+}
+
 void parse_server_options(const json::object& obj, const std::string& path,
                           const std::string& base_dir, Diagnostics& diag, ServerOptions& out) {
   ObjectReader r(obj, path, diag);
@@ -533,6 +574,65 @@ void parse_server_options(const json::object& obj, const std::string& path,
     t.boolean("insecure", out.tls_insecure);
     if (!out.tls_ca_file.empty() && fs::path(out.tls_ca_file).is_relative()) {
       out.tls_ca_file = (fs::path(base_dir) / out.tls_ca_file).lexically_normal().string();
+    }
+  }
+  parse_trust(r.get("trust"), r.path("trust"), diag, out.trust);
+  if (const auto* tools = as_object(r.get("tools"), r.path("tools"), diag)) {
+    for (const auto& kv : *tools) {
+      const std::string tpath = join_path(r.path("tools"), kv.key());
+      if (const auto* t = as_object(&kv.value(), tpath, diag)) {
+        ObjectReader tr(*t, tpath, diag);
+        parse_trust(tr.get("trust"), tr.path("trust"), diag,
+                    out.tool_trust[std::string(kv.key())]);
+      }
+    }
+  }
+}
+
+void parse_security(const json::object& obj, Diagnostics& diag, SecurityConfig& out) {
+  const std::string path = "gateway.security";
+  ObjectReader r(obj, path, diag);
+  out.enabled = true;
+  auto seconds = [&](std::string_view key, Millis& m) {
+    std::int64_t s = m.count() / 1000;
+    r.positive(key, s, 30 * 24 * 3600);
+    m = Millis(s * 1000);
+  };
+  seconds("scopeIdleS", out.scope_idle);
+  seconds("approvalTimeoutS", out.approval_timeout);
+  r.str("adminTokenEnv", out.admin_token_env);
+  r.str("adminTokenFile", out.admin_token_file);
+  if (const auto* v = r.get("filters")) {
+    if (!v->is_array()) {
+      diag.error(r.path("filters"), fmt::format("expected an array, got {}", describe(*v)));
+      return;
+    }
+    std::size_t i = 0;
+    for (const auto& item : v->get_array()) {
+      const std::string fpath = fmt::format("{}[{}]", r.path("filters"), i++);
+      const auto* f = as_object(&item, fpath, diag);
+      if (f == nullptr) {
+        continue;
+      }
+      FilterConfig fc;
+      fc.path = fpath;
+      fc.settings = *f;
+      const auto* type = f->if_contains("type");
+      if (type == nullptr || !type->is_string()) {
+        diag.error(fpath + ".type", "every filter needs a \"type\"");
+        continue;
+      }
+      fc.type = std::string(type->get_string());
+      fc.settings.erase("type");
+      if (const auto* shadow = f->if_contains("shadow")) {
+        if (!shadow->is_bool()) {
+          diag.error(fpath + ".shadow", "expected true or false");
+        } else {
+          fc.shadow = shadow->get_bool();
+        }
+        fc.settings.erase("shadow");
+      }
+      out.filters.push_back(std::move(fc));
     }
   }
 }
@@ -628,6 +728,9 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
     if (g.auth.jwt_set && !g.auth.uses_jwt() && g.auth.mode_set) {
       diag.warn("gateway.auth.jwt", fmt::format("ignored: auth mode is \"{}\"", g.auth.mode));
     }
+  }
+  if (const auto* sec = as_object(r.get("security"), "gateway.security", diag)) {
+    parse_security(*sec, diag, g.security);
   }
   if (const auto* a = as_object(r.get("audit"), "gateway.audit", diag)) {
     ObjectReader l(*a, "gateway.audit", diag);

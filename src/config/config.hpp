@@ -25,6 +25,18 @@ enum class Isolation {
 const char* to_string(Transport t) noexcept;
 const char* to_string(Isolation i) noexcept;
 
+/// A trust label's value: not said (filled from tool annotations, else true), false, true, or
+/// "forbidden".
+enum class Tri : std::uint8_t { unset, no, yes, forbidden };
+
+/// What a server or tool is, for the security gate (`trust`).
+struct TrustLabels {
+  Tri public_source = Tri::unset;     ///< returns content from outside the organisation
+  Tri secret_data = Tri::unset;       ///< returns private data
+  Tri public_sink = Tri::unset;       ///< can send data out
+  Tri dangerous_writes = Tri::unset;  ///< changes the world
+};
+
 /// Per-server gateway options (`gateway.servers.NAME`).
 struct ServerOptions {
   /// Default: shared for stdio servers; one upstream session per client session for remote
@@ -38,6 +50,8 @@ struct ServerOptions {
   /// Send the client's own Authorization header to this server (off by default: a client's
   /// credential is for the gateway). Needs isolation "session".
   bool forward_authorization = false;
+  TrustLabels trust;                              ///< `trust`
+  std::map<std::string, TrustLabels> tool_trust;  ///< `tools.TOOL.trust` (server's own names)
 };
 
 struct ServerConfig {
@@ -125,6 +139,24 @@ struct AuditConfig {
   bool arguments = false;          ///< store arguments (secrets redacted), not only a digest
 };
 
+/// One filter of the security chain, as configured: its own settings are read by its factory.
+struct FilterConfig {
+  std::string type;
+  bool shadow = false;            ///< decide, log and audit, but let everything pass
+  boost::json::object settings;   ///< the filter's other keys
+  std::string path;               ///< "gateway.security.filters[2]", for diagnostics
+};
+
+/// `gateway.security`: the chain every tools/call, resources/read and prompts/get crosses.
+struct SecurityConfig {
+  bool enabled = false;                 ///< a `security` section was given
+  std::vector<FilterConfig> filters;    ///< in client→server order
+  Millis scope_idle{3600'000};          ///< `scopeIdleS`: a scope nobody used is forgotten
+  Millis approval_timeout{120'000};     ///< `approvalTimeoutS`: an unanswered approval denies
+  std::string admin_token_env = "MCPGW_ADMIN_TOKEN";  ///< `adminTokenEnv`
+  std::string admin_token_file;         ///< `adminTokenFile`
+};
+
 struct GatewayConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
@@ -135,6 +167,7 @@ struct GatewayConfig {
   Timeouts timeouts;
   AuthConfig auth;
   AuditConfig audit;
+  SecurityConfig security;
   std::string log_level = "info";
 };
 
@@ -176,6 +209,9 @@ std::optional<std::string> expand_env(std::string_view text, const EnvLookup& en
 
 /// The audit trail's default file next to a key store: mcpgw.db → mcpgw.audit.db.
 std::string audit_store_for(const std::string& key_store);
+
+/// "false", "true" or "forbidden".
+const char* to_string(Tri t) noexcept;
 
 /// Empty if `mode` is an auth mode mcpgw serves, else why not. Normalises "jwt,keys".
 std::string check_auth_mode(std::string& mode);

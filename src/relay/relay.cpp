@@ -76,6 +76,16 @@ std::string redacted_url(const std::string& url) {
   return u.display();
 }
 
+/// A reply the security gate made when it refused the call.
+bool gate_denied(const json::object& reply) {
+  const auto* e = reply.if_contains("error");
+  if (e == nullptr || !e->is_object()) {
+    return false;
+  }
+  const auto* code = e->get_object().if_contains("code");
+  return code != nullptr && code->is_int64() && code->get_int64() == gate::kGateDenied;
+}
+
 bool has_capability(const upstream::Backend& b, std::string_view cap) {
   return b.state() == BackendState::ready && b.info().capabilities.contains(cap);
 }
@@ -154,6 +164,9 @@ void Relay::AuditScope::done(const json::object& reply, std::string denied) {
     r.detail = "the tool reported an error";
   } else {
     r.outcome = "ok";
+  }
+  if (!gate.empty() && denied.empty()) {
+    r.detail = r.detail.empty() ? gate : gate + "; " + r.detail;
   }
   relay_.audit_->record(std::move(r));
   row_.reset();
@@ -282,6 +295,9 @@ asio::awaitable<void> Relay::reap_idle() {
     for (auto& s : expired) {
       close_session(s, "idle");
     }
+    if (gate_ != nullptr) {
+      gate_->scopes().reap(now, gate_->config().scope_idle);
+    }
   }
 }
 
@@ -337,6 +353,11 @@ void Relay::close_session(const SessionPtr& s, std::string_view why) {
     }
   }
   s->subscriptions.clear();
+  for (auto& [key, pending] : s->server_requests) {
+    if (pending.ask) {
+      pending.ask->done.set();  // an approval asked of this client is not coming
+    }
+  }
   s->standalone()->finish();
   for (auto& [name, slot] : s->isolated) {
     if (slot->backend) {
@@ -520,8 +541,11 @@ asio::awaitable<json::object> Relay::dispatch(SessionPtr s, json::object& req,
     }
     audit.server = route->slot->cfg.name;
     params["name"] = route->name;
-    auto reply = co_await forward(s, *route->slot, std::move(req), out);
-    audit.done(reply);
+    std::string decisions;
+    auto reply = co_await gated_forward(s, *route->slot, std::move(req), out, m, route->name,
+                                        decisions);
+    audit.gate = std::move(decisions);
+    audit.done(reply, gate_denied(reply) ? audit.gate : std::string());
     co_return reply;
   }
   if (m == mm::kResourcesRead) {
@@ -539,8 +563,11 @@ asio::awaitable<json::object> Relay::dispatch(SessionPtr s, json::object& req,
     }
     audit.server = route->slot->cfg.name;
     params["uri"] = route->name;
-    auto reply = co_await forward(s, *route->slot, std::move(req), out);
-    audit.done(reply);
+    std::string decisions;
+    auto reply = co_await gated_forward(s, *route->slot, std::move(req), out, m, route->name,
+                                        decisions);
+    audit.gate = std::move(decisions);
+    audit.done(reply, gate_denied(reply) ? audit.gate : std::string());
     co_return reply;
   }
   if (m == mm::kResourcesSubscribe || m == mm::kResourcesUnsubscribe) {
@@ -948,6 +975,130 @@ asio::awaitable<json::object> Relay::forward(SessionPtr s, BackendSlot& slot, js
   co_return response;
 }
 
+asio::awaitable<json::object> Relay::gated_forward(SessionPtr s, BackendSlot& slot,
+                                                   json::object req,
+                                                   std::shared_ptr<EventStream> out,
+                                                   std::string_view method,
+                                                   const std::string& name,
+                                                   std::string& decisions) {
+  if (gate_ == nullptr) {
+    co_return co_await forward(s, slot, std::move(req), out);
+  }
+  const json::value id = req.at("id");
+  const std::string principal = s->principal ? s->principal->name : std::string("-");
+  if (!s->chain) {
+    s->chain = gate_->new_chain();
+  }
+  if (!s->scope) {
+    s->scope = gate_->scopes().get(principal, s->scope_name, s->id);
+  }
+  gate::ScopePtr scope = s->scope;  // the call keeps its scope even if the session closes
+  scope->last_used = Clock::now();
+
+  gate::Call call;
+  call.method = std::string(method);
+  call.server = slot.cfg.name;
+  call.name = name;
+  call.source = fmt::format("{}/{}", slot.cfg.name, name);
+  call.params = &params_of(req);
+  call.scope = scope.get();
+  call.principal = principal;
+  call.session = s->id;
+  const json::object* annotations = nullptr;
+  std::shared_ptr<const json::array> tools;
+  if (method == mcp::method::kToolsCall) {
+    tools = co_await fetch_list(slot, ListKind::tools, s);
+    if (tools) {
+      for (const auto& t : *tools) {
+        if (t.is_object() && string_at(t.get_object(), "name") == name) {
+          const auto* a = t.get_object().if_contains("annotations");
+          annotations = a != nullptr && a->is_object() ? &a->get_object() : nullptr;
+        }
+      }
+    }
+  }
+  call.labels = gate::resolve_labels(slot.cfg.options,
+                                     method == mcp::method::kToolsCall ? std::string_view(name)
+                                                                      : std::string_view(),
+                                     annotations);
+  if (s->client_capabilities.contains("elicitation")) {
+    call.elicit = [this, s, out](std::string message) -> asio::awaitable<std::optional<bool>> {
+      json::object params;
+      params["message"] = std::move(message);
+      json::object schema;
+      schema["type"] = "object";
+      schema["properties"] = json::object();
+      params["requestedSchema"] = std::move(schema);
+      auto answer = co_await ask_client(s, out, mcp::method::kElicitationCreate,
+                                        std::move(params),
+                                        Clock::now() + gate_->config().approval_timeout);
+      if (!answer) {
+        co_return std::nullopt;
+      }
+      const auto* result = answer->if_contains("result");
+      if (result == nullptr || !result->is_object()) {
+        co_return std::nullopt;
+      }
+      co_return string_at(result->get_object(), "action") == "accept";
+    };
+  }
+  std::optional<json::value> token;
+  if (const json::value* t = jsonrpc::progress_token(req)) {
+    token = *t;
+  }
+  call.waiting = [this, s, out, token, n = 0](const std::string& message, bool first) mutable {
+    if (token) {
+      json::object p;
+      p["progressToken"] = *token;
+      p["progress"] = ++n;
+      p["message"] = message;
+      deliver(*s, out, jsonrpc::make_notification(mcp::method::kProgress, std::move(p)));
+    } else if (first && (s->log_rank < 0 || s->log_rank <= mcp::log_level_rank("warning"))) {
+      json::object p;
+      p["level"] = "warning";
+      p["logger"] = "mcpgw";
+      p["data"] = message;
+      deliver(*s, out, jsonrpc::make_notification(mcp::method::kMessage, std::move(p)));
+    }
+  };
+
+  const gate::Outcome outcome = co_await s->chain->request(call);
+  auto join_decisions = [&] {
+    for (const auto& d : call.decisions) {
+      decisions += decisions.empty() ? d : "; " + d;
+    }
+  };
+  if (outcome.kind == gate::Outcome::Kind::deny) {
+    join_decisions();
+    json::object data;
+    data["scope"] = scope->describe();
+    data["labels"] = call.labels.describe();
+    co_return jsonrpc::make_error(id, gate::kGateDenied,
+                                  fmt::format("mcpgw security: {}", outcome.reason),
+                                  std::move(data));
+  }
+  call.params = nullptr;  // the request goes to the server now
+  json::object reply = co_await forward(s, slot, std::move(req), out);
+  co_await s->chain->result(call, reply);
+  join_decisions();
+  co_return reply;
+}
+
+asio::awaitable<std::optional<json::object>> Relay::ask_client(SessionPtr s,
+                                                               std::shared_ptr<EventStream> out,
+                                                               std::string_view method,
+                                                               json::object params,
+                                                               Clock::time_point deadline) {
+  json::value client_id(fmt::format("mcpgw-{}", s->next_server_request++));
+  auto ask = std::make_shared<GatewayAsk>(ex_);
+  const std::string key = jsonrpc::id_key(client_id);
+  s->server_requests[key] = PendingServerRequest{nullptr, client_id, std::string(method), ask};
+  deliver(*s, out, jsonrpc::make_request(client_id, method, std::move(params)));
+  co_await ask->done.wait_until(deadline);
+  s->server_requests.erase(key);
+  co_return std::move(ask->answer);
+}
+
 asio::awaitable<json::object> Relay::set_level(SessionPtr s, json::object& req) {
   const json::value id = req.at("id");
   json::object& params = params_of(req);
@@ -1166,6 +1317,11 @@ void Relay::handle_response(const SessionPtr& s, json::object msg) {
   }
   PendingServerRequest pending = std::move(it->second);
   s->server_requests.erase(it);
+  if (pending.ask) {
+    pending.ask->answer = std::move(msg);
+    pending.ask->done.set();
+    return;
+  }
   if (pending.slot == nullptr || !pending.slot->backend) {
     return;
   }

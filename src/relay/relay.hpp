@@ -93,6 +93,9 @@ class Relay {
 
   /// Where audit rows go (null: no audit trail).
   void set_audit(access::AuditLog* log) noexcept { audit_ = log; }
+  /// The security gate (null when gateway.security is off).
+  void set_gate(gate::Gate* g) noexcept { gate_ = g; }
+  gate::Gate* gate() const noexcept { return gate_; }
   access::AuditLog* audit_log() const noexcept { return audit_; }
 
   /// Whether any server receives the client's Authorization header (sessions then keep it).
@@ -115,6 +118,7 @@ class Relay {
                const json::object& params, const char* args_key);
     /// Writes the row for `reply`; `denied` (non-empty) is why access control refused it.
     void done(const json::object& reply, std::string denied = {});
+    std::string gate;  ///< the security gate's decisions, kept in the row's detail
     std::string server;
 
    private:
@@ -137,6 +141,20 @@ class Relay {
                                                                  std::shared_ptr<Session> keep);
   asio::awaitable<json::object> forward(SessionPtr s, BackendSlot& slot, json::object req,
                                         std::shared_ptr<EventStream> out);
+  /// forward() through the security gate when it is on: the chain's request side (which may
+  /// deny, or hold the call for an approval), then the server, then the result side.
+  /// `decisions` gets what the chain decided, for the audit row.
+  asio::awaitable<json::object> gated_forward(SessionPtr s, BackendSlot& slot, json::object req,
+                                              std::shared_ptr<EventStream> out,
+                                              std::string_view method, const std::string& name,
+                                              std::string& decisions);
+  /// Sends a request of the gateway's own to the client and waits for its answer (nullopt:
+  /// none before `deadline`, or the session closed).
+  asio::awaitable<std::optional<json::object>> ask_client(SessionPtr s,
+                                                          std::shared_ptr<EventStream> out,
+                                                          std::string_view method,
+                                                          json::object params,
+                                                          Clock::time_point deadline);
   asio::awaitable<json::object> set_level(SessionPtr s, json::object& req);
   asio::awaitable<json::object> subscribe(SessionPtr s, json::object& req, bool on,
                                           std::shared_ptr<EventStream> out);
@@ -180,6 +198,7 @@ class Relay {
   std::size_t inflight_count_ = 0;
   bool stopping_ = false;
   access::AuditLog* audit_ = nullptr;
+  gate::Gate* gate_ = nullptr;
   std::set<std::string> warned_shortened_;
   /// Connection pools to remote servers, one per server, shared by its upstream sessions.
   std::map<std::string, std::shared_ptr<upstream::HttpClient>> http_clients_;

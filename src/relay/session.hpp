@@ -2,6 +2,7 @@
 #include "access/principal.hpp"
 // One client session: what the client negotiated, which servers it sees, its streams, and what
 // is in flight between it and the servers.
+#include "gate/chain.hpp"
 #include "relay/event_stream.hpp"
 #include "upstream/backend.hpp"
 
@@ -33,11 +34,20 @@ struct InFlight {
   std::uint64_t order = 0;  ///< start order, newest = highest
 };
 
-/// A server→client request (sampling, elicitation, roots) waiting for the client's answer.
+/// A request of the gateway's own to the client (an approval by elicitation).
+struct GatewayAsk {
+  explicit GatewayAsk(asio::any_io_executor ex) : done(std::move(ex)) {}
+  Event done;
+  std::optional<json::object> answer;  ///< the client's response (result or error)
+};
+
+/// A server→client request (sampling, elicitation, roots) waiting for the client's answer,
+/// or the gateway's own (`ask` set).
 struct PendingServerRequest {
   BackendSlot* slot = nullptr;
   json::value backend_id;
   std::string method;
+  std::shared_ptr<GatewayAsk> ask;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -95,6 +105,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unordered_map<std::string, PendingServerRequest> server_requests;  ///< by id_key
   std::int64_t next_server_request = 1;
   std::set<std::string> subscriptions;  ///< resource URIs as the client sees them
+  /// The security gate (gateway.security): the scope the client named (empty: the session's
+  /// own), the scope itself, and this session's filters. Made on the first gated request.
+  std::string scope_name;
+  gate::ScopePtr scope;
+  std::unique_ptr<gate::Chain> chain;
   /// Servers with isolation "session": this session's own backends.
   std::map<std::string, std::unique_ptr<BackendSlot>> isolated;
 

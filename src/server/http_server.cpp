@@ -5,6 +5,9 @@
 #include "jsonrpc/message.hpp"
 #include "mcp/protocol.hpp"
 #include "upstream/jwks_fetcher.hpp"
+#include "gate/chain.hpp"
+
+#include <openssl/crypto.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -194,6 +197,7 @@ class HttpServer::Impl {
     beast::tcp_stream stream;
     beast::flat_buffer buffer;
     access::PrincipalPtr principal;  ///< who sent the request being handled (auth on)
+    std::string scope;               ///< the taint scope the request names (/scope/{id}, x-mcp-scope)
     bool probing = true;  ///< watching for the client going away while a stream is open
   };
 
@@ -221,7 +225,7 @@ class HttpServer::Impl {
   }
 
   asio::awaitable<void> run_connection(tcp::socket socket) {
-    Conn c{beast::tcp_stream(std::move(socket)), {}, nullptr, true};
+    Conn c{beast::tcp_stream(std::move(socket)), {}, nullptr, {}, true};
     connections_.insert(&c.stream);
     try {
       co_await serve(c);
@@ -396,19 +400,37 @@ class HttpServer::Impl {
       res.set(http::field::access_control_allow_methods, kAllowStreamable);
       res.set(http::field::access_control_allow_headers,
               "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, "
-              "Last-Event-ID, x-mcp-servers");
+              "Last-Event-ID, x-mcp-servers, x-mcp-scope");
       res.set(http::field::access_control_max_age, "600");
       res.keep_alive(req.keep_alive());
       res.prepare_payload();
       co_return co_await write(c, res);
     }
 
+    c.scope.clear();
+    // Before routing and authentication: the rest of the path is routed as usual.
+    if (path.rfind("/scope/", 0) == 0) {
+      // /scope/{id}/… in front of any endpoint: sessions of one agent task share taint.
+      const auto slash = path.find('/', 7);
+      c.scope = path.substr(7, slash == std::string::npos ? std::string::npos : slash - 7);
+      path = slash == std::string::npos ? std::string("/") : path.substr(slash);
+    } else if (auto h = req["x-mcp-scope"]; !h.empty()) {
+      c.scope = std::string(h);
+    }
+    if (!c.scope.empty() && !gate::valid_scope_id(c.scope)) {
+      auto res = error_response(req, 400, nullptr, rpc_code::kInvalidRequest,
+                                "Bad request: a scope id is 1 to 128 of A-Z a-z 0-9 . _ : -");
+      co_return co_await write(c, res);
+    }
     const bool rest_path = path == "/v1/mcp/tools" || path == "/v1/mcp/server" ||
                            path == "/mcp-rest/tools/list" || path == "/mcp-rest/tools/call";
     const bool mcp_path = path == "/mcp" || path.rfind("/mcp/", 0) == 0 || rest_path ||
                           !litellm_server_path(path).empty() || path == "/sse" ||
                           path.rfind("/sse/", 0) == 0 || path == "/message" || path == "/messages";
     c.principal.reset();
+    if (path == "/admin/approvals" || path.rfind("/admin/approvals/", 0) == 0) {
+      co_return co_await admin_approvals(c, req, path);
+    }
     if (auth_.jwt() != nullptr &&
         (path == kResourceMetadata || path.rfind(std::string(kResourceMetadata) + "/", 0) == 0)) {
       co_return co_await resource_metadata(c, req, path.substr(kResourceMetadata.size()));
@@ -485,6 +507,77 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     co_return co_await not_found(c, req);
+  }
+
+  /// GET /admin/approvals (held calls) and POST /admin/approvals/{id} {"decision":
+  /// "approve"|"deny"}: for an administrator with the admin token, never for agents.
+  asio::awaitable<bool> admin_approvals(Conn& c, const Request& req, const std::string& path) {
+    gate::Gate* g = relay_.gate();
+    auto fail = [&](unsigned status, std::string message) {
+      json::object o;
+      o["error"] = std::move(message);
+      return json_response(req, status, json::serialize(o));
+    };
+    if (g == nullptr) {
+      auto res = fail(404, "Not found: the security gate is off (gateway.security)");
+      co_return co_await write(c, res);
+    }
+    if (g->admin_token().empty()) {
+      auto res = fail(403, fmt::format("Forbidden: the admin API is off; set the {} environment "
+                                       "variable (gateway.security.adminTokenEnv) or "
+                                       "gateway.security.adminTokenFile",
+                                       g->config().admin_token_env));
+      co_return co_await write(c, res);
+    }
+    std::string_view auth = req[http::field::authorization];
+    constexpr std::string_view kBearer = "Bearer ";
+    const bool bearer = auth.size() > kBearer.size() && auth.substr(0, kBearer.size()) == kBearer;
+    const std::string_view token = bearer ? auth.substr(kBearer.size()) : std::string_view();
+    const std::string& want = g->admin_token();
+    if (token.size() != want.size() || CRYPTO_memcmp(token.data(), want.data(), want.size()) != 0) {
+      auto res = fail(401, "Unauthorized: send the admin token as Authorization: Bearer <token>");
+      res.set(http::field::www_authenticate, "Bearer realm=\"mcpgw-admin\"");
+      co_return co_await write(c, res);
+    }
+    if (path == "/admin/approvals") {
+      if (req.method() != http::verb::get) {
+        auto res = fail(405, "Method not allowed: GET /admin/approvals");
+        co_return co_await write(c, res);
+      }
+      json::object o;
+      o["approvals"] = g->approvals().list();
+      auto res = json_response(req, 200, json::serialize(o));
+      co_return co_await write(c, res);
+    }
+    const std::string id = path.substr(std::string_view("/admin/approvals/").size());
+    if (req.method() != http::verb::post) {
+      auto res = fail(405, "Method not allowed: POST /admin/approvals/{id}");
+      co_return co_await write(c, res);
+    }
+    boost::system::error_code ec;
+    auto body = json::parse(req.body(), ec);
+    const json::string* decision = nullptr;
+    if (!ec && body.is_object()) {
+      if (const auto* d = body.get_object().if_contains("decision"); d != nullptr && d->is_string()) {
+        decision = &d->get_string();
+      }
+    }
+    if (decision == nullptr || (*decision != "approve" && *decision != "deny")) {
+      auto res = fail(400, "Bad request: expected {\"decision\": \"approve\"} or "
+                           "{\"decision\": \"deny\"}");
+      co_return co_await write(c, res);
+    }
+    const bool approve = *decision == "approve";
+    if (!g->approvals().decide(id, approve)) {
+      auto res = fail(404, fmt::format("Not found: no call waits for approval {}", id));
+      co_return co_await write(c, res);
+    }
+    spdlog::info("gate: approval {} {} by an administrator", id, approve ? "approved" : "denied");
+    json::object o;
+    o["id"] = id;
+    o["decision"] = std::string(*decision);
+    auto res = json_response(req, 200, json::serialize(o));
+    co_return co_await write(c, res);
   }
 
   static constexpr std::string_view kResourceMetadata = "/.well-known/oauth-protected-resource";
@@ -806,6 +899,7 @@ class HttpServer::Impl {
     }
     SessionPtr s = *created;
     s->principal = c.principal;
+    s->scope_name = c.scope;
     if (relay_.forwards_authorization()) {
       s->authorization = std::string(req[http::field::authorization]);
     }
@@ -1268,6 +1362,7 @@ class HttpServer::Impl {
     }
     SessionPtr s = *created;
     s->principal = c.principal;
+    s->scope_name = c.scope;
     if (relay_.forwards_authorization()) {
       s->authorization = std::string(req[http::field::authorization]);
     }

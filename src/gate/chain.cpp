@@ -1,0 +1,273 @@
+#include "gate/chain.hpp"
+#include "access/audit.hpp"
+#include "common/random.hpp"
+#include "gate/filters.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+
+namespace mcpgw::gate {
+
+namespace {
+
+using Maker = std::optional<FilterFactory> (*)(const config::FilterConfig&, Gate&,
+                                               config::Diagnostics&);
+
+struct Known {
+  std::string_view type;
+  Maker make;
+};
+constexpr Known kFilters[] = {
+    {"fence", make_fence_filter},
+    {"taint", make_taint_filter},
+};
+
+/// The default chain when `gateway.security` names no filters. Order matters: results cross
+/// filters in reverse, so "fence" comes first to wrap last, after every other filter saw the
+/// text as it came.
+constexpr std::string_view kDefaultChain[] = {"fence", "taint"};
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+constexpr std::size_t kArgumentPreview = 2048;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+std::shared_ptr<Approval> Approvals::open(const Call& call, const std::string& reason) {
+  auto a = std::make_shared<Approval>();
+  a->id = random_hex(8);
+  a->principal = call.principal;
+  a->session = call.session;
+  a->scope = call.scope != nullptr ? call.scope->id : std::string();
+  a->source = call.source;
+  a->reason = reason;
+  a->created_ms = now_ms();
+  if (call.params != nullptr) {
+    if (const auto* args = call.params->if_contains("arguments")) {
+      // What an administrator sees: secrets under their usual names redacted, cut short.
+      a->arguments = access::redact_arguments(boost::json::serialize(*args));
+      if (a->arguments.size() > kArgumentPreview) {
+        a->arguments.resize(kArgumentPreview);
+        a->arguments += "…";
+      }
+    }
+  }
+  a->decided = std::make_unique<Event>(ex_);
+  pending_[a->id] = a;
+  return a;
+}
+
+bool Approvals::decide(std::string_view id, bool approve) {
+  auto it = pending_.find(id);
+  if (it == pending_.end() || it->second->decision) {
+    return false;
+  }
+  it->second->decision = approve;
+  it->second->decided->set();
+  return true;
+}
+
+void Approvals::close(const std::shared_ptr<Approval>& a) { pending_.erase(a->id); }
+
+json::array Approvals::list() const {
+  json::array out;
+  for (const auto& [id, a] : pending_) {
+    json::object o;
+    o["id"] = a->id;
+    o["principal"] = a->principal;
+    o["session"] = a->session;
+    o["scope"] = a->scope;
+    o["target"] = a->source;
+    o["reason"] = a->reason;
+    o["arguments"] = a->arguments;
+    o["created"] = a->created_ms;
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Gate::Gate(const config::SecurityConfig& cfg, asio::any_io_executor ex)
+    : cfg_(cfg), ex_(ex), approvals_(ex) {
+  if (!cfg_.admin_token_env.empty()) {
+    if (const char* v = std::getenv(cfg_.admin_token_env.c_str()); v != nullptr) {
+      admin_token_ = v;
+    }
+  }
+  if (admin_token_.empty() && !cfg_.admin_token_file.empty()) {
+    std::ifstream in(cfg_.admin_token_file);
+    std::getline(in, admin_token_);
+  }
+  while (!admin_token_.empty() && (admin_token_.back() == '\n' || admin_token_.back() == '\r' ||
+                                   admin_token_.back() == ' ')) {
+    admin_token_.pop_back();
+  }
+}
+
+std::unique_ptr<Gate> Gate::create(const config::Config& cfg, asio::any_io_executor ex,
+                                   config::Diagnostics& diag) {
+  const auto& sec = cfg.gateway.security;
+  if (!sec.enabled) {
+    return nullptr;
+  }
+  auto gate = std::make_unique<Gate>(sec, ex);
+  std::vector<config::FilterConfig> filters = sec.filters;
+  if (filters.empty()) {
+    std::size_t i = 0;
+    for (auto type : kDefaultChain) {
+      config::FilterConfig fc;
+      fc.type = std::string(type);
+      fc.path = fmt::format("gateway.security.filters[{}] (default)", i++);
+      filters.push_back(std::move(fc));
+    }
+  }
+  const std::size_t errors = diag.errors.size();
+  for (auto& fc : filters) {
+    const Known* known = nullptr;
+    for (const auto& k : kFilters) {
+      if (k.type == fc.type) {
+        known = &k;
+      }
+    }
+    if (known == nullptr) {
+      std::string names;
+      for (const auto& k : kFilters) {
+        names += fmt::format("{}{}", names.empty() ? "" : ", ", k.type);
+      }
+      diag.error(fc.path + ".type", fmt::format("unknown filter \"{}\" (expected one of: {})",
+                                                fc.type, names));
+      continue;
+    }
+    if (auto factory = known->make(fc, *gate, diag)) {
+      gate->factories_.emplace_back(fc, std::move(*factory));
+    }
+  }
+  if (diag.errors.size() != errors) {
+    return nullptr;
+  }
+  return gate;
+}
+
+std::unique_ptr<Chain> Gate::new_chain() {
+  std::vector<std::unique_ptr<Filter>> filters;
+  filters.reserve(factories_.size());
+  for (const auto& [fc, make] : factories_) {
+    auto f = make();
+    f->type = fc.type;
+    f->shadow = fc.shadow;
+    filters.push_back(std::move(f));
+  }
+  return std::make_unique<Chain>(*this, std::move(filters));
+}
+
+std::string Gate::filter_names() const {
+  std::string out;
+  for (const auto& [fc, make] : factories_) {
+    out += fmt::format("{}{}{}", out.empty() ? "" : " → ", fc.type, fc.shadow ? " (shadow)" : "");
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+asio::awaitable<Outcome> Chain::request(Call& call) {
+  for (auto& f : filters_) {
+    Outcome o = co_await f->on_request(call);
+    if (o.kind == Outcome::Kind::pass) {
+      continue;
+    }
+    const char* verb = o.kind == Outcome::Kind::deny ? "deny" : "approval needed";
+    if (f->shadow) {
+      call.decisions.push_back(fmt::format("{}: shadow: would {}: {}", f->type,
+                                           o.kind == Outcome::Kind::deny ? "deny" : "ask approval",
+                                           o.reason));
+      spdlog::info("gate [shadow] {} {} scope {}: {} {}: {}", call.principal, call.source,
+                   call.scope->id, f->type, verb, o.reason);
+      continue;
+    }
+    spdlog::info("gate {} {} scope {}: {} {}: {}", call.principal, call.source, call.scope->id,
+                 f->type, verb, o.reason);
+    if (o.kind == Outcome::Kind::deny) {
+      call.decisions.push_back(fmt::format("{}: deny: {}", f->type, o.reason));
+      co_return o;
+    }
+    std::string why_not;
+    const bool approved = co_await ask_human(call, o.reason, why_not);
+    call.decisions.push_back(fmt::format("{}: approval: {}: {}", f->type,
+                                         approved ? "approved" : why_not, o.reason));
+    if (!approved) {
+      co_return Outcome::deny(fmt::format("{} ({})", o.reason, why_not));
+    }
+  }
+  co_return Outcome::pass();
+}
+
+asio::awaitable<void> Chain::result(Call& call, json::object& reply) {
+  for (auto it = filters_.rbegin(); it != filters_.rend(); ++it) {
+    co_await (*it)->on_result(call, reply);
+  }
+}
+
+asio::awaitable<bool> Chain::ask_human(Call& call, const std::string& reason,
+                                       std::string& why_not) {
+  if (call.elicit) {
+    std::string args;
+    if (call.params != nullptr) {
+      if (const auto* a = call.params->if_contains("arguments")) {
+        args = access::redact_arguments(boost::json::serialize(*a));
+        if (args.size() > kArgumentPreview) {
+          args.resize(kArgumentPreview);
+          args += "…";
+        }
+      }
+    }
+    auto answer = co_await call.elicit(fmt::format(
+        "mcpgw needs your approval to call {}{}{}.\nWhy: {}.\nAccept to let the call through; "
+        "decline to refuse it.", call.source, args.empty() ? "" : " with ", args, reason));
+    if (answer == true) {
+      co_return true;
+    }
+    why_not = answer ? "declined by the user" : "the user did not answer";
+    co_return false;
+  }
+  auto approval = gate_.approvals().open(call, reason);
+  const auto timeout = gate_.config().approval_timeout;
+  const auto deadline = Clock::now() + timeout;
+  spdlog::warn("gate: call {} by {} waits for approval {} ({}); approve or deny with `mcpgw "
+               "approvals approve|deny {}` within {} s", call.source, call.principal,
+               approval->id, reason, approval->id, timeout.count() / 1000);
+  const std::string message = fmt::format(
+      "mcpgw: {} waits for an administrator's approval (id {}): {}", call.source, approval->id,
+      reason);
+  bool first = true;
+  while (!approval->decision && Clock::now() < deadline) {
+    if (call.waiting) {
+      call.waiting(message, first);
+    }
+    first = false;
+    co_await approval->decided->wait_until(std::min(deadline, Clock::now() + std::chrono::seconds(5)));
+  }
+  gate_.approvals().close(approval);
+  if (!approval->decision) {
+    why_not = fmt::format("no approval within {} s", timeout.count() / 1000);
+    co_return false;
+  }
+  if (!*approval->decision) {
+    why_not = "denied by an administrator";
+    co_return false;
+  }
+  co_return true;
+}
+
+}  // namespace mcpgw::gate

@@ -1,0 +1,142 @@
+#pragma once
+// The security gate: one chain of filters that every tools/call, resources/read and
+// prompts/get crosses, client→server in configured order and server→client in reverse
+// (Envoy's model). Config → factory (once, at start) → one filter instance per session.
+// Any filter may run in shadow mode: it decides, logs and audits, but lets everything pass.
+//
+// A filter answers a request with pass, deny, or approve (a human must agree first). The
+// chain runs approvals itself: through MCP elicitation when the client declared it, else held
+// for an administrator (admin API, `mcpgw approvals`), denied when nobody answers in time.
+#include "common/event.hpp"
+#include "config/config.hpp"
+#include "gate/labels.hpp"
+#include "gate/scope.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mcpgw::gate {
+
+namespace json = boost::json;
+
+/// One gated request, as the filters see it.
+struct Call {
+  std::string method;     ///< tools/call, resources/read or prompts/get
+  std::string server;
+  std::string name;       ///< the server's own tool name, URI or prompt name
+  std::string source;     ///< "server/name", for messages and logs
+  json::object* params = nullptr;  ///< the request's params: filters may edit arguments
+  Labels labels;
+  Scope* scope = nullptr;
+  std::string principal;  ///< "-" without authentication
+  std::string session;
+  /// Asks the client's user (MCP elicitation); empty when the client did not declare it.
+  /// Returns true (accept), false (decline, cancel), or nullopt (no answer, client gone).
+  std::function<asio::awaitable<std::optional<bool>>(std::string message)> elicit;
+  /// Tells the client the call is waiting (progress when it gave a token, else a log message).
+  std::function<void(const std::string& message, bool first)> waiting;
+  /// What the chain decided, for the log and the audit row ("taint: approve: …").
+  std::vector<std::string> decisions;
+};
+
+struct Outcome {
+  enum class Kind { pass, deny, approve };
+  Kind kind = Kind::pass;
+  std::string reason;
+  static Outcome pass() { return {}; }
+  static Outcome deny(std::string why) { return {Kind::deny, std::move(why)}; }
+  static Outcome approve(std::string why) { return {Kind::approve, std::move(why)}; }
+};
+
+class Filter {
+ public:
+  virtual ~Filter() = default;
+  /// Client → server, in configured order.
+  virtual asio::awaitable<Outcome> on_request(Call&) { co_return Outcome::pass(); }
+  /// Server → client, in reverse order. `reply` is the whole JSON-RPC response. Filters in
+  /// shadow mode must not change it (they record what they would have done).
+  virtual asio::awaitable<void> on_result(Call&, json::object&) { co_return; }
+
+  bool shadow = false;
+  std::string type;
+};
+
+/// One held call, waiting for an administrator.
+struct Approval {
+  std::string id;
+  std::string principal, session, scope, source, reason, arguments;
+  std::int64_t created_ms = 0;
+  std::optional<bool> decision;
+  std::unique_ptr<Event> decided;
+};
+
+class Approvals {
+ public:
+  explicit Approvals(asio::any_io_executor ex) : ex_(std::move(ex)) {}
+  std::shared_ptr<Approval> open(const Call& call, const std::string& reason);
+  /// True if `id` was waiting and now has its decision.
+  bool decide(std::string_view id, bool approve);
+  void close(const std::shared_ptr<Approval>& a);
+  json::array list() const;
+
+ private:
+  asio::any_io_executor ex_;
+  std::map<std::string, std::shared_ptr<Approval>, std::less<>> pending_;
+};
+
+class Gate;
+
+/// One session's filters.
+class Chain {
+ public:
+  Chain(Gate& gate, std::vector<std::unique_ptr<Filter>> filters)
+      : gate_(gate), filters_(std::move(filters)) {}
+  /// Runs the request side; pass or deny (approvals are settled inside).
+  asio::awaitable<Outcome> request(Call& call);
+  /// Runs the result side, in reverse order.
+  asio::awaitable<void> result(Call& call, json::object& reply);
+
+ private:
+  asio::awaitable<bool> ask_human(Call& call, const std::string& reason, std::string& why_not);
+  Gate& gate_;
+  std::vector<std::unique_ptr<Filter>> filters_;
+};
+
+using FilterFactory = std::function<std::unique_ptr<Filter>()>;
+
+class Gate {
+ public:
+  /// Builds the filter factories of `gateway.security`. Null when security is off, or when a
+  /// filter's settings are wrong (then `diag` names them).
+  static std::unique_ptr<Gate> create(const config::Config& cfg, asio::any_io_executor ex,
+                                      config::Diagnostics& diag);
+  Gate(const config::SecurityConfig& cfg, asio::any_io_executor ex);
+
+  std::unique_ptr<Chain> new_chain();
+  ScopeRegistry& scopes() noexcept { return scopes_; }
+  Approvals& approvals() noexcept { return approvals_; }
+  const config::SecurityConfig& config() const noexcept { return cfg_; }
+  /// The admin API's bearer token (from the environment or a file); empty = admin API off.
+  const std::string& admin_token() const noexcept { return admin_token_; }
+  std::string filter_names() const;
+  asio::any_io_executor executor() const { return ex_; }
+
+ private:
+  config::SecurityConfig cfg_;
+  asio::any_io_executor ex_;
+  std::vector<std::pair<config::FilterConfig, FilterFactory>> factories_;
+  ScopeRegistry scopes_;
+  Approvals approvals_;
+  std::string admin_token_;
+};
+
+/// The JSON-RPC error code of a call the gate refused.
+constexpr int kGateDenied = -32003;
+
+}  // namespace mcpgw::gate
