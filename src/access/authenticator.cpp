@@ -4,9 +4,7 @@
 
 namespace mcpgw::access {
 
-namespace {
-
-std::string_view bearer(std::string_view v) {
+std::string_view bearer_value(std::string_view v) noexcept {
   constexpr std::string_view kBearer = "bearer ";
   if (v.size() > kBearer.size()) {
     bool match = true;
@@ -25,8 +23,6 @@ std::string_view bearer(std::string_view v) {
   }
   return v;
 }
-
-}  // namespace
 
 bool Authenticator::init(const config::AuthConfig& cfg, std::string& error) {
   if (auto why = config::check_auth(cfg); !why.empty()) {
@@ -81,12 +77,12 @@ AuthResult Authenticator::authenticate(const Credentials& creds) {
   if (!enabled()) {
     return r;  // anonymous
   }
-  std::string_view key = bearer(creds.authorization);
+  std::string_view key = bearer_value(creds.authorization);
   if (key.empty()) {
-    key = bearer(creds.x_api_key);
+    key = bearer_value(creds.x_api_key);
   }
   if (key.empty()) {
-    key = bearer(creds.x_litellm_api_key);
+    key = bearer_value(creds.x_litellm_api_key);
   }
   if (key.empty()) {
     r.outcome = AuthOutcome::missing;

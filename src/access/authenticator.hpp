@@ -12,6 +12,9 @@
 
 namespace mcpgw::access {
 
+/// The credential in a header value: "Bearer <x>" (any case) or a bare "<x>", trimmed.
+std::string_view bearer_value(std::string_view header) noexcept;
+
 struct Credentials {
   std::string_view authorization;      ///< "Bearer <key>"
   std::string_view x_api_key;          ///< "<key>"

@@ -345,6 +345,19 @@ void expand(std::string& field, const std::string& path, const EnvLookup& env, D
   }
 }
 
+/// `tls: {caFile, insecure}` of a server or of a JWKS URL; caFile relative to the config.
+void parse_tls(ObjectReader& r, const std::string& base_dir, Diagnostics& diag,
+               std::string& ca_file, bool& insecure) {
+  if (const auto* tls = as_object(r.get("tls"), r.path("tls"), diag)) {
+    ObjectReader t(*tls, r.path("tls"), diag);
+    t.str("caFile", ca_file);
+    t.boolean("insecure", insecure);
+    if (!ca_file.empty() && fs::path(ca_file).is_relative()) {
+      ca_file = (fs::path(base_dir) / ca_file).lexically_normal().string();
+    }
+  }
+}
+
 void parse_jwt(const json::object& obj, const std::string& base_dir, const EnvLookup& env,
                Diagnostics& diag, JwtConfig& out) {
   const std::string path = "gateway.auth.jwt";
@@ -384,14 +397,7 @@ void parse_jwt(const json::object& obj, const std::string& base_dir, const EnvLo
   } else if (!out.jwks.empty() && fs::path(out.jwks).is_relative()) {
     out.jwks = (fs::path(base_dir) / out.jwks).lexically_normal().string();
   }
-  if (const auto* tls = as_object(r.get("tls"), r.path("tls"), diag)) {
-    ObjectReader t(*tls, r.path("tls"), diag);
-    t.str("caFile", out.tls_ca_file);
-    t.boolean("insecure", out.tls_insecure);
-    if (!out.tls_ca_file.empty() && fs::path(out.tls_ca_file).is_relative()) {
-      out.tls_ca_file = (fs::path(base_dir) / out.tls_ca_file).lexically_normal().string();
-    }
-  }
+  parse_tls(r, base_dir, diag, out.tls_ca_file, out.tls_insecure);
   std::int64_t refresh_s = out.refresh.count() / 1000;
   r.positive("refreshS", refresh_s, 7 * 24 * 3600);
   out.refresh = Millis(refresh_s * 1000);
@@ -568,14 +574,7 @@ void parse_server_options(const json::object& obj, const std::string& path,
     out.call_timeout = ms;
   }
   r.boolean("forwardAuthorization", out.forward_authorization);
-  if (const auto* tls = as_object(r.get("tls"), r.path("tls"), diag)) {
-    ObjectReader t(*tls, r.path("tls"), diag);
-    t.str("caFile", out.tls_ca_file);
-    t.boolean("insecure", out.tls_insecure);
-    if (!out.tls_ca_file.empty() && fs::path(out.tls_ca_file).is_relative()) {
-      out.tls_ca_file = (fs::path(base_dir) / out.tls_ca_file).lexically_normal().string();
-    }
-  }
+  parse_tls(r, base_dir, diag, out.tls_ca_file, out.tls_insecure);
   parse_trust(r.get("trust"), r.path("trust"), diag, out.trust);
   if (const auto* tools = as_object(r.get("tools"), r.path("tools"), diag)) {
     for (const auto& kv : *tools) {

@@ -37,7 +37,21 @@ std::int64_t now_ms() {
              std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-constexpr std::size_t kArgumentPreview = 2048;
+/// A call's arguments as a person should see them: secrets under their usual names redacted,
+/// cut short.
+std::string argument_preview(const Call& call) {
+  constexpr std::size_t kMax = 2048;
+  const auto* args = call.params != nullptr ? call.params->if_contains("arguments") : nullptr;
+  if (args == nullptr) {
+    return {};
+  }
+  std::string out = access::redact_arguments(boost::json::serialize(*args));
+  if (out.size() > kMax) {
+    out.resize(kMax);
+    out += "…";
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -52,16 +66,7 @@ std::shared_ptr<Approval> Approvals::open(const Call& call, const std::string& r
   a->source = call.source;
   a->reason = reason;
   a->created_ms = now_ms();
-  if (call.params != nullptr) {
-    if (const auto* args = call.params->if_contains("arguments")) {
-      // What an administrator sees: secrets under their usual names redacted, cut short.
-      a->arguments = access::redact_arguments(boost::json::serialize(*args));
-      if (a->arguments.size() > kArgumentPreview) {
-        a->arguments.resize(kArgumentPreview);
-        a->arguments += "…";
-      }
-    }
-  }
+  a->arguments = argument_preview(call);
   a->decided = std::make_unique<Event>(ex_);
   pending_[a->id] = a;
   return a;
@@ -222,16 +227,7 @@ asio::awaitable<void> Chain::result(Call& call, json::object& reply) {
 asio::awaitable<bool> Chain::ask_human(Call& call, const std::string& reason,
                                        std::string& why_not) {
   if (call.elicit) {
-    std::string args;
-    if (call.params != nullptr) {
-      if (const auto* a = call.params->if_contains("arguments")) {
-        args = access::redact_arguments(boost::json::serialize(*a));
-        if (args.size() > kArgumentPreview) {
-          args.resize(kArgumentPreview);
-          args += "…";
-        }
-      }
-    }
+    const std::string args = argument_preview(call);
     auto answer = co_await call.elicit(fmt::format(
         "mcpgw needs your approval to call {}{}{}.\nWhy: {}.\nAccept to let the call through; "
         "decline to refuse it.", call.source, args.empty() ? "" : " with ", args, reason));

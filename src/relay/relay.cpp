@@ -150,6 +150,9 @@ void Relay::AuditScope::done(const json::object& reply, std::string denied) {
   r.latency_us =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_).count();
   r.bytes_out = static_cast<std::int64_t>(json::serialize(reply).size());
+  if (denied.empty() && gate_denied(reply)) {
+    denied = gate;  // refused by the security gate: its decisions say why
+  }
   if (!denied.empty()) {
     r.outcome = "denied";
     r.detail = std::move(denied);
@@ -541,11 +544,9 @@ asio::awaitable<json::object> Relay::dispatch(SessionPtr s, json::object& req,
     }
     audit.server = route->slot->cfg.name;
     params["name"] = route->name;
-    std::string decisions;
     auto reply = co_await gated_forward(s, *route->slot, std::move(req), out, m, route->name,
-                                        decisions);
-    audit.gate = std::move(decisions);
-    audit.done(reply, gate_denied(reply) ? audit.gate : std::string());
+                                        audit.gate);
+    audit.done(reply);
     co_return reply;
   }
   if (m == mm::kResourcesRead) {
@@ -563,11 +564,9 @@ asio::awaitable<json::object> Relay::dispatch(SessionPtr s, json::object& req,
     }
     audit.server = route->slot->cfg.name;
     params["uri"] = route->name;
-    std::string decisions;
     auto reply = co_await gated_forward(s, *route->slot, std::move(req), out, m, route->name,
-                                        decisions);
-    audit.gate = std::move(decisions);
-    audit.done(reply, gate_denied(reply) ? audit.gate : std::string());
+                                        audit.gate);
+    audit.done(reply);
     co_return reply;
   }
   if (m == mm::kResourcesSubscribe || m == mm::kResourcesUnsubscribe) {

@@ -529,10 +529,7 @@ class HttpServer::Impl {
                                        g->config().admin_token_env));
       co_return co_await write(c, res);
     }
-    std::string_view auth = req[http::field::authorization];
-    constexpr std::string_view kBearer = "Bearer ";
-    const bool bearer = auth.size() > kBearer.size() && auth.substr(0, kBearer.size()) == kBearer;
-    const std::string_view token = bearer ? auth.substr(kBearer.size()) : std::string_view();
+    const std::string_view token = access::bearer_value(req[http::field::authorization]);
     const std::string& want = g->admin_token();
     if (token.size() != want.size() || CRYPTO_memcmp(token.data(), want.data(), want.size()) != 0) {
       auto res = fail(401, "Unauthorized: send the admin token as Authorization: Bearer <token>");

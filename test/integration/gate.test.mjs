@@ -108,7 +108,7 @@ describe('security gate (enforcing)', () => {
     const no = await client(ctx, keys.alice, { answer: 'decline' });
     await readPage(no.c);
     const r = await email(no.c);
-    assert.match(r.error, /mcpgw security: .*declined by the user/);
+    assert.match(r.error, /MCP error -32003: mcpgw security: .*declined by the user/);
     assert.equal((await sent()).length, before + 1, 'the declined email never reached the mail server');
   });
 
@@ -212,7 +212,7 @@ describe('security gate (enforcing)', () => {
 });
 
 describe('security gate (shadow mode)', () => {
-  const ctx = useGateway(() => gatewayConfig(true), { env: { MCPGW_ADMIN_TOKEN: ADMIN_TOKEN } });
+  const ctx = useGateway(() => gatewayConfig(true), { env: { MCPGW_ADMIN_TOKEN: '' } });
   let key;
   before(() => { key = createKey('carol'); });
 
@@ -227,6 +227,9 @@ describe('security gate (shadow mode)', () => {
     assert.equal(asked.length, 0, 'nobody is asked in shadow mode');
     const log = ctx.gw.logSince(mark);
     assert.match(log, /gate \[shadow\] carol mail\/send_email scope \w+: taint approval needed: .*dangerous_writes/);
+    const off = await fetch(`${ctx.gw.base}/admin/approvals`, { headers: { Authorization: 'Bearer ' } });
+    assert.equal(off.status, 403, 'no admin token configured: the admin API is off');
+    assert.match((await off.json()).error, /admin API is off; set the MCPGW_ADMIN_TOKEN/);
     assert.match(log, /gate \[shadow\] carol mail\/post_status scope \w+: taint approval needed: .*holds secrets/);
   });
 });
