@@ -5,7 +5,7 @@
 // in the same run, against supergateway, mcp-proxy and nginx with a fixed reply, and prints ratios.
 //
 //   node bench/bench.mjs [--peers] [--duration S] [--conns 1,16,64] [--sessions 1000,10000]
-//                        [--rounds N] [--out FILE]
+//                        [--rounds N] [--out FILE] [--only mcpgw,mcpgw-gate,...]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,6 +26,7 @@ const duration = Number(arg('duration', peers ? 6 : 8));
 const conns = arg('conns', '1,16,64').split(',').map(Number);
 const sessionCounts = arg('sessions', '1000,10000').split(',').filter(Boolean).map(Number);
 const rounds = Number(arg('rounds', 1));
+const only = arg('only', '').split(',').filter(Boolean);  // target names; default: all
 const outFile = arg('out', path.join(root, 'bench', 'results', peers ? 'peers.json' : 'mcpgw.json'));
 const MCPGW = path.join(root, 'build', 'mcpgw');
 const DEMO = path.join(root, 'build', 'mcpgw-demo');
@@ -33,14 +34,19 @@ const SCRIPT = path.join(here, 'mcp_call.lua');
 const NODE = process.execPath;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpgw-bench-'));
 
-function mcpgwConfig({ upstreamPort = 0, audit } = {}) {
-  const file = path.join(tmp, `mcpgw${upstreamPort ? '-remote' : ''}${audit === false ? '-noaudit' : ''}.json`);
+function mcpgwConfig({ upstreamPort = 0, audit, gate } = {}) {
+  const file = path.join(tmp, `mcpgw${upstreamPort ? '-remote' : ''}${audit === false ? '-noaudit' : ''}${gate ? `-gate-${gate}` : ''}.json`);
+  // The security gate's default chain (fence → pin → inspect → taint) on every call. "trusted":
+  // the demo server is labelled all false (the filters run, nothing is fenced); "public": it is
+  // a public source, so every result is also scanned for injection and fenced.
+  const trust = (v) => ({ public_source: v, secret_data: false, public_sink: false, dangerous_writes: false });
+  const security = gate ? { security: {}, servers: { demo: { trust: trust(gate === 'public') } } } : {};
   // With an upstream port: the demo server is reached over Streamable HTTP, through a second
   // mcpgw that runs it (so the remote path is measured, not a slow server).
   const demo = upstreamPort ? { type: 'http', url: `http://127.0.0.1:${upstreamPort}/mcp/demo` } : { command: DEMO };
   writeFileSync(file, JSON.stringify({
     mcpServers: { demo },
-    gateway: { logLevel: 'warn', limits: { maxSessions: 20000 }, ...(audit === false ? { audit: { enabled: false } } : {}) },
+    gateway: { logLevel: 'warn', limits: { maxSessions: 20000 }, ...(audit === false ? { audit: { enabled: false } } : {}), ...security },
   }));
   return file;
 }
@@ -60,6 +66,10 @@ function targets() {
     { name: 'mcpgw-keys-noaudit', path: '/mcp/demo', tool: 'echo', apiKey: true,
       cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig({ audit: false }), '--listen', `127.0.0.1:${p}`,
         '--auth', 'keys', '--store', path.join(tmp, 'keys.db')]] },
+    { name: 'mcpgw-gate', path: '/mcp/demo', tool: 'echo',
+      cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig({ gate: 'trusted' }), '--listen', `127.0.0.1:${p}`]] },
+    { name: 'mcpgw-gate-fenced', path: '/mcp/demo', tool: 'echo',
+      cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig({ gate: 'public' }), '--listen', `127.0.0.1:${p}`]] },
     // The front gateway's server is remote (Streamable HTTP); CPU is the front gateway's alone.
     { name: 'mcpgw-remote', path: '/mcp/demo', tool: 'echo', upstream: true,
       cmd: (p, up) => [MCPGW, ['serve', '--config', mcpgwConfig({ upstreamPort: up }), '--listen', `127.0.0.1:${p}`]] },
@@ -132,7 +142,7 @@ const median = (xs) => {
 };
 
 async function main() {
-  const all = targets();
+  const all = targets().filter((t) => !only.length || only.includes(t.name));
   const results = new Map(all.map((t) => [t.name, []]));
   for (let round = 0; round < rounds; round += 1) {
     // Rotate the order every round so no target always runs on a warmer machine.

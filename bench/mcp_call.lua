@@ -51,7 +51,9 @@ function response(status, hdrs, body)
     return
   end
   local id = string.match(body, '"id":(%d+)')
-  if id ~= nil and string.find(body, '"text":"Echo: m' .. id .. '"', 1, true) then
+  -- The echo, plain or (behind the security gate's fence) on its own line inside the fence.
+  if id ~= nil and (string.find(body, '"text":"Echo: m' .. id .. '"', 1, true) or
+                    string.find(body, '>>>\\nEcho: m' .. id .. '\\n<<<end mcpgw-untrusted', 1, true)) then
     ok = ok + 1
   else
     bad_body = bad_body + 1

@@ -99,6 +99,39 @@ int main(int argc, char** argv) {
   auto* aq = audit_cmd->add_subcommand("query", "Rows matching the filters, oldest first");
   audit_options(aq);
 
+  // approvals list|approve|deny, tools list|approve: the running gateway's admin API.
+  mcpgw::app::AdminArgs admin;
+  std::string admin_config;
+  auto admin_options = [&](CLI::App* c) {
+    c->add_option("--url", admin.url, "The gateway (default: gateway.listen of --config, or "
+                                      "http://127.0.0.1:8080)");
+    c->add_option("-c,--config", admin_config, "Read the gateway's address from this config");
+    c->add_option("--token-file", admin.token_file,
+                  "A file holding the admin token (default: the MCPGW_ADMIN_TOKEN variable)");
+    c->add_flag("--json", admin.json, "Print the API's JSON answer");
+  };
+  auto* approvals_cmd = app.add_subcommand("approvals", "Calls held by the security gate for "
+                                                        "an administrator (list, approve, deny)");
+  approvals_cmd->require_subcommand(1);
+  auto* apl = approvals_cmd->add_subcommand("list", "Calls waiting for approval");
+  admin_options(apl);
+  auto* apa = approvals_cmd->add_subcommand("approve", "Let a held call through");
+  apa->add_option("id", admin.id, "The approval's id")->required();
+  admin_options(apa);
+  auto* apd = approvals_cmd->add_subcommand("deny", "Refuse a held call");
+  apd->add_option("id", admin.id, "The approval's id")->required();
+  admin_options(apd);
+  auto* tools_cmd = app.add_subcommand("tools", "Pinned tool definitions and the quarantine "
+                                                "(list, approve)");
+  tools_cmd->require_subcommand(1);
+  auto* tl = tools_cmd->add_subcommand("list", "Pinned and quarantined tools");
+  admin_options(tl);
+  auto* ta = tools_cmd->add_subcommand("approve", "Accept a quarantined tool's new definition");
+  ta->add_option("server", admin.server, "The server's name")->required();
+  ta->add_option("tool", admin.tool, "The tool's name on that server (without the prefix)")
+      ->required();
+  admin_options(ta);
+
   std::string check_path;
   bool no_start = false;
   auto* check = app.add_subcommand("check-config",
@@ -137,8 +170,9 @@ int main(int argc, char** argv) {
     if (!store_path.empty()) {
       cfg.gateway.auth.store = store_path;
       if (!cfg.gateway.audit.store_set) {
-        cfg.gateway.audit.store = mcpgw::config::audit_store_for(store_path);
+        cfg.gateway.audit.store = mcpgw::config::store_beside(store_path, "audit");
       }
+      cfg.gateway.security.pin_store = mcpgw::config::store_beside(store_path, "pins");
     }
     if (!mcpgw::log::init(cfg.gateway.log_level)) {
       fmt::print(stderr, "error: unknown log level \"{}\"\n", cfg.gateway.log_level);
@@ -175,6 +209,32 @@ int main(int argc, char** argv) {
       audit.store = "mcpgw.audit.db";
     }
     return mcpgw::app::audit_command(audit);
+  }
+  if (*approvals_cmd || *tools_cmd) {
+    admin.command = *approvals_cmd ? "approvals" : "tools";
+    for (auto* sub : {apl, apa, apd, tl, ta}) {
+      if (*sub) {
+        admin.action = sub->get_name();
+      }
+    }
+    if (admin.url.empty()) {
+      admin.url = "http://127.0.0.1:8080";
+      if (!admin_config.empty()) {
+        if (!load(admin_config, cfg)) {
+          return 2;
+        }
+        const auto& host = cfg.gateway.listen_host;
+        const bool any = host == "0.0.0.0" || host == "::";
+        const std::string h = any ? "127.0.0.1" : host;
+        admin.url = fmt::format("http://{}:{}", h.find(':') != std::string::npos ? "[" + h + "]" : h,
+                                cfg.gateway.listen_port);
+        admin.token_env = cfg.gateway.security.admin_token_env;
+        if (admin.token_file.empty()) {
+          admin.token_file = cfg.gateway.security.admin_token_file;
+        }
+      }
+    }
+    return mcpgw::app::admin_command(admin);
   }
   if (*check) {
     if (!load(check_path, cfg)) {

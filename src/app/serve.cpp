@@ -147,6 +147,18 @@ int check_config(const config::Config& cfg_in, bool start) {
       fmt::print("  {:<20} {:<5}  {}\n", s.name, config::to_string(s.transport), s.url);
     }
   }
+  if (g.security.enabled) {
+    asio::io_context check_ioc(1);
+    config::Diagnostics gate_diag;
+    auto gate = gate::Gate::create(cfg, check_ioc.get_executor(), gate_diag, true);
+    if (!gate) {
+      for (const auto& e : gate_diag.errors) {
+        fmt::print(stderr, "error: {}\n", e);
+      }
+      return 2;
+    }
+    fmt::print("security gate: {}\n", gate->filter_names());
+  }
   if (!start) {
     fmt::print("ok\n");
     return 0;

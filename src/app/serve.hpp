@@ -34,3 +34,22 @@ struct AuditArgs {
 int audit_command(const AuditArgs& args);
 
 }  // namespace mcpgw::app
+
+namespace mcpgw::app {
+
+struct AdminArgs {
+  std::string command;  ///< approvals, tools
+  std::string action;   ///< list, approve, deny
+  std::string id;       ///< an approval's id
+  std::string server, tool;
+  std::string url;      ///< the gateway's base URL
+  std::string token_env = "MCPGW_ADMIN_TOKEN";
+  std::string token_file;
+  bool json = false;
+};
+
+/// `mcpgw approvals list|approve|deny` and `mcpgw tools list|approve`: the running gateway's
+/// admin API, with the admin token. Returns the process exit code.
+int admin_command(const AdminArgs& args);
+
+}  // namespace mcpgw::app

@@ -134,14 +134,15 @@ bool parse_listen(std::string_view text, std::string& host, std::uint16_t& port)
   return true;
 }
 
-std::string audit_store_for(const std::string& key_store) {
-  // Its own file: a busy audit trail must not make the key store look changed.
+/// "mcpgw.db" → "mcpgw.audit.db": a file of its own beside the key store (a busy audit trail
+/// must not make the key store look changed).
+std::string store_beside(const std::string& key_store, std::string_view what) {
   const std::string suffix = ".db";
   if (key_store.size() > suffix.size() &&
       key_store.compare(key_store.size() - suffix.size(), suffix.size(), suffix) == 0) {
-    return key_store.substr(0, key_store.size() - suffix.size()) + ".audit.db";
+    return fmt::format("{}.{}.db", key_store.substr(0, key_store.size() - suffix.size()), what);
   }
-  return key_store + ".audit";
+  return fmt::format("{}.{}", key_store, what);
 }
 
 const char* to_string(Tri t) noexcept {
@@ -827,7 +828,10 @@ std::optional<Config> parse(const json::value& doc, const std::string& base_dir,
     cfg.gateway.auth.store = (fs::path(base_dir) / "mcpgw.db").lexically_normal().string();
   }
   if (cfg.gateway.audit.store.empty()) {
-    cfg.gateway.audit.store = audit_store_for(cfg.gateway.auth.store);
+    cfg.gateway.audit.store = store_beside(cfg.gateway.auth.store, "audit");
+  }
+  if (cfg.gateway.security.pin_store.empty()) {
+    cfg.gateway.security.pin_store = store_beside(cfg.gateway.auth.store, "pins");
   }
   if (!is_loopback_host(cfg.gateway.listen_host) && cfg.gateway.allowed_hosts.empty()) {
     diag.warn("gateway.listen",

@@ -155,6 +155,8 @@ struct SecurityConfig {
   Millis approval_timeout{120'000};     ///< `approvalTimeoutS`: an unanswered approval denies
   std::string admin_token_env = "MCPGW_ADMIN_TOKEN";  ///< `adminTokenEnv`
   std::string admin_token_file;         ///< `adminTokenFile`
+  /// The tool pins' SQLite file (the "pin" filter's `path`); beside the key store by default.
+  std::string pin_store;
 };
 
 struct GatewayConfig {
@@ -207,8 +209,8 @@ bool parse_listen(std::string_view text, std::string& host, std::uint16_t& port)
 std::optional<std::string> expand_env(std::string_view text, const EnvLookup& env,
                                       std::string* missing);
 
-/// The audit trail's default file next to a key store: mcpgw.db → mcpgw.audit.db.
-std::string audit_store_for(const std::string& key_store);
+/// A default file next to a key store: ("mcpgw.db", "audit") → mcpgw.audit.db.
+std::string store_beside(const std::string& key_store, std::string_view what);
 
 /// "false", "true" or "forbidden".
 const char* to_string(Tri t) noexcept;

@@ -2,6 +2,8 @@
 #include "access/audit.hpp"
 #include "common/random.hpp"
 #include "gate/filters.hpp"
+#include "gate/pins.hpp"
+#include "jsonrpc/message.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
@@ -10,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <stdexcept>
 
 namespace mcpgw::gate {
 
@@ -23,14 +26,18 @@ struct Known {
   Maker make;
 };
 constexpr Known kFilters[] = {
+    {"cop", make_cop_filter},
     {"fence", make_fence_filter},
+    {"inspect", make_inspect_filter},
+    {"pin", make_pin_filter},
     {"taint", make_taint_filter},
 };
 
-/// The default chain when `gateway.security` names no filters. Order matters: results cross
-/// filters in reverse, so "fence" comes first to wrap last, after every other filter saw the
-/// text as it came.
-constexpr std::string_view kDefaultChain[] = {"fence", "taint"};
+/// The default chain when `gateway.security` names no filters. Order matters: requests cross
+/// it left to right (a quarantined tool is refused before anything else looks at the call, a
+/// blocked secret before anyone is asked to approve); results cross it right to left, so
+/// "fence" comes first to wrap last, after every other filter saw the text as it came.
+constexpr std::string_view kDefaultChain[] = {"fence", "pin", "inspect", "taint"};
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -120,13 +127,27 @@ Gate::Gate(const config::SecurityConfig& cfg, asio::any_io_executor ex)
   }
 }
 
+Gate::~Gate() = default;
+
+const Detectors& Gate::detectors() {
+  if (!detectors_) {
+    std::string error;
+    detectors_ = Detectors::create({}, error);
+    if (!detectors_) {
+      throw std::logic_error("built-in detectors: " + error);
+    }
+  }
+  return *detectors_;
+}
+
 std::unique_ptr<Gate> Gate::create(const config::Config& cfg, asio::any_io_executor ex,
-                                   config::Diagnostics& diag) {
+                                   config::Diagnostics& diag, bool check_only) {
   const auto& sec = cfg.gateway.security;
   if (!sec.enabled) {
     return nullptr;
   }
   auto gate = std::make_unique<Gate>(sec, ex);
+  gate->check_only_ = check_only;
   std::vector<config::FilterConfig> filters = sec.filters;
   if (filters.empty()) {
     std::size_t i = 0;
@@ -220,8 +241,64 @@ asio::awaitable<Outcome> Chain::request(Call& call) {
 
 asio::awaitable<void> Chain::result(Call& call, json::object& reply) {
   for (auto it = filters_.rbegin(); it != filters_.rend(); ++it) {
-    co_await (*it)->on_result(call, reply);
+    auto& f = **it;
+    Outcome o = co_await f.on_result(call, reply);
+    if (o.kind == Outcome::Kind::pass) {
+      continue;
+    }
+    if (f.shadow) {
+      call.decisions.push_back(fmt::format(
+          "{}: shadow: would {} the result: {}", f.type,
+          o.kind == Outcome::Kind::deny ? "withhold" : "ask approval for", o.reason));
+      spdlog::info("gate [shadow] {} {} scope {}: {} would {} the result: {}", call.principal,
+                   call.source, call.scope->id, f.type,
+                   o.kind == Outcome::Kind::deny ? "withhold" : "hold", o.reason);
+      continue;
+    }
+    std::string why = o.reason;
+    if (o.kind == Outcome::Kind::approve) {
+      std::string why_not;
+      const std::string question = fmt::format("its result: {}", o.reason);
+      const bool approved = co_await ask_human(call, question, why_not);
+      call.decisions.push_back(fmt::format("{}: result approval: {}: {}", f.type,
+                                           approved ? "approved" : why_not, o.reason));
+      if (approved) {
+        continue;
+      }
+      why = fmt::format("{} ({})", o.reason, why_not);
+    } else {
+      call.decisions.push_back(fmt::format("{}: result withheld: {}", f.type, o.reason));
+    }
+    spdlog::info("gate {} {} scope {}: {} withheld the result: {}", call.principal, call.source,
+                 call.scope->id, f.type, why);
+    const json::value id = reply.contains("id") ? reply.at("id") : json::value();
+    reply = refusal(call, id, fmt::format("the result of {} was withheld: {}", call.source, why));
+    co_return;
   }
+}
+
+void Chain::tools_listed(const std::string& server,
+                         const std::shared_ptr<const json::array>& tools) {
+  for (auto& f : filters_) {
+    f->on_tools(server, tools);
+  }
+}
+
+bool Chain::tool_visible(const std::string& server, std::string_view tool) const {
+  for (const auto& f : filters_) {
+    if (!f->shadow && !f->tool_visible(server, tool)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+json::object Chain::refusal(const Call& call, const json::value& id, std::string_view why) {
+  json::object data;
+  data["scope"] = call.scope != nullptr ? call.scope->describe() : std::string();
+  data["labels"] = call.labels.describe();
+  return jsonrpc::make_error(id, kGateDenied, fmt::format("mcpgw security: {}", why),
+                             std::move(data));
 }
 
 asio::awaitable<bool> Chain::ask_human(Call& call, const std::string& reason,

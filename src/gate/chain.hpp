@@ -9,6 +9,7 @@
 // for an administrator (admin API, `mcpgw approvals`), denied when nobody answers in time.
 #include "common/event.hpp"
 #include "config/config.hpp"
+#include "gate/detect.hpp"
 #include "gate/labels.hpp"
 #include "gate/scope.hpp"
 
@@ -59,9 +60,17 @@ class Filter {
   virtual ~Filter() = default;
   /// Client → server, in configured order.
   virtual asio::awaitable<Outcome> on_request(Call&) { co_return Outcome::pass(); }
-  /// Server → client, in reverse order. `reply` is the whole JSON-RPC response. Filters in
-  /// shadow mode must not change it (they record what they would have done).
-  virtual asio::awaitable<void> on_result(Call&, json::object&) { co_return; }
+  /// Server → client, in reverse order. `reply` is the whole JSON-RPC response; a filter may
+  /// edit it, or answer deny (the result is withheld) or approve (a human must release it).
+  /// Filters in shadow mode must not change it (they record what they would have done).
+  virtual asio::awaitable<Outcome> on_result(Call&, json::object&) { co_return Outcome::pass(); }
+  /// A server's tools, as listed (once per fetched list, before any session sees it).
+  virtual void on_tools(const std::string& /*server*/,
+                        const std::shared_ptr<const json::array>& /*tools*/) {}
+  /// False when this filter hides the tool from lists (quarantine).
+  virtual bool tool_visible(const std::string& /*server*/, std::string_view /*tool*/) {
+    return true;
+  }
 
   bool shadow = false;
   std::string type;
@@ -91,6 +100,7 @@ class Approvals {
 };
 
 class Gate;
+class PinStore;
 
 /// One session's filters.
 class Chain {
@@ -99,8 +109,16 @@ class Chain {
       : gate_(gate), filters_(std::move(filters)) {}
   /// Runs the request side; pass or deny (approvals are settled inside).
   asio::awaitable<Outcome> request(Call& call);
-  /// Runs the result side, in reverse order.
+  /// Runs the result side, in reverse order. A refused result is replaced by the refusal.
   asio::awaitable<void> result(Call& call, json::object& reply);
+  /// Lets the filters see a server's freshly listed tools.
+  void tools_listed(const std::string& server, const std::shared_ptr<const json::array>& tools);
+  /// False when a filter hides the tool (shadow filters never hide).
+  bool tool_visible(const std::string& server, std::string_view tool) const;
+
+  /// The JSON-RPC error that answers a refused call: code -32003, "mcpgw security: why", and
+  /// the scope's taint and the tool's labels in `data`.
+  static json::object refusal(const Call& call, const json::value& id, std::string_view why);
 
  private:
   asio::awaitable<bool> ask_human(Call& call, const std::string& reason, std::string& why_not);
@@ -114,9 +132,11 @@ class Gate {
  public:
   /// Builds the filter factories of `gateway.security`. Null when security is off, or when a
   /// filter's settings are wrong (then `diag` names them).
+  /// `check_only` (mcpgw check-config): settings are checked, but no file is opened.
   static std::unique_ptr<Gate> create(const config::Config& cfg, asio::any_io_executor ex,
-                                      config::Diagnostics& diag);
+                                      config::Diagnostics& diag, bool check_only = false);
   Gate(const config::SecurityConfig& cfg, asio::any_io_executor ex);
+  ~Gate();
 
   std::unique_ptr<Chain> new_chain();
   ScopeRegistry& scopes() noexcept { return scopes_; }
@@ -126,6 +146,12 @@ class Gate {
   const std::string& admin_token() const noexcept { return admin_token_; }
   std::string filter_names() const;
   asio::any_io_executor executor() const { return ex_; }
+  /// The built-in detectors (no custom rules), made on first use.
+  const Detectors& detectors();
+  /// The tool pins, when a "pin" filter is configured.
+  const std::shared_ptr<PinStore>& pins() const noexcept { return pins_; }
+  void set_pins(std::shared_ptr<PinStore> p) { pins_ = std::move(p); }
+  bool check_only() const noexcept { return check_only_; }
 
  private:
   config::SecurityConfig cfg_;
@@ -134,6 +160,9 @@ class Gate {
   ScopeRegistry scopes_;
   Approvals approvals_;
   std::string admin_token_;
+  std::unique_ptr<Detectors> detectors_;
+  std::shared_ptr<PinStore> pins_;
+  bool check_only_ = false;
 };
 
 /// The JSON-RPC error code of a call the gate refused.

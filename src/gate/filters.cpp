@@ -4,16 +4,80 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace mcpgw::gate {
 
-namespace {
+const json::value* Settings::get(std::string_view key) {
+  read_.emplace_back(key);
+  return fc_.settings.if_contains(key);
+}
 
-void no_settings(const config::FilterConfig& fc, config::Diagnostics& diag) {
-  for (const auto& kv : fc.settings) {
-    diag.error(fmt::format("{}.{}", fc.path, std::string_view(kv.key())),
-               "unknown key (expected one of: type, shadow)");
+std::string Settings::path(std::string_view key) const { return fmt::format("{}.{}", fc_.path, key); }
+
+void Settings::error(std::string_view key, std::string_view message) {
+  ok_ = false;
+  diag_.error(path(key), message);
+}
+
+bool Settings::str(std::string_view key, std::string& out) {
+  const auto* v = get(key);
+  if (v == nullptr) {
+    return false;
+  }
+  if (!v->is_string()) {
+    error(key, "expected a string");
+    return false;
+  }
+  out = std::string(v->get_string());
+  return true;
+}
+
+bool Settings::choice(std::string_view key, std::string& out,
+                      std::initializer_list<std::string_view> allowed) {
+  std::string v;
+  if (!str(key, v)) {
+    return false;
+  }
+  std::string names;
+  for (auto a : allowed) {
+    if (a == v) {
+      out = v;
+      return true;
+    }
+    names += fmt::format("{}{}", names.empty() ? "" : ", ", a);
+  }
+  error(key, fmt::format("\"{}\" is not one of: {}", v, names));
+  return false;
+}
+
+bool Settings::integer(std::string_view key, std::int64_t& out, std::int64_t min,
+                       std::int64_t max) {
+  const auto* v = get(key);
+  if (v == nullptr) {
+    return false;
+  }
+  if (!v->is_int64() || v->get_int64() < min || v->get_int64() > max) {
+    error(key, fmt::format("expected a whole number from {} to {}", min, max));
+    return false;
+  }
+  out = v->get_int64();
+  return true;
+}
+
+void Settings::finish() {
+  for (const auto& kv : fc_.settings) {
+    if (std::find(read_.begin(), read_.end(), std::string_view(kv.key())) == read_.end()) {
+      std::string names;
+      for (const auto& k : read_) {
+        names += fmt::format("{}{}", names.empty() ? "" : ", ", k);
+      }
+      error(kv.key(), fmt::format("unknown key (expected one of: {})", names));
+    }
   }
 }
+
+namespace {
 
 class TaintFilter final : public Filter {
  public:
@@ -35,7 +99,7 @@ class TaintFilter final : public Filter {
     co_return Outcome::pass();
   }
 
-  asio::awaitable<void> on_result(Call& call, json::object&) override {
+  asio::awaitable<Outcome> on_result(Call& call, json::object&) override {
     // Whatever came back is now in the agent's context, error messages included.
     if (call.labels.public_source == Tri::yes) {
       call.scope->mark_untrusted(call.source);
@@ -43,19 +107,19 @@ class TaintFilter final : public Filter {
     if (call.labels.secret_data == Tri::yes) {
       call.scope->mark_secrets(call.source);
     }
-    co_return;
+    co_return Outcome::pass();
   }
 };
 
 class FenceFilter final : public Filter {
  public:
-  asio::awaitable<void> on_result(Call& call, json::object& reply) override {
+  asio::awaitable<Outcome> on_result(Call& call, json::object& reply) override {
     if (call.labels.public_source != Tri::yes) {
-      co_return;
+      co_return Outcome::pass();
     }
     auto* result = reply.if_contains("result");
     if (result == nullptr || !result->is_object()) {
-      co_return;
+      co_return Outcome::pass();
     }
     std::size_t fenced = 0;
     auto wrap = [&](json::object& holder, std::string_view key) {
@@ -98,7 +162,7 @@ class FenceFilter final : public Filter {
                                            shadow ? "shadow: would fence " : "fenced ", fenced,
                                            call.source));
     }
-    co_return;
+    co_return Outcome::pass();
   }
 };
 
@@ -106,13 +170,13 @@ class FenceFilter final : public Filter {
 
 std::optional<FilterFactory> make_taint_filter(const config::FilterConfig& fc, Gate&,
                                                config::Diagnostics& diag) {
-  no_settings(fc, diag);
+  Settings(fc, diag).finish();
   return FilterFactory([] { return std::make_unique<TaintFilter>(); });
 }
 
 std::optional<FilterFactory> make_fence_filter(const config::FilterConfig& fc, Gate&,
                                                config::Diagnostics& diag) {
-  no_settings(fc, diag);
+  Settings(fc, diag).finish();
   return FilterFactory([] { return std::make_unique<FenceFilter>(); });
 }
 

@@ -753,6 +753,11 @@ asio::awaitable<json::object> Relay::list(SessionPtr s, ListKind kind, const jso
       }
       continue;
     }
+    gate::Chain* chain = nullptr;
+    if (gate_ != nullptr && kind == ListKind::tools) {
+      chain = &chain_of(*s);
+      chain->tools_listed(server, part);
+    }
     for (const auto& item : *part) {
       if (!item.is_object()) {
         continue;
@@ -760,6 +765,9 @@ asio::awaitable<json::object> Relay::list(SessionPtr s, ListKind kind, const jso
       if (kind == ListKind::tools && s->principal &&
           !tool_allowed(*s, server, string_at(item.get_object(), "name"))) {
         continue;  // hidden: the caller may not use it
+      }
+      if (chain != nullptr && !chain->tool_visible(server, string_at(item.get_object(), "name"))) {
+        continue;  // hidden: quarantined by the gate
       }
       json::object copy = item.get_object();
       if (!s->single_server) {
@@ -985,9 +993,7 @@ asio::awaitable<json::object> Relay::gated_forward(SessionPtr s, BackendSlot& sl
   }
   const json::value id = req.at("id");
   const std::string principal = s->principal ? s->principal->name : std::string("-");
-  if (!s->chain) {
-    s->chain = gate_->new_chain();
-  }
+  gate::Chain& chain = chain_of(*s);
   if (!s->scope) {
     s->scope = gate_->scopes().get(principal, s->scope_name, s->id);
   }
@@ -1007,6 +1013,7 @@ asio::awaitable<json::object> Relay::gated_forward(SessionPtr s, BackendSlot& sl
   std::shared_ptr<const json::array> tools;
   if (method == mcp::method::kToolsCall) {
     tools = co_await fetch_list(slot, ListKind::tools, s);
+    chain.tools_listed(slot.cfg.name, tools);
     if (tools) {
       for (const auto& t : *tools) {
         if (t.is_object() && string_at(t.get_object(), "name") == name) {
@@ -1061,7 +1068,7 @@ asio::awaitable<json::object> Relay::gated_forward(SessionPtr s, BackendSlot& sl
     }
   };
 
-  const gate::Outcome outcome = co_await s->chain->request(call);
+  const gate::Outcome outcome = co_await chain.request(call);
   auto join_decisions = [&] {
     for (const auto& d : call.decisions) {
       decisions += decisions.empty() ? d : "; " + d;
@@ -1069,18 +1076,30 @@ asio::awaitable<json::object> Relay::gated_forward(SessionPtr s, BackendSlot& sl
   };
   if (outcome.kind == gate::Outcome::Kind::deny) {
     join_decisions();
-    json::object data;
-    data["scope"] = scope->describe();
-    data["labels"] = call.labels.describe();
-    co_return jsonrpc::make_error(id, gate::kGateDenied,
-                                  fmt::format("mcpgw security: {}", outcome.reason),
-                                  std::move(data));
+    co_return gate::Chain::refusal(call, id, outcome.reason);
   }
   call.params = nullptr;  // the request goes to the server now
   json::object reply = co_await forward(s, slot, std::move(req), out);
-  co_await s->chain->result(call, reply);
+  co_await chain.result(call, reply);
   join_decisions();
   co_return reply;
+}
+
+gate::Chain& Relay::chain_of(Session& s) {
+  if (!s.chain) {
+    s.chain = gate_->new_chain();
+  }
+  return *s.chain;
+}
+
+void Relay::tools_changed(std::string_view server) {
+  const json::object note = jsonrpc::make_notification(mcp::method::kToolsListChanged,
+                                                       json::object());
+  for (auto& [id, s] : sessions_) {
+    if (s->initialized && !s->closed && s->in_view(server)) {
+      deliver(*s, nullptr, note);
+    }
+  }
 }
 
 asio::awaitable<std::optional<json::object>> Relay::ask_client(SessionPtr s,

@@ -96,6 +96,9 @@ class Relay {
   /// The security gate (null when gateway.security is off).
   void set_gate(gate::Gate* g) noexcept { gate_ = g; }
   gate::Gate* gate() const noexcept { return gate_; }
+  /// Tells every session that sees `server` that its tools changed (after an administrator
+  /// released a quarantined tool).
+  void tools_changed(std::string_view server);
   access::AuditLog* audit_log() const noexcept { return audit_; }
 
   /// Whether any server receives the client's Authorization header (sessions then keep it).
@@ -159,6 +162,8 @@ class Relay {
   asio::awaitable<json::object> subscribe(SessionPtr s, json::object& req, bool on,
                                           std::shared_ptr<EventStream> out);
   asio::awaitable<void> reap_idle();
+  /// The session's filter chain, made on first use (the gate must be on).
+  gate::Chain& chain_of(Session& s);
 
   BackendSlot* slot_for(Session& s, std::string_view server);
   upstream::BackendPtr make_backend(const config::ServerConfig& server,

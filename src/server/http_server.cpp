@@ -6,6 +6,7 @@
 #include "mcp/protocol.hpp"
 #include "upstream/jwks_fetcher.hpp"
 #include "gate/chain.hpp"
+#include "gate/pins.hpp"
 
 #include <openssl/crypto.h>
 
@@ -428,8 +429,9 @@ class HttpServer::Impl {
                           !litellm_server_path(path).empty() || path == "/sse" ||
                           path.rfind("/sse/", 0) == 0 || path == "/message" || path == "/messages";
     c.principal.reset();
-    if (path == "/admin/approvals" || path.rfind("/admin/approvals/", 0) == 0) {
-      co_return co_await admin_approvals(c, req, path);
+    if (path == "/admin/approvals" || path.rfind("/admin/approvals/", 0) == 0 ||
+        path == "/admin/tools" || path == "/admin/tools/approve") {
+      co_return co_await admin(c, req, path);
     }
     if (auth_.jwt() != nullptr &&
         (path == kResourceMetadata || path.rfind(std::string(kResourceMetadata) + "/", 0) == 0)) {
@@ -509,9 +511,11 @@ class HttpServer::Impl {
     co_return co_await not_found(c, req);
   }
 
-  /// GET /admin/approvals (held calls) and POST /admin/approvals/{id} {"decision":
-  /// "approve"|"deny"}: for an administrator with the admin token, never for agents.
-  asio::awaitable<bool> admin_approvals(Conn& c, const Request& req, const std::string& path) {
+  /// The security gate's admin API, for an administrator with the admin token, never for
+  /// agents: GET /admin/approvals (held calls), POST /admin/approvals/{id} {"decision":
+  /// "approve"|"deny"}, GET /admin/tools (pins and quarantine), POST /admin/tools/approve
+  /// {"server", "tool"}.
+  asio::awaitable<bool> admin(Conn& c, const Request& req, const std::string& path) {
     gate::Gate* g = relay_.gate();
     auto fail = [&](unsigned status, std::string message) {
       json::object o;
@@ -535,6 +539,9 @@ class HttpServer::Impl {
       auto res = fail(401, "Unauthorized: send the admin token as Authorization: Bearer <token>");
       res.set(http::field::www_authenticate, "Bearer realm=\"mcpgw-admin\"");
       co_return co_await write(c, res);
+    }
+    if (path == "/admin/tools" || path == "/admin/tools/approve") {
+      co_return co_await admin_tools(c, req, path, *g);
     }
     if (path == "/admin/approvals") {
       if (req.method() != http::verb::get) {
@@ -574,6 +581,59 @@ class HttpServer::Impl {
     o["id"] = id;
     o["decision"] = std::string(*decision);
     auto res = json_response(req, 200, json::serialize(o));
+    co_return co_await write(c, res);
+  }
+
+  asio::awaitable<bool> admin_tools(Conn& c, const Request& req, const std::string& path,
+                                    gate::Gate& g) {
+    auto fail = [&](unsigned status, std::string message) {
+      json::object o;
+      o["error"] = std::move(message);
+      return json_response(req, status, json::serialize(o));
+    };
+    const auto& pins = g.pins();
+    if (!pins) {
+      auto res = fail(404, "Not found: tool pinning is off (no \"pin\" filter in "
+                           "gateway.security.filters)");
+      co_return co_await write(c, res);
+    }
+    const bool list = path == "/admin/tools";
+    if (req.method() != (list ? http::verb::get : http::verb::post)) {
+      auto res = fail(405, list ? "Method not allowed: GET /admin/tools"
+                                : "Method not allowed: POST /admin/tools/approve");
+      co_return co_await write(c, res);
+    }
+    if (list) {
+      json::object o;
+      o["tools"] = pins->list();
+      auto res = json_response(req, 200, json::serialize(o));
+      co_return co_await write(c, res);
+    }
+    boost::system::error_code ec;
+    auto body = json::parse(req.body(), ec);
+    const json::object* o = !ec ? body.if_object() : nullptr;
+    const auto* server = o != nullptr ? o->if_contains("server") : nullptr;
+    const auto* tool = o != nullptr ? o->if_contains("tool") : nullptr;
+    if (server == nullptr || !server->is_string() || tool == nullptr || !tool->is_string()) {
+      auto res = fail(400, "Bad request: expected {\"server\": \"NAME\", \"tool\": \"TOOL\"} "
+                           "(the server's own tool name)");
+      co_return co_await write(c, res);
+    }
+    const std::string server_name(server->get_string());
+    const std::string tool_name(tool->get_string());
+    if (!pins->approve(server_name, tool_name)) {
+      auto res = fail(404, fmt::format("Not found: {}/{} is not quarantined", server_name,
+                                       tool_name));
+      co_return co_await write(c, res);
+    }
+    spdlog::info("tool pins: {}/{} approved by an administrator; its new definition is pinned",
+                 server_name, tool_name);
+    relay_.tools_changed(server_name);
+    json::object out;
+    out["server"] = server_name;
+    out["tool"] = tool_name;
+    out["status"] = "pinned";
+    auto res = json_response(req, 200, json::serialize(out));
     co_return co_await write(c, res);
   }
 

@@ -32,7 +32,10 @@ function gatewayConfig(shadow) {
       auth: { mode: 'keys', store: STORE },
       security: {
         approvalTimeoutS: 2,
-        filters: [{ type: 'fence', shadow }, { type: 'taint', shadow }],
+        // Shadow mode runs the inspection too: it would block the secret below, and lets it by.
+        filters: shadow
+          ? [{ type: 'fence', shadow }, { type: 'inspect', shadow }, { type: 'taint', shadow }]
+          : [{ type: 'fence' }, { type: 'taint' }],
       },
       servers: {
         web: { trust: { public_source: true, secret_data: false, public_sink: false, dangerous_writes: false } },
@@ -231,5 +234,9 @@ describe('security gate (shadow mode)', () => {
     assert.equal(off.status, 403, 'no admin token configured: the admin API is off');
     assert.match((await off.json()).error, /admin API is off; set the MCPGW_ADMIN_TOKEN/);
     assert.match(log, /gate \[shadow\] carol mail\/post_status scope \w+: taint approval needed: .*holds secrets/);
+    const token = 'ghp_Zq3xV9kLm2Np8Rt5Wy1Bc4Df7Gh0Jk6Ls9Qa';
+    assert.deepEqual(await call(c, 'mail__post_status', { text: `key ${token}` }), { ok: 'posted' });
+    assert.match(ctx.gw.logSince(mark), /gate \[shadow\] carol mail\/post_status scope \w+: inspect deny: the arguments of mail\/post_status contain github_token/);
+    assert.ok(!ctx.gw.stderr.includes(token), 'the secret is not logged');
   });
 });

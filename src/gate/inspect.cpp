@@ -1,0 +1,341 @@
+// The "inspect" filter: detectors over every string of a call's arguments and of its result.
+#include "gate/detect.hpp"
+#include "gate/filters.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+namespace mcpgw::gate {
+
+namespace {
+
+enum class Action : std::uint8_t { off, log, redact, approve, block };
+constexpr std::string_view kActions[] = {"off", "log", "redact", "approve", "block"};
+
+std::optional<Action> parse_action(std::string_view s) {
+  for (std::size_t i = 0; i < std::size(kActions); ++i) {
+    if (kActions[i] == s) {
+      return static_cast<Action>(i);
+    }
+  }
+  return std::nullopt;
+}
+
+/// What to do with each detector's findings, in one direction.
+struct Policy {
+  std::vector<Action> action;  ///< by detector
+  std::vector<bool> enabled;   ///< action != off
+  bool any = false;
+};
+
+struct InspectConfig {
+  std::unique_ptr<Detectors> own;  ///< with custom rules; else the gate's built-in set
+  const Detectors* detectors = nullptr;
+  Policy arguments, results;
+};
+
+struct Found {
+  json::string* text;
+  std::vector<Finding> findings;
+};
+
+/// Every string value under `v`, except binary payloads (a blob, an image's or audio's data).
+template <class F>
+void each_string(json::value& v, F&& f) {
+  if (v.is_string()) {
+    f(v.get_string());
+  } else if (v.is_array()) {
+    for (auto& item : v.get_array()) {
+      each_string(item, f);
+    }
+  } else if (v.is_object()) {
+    auto& o = v.get_object();
+    const auto* type = o.if_contains("type");
+    const bool binary = type != nullptr && type->is_string() &&
+                        (type->get_string() == "image" || type->get_string() == "audio");
+    for (auto& kv : o) {
+      if (kv.key() == "blob" || (binary && kv.key() == "data")) {
+        continue;
+      }
+      each_string(kv.value(), f);
+    }
+  }
+}
+
+class InspectFilter final : public Filter {
+ public:
+  explicit InspectFilter(std::shared_ptr<const InspectConfig> cfg) : cfg_(std::move(cfg)) {}
+
+  asio::awaitable<Outcome> on_request(Call& call) override {
+    if (!cfg_->arguments.any || call.params == nullptr) {
+      co_return Outcome::pass();
+    }
+    auto* args = call.params->if_contains("arguments");
+    if (args == nullptr) {
+      co_return Outcome::pass();
+    }
+    co_return inspect(call, *args, cfg_->arguments, "the arguments");
+  }
+
+  asio::awaitable<Outcome> on_result(Call& call, json::object& reply) override {
+    if (!cfg_->results.any) {
+      co_return Outcome::pass();
+    }
+    auto* result = reply.if_contains("result");
+    if (result == nullptr) {
+      co_return Outcome::pass();
+    }
+    co_return inspect(call, *result, cfg_->results, "the result");
+  }
+
+ private:
+  Outcome inspect(Call& call, json::value& root, const Policy& policy, std::string_view what) {
+    const Detectors& d = *cfg_->detectors;
+    std::vector<Found> found;
+    std::vector<Finding> scratch;
+    each_string(root, [&](json::string& s) {
+      scratch.clear();
+      d.scan(std::string_view(s.data(), s.size()), policy.enabled, scratch);
+      if (!scratch.empty()) {
+        found.push_back({&s, scratch});
+      }
+    });
+    if (found.empty()) {
+      return Outcome::pass();
+    }
+    Action worst = Action::off;
+    std::map<std::string_view, std::size_t> counts;  // detector name → findings (sorted)
+    std::map<Action, std::string> by_action;
+    for (const auto& f : found) {
+      for (const auto& x : f.findings) {
+        const Action a = policy.action[x.detector];
+        worst = std::max(worst, a);
+        if (counts[d.name(x.detector)]++ == 0) {
+          auto& names = by_action[a];
+          names += fmt::format("{}{}", names.empty() ? "" : ", ", d.name(x.detector));
+        }
+      }
+    }
+    std::string names;
+    for (const auto& [name, n] : counts) {
+      names += fmt::format("{}{}{}", names.empty() ? "" : ", ", name,
+                           n > 1 ? fmt::format(" ×{}", n) : std::string());
+    }
+    const std::string reason = fmt::format("{} of {} contain {}", what, call.source, names);
+    if (auto it = by_action.find(Action::redact); it != by_action.end()) {
+      if (worst != Action::block) {
+        std::size_t redacted = 0;
+        for (auto& f : found) {
+          std::vector<Finding> mine;
+          for (const auto& x : f.findings) {
+            if (policy.action[x.detector] == Action::redact) {
+              mine.push_back(x);
+            }
+          }
+          if (mine.empty()) {
+            continue;
+          }
+          redacted += mine.size();
+          if (!shadow) {
+            *f.text = redact(std::string_view(f.text->data(), f.text->size()), std::move(mine), d);
+          }
+        }
+        call.decisions.push_back(fmt::format("inspect: {}redacted {} in {}",
+                                             shadow ? "shadow: would have " : "", it->second,
+                                             what));
+      }
+    }
+    if (auto it = by_action.find(Action::log); it != by_action.end()) {
+      call.decisions.push_back(fmt::format("inspect: found {} in {}", it->second, what));
+      spdlog::info("gate {} {} scope {}: inspect found {} in {}", call.principal, call.source,
+                   call.scope->id, it->second, what);
+    }
+    if (worst == Action::block) {
+      return Outcome::deny(reason);
+    }
+    if (worst == Action::approve) {
+      return Outcome::approve(reason);
+    }
+    return Outcome::pass();
+  }
+
+  std::shared_ptr<const InspectConfig> cfg_;
+};
+
+/// Reads "arguments" or "results": {group or detector or rule name: action}.
+void read_policy(Settings& s, std::string_view key, const Detectors& d, Policy& p) {
+  const auto* v = s.get(key);
+  if (v == nullptr) {
+    return;
+  }
+  if (!v->is_object()) {
+    s.error(key, "expected an object of {detector or group: action}");
+    return;
+  }
+  // Groups first, then single detectors, whatever the order in the file.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& kv : v->get_object()) {
+      const std::string_view name = kv.key();
+      std::optional<Group> group;
+      for (Group g : {Group::secrets, Group::entropy, Group::pii, Group::injection,
+                      Group::custom}) {
+        if (to_string(g) == name) group = g;
+      }
+      const int detector = d.find(name);
+      if (!group && detector < 0) {
+        if (pass == 0) {
+          s.error(fmt::format("{}.{}", key, name),
+                  "unknown detector (groups: secrets, entropy, pii, injection, custom; or a "
+                  "detector's or rule's name)");
+        }
+        continue;
+      }
+      if ((pass == 0) != group.has_value()) {
+        continue;
+      }
+      const auto action = kv.value().is_string()
+                              ? parse_action(kv.value().get_string())
+                              : std::nullopt;
+      if (!action) {
+        s.error(fmt::format("{}.{}", key, name),
+                "expected one of: off, log, redact, approve, block");
+        continue;
+      }
+      for (std::size_t i = 0; i < d.size(); ++i) {
+        const auto idx = static_cast<std::uint16_t>(i);
+        if (group ? d.group(idx) == *group : d.name(idx) == name) {
+          p.action[i] = *action;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<FilterFactory> make_inspect_filter(const config::FilterConfig& fc, Gate& gate,
+                                                 config::Diagnostics& diag) {
+  Settings s(fc, diag);
+  std::vector<CustomRule> rules;
+  struct RuleAction {
+    Action action = Action::block;
+    bool arguments = true, results = true;
+  };
+  std::vector<RuleAction> rule_actions;
+  if (const auto* v = s.get("rules")) {
+    if (!v->is_array()) {
+      s.error("rules", "expected an array of {name, pattern, action, on}");
+    } else {
+      std::size_t i = 0;
+      for (const auto& item : v->get_array()) {
+        const std::string at = fmt::format("rules[{}]", i++);
+        const auto* o = item.if_object();
+        const auto* name = o != nullptr ? o->if_contains("name") : nullptr;
+        const auto* pattern = o != nullptr ? o->if_contains("pattern") : nullptr;
+        if (name == nullptr || !name->is_string() || name->get_string().empty() ||
+            pattern == nullptr || !pattern->is_string()) {
+          s.error(at, "a rule needs a \"name\" and a \"pattern\" (RE2 syntax)");
+          continue;
+        }
+        RuleAction ra;
+        for (const auto& kv : *o) {
+          const std::string_view k = kv.key();
+          const auto* str = kv.value().if_string();
+          if (k == "name" || k == "pattern") {
+            continue;
+          }
+          if (k == "action") {
+            auto a = str != nullptr ? parse_action(*str) : std::nullopt;
+            if (!a) {
+              s.error(at + ".action", "expected one of: off, log, redact, approve, block");
+            } else {
+              ra.action = *a;
+            }
+          } else if (k == "on") {
+            if (str == nullptr || (*str != "arguments" && *str != "results" && *str != "both")) {
+              s.error(at + ".on", "expected \"arguments\", \"results\" or \"both\"");
+            } else {
+              ra.arguments = *str != "results";
+              ra.results = *str != "arguments";
+            }
+          } else {
+            s.error(fmt::format("{}.{}", at, k),
+                    "unknown key (expected one of: name, pattern, action, on)");
+          }
+        }
+        rules.push_back({std::string(name->get_string()), std::string(pattern->get_string())});
+        rule_actions.push_back(ra);
+      }
+    }
+  }
+  std::string error;
+  std::unique_ptr<Detectors> own;
+  if (!rules.empty()) {
+    own = Detectors::create(rules, error);
+    if (!own) {
+      s.error("rules", error);
+      s.finish();
+      return std::nullopt;
+    }
+  }
+  const Detectors* detectors = own ? own.get() : &gate.detectors();
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const int first = detectors->find(rules[i].name);
+    if (first >= 0 && detectors->group(static_cast<std::uint16_t>(first)) != Group::custom) {
+      s.error(fmt::format("rules[{}].name", i),
+              fmt::format("\"{}\" is a built-in detector's name", rules[i].name));
+    }
+  }
+
+  auto cfg = std::make_shared<InspectConfig>();
+  const std::size_t n = detectors->size();
+  cfg->arguments.action.assign(n, Action::off);
+  cfg->results.action.assign(n, Action::off);
+  for (std::size_t i = 0; i < n; ++i) {
+    switch (detectors->group(static_cast<std::uint16_t>(i))) {
+      case Group::secrets:
+        cfg->arguments.action[i] = Action::block;
+        cfg->results.action[i] = Action::log;
+        break;
+      case Group::entropy:
+        cfg->arguments.action[i] = Action::log;
+        break;
+      case Group::pii:
+        cfg->arguments.action[i] = Action::log;
+        cfg->results.action[i] = Action::log;
+        break;
+      case Group::injection:
+        cfg->results.action[i] = Action::log;
+        break;
+      case Group::custom:
+        break;
+    }
+  }
+  // Custom rules: built-ins come first, then the rules in order.
+  const std::size_t first_rule = n - rules.size();
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    if (rule_actions[i].arguments) cfg->arguments.action[first_rule + i] = rule_actions[i].action;
+    if (rule_actions[i].results) cfg->results.action[first_rule + i] = rule_actions[i].action;
+  }
+  read_policy(s, "arguments", *detectors, cfg->arguments);
+  read_policy(s, "results", *detectors, cfg->results);
+  for (Policy* p : {&cfg->arguments, &cfg->results}) {
+    p->enabled.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      p->enabled[i] = p->action[i] != Action::off;
+      p->any = p->any || p->enabled[i];
+    }
+  }
+  s.finish();
+  if (!s.ok()) {
+    return std::nullopt;
+  }
+  cfg->own = std::move(own);
+  cfg->detectors = detectors;
+  std::shared_ptr<const InspectConfig> shared = std::move(cfg);
+  return FilterFactory([shared] { return std::make_unique<InspectFilter>(shared); });
+}
+
+}  // namespace mcpgw::gate
