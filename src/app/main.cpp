@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -115,12 +117,14 @@ int main(int argc, char** argv) {
   approvals_cmd->require_subcommand(1);
   auto* apl = approvals_cmd->add_subcommand("list", "Calls waiting for approval");
   admin_options(apl);
-  auto* apa = approvals_cmd->add_subcommand("approve", "Let a held call through");
-  apa->add_option("id", admin.id, "The approval's id")->required();
-  admin_options(apa);
-  auto* apd = approvals_cmd->add_subcommand("deny", "Refuse a held call");
-  apd->add_option("id", admin.id, "The approval's id")->required();
-  admin_options(apd);
+  std::vector<CLI::App*> decisions;
+  for (auto [name, help] : {std::pair{"approve", "Let a held call through"},
+                            std::pair{"deny", "Refuse a held call"}}) {
+    auto* sub = approvals_cmd->add_subcommand(name, help);
+    sub->add_option("id", admin.id, "The approval's id")->required();
+    admin_options(sub);
+    decisions.push_back(sub);
+  }
   auto* tools_cmd = app.add_subcommand("tools", "Pinned tool definitions and the quarantine "
                                                 "(list, approve)");
   tools_cmd->require_subcommand(1);
@@ -212,7 +216,7 @@ int main(int argc, char** argv) {
   }
   if (*approvals_cmd || *tools_cmd) {
     admin.command = *approvals_cmd ? "approvals" : "tools";
-    for (auto* sub : {apl, apa, apd, tl, ta}) {
+    for (auto* sub : {apl, decisions[0], decisions[1], tl, ta}) {
       if (*sub) {
         admin.action = sub->get_name();
       }

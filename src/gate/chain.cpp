@@ -258,8 +258,7 @@ asio::awaitable<void> Chain::result(Call& call, json::object& reply) {
     std::string why = o.reason;
     if (o.kind == Outcome::Kind::approve) {
       std::string why_not;
-      const std::string question = fmt::format("its result: {}", o.reason);
-      const bool approved = co_await ask_human(call, question, why_not);
+      const bool approved = co_await ask_human(call, o.reason, why_not, true);
       call.decisions.push_back(fmt::format("{}: result approval: {}: {}", f.type,
                                            approved ? "approved" : why_not, o.reason));
       if (approved) {
@@ -302,12 +301,16 @@ json::object Chain::refusal(const Call& call, const json::value& id, std::string
 }
 
 asio::awaitable<bool> Chain::ask_human(Call& call, const std::string& reason,
-                                       std::string& why_not) {
+                                       std::string& why_not, bool result) {
   if (call.elicit) {
     const std::string args = argument_preview(call);
-    auto answer = co_await call.elicit(fmt::format(
-        "mcpgw needs your approval to call {}{}{}.\nWhy: {}.\nAccept to let the call through; "
-        "decline to refuse it.", call.source, args.empty() ? "" : " with ", args, reason));
+    std::string question =
+        result ? fmt::format("mcpgw needs your approval to pass on the result of {}.\nWhy: {}.\n"
+                             "Accept to release it; decline to withhold it.", call.source, reason)
+               : fmt::format("mcpgw needs your approval to call {}{}{}.\nWhy: {}.\nAccept to let "
+                             "the call through; decline to refuse it.", call.source,
+                             args.empty() ? "" : " with ", args, reason);
+    auto answer = co_await call.elicit(std::move(question));
     if (answer == true) {
       co_return true;
     }

@@ -121,7 +121,9 @@ class Chain {
   static json::object refusal(const Call& call, const json::value& id, std::string_view why);
 
  private:
-  asio::awaitable<bool> ask_human(Call& call, const std::string& reason, std::string& why_not);
+  /// `result`: the question is whether to release the call's result, not to make the call.
+  asio::awaitable<bool> ask_human(Call& call, const std::string& reason, std::string& why_not,
+                                  bool result = false);
   Gate& gate_;
   std::vector<std::unique_ptr<Filter>> filters_;
 };

@@ -3,8 +3,10 @@
 #include "gate/filters.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 
 namespace mcpgw::gate {
@@ -35,6 +37,9 @@ struct InspectConfig {
   const Detectors* detectors = nullptr;
   Policy arguments, results;
 };
+
+constexpr std::string_view kArguments = "the arguments";
+constexpr std::string_view kResult = "the result";
 
 struct Found {
   json::string* text;
@@ -76,7 +81,7 @@ class InspectFilter final : public Filter {
     if (args == nullptr) {
       co_return Outcome::pass();
     }
-    co_return inspect(call, *args, cfg_->arguments, "the arguments");
+    co_return inspect(call, *args, cfg_->arguments, kArguments);
   }
 
   asio::awaitable<Outcome> on_result(Call& call, json::object& reply) override {
@@ -87,7 +92,7 @@ class InspectFilter final : public Filter {
     if (result == nullptr) {
       co_return Outcome::pass();
     }
-    co_return inspect(call, *result, cfg_->results, "the result");
+    co_return inspect(call, *result, cfg_->results, kResult);
   }
 
  private:
@@ -106,24 +111,25 @@ class InspectFilter final : public Filter {
       return Outcome::pass();
     }
     Action worst = Action::off;
-    std::map<std::string_view, std::size_t> counts;  // detector name → findings (sorted)
-    std::map<Action, std::string> by_action;
+    std::map<Action, std::vector<std::string_view>> found_by;  // action → its detectors' names
     for (const auto& f : found) {
       for (const auto& x : f.findings) {
         const Action a = policy.action[x.detector];
         worst = std::max(worst, a);
-        if (counts[d.name(x.detector)]++ == 0) {
-          auto& names = by_action[a];
-          names += fmt::format("{}{}", names.empty() ? "" : ", ", d.name(x.detector));
+        auto& names = found_by[a];
+        if (std::find(names.begin(), names.end(), d.name(x.detector)) == names.end()) {
+          names.push_back(d.name(x.detector));
         }
       }
     }
-    std::string names;
-    for (const auto& [name, n] : counts) {
-      names += fmt::format("{}{}{}", names.empty() ? "" : ", ", name,
-                           n > 1 ? fmt::format(" ×{}", n) : std::string());
+    std::map<Action, std::string> by_action;
+    for (const auto& [a, names] : found_by) {
+      by_action[a] = fmt::format("{}", fmt::join(names, ", "));
     }
-    const std::string reason = fmt::format("{} of {} contain {}", what, call.source, names);
+    // The reason names what caused the decision (the findings with the worst action).
+    const std::string& names = by_action[worst];
+    const std::string reason = fmt::format("{} of {} {} {}", what, call.source,
+                                           what == kArguments ? "contain" : "contains", names);
     if (auto it = by_action.find(Action::redact); it != by_action.end()) {
       if (worst != Action::block) {
         std::size_t redacted = 0;

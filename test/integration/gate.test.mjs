@@ -10,14 +10,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 
-import { MCPGW_BIN, NODE, connect, textOf, useGateway, waitFor, withTimeout } from './helpers.mjs';
+import { MCPGW_BIN, connect, textOf, useGateway, waitFor, withTimeout } from './helpers.mjs';
+import { GATE_TRUST, gateServer } from './fixtures/gate.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const GATE_JS = path.join(here, 'fixtures', 'gate_servers.mjs');
 const ADMIN_TOKEN = 'admin-test-token-0123456789';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-gate-'));
@@ -25,9 +23,8 @@ const STORE = path.join(dir, 'keys.db');
 const AUDIT = path.join(dir, 'keys.audit.db');
 
 function gatewayConfig(shadow) {
-  const role = (r) => ({ command: NODE, args: [GATE_JS, '--role', r] });
   return {
-    mcpServers: { web: role('web'), vault: role('vault'), mail: role('mail') },
+    mcpServers: { web: gateServer('web'), vault: gateServer('vault'), mail: gateServer('mail') },
     gateway: {
       auth: { mode: 'keys', store: STORE },
       security: {
@@ -37,17 +34,7 @@ function gatewayConfig(shadow) {
           ? [{ type: 'fence', shadow }, { type: 'inspect', shadow }, { type: 'taint', shadow }]
           : [{ type: 'fence' }, { type: 'taint' }],
       },
-      servers: {
-        web: { trust: { public_source: true, secret_data: false, public_sink: false, dangerous_writes: false } },
-        vault: { trust: { public_source: false, secret_data: true, public_sink: false, dangerous_writes: false } },
-        mail: {
-          trust: { public_source: false, secret_data: false, public_sink: true, dangerous_writes: true },
-          tools: {
-            post_status: { trust: { dangerous_writes: false } },
-            sent: { trust: { public_sink: false, dangerous_writes: false } },
-          },
-        },
-      },
+      servers: { web: GATE_TRUST.web, vault: GATE_TRUST.vault, mail: GATE_TRUST.mail },
       timeouts: { drainMs: 2000 },
     },
   };

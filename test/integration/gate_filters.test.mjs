@@ -8,16 +8,14 @@ import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { ElicitRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 
-import { MCPGW_BIN, NODE, connect, textOf, useGateway, waitFor, withTimeout } from './helpers.mjs';
+import { MCPGW_BIN, connect, textOf, useGateway, waitFor, withTimeout } from './helpers.mjs';
+import { GATE_TRUST, gateServer } from './fixtures/gate.mjs';
 import { startRemote } from './fixtures/remote.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const GATE_JS = path.join(here, 'fixtures', 'gate_servers.mjs');
 const ADMIN_TOKEN = 'admin-test-token-filters-42';
 const GITHUB_TOKEN = 'ghp_Zq3xV9kLm2Np8Rt5Wy1Bc4Df7Gh0Jk6Ls9Qa';
 const run = promisify(execFile);
@@ -25,19 +23,8 @@ const run = promisify(execFile);
 const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-gate-filters-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const role = (r) => ({ command: NODE, args: [GATE_JS, '--role', r] });
-const TRUST = {
-  web: { trust: { public_source: true, secret_data: false, public_sink: false, dangerous_writes: false } },
-  vault: { trust: { public_source: false, secret_data: true, public_sink: false, dangerous_writes: false } },
-  mail: {
-    trust: { public_source: false, secret_data: false, public_sink: true, dangerous_writes: true },
-    tools: {
-      post_status: { trust: { dangerous_writes: false } },
-      sent: { trust: { public_sink: false, dangerous_writes: false } },
-    },
-  },
-  rug: { trust: { public_source: false, secret_data: false, public_sink: false, dangerous_writes: false } },
-};
+const role = gateServer;
+const TRUST = GATE_TRUST;
 
 async function client(ctx, { answer, mode = 'both' } = {}) {
   const asked = [];
@@ -197,6 +184,30 @@ describe('inspection, tool pinning and the admin CLI', () => {
     assert.match(gone.stderr, /no call waits for approval/);
     const empty = await cli(ctx, ['approvals', 'list']);
     assert.equal(empty.stdout.trim(), 'no call waits for approval');
+  });
+});
+
+describe('inspection that asks before passing on a result', () => {
+  const ctx = useGateway(() => ({
+    mcpServers: { web: role('web') },
+    gateway: {
+      auth: { store: path.join(dir, 'result-approve.db') },
+      security: { filters: [{ type: 'fence' }, { type: 'inspect', results: { injection: 'approve' } }] },
+      servers: { web: TRUST.web },
+      timeouts: { drainMs: 2000 },
+    },
+  }));
+
+  test('injection in a result: the user releases it or withholds it', async () => {
+    const yes = await client(ctx, { answer: 'accept' });
+    const page = await call(yes.c, 'web__fetch_page', { url: 'https://example.com' });
+    assert.match(page.ok, /ignore all previous instructions/);
+    assert.equal(yes.asked.length, 1);
+    assert.match(yes.asked[0], /^mcpgw needs your approval to pass on the result of web\/fetch_page\.\nWhy: the result of web\/fetch_page contains prompt_injection/);
+    const no = await client(ctx, { answer: 'decline' });
+    const r = await call(no.c, 'web__fetch_page', { url: 'https://example.com' });
+    assert.match(r.error, /-32003: mcpgw security: the result of web\/fetch_page was withheld: the result of web\/fetch_page contains prompt_injection.*\(declined by the user\)/);
+    assert.ok(!r.error.includes('ignore all previous'), 'nothing of the withheld text leaks into the error');
   });
 });
 
