@@ -87,7 +87,7 @@ constexpr const char* kColumns =
 
 }  // namespace
 
-std::string key_digest(std::string_view key) {
+std::string sha256_hex(std::string_view key) {
   // Fetched once: an implicit fetch on every call costs more than the digest itself.
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -203,7 +203,7 @@ std::optional<std::string> KeyStore::create(KeyRecord r, std::string& error) {
     return std::nullopt;
   }
   st.text(1, r.name);
-  st.text(2, key_digest(key));
+  st.text(2, sha256_hex(key));
   st.text(3, r.prefix);
   st.text(4, join(r.servers));
   st.text(5, join(r.tools));
@@ -292,7 +292,7 @@ bool KeyStore::reload_if_changed() {
 
 KeyCheck KeyStore::check(std::string_view key, std::int64_t now, const KeyRecord** record) {
   reload_if_changed();
-  auto it = by_digest_.find(key_digest(key));
+  auto it = by_digest_.find(sha256_hex(key));
   if (it == by_digest_.end()) {
     return KeyCheck::unknown;
   }

@@ -70,8 +70,8 @@ class KeyStore {
   std::map<std::string, KeyRecord, std::less<>> by_digest_;
 };
 
-/// SHA-256 of `key` as lowercase hex.
-std::string key_digest(std::string_view key);
+/// SHA-256 of `data` as lowercase hex (key digests, argument digests, tool pins).
+std::string sha256_hex(std::string_view data);
 
 /// "30d", "12h", "90m", "3600s" → seconds; nullopt if malformed.
 std::optional<std::int64_t> parse_duration(std::string_view text);

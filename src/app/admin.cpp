@@ -1,5 +1,6 @@
 // `mcpgw approvals …` and `mcpgw tools …`: clients of the running gateway's admin API.
 #include "app/serve.hpp"
+#include "gate/chain.hpp"
 #include "upstream/http_client.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -8,9 +9,7 @@
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <ctime>
-#include <fstream>
 
 namespace mcpgw::app {
 
@@ -77,15 +76,7 @@ std::string str(const json::object& o, std::string_view key) {
 }  // namespace
 
 int admin_command(const AdminArgs& a) {
-  std::string token;
-  if (const char* v = std::getenv(a.token_env.c_str()); v != nullptr) {
-    token = v;
-  }
-  if (token.empty() && !a.token_file.empty()) {
-    std::ifstream in(a.token_file);
-    std::getline(in, token);
-  }
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  const std::string token = gate::read_admin_token(a.token_env, a.token_file);
   if (token.empty()) {
     fmt::print(stderr, "error: no admin token: set {} or pass --token-file\n", a.token_env);
     return 2;

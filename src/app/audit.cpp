@@ -2,6 +2,7 @@
 #include "access/audit.hpp"
 #include "access/key_store.hpp"
 #include "app/serve.hpp"
+#include "common/clock.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -61,9 +62,7 @@ int audit_command(const AuditArgs& a) {
                  a.since);
       return 2;
     }
-    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
-    q.since_ms = now_ms - *secs * 1000;
+    q.since_ms = unix_ms() - *secs * 1000;
   }
   std::string error;
   auto rows = access::query_audit(a.store, q, error);

@@ -1,4 +1,5 @@
 #include "gate/chain.hpp"
+#include "common/clock.hpp"
 #include "access/audit.hpp"
 #include "common/random.hpp"
 #include "gate/filters.hpp"
@@ -39,11 +40,6 @@ constexpr Known kFilters[] = {
 /// "fence" comes first to wrap last, after every other filter saw the text as it came.
 constexpr std::string_view kDefaultChain[] = {"fence", "pin", "inspect", "taint"};
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 /// A call's arguments as a person should see them: secrets under their usual names redacted,
 /// cut short.
 std::string argument_preview(const Call& call) {
@@ -72,7 +68,7 @@ std::shared_ptr<Approval> Approvals::open(const Call& call, const std::string& r
   a->scope = call.scope != nullptr ? call.scope->id : std::string();
   a->source = call.source;
   a->reason = reason;
-  a->created_ms = now_ms();
+  a->created_ms = unix_ms();
   a->arguments = argument_preview(call);
   a->decided = std::make_unique<Event>(ex_);
   pending_[a->id] = a;
@@ -110,22 +106,26 @@ json::array Approvals::list() const {
 
 // ---------------------------------------------------------------------------------------------
 
-Gate::Gate(const config::SecurityConfig& cfg, asio::any_io_executor ex)
-    : cfg_(cfg), ex_(ex), approvals_(ex) {
-  if (!cfg_.admin_token_env.empty()) {
-    if (const char* v = std::getenv(cfg_.admin_token_env.c_str()); v != nullptr) {
-      admin_token_ = v;
+std::string read_admin_token(const std::string& env, const std::string& file) {
+  std::string token;
+  if (!env.empty()) {
+    if (const char* v = std::getenv(env.c_str()); v != nullptr) {
+      token = v;
     }
   }
-  if (admin_token_.empty() && !cfg_.admin_token_file.empty()) {
-    std::ifstream in(cfg_.admin_token_file);
-    std::getline(in, admin_token_);
+  if (token.empty() && !file.empty()) {
+    std::ifstream in(file);
+    std::getline(in, token);
   }
-  while (!admin_token_.empty() && (admin_token_.back() == '\n' || admin_token_.back() == '\r' ||
-                                   admin_token_.back() == ' ')) {
-    admin_token_.pop_back();
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+    token.pop_back();
   }
+  return token;
 }
+
+Gate::Gate(const config::SecurityConfig& cfg, asio::any_io_executor ex)
+    : cfg_(cfg), ex_(ex), approvals_(ex),
+      admin_token_(read_admin_token(cfg_.admin_token_env, cfg_.admin_token_file)) {}
 
 Gate::~Gate() = default;
 

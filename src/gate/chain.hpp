@@ -167,6 +167,10 @@ class Gate {
   bool check_only_ = false;
 };
 
+/// The admin token: the environment variable `env` if set, else the first line of `file`
+/// (trailing spaces and CR dropped); empty when neither gives one.
+std::string read_admin_token(const std::string& env, const std::string& file);
+
 /// The JSON-RPC error code of a call the gate refused.
 constexpr int kGateDenied = -32003;
 

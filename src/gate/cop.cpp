@@ -250,30 +250,32 @@ class CopFilter final : public Filter {
 
 std::optional<FilterFactory> make_cop_filter(const config::FilterConfig& fc, Gate& gate,
                                              config::Diagnostics& diag) {
-  Settings s(fc, diag);
+  const std::size_t errors = diag.errors.size();
+  config::ObjectReader s(fc.settings, fc.path, diag);
+  expect_common_keys(s);
   auto cfg = std::make_shared<CopConfig>();
   std::string format = "openai";
   s.choice("format", format, {"openai", "webhook"});
   cfg->format = format == "webhook" ? CopConfig::Format::webhook : CopConfig::Format::openai;
   std::string url;
-  if (!s.str("url", url)) {
+  s.str("url", url);
+  std::string why;
+  if (url.empty()) {
     s.error("url", "the inspector's URL is required (for \"openai\", the full "
                    ".../v1/chat/completions address)");
-  } else {
-    std::string why;
-    if (!upstream::parse_url(url, cfg->url, why)) {
-      s.error("url", why);
-    } else if (!cfg->url.tls && !config::is_loopback_host(cfg->url.host)) {
-      s.error("url", "use https (plain http only to a loopback address): the inspector sees "
-                     "arguments and results");
-    }
+  } else if (!upstream::parse_url(url, cfg->url, why)) {
+    s.error("url", why);
+  } else if (!cfg->url.tls && !config::is_loopback_host(cfg->url.host)) {
+    s.error("url", "use https (plain http only to a loopback address): the inspector sees "
+                   "arguments and results");
   }
   s.str("model", cfg->model);
   if (cfg->format == CopConfig::Format::openai && cfg->model.empty()) {
     s.error("model", "the \"openai\" format needs a model name");
   }
   std::string key_env;
-  if (s.str("apiKeyEnv", key_env)) {
+  s.str("apiKeyEnv", key_env);
+  if (!key_env.empty()) {
     const char* v = std::getenv(key_env.c_str());
     if (v == nullptr || *v == '\0') {
       s.error("apiKeyEnv", fmt::format("the environment variable {} is not set", key_env));
@@ -290,25 +292,19 @@ std::optional<FilterFactory> make_cop_filter(const config::FilterConfig& fc, Gat
   s.choice("failure", failure, {"closed", "open"});
   cfg->fail_closed = failure == "closed";
   auto when = [&](std::string_view key, CopConfig::When& out) {
-    std::string v;
-    if (s.choice(key, v, {"always", "untrusted", "off"})) {
-      out = v == "always" ? CopConfig::When::always
-                          : v == "off" ? CopConfig::When::off : CopConfig::When::untrusted;
-    }
+    std::string v = out == CopConfig::When::always ? "always"
+                    : out == CopConfig::When::off  ? "off" : "untrusted";
+    s.choice(key, v, {"always", "untrusted", "off"});
+    out = v == "always" ? CopConfig::When::always
+                        : v == "off" ? CopConfig::When::off : CopConfig::When::untrusted;
   };
   when("arguments", cfg->arguments);
   when("results", cfg->results);
   upstream::TlsSettings tls;
   s.str("caFile", tls.ca_file);
-  if (const auto* v = s.get("insecure")) {
-    if (!v->is_bool()) {
-      s.error("insecure", "expected true or false");
-    } else {
-      tls.insecure = v->get_bool();
-    }
-  }
+  s.boolean("insecure", tls.insecure);
   s.finish();
-  if (!s.ok()) {
+  if (diag.errors.size() != errors) {
     return std::nullopt;
   }
   cfg->client = std::make_shared<upstream::HttpClient>(

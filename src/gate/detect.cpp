@@ -186,12 +186,13 @@ int Detectors::find(std::string_view name) const {
 
 void Detectors::scan(std::string_view text, const std::vector<bool>& enabled,
                      std::vector<Finding>& out) const {
-  auto run = [&](const Prefilter& pre, std::string_view subject,
-                 const std::vector<std::size_t>* offsets) {
+  // `offsets_of()` maps subject offsets back to the text: asked for only once a pattern hit.
+  auto run = [&](const Prefilter& pre, std::string_view subject, auto&& offsets_of) {
     std::vector<int> hits;
     if (!pre.set.Match(re2::StringPiece(subject.data(), subject.size()), &hits)) {
       return;
     }
+    const std::vector<std::size_t>* offsets = offsets_of();
     for (int h : hits) {
       const auto d = static_cast<std::uint16_t>(pre.index[static_cast<std::size_t>(h)]);
       if (d >= enabled.size() || !enabled[d]) {
@@ -223,12 +224,16 @@ void Detectors::scan(std::string_view text, const std::vector<bool>& enabled,
     }
   }
   if (any_plain) {
-    run(*plain_, text, nullptr);
+    run(*plain_, text, [] { return static_cast<const std::vector<std::size_t>*>(nullptr); });
   }
   if (any_folded) {
+    // Most text matches nothing: the offsets (8 bytes per character) are built only on a hit.
+    const std::string sk = skeleton(text);
     std::vector<std::size_t> offsets;
-    const std::string sk = skeleton(text, &offsets);
-    run(*folded_, sk, &offsets);
+    run(*folded_, sk, [&] {
+      skeleton(text, &offsets);
+      return static_cast<const std::vector<std::size_t>*>(&offsets);
+    });
   }
 }
 

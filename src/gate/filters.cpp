@@ -4,77 +4,11 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-
 namespace mcpgw::gate {
 
-const json::value* Settings::get(std::string_view key) {
-  read_.emplace_back(key);
-  return fc_.settings.if_contains(key);
-}
-
-std::string Settings::path(std::string_view key) const { return fmt::format("{}.{}", fc_.path, key); }
-
-void Settings::error(std::string_view key, std::string_view message) {
-  ok_ = false;
-  diag_.error(path(key), message);
-}
-
-bool Settings::str(std::string_view key, std::string& out) {
-  const auto* v = get(key);
-  if (v == nullptr) {
-    return false;
-  }
-  if (!v->is_string()) {
-    error(key, "expected a string");
-    return false;
-  }
-  out = std::string(v->get_string());
-  return true;
-}
-
-bool Settings::choice(std::string_view key, std::string& out,
-                      std::initializer_list<std::string_view> allowed) {
-  std::string v;
-  if (!str(key, v)) {
-    return false;
-  }
-  std::string names;
-  for (auto a : allowed) {
-    if (a == v) {
-      out = v;
-      return true;
-    }
-    names += fmt::format("{}{}", names.empty() ? "" : ", ", a);
-  }
-  error(key, fmt::format("\"{}\" is not one of: {}", v, names));
-  return false;
-}
-
-bool Settings::integer(std::string_view key, std::int64_t& out, std::int64_t min,
-                       std::int64_t max) {
-  const auto* v = get(key);
-  if (v == nullptr) {
-    return false;
-  }
-  if (!v->is_int64() || v->get_int64() < min || v->get_int64() > max) {
-    error(key, fmt::format("expected a whole number from {} to {}", min, max));
-    return false;
-  }
-  out = v->get_int64();
-  return true;
-}
-
-void Settings::finish() {
-  for (const auto& kv : fc_.settings) {
-    if (std::find(read_.begin(), read_.end(), std::string_view(kv.key())) == read_.end()) {
-      std::string names;
-      for (const auto& k : read_) {
-        names += fmt::format("{}{}", names.empty() ? "" : ", ", k);
-      }
-      error(kv.key(), fmt::format("unknown key (expected one of: {})", names));
-    }
-  }
+void expect_common_keys(config::ObjectReader& r) {
+  r.get("type");
+  r.get("shadow");
 }
 
 namespace {
@@ -170,13 +104,15 @@ class FenceFilter final : public Filter {
 
 std::optional<FilterFactory> make_taint_filter(const config::FilterConfig& fc, Gate&,
                                                config::Diagnostics& diag) {
-  Settings(fc, diag).finish();
+  config::ObjectReader r(fc.settings, fc.path, diag);
+  expect_common_keys(r);
   return FilterFactory([] { return std::make_unique<TaintFilter>(); });
 }
 
 std::optional<FilterFactory> make_fence_filter(const config::FilterConfig& fc, Gate&,
                                                config::Diagnostics& diag) {
-  Settings(fc, diag).finish();
+  config::ObjectReader r(fc.settings, fc.path, diag);
+  expect_common_keys(r);
   return FilterFactory([] { return std::make_unique<FenceFilter>(); });
 }
 

@@ -1,34 +1,14 @@
 #pragma once
 // The built-in filters. Each maker reads its filter's settings (reporting mistakes to `diag`
 // with their JSON path) and returns the factory that makes one instance per session.
+#include "config/reader.hpp"
 #include "gate/chain.hpp"
-
-#include <initializer_list>
 
 namespace mcpgw::gate {
 
-/// Reads one filter's settings: typed getters that report mistakes with their JSON path, and
-/// `finish()` that names any key nobody asked for.
-class Settings {
- public:
-  Settings(const config::FilterConfig& fc, config::Diagnostics& diag) : fc_(fc), diag_(diag) {}
-  const json::value* get(std::string_view key);
-  bool str(std::string_view key, std::string& out);
-  /// `out` must be one of `allowed`.
-  bool choice(std::string_view key, std::string& out, std::initializer_list<std::string_view> allowed);
-  bool integer(std::string_view key, std::int64_t& out, std::int64_t min, std::int64_t max);
-  std::string path(std::string_view key) const;
-  void error(std::string_view key, std::string_view message);
-  /// Reports keys that were never read.
-  void finish();
-  bool ok() const noexcept { return ok_; }
-
- private:
-  const config::FilterConfig& fc_;
-  config::Diagnostics& diag_;
-  std::vector<std::string> read_{"type", "shadow"};
-  bool ok_ = true;
-};
+/// Makes `r` (a reader of a filter's settings) name "type" and "shadow" among the keys it
+/// expects: the chain reads those two itself.
+void expect_common_keys(config::ObjectReader& r);
 
 /// "taint": marks scopes from trust labels; denies forbidden tools; asks for approval of a
 /// dangerous write from an untrusted scope, and of a public sink from an untrusted scope that
@@ -39,10 +19,6 @@ std::optional<FilterFactory> make_taint_filter(const config::FilterConfig& fc, G
 /// "fence": wraps text from public_source results in fences.
 std::optional<FilterFactory> make_fence_filter(const config::FilterConfig& fc, Gate& gate,
                                                config::Diagnostics& diag);
-
-}  // namespace mcpgw::gate
-
-namespace mcpgw::gate {
 
 /// "inspect": RE2 detectors (secrets, high-entropy strings, PII, prompt injection) and custom
 /// rules, on arguments (client→server) and results (server→client), each finding acted on as

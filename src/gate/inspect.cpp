@@ -171,7 +171,7 @@ class InspectFilter final : public Filter {
 };
 
 /// Reads "arguments" or "results": {group or detector or rule name: action}.
-void read_policy(Settings& s, std::string_view key, const Detectors& d, Policy& p) {
+void read_policy(config::ObjectReader& s, std::string_view key, const Detectors& d, Policy& p) {
   const auto* v = s.get(key);
   if (v == nullptr) {
     return;
@@ -223,7 +223,9 @@ void read_policy(Settings& s, std::string_view key, const Detectors& d, Policy& 
 
 std::optional<FilterFactory> make_inspect_filter(const config::FilterConfig& fc, Gate& gate,
                                                  config::Diagnostics& diag) {
-  Settings s(fc, diag);
+  const std::size_t errors = diag.errors.size();
+  config::ObjectReader s(fc.settings, fc.path, diag);
+  expect_common_keys(s);
   std::vector<CustomRule> rules;
   struct RuleAction {
     Action action = Action::block;
@@ -282,7 +284,6 @@ std::optional<FilterFactory> make_inspect_filter(const config::FilterConfig& fc,
     own = Detectors::create(rules, error);
     if (!own) {
       s.error("rules", error);
-      s.finish();
       return std::nullopt;
     }
   }
@@ -335,7 +336,7 @@ std::optional<FilterFactory> make_inspect_filter(const config::FilterConfig& fc,
     }
   }
   s.finish();
-  if (!s.ok()) {
+  if (diag.errors.size() != errors) {
     return std::nullopt;
   }
   cfg->own = std::move(own);

@@ -1,12 +1,13 @@
 #include "gate/pins.hpp"
+#include "access/key_store.hpp"
 #include "access/sqlite_store.hpp"
+#include "common/clock.hpp"
 #include "gate/filters.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
@@ -17,11 +18,6 @@
 namespace mcpgw::gate {
 
 namespace {
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 /// The value with every object's keys in byte order, so equal definitions serialise equally.
 json::value canonical(const json::value& v) {
@@ -51,17 +47,6 @@ json::value canonical(const json::value& v) {
 
 constexpr std::string_view kPinned[] = {"name", "description", "inputSchema", "outputSchema"};
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += fmt::format("{:02x}", md[i]);
-  }
-  return out;
-}
 
 /// Which pinned fields differ between two canonical definitions.
 std::string changed_fields(const std::string& before, const std::string& after) {
@@ -105,7 +90,7 @@ std::string PinStore::tool_hash(const json::object& tool, std::string* canonical
     }
   }
   std::string text = json::serialize(pinned);
-  std::string hash = sha256_hex(text);
+  std::string hash = access::sha256_hex(text);
   if (canonical_out != nullptr) {
     *canonical_out = std::move(text);
   }
@@ -253,7 +238,7 @@ std::size_t PinStore::screen(const std::string& server,
     if (pin.hash.empty() && poison.empty()) {
       pin.hash = hash;  // first sight: pinned as it is
       pin.definition = std::move(definition);
-      pin.pinned_ms = now_ms();
+      pin.pinned_ms = unix_ms();
       write(pin);
       continue;
     }
@@ -264,7 +249,7 @@ std::size_t PinStore::screen(const std::string& server,
                                    changed_fields(pin.definition, definition),
                                    poison.empty() ? "" : ", and the new definition ", poison);
     pin.pending_definition = std::move(definition);
-    pin.seen_ms = now_ms();
+    pin.seen_ms = unix_ms();
     ++quarantined;
     spdlog::warn("tool pins: {}/{} is quarantined: {}; approve it with `mcpgw tools approve {} "
                  "{}`", server, tool, pin.reason, server, tool);
@@ -291,7 +276,7 @@ bool PinStore::approve(const std::string& server, std::string_view tool) {
   pin.pending_hash.clear();
   pin.pending_definition.clear();
   pin.reason.clear();
-  pin.pinned_ms = now_ms();
+  pin.pinned_ms = unix_ms();
   write(pin);
   return true;
 }
@@ -355,13 +340,15 @@ class PinFilter final : public Filter {
 
 std::optional<FilterFactory> make_pin_filter(const config::FilterConfig& fc, Gate& gate,
                                              config::Diagnostics& diag) {
-  Settings s(fc, diag);
+  const std::size_t errors = diag.errors.size();
+  config::ObjectReader s(fc.settings, fc.path, diag);
+  expect_common_keys(s);
   std::string path = gate.config().pin_store;
   s.str("path", path);
   std::string descriptions = "quarantine";
   s.choice("descriptions", descriptions, {"quarantine", "off"});
   s.finish();
-  if (!s.ok()) {
+  if (diag.errors.size() != errors) {
     return std::nullopt;
   }
   if (gate.check_only()) {

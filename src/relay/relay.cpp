@@ -1,4 +1,5 @@
 #include "relay/relay.hpp"
+#include "common/clock.hpp"
 
 #include "access/key_store.hpp"
 
@@ -132,7 +133,7 @@ Relay::AuditScope::AuditScope(Relay& relay, const Session& s, std::string_view m
   r.target = std::string(target);
   const json::value* args = args_key ? params.if_contains(args_key) : nullptr;
   const std::string text = args ? json::serialize(*args) : std::string("{}");
-  r.args_digest = access::key_digest(text);
+  r.args_digest = access::sha256_hex(text);
   r.bytes_in = static_cast<std::int64_t>(text.size());
   if (relay_.cfg_.gateway.audit.arguments && args != nullptr) {
     r.arguments = access::redact_arguments(text);
@@ -145,8 +146,7 @@ void Relay::AuditScope::done(const json::object& reply, std::string denied) {
   }
   auto& r = *row_;
   r.server = server;
-  r.ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::system_clock::now().time_since_epoch()).count();
+  r.ts_ms = unix_ms();
   r.latency_us =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_).count();
   r.bytes_out = static_cast<std::int64_t>(json::serialize(reply).size());

@@ -1,4 +1,5 @@
 #include "server/http_server.hpp"
+#include "common/clock.hpp"
 
 #include "common/error.hpp"
 #include "common/memory.hpp"
@@ -735,8 +736,7 @@ class HttpServer::Impl {
       return;
     }
     access::AuditRecord r;
-    r.ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::system_clock::now().time_since_epoch()).count();
+    r.ts_ms = unix_ms();
     r.principal = who.principal ? who.principal->name : who.key_name.empty() ? "-" : who.key_name;
     r.method = "http";
     r.target = fmt::format("{} {}", std::string_view(req.method_string()), path);

@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -185,6 +185,26 @@ describe('inspection, tool pinning and the admin CLI', () => {
     const empty = await cli(ctx, ['approvals', 'list']);
     assert.equal(empty.stdout.trim(), 'no call waits for approval');
   });
+});
+
+test('check-config checks the filters\' settings, and opens no pin file', async () => {
+  const check = (name, security) => {
+    const file = path.join(dir, `${name}.json`);
+    writeFileSync(file, JSON.stringify({ mcpServers: { web: role('web') }, gateway: { security } }));
+    try {
+      return { code: 0, out: execFileSync(MCPGW_BIN, ['check-config', file, '--no-start'], { encoding: 'utf8', stdio: 'pipe' }) };
+    } catch (e) {
+      return { code: e.status, out: e.stdout, err: e.stderr };
+    }
+  };
+  const good = check('check-good', {});
+  assert.equal(good.code, 0, good.err);
+  assert.match(good.out, /^security gate: fence → pin → inspect → taint$/m);
+  assert.ok(!existsSync(path.join(dir, 'mcpgw.pins.db')), 'a check opens no pin store');
+  const bad = check('check-bad', { filters: [{ type: 'inspect', results: { injection: 'shout' } }, { type: 'cop', format: 'webhook' }] });
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /gateway\.security\.filters\[0\]\.results\.injection: expected one of: off, log, redact, approve, block/);
+  assert.match(bad.err, /gateway\.security\.filters\[1\]\.url: the inspector's URL is required/);
 });
 
 describe('inspection that asks before passing on a result', () => {

@@ -142,7 +142,7 @@ TEST_F(Store, KeysAreStoredAsDigestsAndChecked) {
     std::fclose(w);
   }
   EXPECT_EQ(bytes.find(*key), std::string::npos);
-  EXPECT_NE(bytes.find(key_digest(*key)), std::string::npos);
+  EXPECT_NE(bytes.find(sha256_hex(*key)), std::string::npos);
 
   const KeyRecord* rec = nullptr;
   EXPECT_EQ(store->check(*key, 0, &rec), KeyCheck::ok);

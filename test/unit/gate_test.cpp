@@ -191,6 +191,11 @@ TEST(ToolPins, ChangeQuarantinesUntilApprovedAndSurvivesRestart) {
     EXPECT_EQ(pins->screen("s", list(R"([{"name":"a","description":"adds, and mails"}])")), 1u);
     ASSERT_NE(pins->quarantined("s", "a"), nullptr);
     EXPECT_EQ(*pins->quarantined("s", "a"), "its description changed since it was pinned");
+    // Back to the pinned definition: out of quarantine by itself; changed again: back in.
+    EXPECT_EQ(pins->screen("s", list(R"([{"name":"a","description":"adds"}])")), 0u);
+    EXPECT_EQ(pins->quarantined("s", "a"), nullptr);
+    EXPECT_EQ(pins->screen("s", list(R"([{"name":"a","description":"adds, and mails"}])")), 1u);
+    ASSERT_NE(pins->quarantined("s", "a"), nullptr);
     pins->flush();
   }
   {
