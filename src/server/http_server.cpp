@@ -324,6 +324,13 @@ class HttpServer::Impl {
     return res;
   }
 
+  /// {"error": message}: the error body of the REST surface and of the admin API.
+  Response error_json(const Request& req, unsigned status, std::string_view message) {
+    json::object o;
+    o["error"] = message;
+    return json_response(req, status, json::serialize(o));
+  }
+
   Response error_response(const Request& req, unsigned status, json::value id, int code,
                           std::string_view message) {
     return json_response(req, status, jsonrpc::serialize(jsonrpc::make_error(std::move(id), code, message)));
@@ -518,17 +525,12 @@ class HttpServer::Impl {
   /// {"server", "tool"}.
   asio::awaitable<bool> admin(Conn& c, const Request& req, const std::string& path) {
     gate::Gate* g = relay_.gate();
-    auto fail = [&](unsigned status, std::string message) {
-      json::object o;
-      o["error"] = std::move(message);
-      return json_response(req, status, json::serialize(o));
-    };
     if (g == nullptr) {
-      auto res = fail(404, "Not found: the security gate is off (gateway.security)");
+      auto res = error_json(req, 404, "Not found: the security gate is off (gateway.security)");
       co_return co_await write(c, res);
     }
     if (g->admin_token().empty()) {
-      auto res = fail(403, fmt::format("Forbidden: the admin API is off; set the {} environment "
+      auto res = error_json(req, 403, fmt::format("Forbidden: the admin API is off; set the {} environment "
                                        "variable (gateway.security.adminTokenEnv) or "
                                        "gateway.security.adminTokenFile",
                                        g->config().admin_token_env));
@@ -537,7 +539,7 @@ class HttpServer::Impl {
     const std::string_view token = access::bearer_value(req[http::field::authorization]);
     const std::string& want = g->admin_token();
     if (token.size() != want.size() || CRYPTO_memcmp(token.data(), want.data(), want.size()) != 0) {
-      auto res = fail(401, "Unauthorized: send the admin token as Authorization: Bearer <token>");
+      auto res = error_json(req, 401, "Unauthorized: send the admin token as Authorization: Bearer <token>");
       res.set(http::field::www_authenticate, "Bearer realm=\"mcpgw-admin\"");
       co_return co_await write(c, res);
     }
@@ -546,7 +548,7 @@ class HttpServer::Impl {
     }
     if (path == "/admin/approvals") {
       if (req.method() != http::verb::get) {
-        auto res = fail(405, "Method not allowed: GET /admin/approvals");
+        auto res = error_json(req, 405, "Method not allowed: GET /admin/approvals");
         co_return co_await write(c, res);
       }
       json::object o;
@@ -556,7 +558,7 @@ class HttpServer::Impl {
     }
     const std::string id = path.substr(std::string_view("/admin/approvals/").size());
     if (req.method() != http::verb::post) {
-      auto res = fail(405, "Method not allowed: POST /admin/approvals/{id}");
+      auto res = error_json(req, 405, "Method not allowed: POST /admin/approvals/{id}");
       co_return co_await write(c, res);
     }
     boost::system::error_code ec;
@@ -568,13 +570,13 @@ class HttpServer::Impl {
       }
     }
     if (decision == nullptr || (*decision != "approve" && *decision != "deny")) {
-      auto res = fail(400, "Bad request: expected {\"decision\": \"approve\"} or "
+      auto res = error_json(req, 400, "Bad request: expected {\"decision\": \"approve\"} or "
                            "{\"decision\": \"deny\"}");
       co_return co_await write(c, res);
     }
     const bool approve = *decision == "approve";
     if (!g->approvals().decide(id, approve)) {
-      auto res = fail(404, fmt::format("Not found: no call waits for approval {}", id));
+      auto res = error_json(req, 404, fmt::format("Not found: no call waits for approval {}", id));
       co_return co_await write(c, res);
     }
     spdlog::info("gate: approval {} {} by an administrator", id, approve ? "approved" : "denied");
@@ -587,20 +589,15 @@ class HttpServer::Impl {
 
   asio::awaitable<bool> admin_tools(Conn& c, const Request& req, const std::string& path,
                                     gate::Gate& g) {
-    auto fail = [&](unsigned status, std::string message) {
-      json::object o;
-      o["error"] = std::move(message);
-      return json_response(req, status, json::serialize(o));
-    };
     const auto& pins = g.pins();
     if (!pins) {
-      auto res = fail(404, "Not found: tool pinning is off (no \"pin\" filter in "
+      auto res = error_json(req, 404, "Not found: tool pinning is off (no \"pin\" filter in "
                            "gateway.security.filters)");
       co_return co_await write(c, res);
     }
     const bool list = path == "/admin/tools";
     if (req.method() != (list ? http::verb::get : http::verb::post)) {
-      auto res = fail(405, list ? "Method not allowed: GET /admin/tools"
+      auto res = error_json(req, 405, list ? "Method not allowed: GET /admin/tools"
                                 : "Method not allowed: POST /admin/tools/approve");
       co_return co_await write(c, res);
     }
@@ -616,14 +613,14 @@ class HttpServer::Impl {
     const auto* server = o != nullptr ? o->if_contains("server") : nullptr;
     const auto* tool = o != nullptr ? o->if_contains("tool") : nullptr;
     if (server == nullptr || !server->is_string() || tool == nullptr || !tool->is_string()) {
-      auto res = fail(400, "Bad request: expected {\"server\": \"NAME\", \"tool\": \"TOOL\"} "
+      auto res = error_json(req, 400, "Bad request: expected {\"server\": \"NAME\", \"tool\": \"TOOL\"} "
                            "(the server's own tool name)");
       co_return co_await write(c, res);
     }
     const std::string server_name(server->get_string());
     const std::string tool_name(tool->get_string());
     if (!pins->approve(server_name, tool_name)) {
-      auto res = fail(404, fmt::format("Not found: {}/{} is not quarantined", server_name,
+      auto res = error_json(req, 404, fmt::format("Not found: {}/{} is not quarantined", server_name,
                                        tool_name));
       co_return co_await write(c, res);
     }
@@ -1292,11 +1289,6 @@ class HttpServer::Impl {
       res.set(http::field::allow, is_call ? "POST" : "GET");
       co_return co_await write(c, res);
     }
-    auto rest_error = [&](unsigned status, std::string_view message) {
-      json::object o;
-      o["error"] = message;
-      return json_response(req, status, json::serialize(o));
-    };
     const std::string& sep = relay_.config().gateway.separator;
     if (path == "/v1/mcp/server") {
       // Servers the caller may use, with their health: a bare array, as LiteLLM answers.
@@ -1326,7 +1318,7 @@ class HttpServer::Impl {
     }
     SessionPtr s = co_await rest_session(c.principal);
     if (!s) {
-      auto res = rest_error(503, "too many sessions");
+      auto res = error_json(req, 503, "too many sessions");
       co_return co_await write(c, res);
     }
     if (!is_call) {
@@ -1356,7 +1348,7 @@ class HttpServer::Impl {
     auto parsed = jsonrpc::parse(req.body(), gw_.limits.max_json_depth);
     if (!parsed || !parsed->is_object() || !parsed->get_object().contains("name") ||
         !parsed->get_object().at("name").is_string()) {
-      auto res = rest_error(400, "expected a JSON body {\"name\": …, \"arguments\": {…}}");
+      auto res = error_json(req, 400, "expected a JSON body {\"name\": …, \"arguments\": {…}}");
       co_return co_await write(c, res);
     }
     auto& body = parsed->get_object();
@@ -1381,7 +1373,7 @@ class HttpServer::Impl {
       const auto& err = e->get_object();
       const bool unknown = err.contains("code") && err.at("code").is_int64() &&
                            err.at("code").get_int64() == rpc_code::kInvalidParams;
-      auto res = rest_error(unknown ? 404 : 502, err.contains("message") && err.at("message").is_string()
+      auto res = error_json(req, unknown ? 404 : 502, err.contains("message") && err.at("message").is_string()
                                                      ? std::string_view(err.at("message").as_string())
                                                      : std::string_view("error"));
       co_return co_await write(c, res);
