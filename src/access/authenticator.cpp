@@ -1,5 +1,6 @@
 #include "access/authenticator.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 namespace mcpgw::access {
@@ -72,11 +73,69 @@ AuthResult Authenticator::authenticate_token(std::string_view token) {
   return r;
 }
 
-AuthResult Authenticator::authenticate(const Credentials& creds) {
-  AuthResult r;
-  if (!enabled()) {
-    return r;  // anonymous
+bool Authenticator::take(Bucket& b, double per_min, bool fresh) {
+  const auto t = Clock::now();
+  if (fresh) {
+    b.tokens = per_min;
+  } else {
+    const double elapsed = std::chrono::duration<double>(t - b.last).count();
+    b.tokens = std::min(per_min, b.tokens + elapsed * per_min / 60.0);
   }
+  b.last = t;
+  if (b.tokens < 1.0) {
+    return false;
+  }
+  b.tokens -= 1.0;
+  return true;
+}
+
+int Authenticator::guesses_locked(std::string_view client) {
+  if (failures_per_min_ == 0 || client.empty()) {
+    return 0;
+  }
+  auto it = failures_.find(std::string(client));
+  if (it == failures_.end()) {
+    return 0;
+  }
+  Bucket probe = it->second;
+  if (take(probe, static_cast<double>(failures_per_min_), false)) {
+    return 0;
+  }
+  return static_cast<int>((1.0 - probe.tokens) * 60.0 / static_cast<double>(failures_per_min_)) + 1;
+}
+
+void Authenticator::record_failure(std::string_view client) {
+  if (failures_per_min_ == 0 || client.empty()) {
+    return;
+  }
+  if (failures_.size() >= 100000) {
+    failures_.clear();  // a flood of addresses: start over rather than grow without end
+  }
+  auto [it, fresh] = failures_.try_emplace(std::string(client));
+  take(it->second, static_cast<double>(failures_per_min_), fresh);
+}
+
+AuthResult Authenticator::authenticate(const Credentials& creds) {
+  if (!enabled()) {
+    return AuthResult{};  // anonymous
+  }
+  if (const int wait_s = guesses_locked(creds.client); wait_s > 0) {
+    AuthResult r;
+    r.outcome = AuthOutcome::rate_limited;
+    r.retry_after_s = wait_s;
+    r.reason = "Too many requests: too many failed credentials from this address "
+               "(limits.authFailuresPerMin)";
+    return r;
+  }
+  AuthResult r = check(creds);
+  if (r.outcome == AuthOutcome::invalid) {
+    record_failure(creds.client);
+  }
+  return r;
+}
+
+AuthResult Authenticator::check(const Credentials& creds) {
+  AuthResult r;
   std::string_view key = bearer_value(creds.authorization);
   if (key.empty()) {
     key = bearer_value(creds.x_api_key);
@@ -119,22 +178,12 @@ AuthResult Authenticator::authenticate(const Credentials& creds) {
     // Token bucket: holds up to one minute's worth, refills continuously.
     const double capacity = *rec->rate_per_min;
     auto [it, fresh] = buckets_.try_emplace(rec->name);
-    Bucket& b = it->second;
-    const auto t = Clock::now();
-    if (fresh) {
-      b.tokens = capacity;
-    } else {
-      const double elapsed = std::chrono::duration<double>(t - b.last).count();
-      b.tokens = std::min(capacity, b.tokens + elapsed * capacity / 60.0);
-    }
-    b.last = t;
-    if (b.tokens < 1.0) {
+    if (!take(it->second, capacity, fresh)) {
       r.outcome = AuthOutcome::rate_limited;
-      r.retry_after_s = static_cast<int>((1.0 - b.tokens) * 60.0 / capacity) + 1;
+      r.retry_after_s = static_cast<int>((1.0 - it->second.tokens) * 60.0 / capacity) + 1;
       r.reason = "Too many requests: this API key's rate limit is spent";
       return r;
     }
-    b.tokens -= 1.0;
   }
   if (store_->generation() != principals_generation_) {
     principals_.clear();  // the records were reloaded: their addresses changed

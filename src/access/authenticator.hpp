@@ -19,6 +19,7 @@ struct Credentials {
   std::string_view authorization;      ///< "Bearer <key>"
   std::string_view x_api_key;          ///< "<key>"
   std::string_view x_litellm_api_key;  ///< "Bearer <key>" (LiteLLM's header)
+  std::string_view client;             ///< the caller's address, for throttling guesses
 };
 
 enum class AuthOutcome {
@@ -47,6 +48,9 @@ class Authenticator {
   bool init(const config::AuthConfig& cfg, std::string& error);
   bool enabled() const noexcept { return store_ != nullptr || jwt_ != nullptr; }
   AuthResult authenticate(const Credentials& creds);
+  /// Failed credentials allowed per client address and minute (limits.authFailuresPerMin);
+  /// beyond them every credential from that address gets 429 until the budget refills.
+  void set_failure_limit(std::size_t per_minute) noexcept { failures_per_min_ = per_minute; }
   /// The token verifier (auth mode jwt), else null.
   JwtVerifier* jwt() noexcept { return jwt_.get(); }
 
@@ -57,12 +61,20 @@ class Authenticator {
   };
 
   AuthResult authenticate_token(std::string_view token);
+  AuthResult check(const Credentials& creds);
+  /// Takes a token from `b` (capacity `per_min`, refilled continuously); false when empty.
+  static bool take(Bucket& b, double per_min, bool fresh);
+  /// The client's failure budget is spent: seconds until one more guess is allowed, else 0.
+  int guesses_locked(std::string_view client);
+  void record_failure(std::string_view client);
 
   std::unique_ptr<KeyStore> store_;
   std::unique_ptr<JwtVerifier> jwt_;
   std::unordered_map<const KeyRecord*, PrincipalPtr> principals_;
   std::uint64_t principals_generation_ = 0;
   std::unordered_map<std::string, Bucket> buckets_;
+  std::unordered_map<std::string, Bucket> failures_;  ///< by client address
+  std::size_t failures_per_min_ = 0;                  ///< 0: no throttling
 };
 
 }  // namespace mcpgw::access

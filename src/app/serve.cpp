@@ -7,6 +7,7 @@
 #include "jsonrpc/message.hpp"
 #include "relay/relay.hpp"
 #include "server/http_server.hpp"
+#include "upstream/keeper.hpp"
 #include "upstream/process.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -17,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <sys/resource.h>
 #include <map>
 
 namespace mcpgw::app {
@@ -24,8 +26,58 @@ namespace mcpgw::app {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
+namespace {
+
+/// Runs the loop until it is stopped. An exception that escapes a handler is logged and the
+/// loop goes on: one bad request must never end the process (the coroutine it came from is
+/// destroyed, and with it that request's connection).
+void run_loop(asio::io_context& ioc) {
+  for (;;) {
+    try {
+      ioc.run();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("internal error, recovered: {}", e.what());
+    } catch (...) {
+      spdlog::error("internal error, recovered: unknown exception");
+    }
+  }
+}
+
+/// Raises the open-file limit to its hard limit: each client connection, server pipe and
+/// upstream connection is a file descriptor.
+void raise_fd_limit(const config::Limits& limits) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    return;
+  }
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      lim = raised;
+    }
+  }
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < limits.max_connections) {
+    spdlog::warn("the open-file limit ({}) is below limits.maxConnections ({}): connections "
+                 "beyond it wait until others close",
+                 lim.rlim_cur, limits.max_connections);
+  }
+}
+
+}  // namespace
+
 int serve(config::Config cfg) {
   std::signal(SIGPIPE, SIG_IGN);  // a server that died mid-write must not take us down
+  raise_fd_limit(cfg.gateway.limits);
+  // Server processes never outlive the gateway: orphans of their children come back to us,
+  // and the keeper ends whatever is left if the gateway dies without doing it.
+  upstream::become_subreaper();
+  std::string keeper_error;
+  if (!upstream::Keeper::start(keeper_error)) {
+    spdlog::critical("{}", keeper_error);
+    return 1;
+  }
   asio::io_context ioc(1);
   upstream::Reaper reaper(ioc);
   upstream::Reaper::install(&reaper);
@@ -42,6 +94,7 @@ int serve(config::Config cfg) {
     spdlog::critical("{}", error);
     return 1;
   }
+  auth.set_failure_limit(cfg.gateway.limits.auth_failures_per_min);
   if (cfg.gateway.auth.uses_keys()) {
     spdlog::info("authentication: API keys from {}", cfg.gateway.auth.store);
   }
@@ -119,7 +172,24 @@ int serve(config::Config cfg) {
     });
   };
   arm();
-  ioc.run();
+  // SIGHUP's default action ends the process; an operator sending it expects a reload, never
+  // an outage. Until reload exists it is logged and ignored.
+  asio::signal_set hangup(ioc, SIGHUP);
+  std::function<void()> arm_hangup = [&] {
+    hangup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) {
+        return;
+      }
+      spdlog::warn("SIGHUP: configuration reload is not supported; still serving the "
+                   "configuration it started with");
+      arm_hangup();
+    });
+  };
+  arm_hangup();
+  run_loop(ioc);
+  if (const auto orphans = upstream::kill_orphans(upstream::Keeper::pid()); orphans > 0) {
+    spdlog::warn("killed {} process(es) that servers left behind", orphans);
+  }
   if (audit) {
     audit->flush();  // every answered request has its row before the process ends
     spdlog::info("audit trail: {} row(s) written, {} dropped", audit->written(), audit->dropped());

@@ -26,6 +26,10 @@ class GatewayCategory final : public boost::system::error_category {
       case Errc::upstream_protocol: return "Server sent an invalid message";
       case Errc::cancelled: return "Request cancelled";
       case Errc::shutting_down: return "Gateway is shutting down";
+      case Errc::too_many_client_sessions: return "Too many sessions for this client";
+      case Errc::overloaded: return "Service Unavailable: the gateway is over its memory budget";
+      case Errc::too_many_processes: return "Too many server processes";
+      case Errc::backend_busy: return "Server is not reading its input";
     }
     return "Unknown mcpgw error";
   }
@@ -52,6 +56,10 @@ int to_rpc_code(const boost::system::error_code& ec) noexcept {
     case Errc::invalid_params: return rpc_code::kInvalidParams;
     case Errc::session_not_found: return rpc_code::kSessionNotFound;
     case Errc::too_many_sessions:
+    case Errc::too_many_client_sessions:
+    case Errc::overloaded:
+    case Errc::too_many_processes:
+    case Errc::backend_busy:
     case Errc::forbidden: return rpc_code::kServerError;
     default: return rpc_code::kInternalError;
   }
@@ -68,7 +76,9 @@ unsigned to_http_status(const boost::system::error_code& ec) noexcept {
     case Errc::unsupported_version: return 400;
     case Errc::payload_too_large: return 413;
     case Errc::session_not_found: return 404;
-    case Errc::too_many_sessions: return 503;
+    case Errc::too_many_sessions:
+    case Errc::overloaded: return 503;
+    case Errc::too_many_client_sessions: return 429;
     case Errc::forbidden: return 403;
     default: return 200;
   }

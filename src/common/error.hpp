@@ -35,6 +35,10 @@ enum class Errc {
   upstream_protocol,     ///< the server answered something that is not MCP        -32603
   cancelled,             ///< the client cancelled the request                     -32603
   shutting_down,         ///< the gateway is stopping                              -32603
+  too_many_client_sessions,  ///< limits.maxSessionsPerClient reached              -32000 / 429
+  overloaded,            ///< over limits.memoryBudgetBytes: load is shed          -32000 / 503
+  too_many_processes,    ///< limits.maxProcesses (global or per server) reached   -32000
+  backend_busy,          ///< the server is not reading: limits.maxBackendQueueBytes -32000
 };
 
 const boost::system::error_category& gateway_category() noexcept;

@@ -1,5 +1,6 @@
 #pragma once
-// The allocator, as far as the gateway needs to know about it.
+// The allocator, and how much memory the process uses and may use.
+#include <cstddef>
 
 namespace mcpgw::memory {
 
@@ -9,5 +10,12 @@ void release_free_memory() noexcept;
 
 /// "jemalloc" or "glibc".
 const char* allocator_name() noexcept;
+
+/// The process's resident set size in bytes (from /proc/self/statm), 0 if unknown.
+std::size_t resident_bytes() noexcept;
+
+/// The most memory the process may use: its cgroup's memory.max if set, else the machine's
+/// physical memory. 0 if unknown.
+std::size_t available_bytes() noexcept;
 
 }  // namespace mcpgw::memory

@@ -6,6 +6,11 @@
 
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -182,7 +187,29 @@ std::string check_auth(const AuthConfig& auth) {
 }
 
 bool is_loopback_host(std::string_view host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.substr(0, 4) == "127.";
+  if (host.size() == 9 && std::equal(host.begin(), host.end(), "localhost", [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == b;
+      })) {
+    return true;
+  }
+  // An address literal only: "127.attacker.example" is a name anyone can register.
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty() || host.size() >= INET6_ADDRSTRLEN) {
+    return false;
+  }
+  const std::string text(host);
+  in_addr v4{};
+  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
+    return IN6_IS_ADDR_LOOPBACK(&v6) ||
+           (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+  }
+  return false;
 }
 
 std::string join_path(std::string_view base, std::string_view key) {
@@ -458,6 +485,7 @@ void parse_server_options(const json::object& obj, const std::string& path,
     out.call_timeout = ms;
   }
   r.boolean("forwardAuthorization", out.forward_authorization);
+  r.positive("maxProcesses", out.max_processes);
   parse_tls(r, base_dir, diag, out.tls_ca_file, out.tls_insecure);
   parse_trust(r.get("trust"), r.path("trust"), diag, out.trust);
   if (const auto* tools = as_object(r.get("tools"), r.path("tools"), diag)) {
@@ -572,6 +600,12 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
     l.positive("maxJsonDepth", g.limits.max_json_depth, 10000);
     l.positive("replayEvents", g.limits.replay_events);
     l.positive("maxConnections", g.limits.max_connections);
+    l.positive("maxConnectionsPerClient", g.limits.max_connections_per_client);
+    l.positive("maxSessionsPerClient", g.limits.max_sessions_per_client);
+    l.positive("maxProcesses", g.limits.max_processes);
+    l.positive("maxBackendQueueBytes", g.limits.max_backend_queue_bytes);
+    l.positive("memoryBudgetBytes", g.limits.memory_budget_bytes);
+    l.positive("authFailuresPerMin", g.limits.auth_failures_per_min);
   }
   if (const auto* t = as_object(r.get("timeouts"), "gateway.timeouts", diag)) {
     ObjectReader l(*t, "gateway.timeouts", diag);
@@ -580,6 +614,9 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
     l.millis("startupMs", g.timeouts.startup);
     l.millis("sessionIdleMs", g.timeouts.session_idle);
     l.millis("connectionIdleMs", g.timeouts.connection_idle);
+    l.millis("headerMs", g.timeouts.header);
+    l.millis("bodyMs", g.timeouts.body);
+    l.millis("writeMs", g.timeouts.write);
     l.millis("keepAliveMs", g.timeouts.keep_alive);
     l.millis("drainMs", g.timeouts.drain);
     l.millis("restartMaxBackoffMs", g.timeouts.restart_max_backoff);

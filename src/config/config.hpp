@@ -44,6 +44,7 @@ struct ServerOptions {
   Isolation isolation = Isolation::shared;
   bool isolation_set = false;
   std::optional<Millis> call_timeout;  ///< overrides gateway.timeouts.callMs
+  std::size_t max_processes = 0;       ///< stdio processes of this server; 0: only the global cap
   // Remote servers only.
   std::string tls_ca_file;      ///< `tls.caFile`: PEM CA bundle trusted besides the system's
   bool tls_insecure = false;    ///< `tls.insecure`: no certificate verification (loudly logged)
@@ -77,6 +78,15 @@ struct Limits {
   std::size_t max_json_depth = 64;                   ///< nesting of any JSON message
   std::size_t replay_events = 256;                   ///< events kept per SSE stream for resume
   std::size_t max_connections = 20000;               ///< open client TCP connections
+  std::size_t max_connections_per_client = 1024;     ///< open connections from one address
+  /// Live sessions of one principal (with auth) or of one client address (without).
+  std::size_t max_sessions_per_client = 1024;
+  std::size_t max_processes = 256;                   ///< stdio server processes, all servers
+  std::size_t max_backend_queue_bytes = 16 * 1024 * 1024;  ///< unsent bytes to one server
+  /// Heap the gateway may use before it sheds load (503); 0: 80% of the memory it may use
+  /// (its cgroup's limit, else the machine's RAM).
+  std::size_t memory_budget_bytes = 0;
+  std::size_t auth_failures_per_min = 30;            ///< failed credentials per address
 };
 
 struct Timeouts {
@@ -85,6 +95,9 @@ struct Timeouts {
   Millis startup{30'000};           ///< a server's spawn + initialize handshake
   Millis session_idle{30 * 60'000}; ///< a session with no request and no open stream
   Millis connection_idle{120'000};  ///< an HTTP connection between requests
+  Millis header{10'000};            ///< a request's headers, from its first byte
+  Millis body{60'000};              ///< a request's body, after its headers
+  Millis write{30'000};             ///< each 64 KiB written to a client (slow readers)
   Millis keep_alive{15'000};        ///< comment lines on idle SSE streams
   Millis drain{10'000};             ///< in-flight requests on SIGTERM
   Millis restart_max_backoff{30'000};

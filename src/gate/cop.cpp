@@ -4,6 +4,7 @@
 // When the inspector does not answer in time, or answers something unreadable, the failure
 // mode decides: "closed" (the default) refuses the call or withholds the result.
 #include "gate/filters.hpp"
+#include "jsonrpc/message.hpp"
 #include "upstream/http_client.hpp"
 
 #include <boost/json/parse.hpp>
@@ -145,7 +146,7 @@ class CopFilter final : public Filter {
     subject["principal"] = call.principal;
     subject["scope"] = call.scope->describe();
     subject["labels"] = call.labels.describe();
-    std::string text = json::serialize(content);
+    std::string text = jsonrpc::serialize(content);
     if (text.size() > kMaxContent) {
       text.resize(kMaxContent);
       text += "…(truncated)";

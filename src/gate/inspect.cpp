@@ -1,6 +1,7 @@
 // The "inspect" filter: detectors over every string of a call's arguments and of its result.
 #include "gate/detect.hpp"
 #include "gate/filters.hpp"
+#include "jsonrpc/exact_json.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -50,7 +51,9 @@ struct Found {
 template <class F>
 void each_string(json::value& v, F&& f) {
   if (v.is_string()) {
-    f(v.get_string());
+    if (!jsonrpc::is_raw_number(v)) {  // a number kept as text is not text
+      f(v.get_string());
+    }
   } else if (v.is_array()) {
     for (auto& item : v.get_array()) {
       each_string(item, f);

@@ -1,22 +1,19 @@
 #include "jsonrpc/message.hpp"
 
 #include "common/error.hpp"
+#include "jsonrpc/exact_json.hpp"
+
+#include <charconv>
 
 namespace mcpgw::jsonrpc {
 
 boost::system::result<json::value> parse(std::string_view text, std::size_t max_depth) {
-  json::parse_options opts;
-  opts.max_depth = max_depth;
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec, json::storage_ptr(), opts);
-  if (ec) {
-    return make_error_code(Errc::parse_error);
-  }
-  return v;
+  return parse_exact(text, max_depth);
 }
 
 bool valid_id(const json::value& id) noexcept {
-  return id.is_string() || id.is_int64() || id.is_uint64();
+  // An id is a string or an integer (MCP): a number kept as text (1.5, 1e400, -0) is neither.
+  return (id.is_string() && !is_raw_number(id)) || id.is_int64() || id.is_uint64();
 }
 
 std::string id_key(const json::value& id) {
@@ -137,8 +134,51 @@ json::object make_error(json::value id, int code, std::string_view message, json
   return o;
 }
 
-std::string serialize(const json::value& v) { return json::serialize(v); }
-std::string serialize(const json::object& v) { return json::serialize(v); }
+std::string serialize(const json::value& v) { return serialize_exact(v); }
+std::string serialize(const json::object& v) { return serialize_exact(v); }
+std::string serialize(const json::array& v) { return serialize_exact(v); }
+
+std::optional<std::int64_t> scan_id(std::string_view text) noexcept {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    } else if (c == '"') {
+      if (depth == 1 && text.substr(i, 4) == "\"id\"") {
+        std::size_t j = i + 4;
+        while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) {
+          ++j;
+        }
+        if (j < text.size() && text[j] == ':') {
+          ++j;
+          while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) {
+            ++j;
+          }
+          std::int64_t v = 0;
+          const auto* first = text.data() + j;
+          const auto [end, ec] = std::from_chars(first, text.data() + text.size(), v);
+          if (ec == std::errc() && end != first) {
+            return v;
+          }
+        }
+      }
+      in_string = true;
+    }
+  }
+  return std::nullopt;
+}
 
 const json::value* progress_token(const json::object& msg) noexcept {
   const json::value* params = msg.if_contains("params");

@@ -4,6 +4,7 @@
 #include <boost/system/result.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,7 +19,8 @@ enum class Kind {
   invalid,       ///< anything else
 };
 
-/// Parses `text` as one JSON value. `max_depth` bounds nesting (hostile input).
+/// Parses `text` as one JSON value. `max_depth` bounds nesting (hostile input). Numbers are
+/// exact: what a double cannot hold is kept as text (exact_json.hpp).
 boost::system::result<json::value> parse(std::string_view text, std::size_t max_depth = 64);
 
 /// Classifies a decoded message. For `invalid`, `why` says what is wrong.
@@ -40,9 +42,15 @@ json::object make_result(json::value id, json::value result);
 json::object make_error(json::value id, int code, std::string_view message,
                         json::value data = nullptr);
 
-/// Compact serialization (no newlines: safe as one stdio line or one SSE data line).
+/// Compact serialization (no newlines: safe as one stdio line or one SSE data line). Numbers
+/// that parse() kept as text are written as they came (exact_json.hpp).
 std::string serialize(const json::value& v);
 std::string serialize(const json::object& v);
+std::string serialize(const json::array& v);
+
+/// The integer "id" of the top-level object in `text`, found by scanning, not parsing: for
+/// telling which request a reply that is not valid JSON (or too deep) was meant to answer.
+std::optional<std::int64_t> scan_id(std::string_view text) noexcept;
 
 /// Reads `params._meta.progressToken` if present.
 const json::value* progress_token(const json::object& msg) noexcept;

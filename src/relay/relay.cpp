@@ -309,16 +309,24 @@ asio::awaitable<void> Relay::reap_idle() {
 
 boost::system::result<SessionPtr> Relay::create_session(ClientTransport transport,
                                                         std::vector<std::string> view,
-                                                        bool single_server, std::string endpoint) {
+                                                        bool single_server, std::string endpoint,
+                                                        std::string owner) {
   if (stopping_) {
     return make_error_code(Errc::shutting_down);
   }
   if (sessions_.size() >= cfg_.gateway.limits.max_sessions) {
     return make_error_code(Errc::too_many_sessions);
   }
+  if (!owner.empty() && sessions_per_owner_[owner] >= cfg_.gateway.limits.max_sessions_per_client) {
+    return make_error_code(Errc::too_many_client_sessions);
+  }
   auto s = std::make_shared<Session>(ex_, random_hex(16), transport, std::move(view),
                                      single_server, cfg_.gateway.limits.replay_events);
   s->endpoint = std::move(endpoint);
+  if (!owner.empty()) {
+    ++sessions_per_owner_[owner];
+    s->owner = std::move(owner);
+  }
   sessions_[s->id] = s;
   spdlog::debug("session {} opened ({} servers)", s->id, s->view.size());
   return s;
@@ -371,6 +379,10 @@ void Relay::close_session(const SessionPtr& s, std::string_view why) {
     }
   }
   sessions_.erase(s->id);
+  if (auto it = sessions_per_owner_.find(s->owner); it != sessions_per_owner_.end() &&
+                                                     --it->second == 0) {
+    sessions_per_owner_.erase(it);
+  }
 }
 
 std::optional<std::vector<std::string>> Relay::resolve_view(std::string_view path_server,

@@ -69,9 +69,12 @@ class Relay {
   asio::awaitable<void> stop();
 
   // Sessions.
+  /// `owner` (a principal's name, or the client's address without auth) is counted against
+  /// limits.maxSessionsPerClient; empty for the gateway's own sessions.
   boost::system::result<SessionPtr> create_session(ClientTransport transport,
                                                     std::vector<std::string> view,
-                                                    bool single_server, std::string endpoint);
+                                                    bool single_server, std::string endpoint,
+                                                    std::string owner = {});
   SessionPtr find_session(std::string_view id) const;
   void close_session(const SessionPtr& session, std::string_view why);
   std::size_t session_count() const noexcept { return sessions_.size(); }
@@ -192,6 +195,7 @@ class Relay {
   mcp::Naming naming_;
   std::map<std::string, std::unique_ptr<BackendSlot>> shared_;
   std::unordered_map<std::string, SessionPtr> sessions_;
+  std::unordered_map<std::string, std::size_t> sessions_per_owner_;
   struct ProgressRoute {
     std::weak_ptr<Session> session;
     json::value client_token;

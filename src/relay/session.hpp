@@ -66,6 +66,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const bool single_server;
   /// The path the session was created on (per-server endpoints keep their sessions apart).
   std::string endpoint;
+  /// Whose sessions this one counts among (limits.maxSessionsPerClient); empty: nobody's.
+  std::string owner;
 
   bool initialized = false;  ///< initialize answered
   std::string protocol_version{"2025-03-26"};

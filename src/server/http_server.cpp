@@ -1,5 +1,9 @@
 #include "server/http_server.hpp"
 #include "common/clock.hpp"
+#include "common/scope_exit.hpp"
+#include "net/http_read.hpp"
+#include "server/admission.hpp"
+#include "upstream/process_budget.hpp"
 
 #include "common/error.hpp"
 #include "common/memory.hpp"
@@ -164,6 +168,7 @@ class HttpServer::Impl {
     }
     asio::co_spawn(ioc_, accept_loop(), asio::detached);
     asio::co_spawn(ioc_, release_memory(), asio::detached);
+    asio::co_spawn(ioc_, watch_memory(), asio::detached);
   }
 
   asio::awaitable<void> shutdown(std::chrono::milliseconds drain) {
@@ -201,43 +206,77 @@ class HttpServer::Impl {
     access::PrincipalPtr principal;  ///< who sent the request being handled (auth on)
     std::string scope;               ///< the taint scope the request names (/scope/{id}, x-mcp-scope)
     bool probing = true;  ///< watching for the client going away while a stream is open
+    asio::ip::address peer;          ///< the client's address
   };
 
   asio::awaitable<void> accept_loop() {
+    asio::steady_timer backoff(ioc_);
+    auto pause = std::chrono::milliseconds(0);
+    Clock::time_point last_warning{};
+    std::size_t failures = 0;
     while (!stopping_) {
       auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (stopping_ || ec == asio::error::operation_aborted) {
           break;
         }
-        spdlog::warn("accept: {}", ec.message());
+        // Out of file descriptors (or memory): the connection waits in the backlog. Retrying at
+        // once would spin; back off, and log once a second at most.
+        ++failures;
+        if (Clock::now() - last_warning > std::chrono::seconds(1)) {
+          spdlog::warn("accept: {} ({} time(s)); backing off", ec.message(), failures);
+          last_warning = Clock::now();
+          failures = 0;
+        }
+        pause = std::clamp(pause * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+        backoff.expires_after(pause);
+        co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
-      if (connections_.size() >= gw_.limits.max_connections) {
-        spdlog::warn("refusing a connection: limits.maxConnections ({}) reached",
-                     gw_.limits.max_connections);
-        boost::system::error_code ignored;
-        socket.close(ignored);
+      pause = std::chrono::milliseconds(0);
+      const auto peer = socket.remote_endpoint(ec).address();
+      if (ec) {
+        continue;  // already gone
+      }
+      if (const auto verdict = admission_.admit(peer); verdict != Admission::Verdict::ok) {
+        spdlog::warn("refusing a connection from {}: {}", peer.to_string(),
+                     verdict == Admission::Verdict::full ? "limits.maxConnections reached"
+                                                         : "limits.maxConnectionsPerClient reached");
+        Admission::refuse(socket, verdict);
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      trim_mark_ = std::max(trim_mark_, connections_.size() + 1);
-      asio::co_spawn(ioc_, run_connection(std::move(socket)), asio::detached);
+      trim_mark_ = std::max(trim_mark_, admission_.open());
+      asio::co_spawn(ioc_, run_connection(std::move(socket), peer), asio::detached);
     }
   }
 
-  asio::awaitable<void> run_connection(tcp::socket socket) {
-    Conn c{beast::tcp_stream(std::move(socket)), {}, nullptr, {}, true};
+  asio::awaitable<void> run_connection(tcp::socket socket, asio::ip::address peer) {
+    Conn c{beast::tcp_stream(std::move(socket)), beast::flat_buffer(read_buffer_max()), nullptr,
+           {}, true, peer};
     connections_.insert(&c.stream);
+    // Runs however the coroutine ends, also when its frame is destroyed without resuming (then
+    // the server may be gone already).
+    auto cleanup = scope_exit([this, &c, alive = std::weak_ptr<void>(alive_)] {
+      if (!alive.expired()) {
+        connections_.erase(&c.stream);
+        admission_.release(c.peer);
+      }
+      boost::system::error_code ec;
+      c.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      c.stream.close();
+    });
     try {
       co_await serve(c);
     } catch (const std::exception& e) {
       spdlog::error("connection error: {}", e.what());
     }
-    connections_.erase(&c.stream);
-    boost::system::error_code ec;
-    c.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    c.stream.close();
+  }
+
+  /// The most a connection buffers of what it has not parsed yet: a whole header section, one
+  /// chunk-size line or the trailers must fit.
+  std::size_t read_buffer_max() const {
+    return gw_.limits.max_header_bytes + net::kReadChunk;
   }
 
   /// After a crowd of connections (and their sessions) has gone, hands the freed heap back to
@@ -249,50 +288,96 @@ class HttpServer::Impl {
     while (!stopping_) {
       timer.expires_after(std::chrono::seconds(2));
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (trim_mark_ >= 256 && connections_.size() <= trim_mark_ / 2) {
+      if (trim_mark_ >= 256 && admission_.open() <= trim_mark_ / 2) {
         memory::release_free_memory();
-        trim_mark_ = connections_.size();
+        trim_mark_ = admission_.open();
       }
     }
+  }
+
+  /// Checks the resident size every second against the memory budget. Over it, new requests
+  /// are shed with 503 until it is back under 90% of the budget: better a client that retries
+  /// than a gateway the OOM killer ends with every session.
+  asio::awaitable<void> watch_memory() {
+    asio::steady_timer timer(ioc_);
+    while (!stopping_) {
+      timer.expires_after(std::chrono::seconds(1));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      const std::size_t rss = memory::resident_bytes();
+      if (!shedding_ && rss > memory_budget_) {
+        shedding_ = true;
+        spdlog::warn("memory: {} MiB resident is over the budget of {} MiB "
+                     "(limits.memoryBudgetBytes); refusing new requests until it falls",
+                     rss >> 20, memory_budget_ >> 20);
+        memory::release_free_memory();
+      } else if (shedding_ && rss < memory_budget_ / 10 * 9) {
+        shedding_ = false;
+        spdlog::info("memory: {} MiB resident, under the budget again; accepting requests",
+                     rss >> 20);
+      }
+    }
+  }
+
+  static std::size_t budget_of(const config::Limits& limits) {
+    if (limits.memory_budget_bytes != 0) {
+      return limits.memory_budget_bytes;
+    }
+    const std::size_t available = memory::available_bytes();
+    return available != 0 ? available / 10 * 8 : SIZE_MAX;
+  }
+
+  /// /healthz: the relay's view plus the limits and how close the gateway is to them.
+  json::object health() const {
+    json::object h = relay_.health();
+    const auto& l = gw_.limits;
+    const auto& t = gw_.timeouts;
+    json::object limits{
+        {"maxConnections", l.max_connections},
+        {"maxConnectionsPerClient", l.max_connections_per_client},
+        {"maxSessions", l.max_sessions},
+        {"maxSessionsPerClient", l.max_sessions_per_client},
+        {"maxProcesses", l.max_processes},
+        {"maxBackendQueueBytes", l.max_backend_queue_bytes},
+        {"maxBodyBytes", l.max_body_bytes},
+        {"maxHeaderBytes", l.max_header_bytes},
+        {"maxMessageBytes", l.max_message_bytes},
+        {"maxJsonDepth", l.max_json_depth},
+        {"replayEvents", l.replay_events},
+        {"memoryBudgetBytes", memory_budget_},
+        {"authFailuresPerMin", l.auth_failures_per_min},
+        {"connectionIdleMs", t.connection_idle.count()},
+        {"headerMs", t.header.count()},
+        {"bodyMs", t.body.count()},
+        {"writeMs", t.write.count()},
+    };
+    h["limits"] = std::move(limits);
+    h["load"] = json::object{
+        {"connections", admission_.open()},
+        {"refusedConnections", admission_.refused()},
+        {"processes", upstream::ProcessBudget::instance().live()},
+        {"residentBytes", memory::resident_bytes()},
+        {"shedding", shedding_},
+    };
+    if (shedding_) {
+      h["status"] = "overloaded";
+    }
+    return h;
   }
 
   asio::awaitable<void> serve(Conn& c) {
     for (;;) {
       http::request_parser<http::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(gw_.limits.max_header_bytes));
+      parser.header_limit(static_cast<std::uint32_t>(
+          std::min<std::size_t>(gw_.limits.max_header_bytes, UINT32_MAX)));
       parser.body_limit(gw_.limits.max_body_bytes);
-      c.stream.expires_after(gw_.timeouts.connection_idle);
-      auto [ec, n] = co_await http::async_read(c.stream, c.buffer, parser,
-                                               asio::as_tuple(asio::use_awaitable));
-      if (ec == http::error::body_limit) {
-        auto res = error_response(parser.get(), 413, json::value(nullptr), rpc_code::kInvalidRequest,
-                                  fmt::format("Request body exceeds limits.maxBodyBytes ({} bytes)",
-                                              gw_.limits.max_body_bytes));
-        res.keep_alive(false);
-        co_await write(c, res);
-        co_return;
-      }
-      if (ec == http::error::header_limit) {
-        Request empty;
-        auto res = error_response(empty, 431, json::value(nullptr), rpc_code::kInvalidRequest,
-                                  "Request headers too large");
-        res.keep_alive(false);
-        co_await write(c, res);
-        co_return;
-      }
+      const auto ec = co_await read_request(c, parser);
       if (ec) {
-        if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
-            ec != asio::error::connection_reset && ec != asio::error::operation_aborted &&
-            ec != asio::error::eof && parser.got_some()) {
-          Request empty;
-          auto res = error_response(empty, 400, json::value(nullptr), rpc_code::kInvalidRequest,
-                                    fmt::format("Malformed HTTP request: {}", ec.message()));
-          res.keep_alive(false);
-          co_await write(c, res);
+        if (auto res = read_error_response(ec, parser.got_some())) {
+          co_await write(c, *res);
+          co_await linger(c);
         }
         co_return;
       }
-      c.stream.expires_never();
       Request req = parser.release();
       const bool keep = co_await handle(c, req);
       if (!keep || stopping_) {
@@ -301,12 +386,83 @@ class HttpServer::Impl {
     }
   }
 
+  /// Reads one request: the connection may idle until its first byte (connectionIdleMs), then
+  /// the headers have headerMs and the body bodyMs. The body counts as sent: chunk framing,
+  /// extensions and trailers are part of limits.maxBodyBytes.
+  asio::awaitable<boost::system::error_code> read_request(
+      Conn& c, http::request_parser<http::string_body>& parser) {
+    if (c.buffer.size() == 0) {
+      c.stream.expires_after(gw_.timeouts.connection_idle);
+      auto [ec, n] = co_await c.stream.async_read_some(c.buffer.prepare(net::kReadChunk),
+                                                       asio::as_tuple(asio::use_awaitable));
+      c.buffer.commit(n);
+      if (ec) {
+        co_return ec == asio::error::eof ? boost::system::error_code(http::error::end_of_stream)
+                                         : ec;
+      }
+    }
+    c.stream.expires_after(gw_.timeouts.header);
+    if (auto ec = co_await net::read_header(c.stream, c.buffer, parser)) {
+      co_return ec;
+    }
+    c.stream.expires_after(gw_.timeouts.body);
+    auto ec = co_await net::read_body(c.stream, c.buffer, parser, gw_.limits.max_body_bytes);
+    c.stream.expires_never();
+    co_return ec;
+  }
+
+  /// After refusing a request the client is still sending (a body or a line too large): stop
+  /// sending, and read and drop what arrives for a moment, so the refusal is not lost to a
+  /// reset before the client reads it. Bounded by time, never by memory.
+  asio::awaitable<void> linger(Conn& c) {
+    constexpr auto kLinger = std::chrono::seconds(2);
+    boost::system::error_code ec;
+    c.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    c.stream.expires_after(kLinger);
+    std::array<char, 16 * 1024> sink{};
+    for (;;) {
+      auto [rec, n] = co_await c.stream.async_read_some(asio::buffer(sink),
+                                                        asio::as_tuple(asio::use_awaitable));
+      if (rec) {
+        break;
+      }
+    }
+  }
+
+  /// The reply to a request that could not be read, if the client should get one.
+  std::optional<Response> read_error_response(const boost::system::error_code& ec,
+                                              bool got_some) {
+    Request empty;
+    std::optional<Response> res;
+    if (ec == http::error::body_limit) {
+      res = error_response(empty, 413, nullptr, rpc_code::kInvalidRequest,
+                           fmt::format("Request body exceeds limits.maxBodyBytes ({} bytes, chunk "
+                                       "framing and trailers included)",
+                                       gw_.limits.max_body_bytes));
+    } else if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      res = error_response(empty, 431, nullptr, rpc_code::kInvalidRequest,
+                           "Request header fields too large (limits.maxHeaderBytes; also a "
+                           "chunk-size line or the trailers, and 64 KiB per field)");
+    } else if (ec == beast::error::timeout) {
+      // The stream closed the socket at its deadline (headerMs, bodyMs): nothing can be sent.
+    } else if (ec != http::error::end_of_stream && ec != asio::error::connection_reset &&
+               ec != asio::error::operation_aborted && ec != asio::error::eof && got_some) {
+      res = error_response(empty, 400, nullptr, rpc_code::kInvalidRequest,
+                           fmt::format("Malformed HTTP request: {}", ec.message()));
+    }
+    if (res) {
+      res->keep_alive(false);
+    }
+    return res;
+  }
+
   // -------------------------------------------------------------------------------------------
   // Responses
 
   void common_headers(const Request& req, Response& res) {
     res.set(http::field::server, "mcpgw");
-    if (auto origin = req[http::field::origin]; !origin.empty()) {
+    // CORS only for origins that may use the gateway: a refused page cannot read the refusal.
+    if (auto origin = req[http::field::origin]; !origin.empty() && origin_allowed(origin)) {
       res.set(http::field::access_control_allow_origin, origin);
       res.set(http::field::access_control_expose_headers,
               "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate");
@@ -366,19 +522,50 @@ class HttpServer::Impl {
     }
     head.append("\r\n");
     const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(body)};
-    auto [ec, n] = co_await asio::async_write(c.stream, buffers, asio::as_tuple(asio::use_awaitable));
-    co_return !ec && keep;
+    co_return co_await send(c, buffers) && keep;
   }
 
   asio::awaitable<bool> write(Conn& c, Response& res) {
+    c.stream.expires_after(gw_.timeouts.write);
     auto [ec, n] = co_await http::async_write(c.stream, res, asio::as_tuple(asio::use_awaitable));
+    c.stream.expires_never();
     co_return !ec && res.keep_alive();
+  }
+
+  /// Writes `buffers` in slices of 64 KiB, each with timeouts.writeMs: a client that stops
+  /// reading is disconnected, and what was queued for it is freed.
+  template <class Buffers>
+  asio::awaitable<bool> send(Conn& c, const Buffers& buffers) {
+    constexpr std::size_t kSlice = 64 * 1024;
+    beast::buffers_suffix<Buffers> rest(buffers);
+    while (beast::buffer_bytes(rest) > 0) {
+      c.stream.expires_after(gw_.timeouts.write);
+      auto [ec, n] = co_await asio::async_write(c.stream, beast::buffers_prefix(kSlice, rest),
+                                                asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (ec == beast::error::timeout) {
+          spdlog::debug("closing a connection from {}: nothing read for {} ms",
+                        c.peer.to_string(), gw_.timeouts.write.count());
+        }
+        co_return false;
+      }
+      rest.consume(n);
+    }
+    c.stream.expires_never();
+    co_return true;
   }
 
   // -------------------------------------------------------------------------------------------
   // Routing
 
   asio::awaitable<bool> handle(Conn& c, Request& req) {
+    // Two Hosts (or Origins) could be read differently by a proxy in front and by us.
+    if (req.count(http::field::host) > 1 || req.count(http::field::origin) > 1) {
+      auto res = error_response(req, 400, nullptr, rpc_code::kInvalidRequest,
+                                "Bad Request: more than one Host or Origin header");
+      res.keep_alive(false);
+      co_return co_await write(c, res);
+    }
     // DNS rebinding protection: the Host must be ours and a browser Origin must be allowed.
     if (!host_allowed(req[http::field::host])) {
       auto res = error_response(req, 403, nullptr, rpc_code::kServerError,
@@ -416,6 +603,15 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
 
+    if (shedding_ && path != "/healthz" && path != "/health" &&
+        req.method() != http::verb::delete_) {
+      auto res = error_response(req, make_error_code(Errc::overloaded), nullptr,
+                                "Service Unavailable: the gateway is over its memory budget "
+                                "(limits.memoryBudgetBytes); retry shortly");
+      res.set(http::field::retry_after, "5");
+      co_return co_await write(c, res);
+    }
+
     c.scope.clear();
     // Before routing and authentication: the rest of the path is routed as usual.
     if (path.rfind("/scope/", 0) == 0) {
@@ -447,8 +643,9 @@ class HttpServer::Impl {
     }
     if (mcp_path && auth_.enabled()) {
       // Nothing reaches a server, and no session is found or made, before this passes.
+      const std::string client = c.peer.to_string();
       const access::Credentials creds{req[http::field::authorization], req["x-api-key"],
-                                      req["x-litellm-api-key"]};
+                                      req["x-litellm-api-key"], client};
       auto who = auth_.authenticate(creds);
       if (who.refresh_keys && jwks_) {
         // A key rotation: the token names a key the cached set does not have yet.
@@ -513,7 +710,7 @@ class HttpServer::Impl {
       co_return co_await legacy_post(c, req, sid);
     }
     if (path == "/healthz" || path == "/health") {
-      auto res = json_response(req, 200, json::serialize(relay_.health()));
+      auto res = json_response(req, 200, json::serialize(health()));
       co_return co_await write(c, res);
     }
     co_return co_await not_found(c, req);
@@ -743,6 +940,28 @@ class HttpServer::Impl {
     log->record(std::move(r));
   }
 
+  /// Whose sessions a new one counts among: the principal's, else the client address's.
+  static std::string owner(const Conn& c) {
+    return c.principal ? "principal:" + c.principal->name : "address:" + c.peer.to_string();
+  }
+
+  /// The reply when no session could be made: 503 (gateway full) or 429 (this client's share)
+  /// with Retry-After.
+  Response session_refused(const Request& req, const boost::system::error_code& ec,
+                           json::value id) {
+    std::string message = ec.message();
+    if (ec == make_error_code(Errc::too_many_sessions)) {
+      message += " (limits.maxSessions)";
+    } else if (ec == make_error_code(Errc::too_many_client_sessions)) {
+      message += " (limits.maxSessionsPerClient)";
+    }
+    auto res = error_response(req, ec, std::move(id), message);
+    if (res.result_int() == 503 || res.result_int() == 429) {
+      res.set(http::field::retry_after, "5");
+    }
+    return res;
+  }
+
   /// A session belongs to whoever opened it: another key's request gets "not found".
   static bool same_principal(const access::PrincipalPtr& a, const access::PrincipalPtr& b) {
     return a == b || (a && b && a->name == b->name);
@@ -778,13 +997,18 @@ class HttpServer::Impl {
     if (!gw_.allowed_origins.empty()) {
       return false;
     }
-    // Default: browser pages served from this machine only.
-    auto parsed = boost::urls::parse_uri(o);
-    if (!parsed) {
+    // Default: browser pages served from this machine only. An Origin is scheme://host[:port]
+    // and nothing else; it is split by hand (a URL parser may read "127.0.0.1.evil.example"
+    // as the address 127.0.0.1).
+    const auto sep = o.find("://");
+    if (sep == std::string::npos) {
       return false;
     }
-    const std::string h = parsed->encoded_host_and_port().decode();
-    return config::is_loopback_host(host_without_port(h));
+    const std::string_view authority = std::string_view(o).substr(sep + 3);
+    if (authority.find_first_of("/?#@\\") != std::string_view::npos) {
+      return false;
+    }
+    return config::is_loopback_host(host_without_port(authority));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -943,12 +1167,9 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     auto created = relay_.create_session(relay::ClientTransport::streamable_http, std::move(*view),
-                                         single_server(server), endpoint);
+                                         single_server(server), endpoint, owner(c));
     if (!created) {
-      auto res = error_response(req, created.error(), msg.at("id"));
-      if (created.error() == make_error_code(Errc::too_many_sessions)) {
-        res.set(http::field::retry_after, "5");
-      }
+      auto res = session_refused(req, created.error(), msg.at("id"));
       co_return co_await write(c, res);
     }
     SessionPtr s = *created;
@@ -1019,7 +1240,7 @@ class HttpServer::Impl {
       auto res = json_response(req, 202, std::string());
       co_return co_await write(c, res);
     }
-    auto res = json_response(req, 200, json::serialize(replies));
+    auto res = json_response(req, 200, jsonrpc::serialize(replies));
     co_return co_await write(c, res);
   }
 
@@ -1106,9 +1327,7 @@ class HttpServer::Impl {
   // SSE writing
 
   asio::awaitable<bool> write_raw(Conn& c, std::string_view data) {
-    auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(data.data(), data.size()),
-                                              asio::as_tuple(asio::use_awaitable));
-    co_return !ec;
+    co_return co_await send(c, asio::const_buffer(data.data(), data.size()));
   }
 
   asio::awaitable<bool> write_chunk(Conn& c, std::string_view data, bool chunked) {
@@ -1123,7 +1342,11 @@ class HttpServer::Impl {
   /// Watches the connection while a stream is open: ends with the client going away, or with
   /// bytes of a pipelined request (kept in the buffer for later).
   asio::awaitable<boost::system::error_code> probe(Conn& c) {
-    auto [ec, n] = co_await c.stream.socket().async_read_some(c.buffer.prepare(4096),
+    const std::size_t room = std::min<std::size_t>(4096, c.buffer.max_size() - c.buffer.size());
+    if (room == 0) {
+      co_return http::error::buffer_overflow;  // a client that pipelines without end
+    }
+    auto [ec, n] = co_await c.stream.socket().async_read_some(c.buffer.prepare(room),
                                                               asio::as_tuple(asio::use_awaitable));
     c.buffer.commit(n);
     co_return ec;
@@ -1154,8 +1377,10 @@ class HttpServer::Impl {
       res.chunked(true);
     }
     http::response_serializer<http::empty_body> sr{res};
+    c.stream.expires_after(gw_.timeouts.write);
     auto [hec, hn] = co_await http::async_write_header(c.stream, sr,
                                                        asio::as_tuple(asio::use_awaitable));
+    c.stream.expires_never();
     if (hec) {
       co_return false;
     }
@@ -1342,7 +1567,7 @@ class HttpServer::Impl {
       body["tools"] = std::move(tools);
       body["error"] = nullptr;
       body["message"] = "Successfully retrieved tools";
-      auto res = json_response(req, 200, json::serialize(body));
+      auto res = json_response(req, 200, jsonrpc::serialize(body));
       co_return co_await write(c, res);
     }
     auto parsed = jsonrpc::parse(req.body(), gw_.limits.max_json_depth);
@@ -1378,7 +1603,7 @@ class HttpServer::Impl {
                                                      : std::string_view("error"));
       co_return co_await write(c, res);
     }
-    auto res = json_response(req, 200, json::serialize(reply["result"]));
+    auto res = json_response(req, 200, jsonrpc::serialize(reply["result"]));
     co_return co_await write(c, res);
   }
 
@@ -1404,9 +1629,9 @@ class HttpServer::Impl {
       co_return co_await write(c, res);
     }
     auto created = relay_.create_session(relay::ClientTransport::legacy_sse, std::move(*view),
-                                         single_server(server), endpoint);
+                                         single_server(server), endpoint, owner(c));
     if (!created) {
-      auto res = error_response(req, created.error());
+      auto res = session_refused(req, created.error(), nullptr);
       co_return co_await write(c, res);
     }
     SessionPtr s = *created;
@@ -1508,7 +1733,11 @@ class HttpServer::Impl {
   tcp::acceptor acceptor_;
   std::vector<std::string> allowed_hosts_;
   std::set<beast::tcp_stream*> connections_;
+  Admission admission_{gw_.limits};
+  std::shared_ptr<void> alive_ = std::make_shared<int>(0);  ///< expires with the server
   std::size_t trim_mark_ = 0;  ///< connections at the last heap trim, or the peak since then
+  const std::size_t memory_budget_ = budget_of(gw_.limits);
+  bool shedding_ = false;  ///< over the memory budget: new requests get 503
   bool stopping_ = false;
 };
 

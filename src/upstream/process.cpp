@@ -4,6 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <dirent.h>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
@@ -148,6 +151,53 @@ void kill_group(pid_t pid, int sig) noexcept {
   }
 }
 
+void become_subreaper() noexcept { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
+
+std::size_t kill_orphans(pid_t except) noexcept {
+  std::size_t killed = 0;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) {
+    return 0;
+  }
+  const pid_t self = ::getpid();
+  while (const dirent* e = ::readdir(proc)) {
+    char* end = nullptr;
+    const long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 1 || *end != '\0' || pid == except) {
+      continue;
+    }
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      continue;
+    }
+    char buf[512];
+    const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) {
+      continue;
+    }
+    buf[n] = '\0';
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const char* close_paren = std::strrchr(buf, ')');
+    char state = 0;
+    long ppid = 0;
+    long pgrp = 0;
+    if (close_paren == nullptr ||
+        std::sscanf(close_paren + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3 || ppid != self) {
+      continue;
+    }
+    if (pgrp == pid) {
+      ::kill(static_cast<pid_t>(-pgrp), SIGKILL);
+    }
+    ::kill(static_cast<pid_t>(pid), SIGKILL);
+    ++killed;
+  }
+  ::closedir(proc);
+  return killed;
+}
+
 std::string describe_wait_status(int status) {
   if (WIFEXITED(status)) {
     return fmt::format("exited with status {}", WEXITSTATUS(status));
@@ -182,14 +232,17 @@ void Reaper::forget(pid_t pid) {
 
 void Reaper::poll() {
   std::vector<std::pair<OnExit, int>> exited;
-  for (auto it = watched_.begin(); it != watched_.end();) {
+  // Any child: besides the servers we watch, orphans of their own children are ours to reap
+  // (the gateway is their subreaper).
+  for (;;) {
     int status = 0;
-    const pid_t r = ::waitpid(it->first, &status, WNOHANG);
-    if (r == it->first || (r < 0 && errno == ECHILD)) {
+    const pid_t r = ::waitpid(-1, &status, WNOHANG);
+    if (r <= 0) {
+      break;
+    }
+    if (auto it = watched_.find(r); it != watched_.end()) {
       exited.emplace_back(std::move(it->second), status);
-      it = watched_.erase(it);
-    } else {
-      ++it;
+      watched_.erase(it);
     }
   }
   for (auto& [cb, status] : exited) {

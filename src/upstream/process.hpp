@@ -33,6 +33,15 @@ std::string describe_exec_failure(const config::ServerConfig& server, const char
 /// Sends `sig` to the whole process group led by `pid` (no-op for pid <= 0).
 void kill_group(pid_t pid, int sig) noexcept;
 
+/// Makes the gateway the subreaper of everything it starts: a server's children whose parent
+/// exits (an `sh -c` wrapper, a launcher) become the gateway's, not init's.
+void become_subreaper() noexcept;
+
+/// SIGKILLs every child of the gateway except `except` (the keeper), with its process group
+/// if it leads one: orphans that a server left behind and that escaped its group. Returns how
+/// many there were. For the end of a shutdown, when no server should be left.
+std::size_t kill_orphans(pid_t except) noexcept;
+
 /// Collects exited children (SIGCHLD) and tells whoever spawned them. One per event loop.
 class Reaper {
  public:

@@ -75,6 +75,8 @@ bool RemoteBackend::deliver_text(std::string_view text) {
   auto parsed = jsonrpc::parse(text, gateway_.limits.max_json_depth);
   if (!parsed) {
     spdlog::warn("[{}] ignoring a message that is not JSON: {}", server_.name, printable(text));
+    fail_unusable(text, fmt::format("not JSON, or nested deeper than limits.maxJsonDepth ({})",
+                                    gateway_.limits.max_json_depth));
     return false;
   }
   deliver(std::move(*parsed));

@@ -199,6 +199,14 @@ void RpcBackend::deliver(json::value&& parsed) {
   }
 }
 
+void RpcBackend::fail_unusable(std::string_view text, std::string_view why) {
+  if (const auto id = jsonrpc::scan_id(text); id && is_pending(*id)) {
+    fail_call(*id, make_error_code(Errc::upstream_protocol),
+              fmt::format("server '{}' sent a reply that cannot be read: {}",
+                          server_.name, why));
+  }
+}
+
 void RpcBackend::fail_call(std::int64_t wire_id, boost::system::error_code ec, std::string detail) {
   auto it = pending_.find(wire_id);
   if (it == pending_.end()) {

@@ -65,6 +65,9 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   /// Routes a message from the server: responses complete their call, anything else goes to
   /// the listener. Batches are taken apart.
   void deliver(json::value&& msg);
+  /// A message from the server that cannot be used (not JSON, too deep): if it names a
+  /// pending request's id, that request fails now instead of waiting for its deadline.
+  void fail_unusable(std::string_view text, std::string_view why);
   /// Completes one pending call with an error (if still pending).
   void fail_call(std::int64_t wire_id, boost::system::error_code ec, std::string detail);
   void fail_pending(boost::system::error_code ec, const std::string& detail);

@@ -10,6 +10,9 @@ bool SseParser::field() {
       line.remove_prefix(3);
     }
   }
+  if (line.empty()) {
+    return true;  // the line held only the byte order mark
+  }
   if (line.front() == ':') {
     return true;  // a comment (keep-alive)
   }

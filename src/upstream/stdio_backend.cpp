@@ -1,4 +1,6 @@
 #include "upstream/stdio_backend.hpp"
+#include "upstream/keeper.hpp"
+#include "upstream/process_budget.hpp"
 
 #include "common/error.hpp"
 #include "jsonrpc/message.hpp"
@@ -31,9 +33,26 @@ StdioBackend::StdioBackend(asio::any_io_executor ex, const config::ServerConfig&
     : RpcBackend(ex, server, gateway, std::move(identity), listener), exited_(ex), reaped_(ex) {}
 
 StdioBackend::~StdioBackend() {
-  if (child_.pid > 0 && !child_exited_) {
+  if (child_.pid > 0) {
     kill_group(child_.pid, SIGKILL);
-    Reaper::instance().forget(child_.pid);
+    if (!child_exited_) {
+      Reaper::instance().forget(child_.pid);
+    }
+    Keeper::untrack(child_.pid);
+  }
+  if (holds_process_) {
+    ProcessBudget::instance().release(server_.name);
+  }
+}
+
+void StdioBackend::release_child() {
+  if (child_.pid > 0) {
+    Keeper::untrack(child_.pid);
+  }
+  child_ = ChildProcess{};
+  if (holds_process_) {
+    holds_process_ = false;
+    ProcessBudget::instance().release(server_.name);
   }
 }
 
@@ -44,13 +63,21 @@ asio::awaitable<bool> StdioBackend::run_once() {
   exited_.reset();
   reaped_.reset();
   std::string error;
+  if (!ProcessBudget::instance().acquire(server_.name, server_.options.max_processes,
+                                         gateway_.limits.max_processes, error)) {
+    last_error_ = error;
+    co_return false;
+  }
+  holds_process_ = true;
   ChildProcess child;
   if (!spawn(server_, child, error)) {
     last_error_ = error;
+    release_child();
     co_return false;
   }
   child_ = child;
   const pid_t pid = child.pid;
+  Keeper::track(pid);
   std::weak_ptr<StdioBackend> weak = me();
   Reaper::instance().watch(pid, [weak, pid](int status) {
     if (auto self = weak.lock(); self && self->child_.pid == pid) {
@@ -79,7 +106,7 @@ asio::awaitable<bool> StdioBackend::run_once() {
       ::close(child.stdout_fd);
       ::close(child.stderr_fd);
       co_await reaped_.wait_until(Clock::now() + kStopGrace);
-      child_ = ChildProcess{};
+      release_child();
       co_return false;
     }
   }
@@ -125,6 +152,7 @@ asio::awaitable<bool> StdioBackend::run_once() {
 
 asio::awaitable<void> StdioBackend::close_child() {
   write_queue_.clear();
+  queued_bytes_ = 0;
   if (stdin_) {
     boost::system::error_code ignored;
     stdin_->close(ignored);
@@ -148,7 +176,7 @@ asio::awaitable<void> StdioBackend::close_child() {
       Reaper::instance().forget(child_.pid);
     }
   }
-  child_ = ChildProcess{};
+  release_child();
   stdout_closed_ = false;
 }
 
@@ -243,8 +271,11 @@ void StdioBackend::on_line(std::string_view line) {
   }
   auto parsed = jsonrpc::parse(line, gateway_.limits.max_json_depth);
   if (!parsed) {
-    // Servers must not print anything else on stdout; some do. Log it and carry on.
+    // Servers must not print anything else on stdout; some do. Log it and carry on, but a
+    // reply we cannot read fails its request now rather than at its deadline.
     spdlog::warn("[{}] ignoring a stdout line that is not JSON: {}", server_.name, clip(line));
+    fail_unusable(line, fmt::format("not JSON, or nested deeper than limits.maxJsonDepth ({})",
+                                    gateway_.limits.max_json_depth));
     return;
   }
   deliver(std::move(*parsed));
@@ -280,8 +311,20 @@ asio::awaitable<void> StdioBackend::finish_stop() {
   co_return;
 }
 
-void StdioBackend::transmit(json::object&& message, std::int64_t /*wire_id*/) {
-  write_line(jsonrpc::serialize(message));
+void StdioBackend::transmit(json::object&& message, std::int64_t wire_id) {
+  std::string line = jsonrpc::serialize(message);
+  if (stdin_ && queued_bytes_ + line.size() + 1 > gateway_.limits.max_backend_queue_bytes) {
+    // The server stopped reading: refuse at once instead of queueing without end.
+    const auto why = fmt::format("server '{}' is not reading its input: {} bytes wait to be "
+                                 "written (limits.maxBackendQueueBytes)",
+                                 server_.name, queued_bytes_);
+    spdlog::warn("[{}] {}", server_.name, why);
+    if (wire_id != 0) {
+      fail_call(wire_id, make_error_code(Errc::backend_busy), why);
+    }
+    return;
+  }
+  write_line(std::move(line));
 }
 
 void StdioBackend::write_line(std::string line) {
@@ -289,6 +332,7 @@ void StdioBackend::write_line(std::string line) {
     return;
   }
   line.push_back('\n');
+  queued_bytes_ += line.size();
   write_queue_.push_back(std::move(line));
   if (!writing_) {
     writing_ = true;
@@ -313,6 +357,9 @@ asio::awaitable<void> StdioBackend::flush_writes() {
       buffers.emplace_back(asio::buffer(s));
     }
     auto [ec, n] = co_await asio::async_write(*in, buffers, asio::as_tuple(asio::use_awaitable));
+    for (const auto& sent : batch) {
+      queued_bytes_ -= std::min(queued_bytes_, sent.size());
+    }
     if (ec) {
       spdlog::debug("[{}] write to stdin failed: {}", server_.name, ec.message());
       break;

@@ -41,6 +41,8 @@ class StdioBackend final : public RpcBackend {
   /// "process exited with status 1", "process killed by signal 9", "closed its stdout".
   std::string exit_reason() const;
   asio::awaitable<void> close_child();
+  /// The child is gone for good: forget it, untrack its group, give back its process slot.
+  void release_child();
   std::shared_ptr<StdioBackend> me() { return std::static_pointer_cast<StdioBackend>(self()); }
 
   std::string protocol_error_;  ///< why the gateway killed the process, if it did
@@ -52,7 +54,10 @@ class StdioBackend final : public RpcBackend {
   Event exited_;  ///< child gone: stdout closed or process reaped
   Event reaped_;  ///< process reaped (its exit status is known)
 
+  bool holds_process_ = false;  ///< counted in the ProcessBudget
+
   std::deque<std::string> write_queue_;
+  std::size_t queued_bytes_ = 0;  ///< in write_queue_ and in the write under way
   bool writing_ = false;
 };
 

@@ -276,3 +276,21 @@ TEST(Config, JwtSettings) {
 }
 
 }  // namespace mcpgw::config
+
+namespace mcpgw::config {
+namespace {
+
+TEST(Loopback, OnlyAddressLiteralsAndLocalhostAreLoopback) {
+  for (std::string_view h : {"localhost", "LocalHost", "127.0.0.1", "127.1.2.3", "::1", "[::1]",
+                             "[0:0:0:0:0:0:0:1]", "::ffff:127.0.0.1"}) {
+    EXPECT_TRUE(is_loopback_host(h)) << h;
+  }
+  for (std::string_view h : {"127.attacker.example", "127.0.0.1.attacker.example", "127.", "",
+                             "localhost.attacker.example", "128.0.0.1", "[::2]", "0x7f.0.0.1",
+                             "127.0.0.1:8080"}) {
+    EXPECT_FALSE(is_loopback_host(h)) << h;
+  }
+}
+
+}  // namespace
+}  // namespace mcpgw::config

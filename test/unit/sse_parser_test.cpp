@@ -104,5 +104,13 @@ TEST(SseParser, OversizedEventsStopTheParser) {
   EXPECT_TRUE(ok);
 }
 
+TEST(SseParser, ALineOfOnlyAByteOrderMarkIsNotAField) {
+  auto evs = parse_all("\xEF\xBB\xBF\ndata: after\n\n");
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(evs[0].data, "after");
+  evs = parse_all("\xEF\xBB\xBF\n\n", 1);
+  EXPECT_TRUE(evs.empty());
+}
+
 }  // namespace
 }  // namespace mcpgw::upstream
