@@ -13,14 +13,14 @@ LISTEN ?= 127.0.0.1:8080
 APT_PACKAGES := g++ cmake ninja-build ccache pkg-config \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libssl-dev libsqlite3-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev \
-  libjemalloc-dev \
+  libjemalloc-dev clang-14 libclang-rt-14-dev \
   curl procps openssl postgresql
 
 # Node 22 (from npm) runs the example servers, the integration tests and the conformance suite.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: all deps apt-deps npm-deps build build-asan run test unit-test check-config clean \
-  bench bench-peers bench-deps bench-peer-deps
+  bench bench-peers bench-deps bench-peer-deps fuzz soak
 
 all: build
 
@@ -71,9 +71,22 @@ unit-test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 # Everything: unit tests, integration tests with the official TypeScript SDK, the official
-# conformance suite, and unit + integration tests again under ASan+UBSan.
+# conformance suite, unit + integration tests again under ASan+UBSan, and each fuzzer for
+# FUZZ_TEST_SECONDS on its corpus.
+FUZZ_TEST_SECONDS ?= 20
 test: deps build build-asan
-	BUILD_DIR=$(BUILD_DIR) ASAN_DIR=$(ASAN_DIR) scripts/run_tests.sh
+	BUILD_DIR=$(BUILD_DIR) ASAN_DIR=$(ASAN_DIR) FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) scripts/run_tests.sh
+
+# The libFuzzer harnesses (clang, ASan+UBSan), FUZZ_SECONDS each (docs/reliability.md).
+FUZZ_SECONDS ?= 300
+fuzz: apt-deps
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# The fault and soak suite: SOAK_MINUTES of mixed clients, killed and hung servers, slow readers
+# and session churn against one gateway (docs/reliability.md). Not part of `make test`.
+SOAK_MINUTES ?= 30
+soak: deps build
+	node test/soak/soak.mjs --minutes $(SOAK_MINUTES)
 
 # Benchmarks (see docs/performance.md). wrk drives the load; `bench-peers` also needs nginx and
 # the peer gateways from npm (bench/peers, pinned).
@@ -102,4 +115,4 @@ bench-peers: deps build bench-peer-deps
 	PATH="$$PATH:/usr/sbin" node bench/bench.mjs --peers --rounds 3
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz

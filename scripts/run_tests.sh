@@ -4,6 +4,7 @@
 #   2. integration tests: the official TypeScript SDK client against mcpgw (node --test)
 #   3. the official MCP conformance suite (server mode, active suite) against /mcp/conformance
 #   4. unit and integration tests again, built with ASan+UBSan
+#   5. every libFuzzer harness for FUZZ_SECONDS (20) on its corpus (scripts/fuzz.sh)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=$(realpath -m "${BUILD_DIR:-build}")
@@ -112,9 +113,25 @@ run_conformance() {  # run_conformance NAME MCPGW_BIN
 run_unit "unit" "$BUILD_DIR"
 run_integration "integration" "$BUILD_DIR/mcpgw"
 run_conformance "conformance" "$BUILD_DIR/mcpgw"
+run_fuzz() {  # run_fuzz NAME: every harness for FUZZ_SECONDS on its corpus; each one that ends
+  # without a crash (or leak, or sanitizer report) counts as passed
+  local log="$OUT/$1.log"
+  FUZZ_DIR="${FUZZ_DIR:-build-fuzz}" scripts/fuzz.sh "${FUZZ_SECONDS:-20}" >"$log" 2>&1
+  local line
+  line=$(grep -E "^[0-9]+ passed, [0-9]+ failed$" "$log" | tail -1)
+  if [ -z "$line" ]; then
+    tail -20 "$log"
+    record "$1" 0 1
+    return
+  fi
+  grep -E "FAILED" -A5 "$log"
+  record "$1" "$(awk '{print $1}' <<<"$line")" "$(awk '{print $3}' <<<"$line")"
+}
+
 run_unit "unit-asan" "$ASAN_DIR"
 run_integration "integration-asan" "$ASAN_DIR/mcpgw"
 run_conformance "conformance-asan" "$ASAN_DIR/mcpgw"
+run_fuzz "fuzz"
 
 echo
 for line in "${summary[@]}"; do

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -21,6 +22,28 @@ void release_free_memory() noexcept {
   mallctl("arena." MCPGW_STR(MALLCTL_ARENAS_ALL) ".purge", nullptr, nullptr, nullptr, 0);
 #else
   ::malloc_trim(0);
+#endif
+}
+
+void decay_free_memory() noexcept {
+#ifdef MCPGW_USE_JEMALLOC
+  mallctl("arena." MCPGW_STR(MALLCTL_ARENAS_ALL) ".decay", nullptr, nullptr, nullptr, 0);
+#endif
+}
+
+std::size_t allocated_bytes() noexcept {
+#ifdef MCPGW_USE_JEMALLOC
+  std::uint64_t epoch = 1;
+  std::size_t len = sizeof epoch;
+  mallctl("epoch", &epoch, &len, &epoch, len);  // refresh the statistics
+  std::size_t allocated = 0;
+  len = sizeof allocated;
+  if (mallctl("stats.allocated", &allocated, &len, nullptr, 0) != 0) {
+    return 0;
+  }
+  return allocated;
+#else
+  return ::mallinfo2().uordblks;
 #endif
 }
 

@@ -291,6 +291,8 @@ class HttpServer::Impl {
       if (trim_mark_ >= 256 && admission_.open() <= trim_mark_ / 2) {
         memory::release_free_memory();
         trim_mark_ = admission_.open();
+      } else {
+        memory::decay_free_memory();
       }
     }
   }
@@ -356,6 +358,7 @@ class HttpServer::Impl {
         {"refusedConnections", admission_.refused()},
         {"processes", upstream::ProcessBudget::instance().live()},
         {"residentBytes", memory::resident_bytes()},
+        {"heapBytes", memory::allocated_bytes()},
         {"shedding", shedding_},
     };
     if (shedding_) {

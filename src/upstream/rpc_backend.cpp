@@ -51,7 +51,9 @@ void RpcBackend::set_state(BackendState s) {
     ready_.reset();
     ready_.notify();  // waiters re-check: an attempt that failed ends their wait
   }
-  listener_.on_backend_state(*this, s);
+  if (!listener_gone_) {
+    listener_.on_backend_state(*this, s);
+  }
 }
 
 void RpcBackend::became_ready() {
@@ -188,7 +190,9 @@ void RpcBackend::deliver(json::value&& parsed) {
       call->done.set();
       return;
     }
-    listener_.on_backend_message(*this, std::move(obj));
+    if (!listener_gone_) {
+      listener_.on_backend_message(*this, std::move(obj));
+    }
   };
   if (parsed.is_array()) {  // a 2025-03-26 batch
     for (auto& item : parsed.get_array()) {
@@ -257,10 +261,17 @@ asio::awaitable<void> RpcBackend::stop() {
     ready_.reset();
     wake_.set();
     begin_stop();
+    if (state_ == BackendState::starting) {
+      // A handshake in progress would wait for its startup deadline: end it now.
+      fail_pending(make_error_code(Errc::shutting_down), "stopping");
+    }
   }
   // A second caller waits for the same end as the first.
   co_await stopped_.wait_until(Clock::now() + stop_grace());
   co_await finish_stop();
+  // Whoever called stop() may now destroy the listener (a closed session's slot), while the
+  // supervisor, if it outlived the grace, still winds down: it must not report to it.
+  listener_gone_ = true;
 }
 
 asio::awaitable<bool> RpcBackend::wait_ready(Clock::time_point deadline) {

@@ -98,6 +98,7 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   unsigned failures_ = 0;
   bool stopping_ = false;
   bool started_ = false;
+  bool listener_gone_ = false;  ///< stop() returned: listener_ may be destroyed
   Event ready_;    ///< state_ == ready
   Event stopped_;  ///< supervisor finished
   Event wake_;     ///< ends the restart backoff early (stop)

@@ -23,6 +23,7 @@ constexpr auto kStopGrace = std::chrono::seconds(2);
 constexpr auto kReapWait = std::chrono::milliseconds(100);
 constexpr std::size_t kMaxLoggedLine = 2000;
 constexpr std::size_t kMaxBatch = 64;
+constexpr std::size_t kReadBuffer = 64 * 1024;  ///< stdout buffer between large messages
 
 std::string_view clip(std::string_view s) { return s.substr(0, kMaxLoggedLine); }
 }  // namespace
@@ -183,7 +184,7 @@ asio::awaitable<void> StdioBackend::close_child() {
 asio::awaitable<void> StdioBackend::read_stdout(std::shared_ptr<asio::posix::stream_descriptor> out) {
   auto keep = self();
   const std::size_t max_line = gateway_.limits.max_message_bytes;
-  std::vector<char> buf(64 * 1024);
+  std::vector<char> buf(kReadBuffer);
   std::size_t len = 0;
   for (;;) {
     if (len == buf.size()) {
@@ -217,6 +218,12 @@ asio::awaitable<void> StdioBackend::read_stdout(std::shared_ptr<asio::posix::str
     if (start > 0) {
       std::memmove(buf.data(), buf.data() + start, len - start);
       len -= start;
+      if (buf.size() > kReadBuffer && len < kReadBuffer) {
+        // A large message grew the buffer: give the memory back instead of keeping the peak.
+        std::vector<char> smaller(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(len));
+        smaller.resize(kReadBuffer);
+        buf.swap(smaller);
+      }
     }
   }
   // The reader ends when the child closes stdout (normally because it exited).

@@ -123,6 +123,22 @@ describe('server processes never outlive the gateway', () => {
     await waitFor(() => gone(pid), { ms: 5000, label: `server ${pid} gone` });
   });
 
+  test('a process a server detached into its own session is killed when the gateway exits', async () => {
+    const detached = path.join(dir, 'detached.pid');
+    const cmd = `PIDFILE="${detached}" IGNORE_TERM=1 IGNORE_EOF=1 setsid "${NODE}" "${HOSTILE_JS}" & exec "${NODE}" "${HOSTILE_JS}"`;
+    const gw = await startGateway({
+      mcpServers: { h: { command: '/bin/sh', args: ['-c', cmd] } },
+      gateway: { timeouts: { drainMs: 1000 } },
+    });
+    const pid = Number(await waitFor(() => { try { return readFileSync(detached, 'utf8'); } catch { return false; } },
+      { label: 'detached pid file' }));
+    assert.ok(!gone(pid), 'the detached process runs');
+    const exit = await gw.stop(15000);
+    assert.equal(exit.code, 0);
+    assert.match(gw.stderr, /killed 1 process\(es\) that servers left behind/);
+    await waitFor(() => gone(pid), { ms: 5000, label: `detached ${pid} gone` });
+  });
+
   test('after SIGKILL: the keeper ends the server within seconds', async () => {
     const { gw, pid } = await start('kill');
     process.kill(gw.pid, 'SIGKILL');

@@ -31,7 +31,8 @@ export const EVERYTHING_JS = path.join(
 export const PROBE_JS = path.join(here, 'fixtures', 'probe_server.mjs');
 
 /** Under sanitizers everything is slower: waits for the gateway's own startup scale with this. */
-const SLOW = Number(process.env.MCPGW_TEST_SLOWDOWN || (/asan|sanitize/i.test(MCPGW_BIN) ? 3 : 1));
+export const SANITIZED = /asan|sanitize/i.test(MCPGW_BIN);
+const SLOW = Number(process.env.MCPGW_TEST_SLOWDOWN || (SANITIZED ? 3 : 1));
 
 export const servers = {
   everything: () => ({ command: NODE, args: [EVERYTHING_JS, 'stdio'] }),
@@ -190,11 +191,13 @@ export class Gateway {
  * Starts `MCPGW_BIN serve --config <tmp>/mcpgw.json --listen 127.0.0.1:0` and resolves once
  * it logs its listening line (with `port` set). Rejects if it exits first or takes too long.
  */
-export async function startGateway(config = defaultConfig(), { ready = true, env = {} } = {}) {
+export async function startGateway(config = defaultConfig(), { ready = true, env = {}, wrap = [] } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-it-'));
   const file = path.join(dir, 'mcpgw.json');
   writeFileSync(file, JSON.stringify(config, null, 2));
-  const child = spawn(MCPGW_BIN, ['serve', '--config', file, '--listen', '127.0.0.1:0'], {
+  // `wrap`: a command that execs the gateway (e.g. prlimit), so the pid is still the gateway's.
+  const argv = [MCPGW_BIN, 'serve', '--config', file, '--listen', '127.0.0.1:0'];
+  const child = spawn(wrap.length ? wrap[0] : argv[0], [...wrap.slice(1), ...(wrap.length ? argv : argv.slice(1))], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },

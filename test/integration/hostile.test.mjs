@@ -3,12 +3,12 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import {
-  MCPGW_BIN, connect, initializeBody, openSession, post, servers, sleep, textOf, useGateway, waitFor,
+  MCPGW_BIN, SANITIZED, connect, initializeBody, openSession, post, servers, sleep, textOf, useGateway, waitFor,
 } from './helpers.mjs';
 import { idleSocket, parseResponse, rawExchange, rssOf } from './raw_http.mjs';
 
@@ -212,5 +212,54 @@ describe('wrong credentials are throttled per address', () => {
     assert.equal(right.status, 429, 'a locked address is locked for every credential');
     const missing = await post(ctx.gw.url, initializeBody());
     assert.equal(missing.status, 429);
+  });
+});
+
+describe('out of file descriptors', () => {
+  // The gateway may open only 48 files: a crowd of connections runs it out.
+  const ctx = useGateway({ mcpServers: { demo: servers.demo() }, gateway: { timeouts: { drainMs: 2000 } } },
+    { wrap: ['prlimit', '--nofile=48:48', '--'] });
+
+  // Not under sanitizers: their runtime needs descriptors of its own (to read /proc/self/maps)
+  // and reports its own failure to get one.
+  test('accept backs off instead of spinning, and recovers when connections close', { skip: SANITIZED && 'sanitizer build' }, async () => {
+    const held = [];
+    for (let i = 0; i < 60; i += 1) held.push(await idleSocket(ctx.gw.port));
+    const mark = ctx.gw.stderr.length;
+    const cpu = () => {
+      const stat = readFileSync(`/proc/${ctx.gw.pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(f[11]) + Number(f[12]);  // utime + stime, in clock ticks
+    };
+    const before = cpu();
+    await sleep(2000);
+    const ticks = cpu() - before;
+    const warnings = (ctx.gw.logSince(mark).match(/accept: /g) ?? []).length;
+    assert.ok(warnings <= 4, `${warnings} accept warnings in 2 s`);
+    assert.ok(ticks < 100, `${ticks} ticks of CPU in 2 s (200 is two cores)`);
+    for (const s of held) s.destroy();
+    await waitFor(async () => (await post(ctx.gw.url, initializeBody())).status === 200,
+      { ms: 10000, label: 'serving again' });
+  });
+});
+
+describe('over the memory budget', () => {
+  const ctx = useGateway({
+    mcpServers: { demo: servers.demo() },
+    gateway: { limits: { memoryBudgetBytes: 1048576 }, timeouts: { drainMs: 2000 } },
+  });
+
+  test('new requests get 503 with Retry-After; /healthz says overloaded', async () => {
+    const h = await waitFor(async () => {
+      const health = await ctx.gw.health();
+      return health.status === 'overloaded' ? health : false;
+    }, { ms: 5000, label: 'overloaded' });
+    assert.ok(h.load.shedding);
+    assert.equal(h.limits.memoryBudgetBytes, 1048576);
+    const r = await post(ctx.gw.url, initializeBody());
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.headers.get('retry-after'), '5');
+    assert.match(r.json.error.message, /memoryBudgetBytes/);
+    assert.match(ctx.gw.stderr, /over the budget/);
   });
 });
