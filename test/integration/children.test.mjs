@@ -1,9 +1,10 @@
 // Broken servers and their processes: a server's bad reply fails its call at once, a server
 // that stops reading cannot make the gateway queue without end, clients cannot make it fork
 // without end, and no server process outlives the gateway, however the gateway ends.
-import { describe, test, after } from 'node:test';
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,5 +146,48 @@ describe('server processes never outlive the gateway', () => {
     await gw.exited;
     await waitFor(() => gone(pid), { ms: 8000, label: `server ${pid} gone after the gateway was killed` });
     await gw.stop();
+  });
+});
+
+describe('a remote server whose replies Beast cannot hold', () => {
+  // A raw HTTP server: every reply carries a 70,000-byte header field, or a chunked body with
+  // a 70,000-byte trailer field (Beast's field container throws for either).
+  const servers = [];
+  const start = (reply) => new Promise((resolve) => {
+    const srv = net.createServer((sock) => {
+      sock.on('error', () => {});
+      sock.once('data', () => sock.end(reply));
+    });
+    srv.listen(0, '127.0.0.1', () => resolve(srv));
+    servers.push(srv);
+  });
+  const big = 'a'.repeat(70000);
+  const up = {};
+  before(async () => {
+    up.header = await start(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Big: ${big}\r\nContent-Length: 2\r\n\r\n{}`);
+    up.trailer = await start('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' +
+      `2\r\n{}\r\n0\r\nX-Big: ${big}\r\n\r\n`);
+  });
+  after(() => { for (const s of servers) s.close(); });
+  const ctx = useGateway(() => ({
+    mcpServers: {
+      header: { type: 'http', url: `http://127.0.0.1:${up.header.address().port}/mcp` },
+      trailer: { type: 'http', url: `http://127.0.0.1:${up.trailer.address().port}/mcp` },
+      h: hostile(),
+    },
+    gateway: { servers: { header: { shareable: true }, trailer: { shareable: true } }, timeouts: { drainMs: 2000, startupMs: 3000 } },
+  }), { ready: false });
+
+  test('the servers are down with a reason, and the gateway serves the others', async () => {
+    const health = await waitFor(async () => {
+      const h = await ctx.gw.health();
+      return h.servers.header.state === 'down' && h.servers.trailer.state === 'down' ? h : false;
+    }, { ms: 15000, label: 'both remote servers down' });
+    for (const name of ['header', 'trailer']) {
+      assert.ok(health.servers[name].reason, `${name} has a reason: ${JSON.stringify(health.servers[name])}`);
+    }
+    assert.equal(ctx.gw.exit, null);
+    const { client } = await connect(ctx.gw, { ctx });
+    assert.match(textOf(await client.callTool({ name: 'h__pid', arguments: {} })), /^\d+$/);
   });
 });
