@@ -46,7 +46,7 @@ function mcpgwConfig({ upstreamPort = 0, audit, gate } = {}) {
   const demo = upstreamPort ? { type: 'http', url: `http://127.0.0.1:${upstreamPort}/mcp/demo` } : { command: DEMO };
   writeFileSync(file, JSON.stringify({
     mcpServers: { demo },
-    gateway: { logLevel: 'warn', limits: { maxSessions: 20000 }, ...(audit === false ? { audit: { enabled: false } } : {}), ...security },
+    gateway: { logLevel: 'warn', limits: { maxSessions: 20000, maxSessionsPerClient: 20000, maxConnectionsPerClient: 20000 }, ...(audit === false ? { audit: { enabled: false } } : {}), ...security },
   }));
   return file;
 }

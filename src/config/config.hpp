@@ -78,9 +78,9 @@ struct Limits {
   std::size_t max_json_depth = 64;                   ///< nesting of any JSON message
   std::size_t replay_events = 256;                   ///< events kept per SSE stream for resume
   std::size_t max_connections = 20000;               ///< open client TCP connections
-  std::size_t max_connections_per_client = 1024;     ///< open connections from one address
+  std::size_t max_connections_per_client = 4096;     ///< open connections from one address
   /// Live sessions of one principal (with auth) or of one client address (without).
-  std::size_t max_sessions_per_client = 1024;
+  std::size_t max_sessions_per_client = 2500;
   std::size_t max_processes = 256;                   ///< stdio server processes, all servers
   std::size_t max_backend_queue_bytes = 16 * 1024 * 1024;  ///< unsent bytes to one server
   /// Heap the gateway may use before it sheds load (503); 0: 80% of the memory it may use
