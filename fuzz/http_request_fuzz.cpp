@@ -43,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   mcpgw::config::Limits limits;
   limits.max_header_bytes = 2048;  // small, so the fuzzer reaches the limits
   limits.max_body_bytes = 4096;
-  asio::io_context ioc;
+  static asio::io_context ioc;  // one per process: making one per input costs more than the read
+  ioc.restart();
   beast::test::stream client(ioc);
   beast::test::stream server(ioc);
   client.connect(server);
