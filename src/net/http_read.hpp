@@ -36,6 +36,18 @@ struct ReadStep {
 /// The most bytes asked of the socket in one read.
 inline constexpr std::size_t kReadChunk = 64 * 1024;
 
+/// The least asked of the socket while a body arrives (a header asks for 512 bytes at least).
+inline constexpr std::size_t kBodyReadFloor = 16 * 1024;
+
+/// How much to ask of the socket: what the buffer already holds free, at least `floor`, so an
+/// idle connection keeps a small buffer that grows only with what arrives; never more than
+/// kReadChunk or the room left under max_size().
+inline std::size_t read_size(const beast::flat_buffer& buffer, std::size_t floor = 512) noexcept {
+  const std::size_t room = buffer.max_size() - buffer.size();
+  const std::size_t free = buffer.capacity() - buffer.size();
+  return std::min({std::max(floor, free), kReadChunk, room});
+}
+
 /// Feeds what is buffered to the parser; an exception from the parser (a field too large for
 /// Beast's header container, memory) is returned as http::error::header_limit.
 template <bool isRequest>
@@ -73,12 +85,12 @@ asio::awaitable<ReadStep> read_some(Stream& stream, beast::flat_buffer& buffer,
         co_return step;
       }
     }
-    const std::size_t room = buffer.max_size() - buffer.size();
-    if (room == 0) {
+    const std::size_t want = read_size(buffer, parser.is_header_done() ? kBodyReadFloor : 512);
+    if (want == 0) {
       step.ec = bhttp::error::buffer_overflow;  // one line or section longer than the buffer
       co_return step;
     }
-    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(std::min(room, kReadChunk)),
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(want),
                                                    asio::as_tuple(asio::use_awaitable));
     buffer.commit(n);
     if (ec == asio::error::eof) {

@@ -342,7 +342,7 @@ void Relay::close_session(const SessionPtr& s, std::string_view why) {
     return;
   }
   s->closed = true;
-  spdlog::debug("session {} closed ({})", s->id, why);
+  spdlog::info("session {} closed ({})", s->id, why);
   for (auto& [key, inflight] : std::unordered_map(s->inflight)) {
     if (inflight->slot && inflight->slot->backend && inflight->call) {
       inflight->slot->backend->cancel(*inflight->call, make_error_code(Errc::cancelled),

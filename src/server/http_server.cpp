@@ -396,7 +396,7 @@ class HttpServer::Impl {
       Conn& c, http::request_parser<http::string_body>& parser) {
     if (c.buffer.size() == 0) {
       c.stream.expires_after(gw_.timeouts.connection_idle);
-      auto [ec, n] = co_await c.stream.async_read_some(c.buffer.prepare(net::kReadChunk),
+      auto [ec, n] = co_await c.stream.async_read_some(c.buffer.prepare(net::read_size(c.buffer)),
                                                        asio::as_tuple(asio::use_awaitable));
       c.buffer.commit(n);
       if (ec) {
@@ -1345,11 +1345,11 @@ class HttpServer::Impl {
   /// Watches the connection while a stream is open: ends with the client going away, or with
   /// bytes of a pipelined request (kept in the buffer for later).
   asio::awaitable<boost::system::error_code> probe(Conn& c) {
-    const std::size_t room = std::min<std::size_t>(4096, c.buffer.max_size() - c.buffer.size());
-    if (room == 0) {
+    const std::size_t want = net::read_size(c.buffer);
+    if (want == 0) {
       co_return http::error::buffer_overflow;  // a client that pipelines without end
     }
-    auto [ec, n] = co_await c.stream.socket().async_read_some(c.buffer.prepare(room),
+    auto [ec, n] = co_await c.stream.socket().async_read_some(c.buffer.prepare(want),
                                                               asio::as_tuple(asio::use_awaitable));
     c.buffer.commit(n);
     co_return ec;

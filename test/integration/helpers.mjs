@@ -304,7 +304,14 @@ export async function connect(gw, {
       fetch: acceptRewritingFetch(postAccept, { log }),
     });
   }
-  await withTimeout(client.connect(transport), 15000 * SLOW, `${mode} client connect`);
+  try {
+    await withTimeout(client.connect(transport), 15000 * SLOW, `${mode} client connect`);
+  } catch (e) {
+    // End what may have been opened (a session whose handshake failed after initialize).
+    if (transport.sessionId && transport.terminateSession) await transport.terminateSession().catch(() => {});
+    await client.close().catch(() => {});
+    throw e;
+  }
   ctx?.clients.push(client);
   return { client, transport, log };
 }
