@@ -108,13 +108,16 @@ async function churnLoop(gw, until) {
       const init = await post(gw.url, initializeBody());
       const sid = init.headers.get('mcp-session-id');
       if (!sid) throw new Error(`initialize: ${init.status}`);
+      let step = 'notifications/initialized';
       try {
         await post(gw.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, h(sid));
+        step = 'tools/call';
         await post(gw.url, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'demo__echo', arguments: { message: 'c' } } }, h(sid));
       } catch (e) {
         // A client that lost a reply still ends its session (else it would hold its server
-        // process until sessionIdleMs). What failed is kept for the report.
-        if (stats.churnFailures.length < 20) stats.churnFailures.push(String(e?.cause?.code ?? e?.message ?? e));
+        // process until sessionIdleMs). What failed, when and where, is kept for the report.
+        const why = e?.cause?.code ?? e?.message ?? String(e);
+        if (stats.churnFailures.length < 20) stats.churnFailures.push(`${new Date().toISOString()} ${sid} ${step}: ${why}`);
         throw e;
       } finally {
         await fetch(gw.url, { method: 'DELETE', headers: h(sid) }).catch(() => {});
