@@ -1396,7 +1396,6 @@ class HttpServer::Impl {
       chunk.append("id: ").append(stream->event_id(cursor)).append("\ndata: \n\n");
     }
     bool client_open = true;
-    bool completed = false;
     for (;;) {
       stream->wake().reset();
       if (!stream->is_writer(writer)) {
@@ -1415,8 +1414,7 @@ class HttpServer::Impl {
         stream->mark_delivered(cursor);
       }
       if (stream->finished() && cursor >= stream->last_seq()) {
-        completed = true;
-        break;
+        break;  // everything sent
       }
       if (stopping_ && stream->finished()) {
         break;
@@ -1450,12 +1448,13 @@ class HttpServer::Impl {
     if (!client_open) {
       co_return false;
     }
-    if (chunked) {
-      if (!co_await write_raw(c, "0\r\n\r\n")) {
-        co_return false;
-      }
+    if (!chunked || !co_await write_raw(c, "0\r\n\r\n")) {
+      co_return false;
     }
-    co_return completed && chunked && req.keep_alive() && !stopping_;
+    // The response is whole (its stream completed, or a newer GET took the stream over): the
+    // connection was promised to the client as reusable and stays so. Closing it here would
+    // race a client that already sent its next request on it.
+    co_return req.keep_alive() && !stopping_;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1647,10 +1646,11 @@ class HttpServer::Impl {
     // The endpoint event: where this client POSTs its messages (relative to this URL).
     std::string prelude = fmt::format("event: endpoint\ndata: /message?sessionId={}\n\n", s->id);
     auto stream = s->standalone();
-    co_await write_sse(c, req, s, stream, 0, false, std::string(), true, std::move(prelude));
+    const bool keep =
+        co_await write_sse(c, req, s, stream, 0, false, std::string(), true, std::move(prelude));
     // For legacy SSE the stream is the session: when it ends, so does the session.
     relay_.close_session(s, "SSE stream closed");
-    co_return false;
+    co_return keep;
   }
 
   asio::awaitable<bool> legacy_post(Conn& c, Request& req, const std::string& sid) {
