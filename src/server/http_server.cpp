@@ -1448,7 +1448,10 @@ class HttpServer::Impl {
     if (!client_open) {
       co_return false;
     }
-    if (!chunked || !co_await write_raw(c, "0\r\n\r\n")) {
+    if (!chunked) {
+      co_return false;  // HTTP/1.0: the body ends with the connection
+    }
+    if (!co_await write_raw(c, "0\r\n\r\n")) {
       co_return false;
     }
     // The response is whole (its stream completed, or a newer GET took the stream over): the
