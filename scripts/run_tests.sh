@@ -25,17 +25,27 @@ record() {  # record NAME PASSED FAILED
   summary+=("$(printf '%-28s %4d passed, %3d failed' "$1" "$2" "$3")")
 }
 
+# summary_line LOG REGEX: prints the last line of LOG matching REGEX; without one, shows the
+# end of LOG (on stderr) and fails.
+summary_line() {
+  local line
+  line=$(grep -E "$2" "$1" | tail -1)
+  if [ -z "$line" ]; then
+    tail -20 "$1" >&2
+    return 1
+  fi
+  printf '%s\n' "$line"
+}
+
 run_unit() {  # run_unit NAME BUILD_DIR
   local log="$OUT/$1.log"
   ctest --test-dir "$2" --output-on-failure -j "$(nproc)" >"$log" 2>&1
   local rc=$?
   local line
-  line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -1)
-  if [ -z "$line" ]; then
-    tail -20 "$log"
+  line=$(summary_line "$log" "tests passed, [0-9]+ tests failed out of [0-9]+") || {
     record "$1" 0 1
     return
-  fi
+  }
   local failed total
   failed=$(sed -E 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
   total=$(sed -E 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$line")
@@ -110,24 +120,22 @@ run_conformance() {  # run_conformance NAME MCPGW_BIN
   record "$1" "$pass" "$fail"
 }
 
-run_unit "unit" "$BUILD_DIR"
-run_integration "integration" "$BUILD_DIR/mcpgw"
-run_conformance "conformance" "$BUILD_DIR/mcpgw"
 run_fuzz() {  # run_fuzz NAME: every harness for FUZZ_SECONDS on its corpus; each one that ends
   # without a crash (or leak, or sanitizer report) counts as passed
   local log="$OUT/$1.log"
   FUZZ_DIR="${FUZZ_DIR:-build-fuzz}" scripts/fuzz.sh "${FUZZ_SECONDS:-20}" >"$log" 2>&1
   local line
-  line=$(grep -E "^[0-9]+ passed, [0-9]+ failed$" "$log" | tail -1)
-  if [ -z "$line" ]; then
-    tail -20 "$log"
+  line=$(summary_line "$log" "^[0-9]+ passed, [0-9]+ failed$") || {
     record "$1" 0 1
     return
-  fi
+  }
   grep -E "FAILED" -A5 "$log"
   record "$1" "$(awk '{print $1}' <<<"$line")" "$(awk '{print $3}' <<<"$line")"
 }
 
+run_unit "unit" "$BUILD_DIR"
+run_integration "integration" "$BUILD_DIR/mcpgw"
+run_conformance "conformance" "$BUILD_DIR/mcpgw"
 run_unit "unit-asan" "$ASAN_DIR"
 run_integration "integration-asan" "$ASAN_DIR/mcpgw"
 run_conformance "conformance-asan" "$ASAN_DIR/mcpgw"
