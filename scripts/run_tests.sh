@@ -5,6 +5,7 @@
 #   3. the official MCP conformance suite (server mode, active suite) against /mcp/conformance
 #   4. unit and integration tests again, built with ASan+UBSan
 #   5. every libFuzzer harness for FUZZ_SECONDS (20) on its corpus (scripts/fuzz.sh)
+#   6. the layering of src/ (scripts/check_layers.sh: one check per file)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=$(realpath -m "${BUILD_DIR:-build}")
@@ -35,6 +36,16 @@ summary_line() {
     return 1
   fi
   printf '%s\n' "$line"
+}
+
+# record_counts NAME LOG: records a suite whose LOG ends with "N passed, N failed".
+record_counts() {
+  local line
+  line=$(summary_line "$2" "^[0-9]+ passed, [0-9]+ failed$") || {
+    record "$1" 0 1
+    return
+  }
+  record "$1" "$(awk '{print $1}' <<<"$line")" "$(awk '{print $3}' <<<"$line")"
 }
 
 run_unit() {  # run_unit NAME BUILD_DIR
@@ -124,15 +135,18 @@ run_fuzz() {  # run_fuzz NAME: every harness for FUZZ_SECONDS on its corpus; eac
   # without a crash (or leak, or sanitizer report) counts as passed
   local log="$OUT/$1.log"
   FUZZ_DIR="${FUZZ_DIR:-build-fuzz}" scripts/fuzz.sh "${FUZZ_SECONDS:-20}" >"$log" 2>&1
-  local line
-  line=$(summary_line "$log" "^[0-9]+ passed, [0-9]+ failed$") || {
-    record "$1" 0 1
-    return
-  }
   grep -E "FAILED" -A5 "$log"
-  record "$1" "$(awk '{print $1}' <<<"$line")" "$(awk '{print $3}' <<<"$line")"
+  record_counts "$1" "$log"
 }
 
+run_layers() {  # run_layers NAME
+  local log="$OUT/$1.log"
+  scripts/check_layers.sh >"$log" 2>&1
+  grep -v "passed, " "$log" | head -20
+  record_counts "$1" "$log"
+}
+
+run_layers "layers"
 run_unit "unit" "$BUILD_DIR"
 run_integration "integration" "$BUILD_DIR/mcpgw"
 run_conformance "conformance" "$BUILD_DIR/mcpgw"

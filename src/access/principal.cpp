@@ -55,4 +55,20 @@ bool Grant::allows_tool(std::string_view server, std::string_view exposed) const
   return tools.empty() || any(tools);
 }
 
+bool Grant::allows_every_tool(std::string_view server, std::string_view prefix) const noexcept {
+  if (!allows_server(server) || !deny_tools.empty()) {
+    return false;
+  }
+  return tools.empty() || std::any_of(tools.begin(), tools.end(), [&](const std::string& g) {
+           return g == "*" || (g.size() == prefix.size() + 1 && g.back() == '*' &&
+                               std::string_view(g).substr(0, prefix.size()) == prefix);
+         });
+}
+
+bool Principal::allows_every_tool(std::string_view server,
+                                  std::string_view prefix) const noexcept {
+  return std::any_of(grants.begin(), grants.end(),
+                     [&](const Grant& g) { return g.allows_every_tool(server, prefix); });
+}
+
 }  // namespace mcpgw::access

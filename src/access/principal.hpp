@@ -20,6 +20,9 @@ struct Grant {
 
   bool allows_server(std::string_view server) const noexcept;
   bool allows_tool(std::string_view server, std::string_view exposed) const noexcept;
+  /// Whether every tool of `server` is allowed: no denied globs, and no allowed globs or one
+  /// that matches any name (`*`, or `prefix*` where `prefix` starts every exposed name).
+  bool allows_every_tool(std::string_view server, std::string_view prefix) const noexcept;
 };
 
 struct Principal {
@@ -29,6 +32,9 @@ struct Principal {
   bool allows_server(std::string_view server) const noexcept;
   /// `exposed` is the name as the aggregate endpoint shows it ("github__create_issue").
   bool allows_tool(std::string_view server, std::string_view exposed) const noexcept;
+  /// Whether some grant allows every tool of `server` (see Grant::allows_every_tool). What
+  /// reaches a server outside tools/call (methods the gateway does not know) needs this.
+  bool allows_every_tool(std::string_view server, std::string_view prefix) const noexcept;
 };
 
 using PrincipalPtr = std::shared_ptr<const Principal>;

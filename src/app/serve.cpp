@@ -6,7 +6,7 @@
 #include "gate/chain.hpp"
 #include "jsonrpc/message.hpp"
 #include "relay/relay.hpp"
-#include "server/http_server.hpp"
+#include "downstream/http_server.hpp"
 #include "upstream/keeper.hpp"
 #include "upstream/process.hpp"
 
@@ -135,7 +135,7 @@ int serve(config::Config cfg) {
   relay::Relay relay(ioc.get_executor(), cfg);
   relay.set_audit(audit.get());
   relay.set_gate(gate.get());
-  server::HttpServer http(ioc, relay, cfg, auth);
+  downstream::HttpServer http(ioc, relay, cfg, auth);
   if (!http.listen(cfg.gateway.listen_host, cfg.gateway.listen_port, error)) {
     spdlog::critical("{}", error);
     return 1;

@@ -1,6 +1,7 @@
 #pragma once
-// The security gate: one chain of filters that every tools/call, resources/read and
-// prompts/get crosses, client→server in configured order and server→client in reverse
+// The security gate: one chain of filters that every request reaching a server crosses
+// (tools/call, resources/read, prompts/get, completion/complete, subscriptions, forwarded
+// methods), client→server in configured order and server→client in reverse
 // (Envoy's model). Config → factory (once, at start) → one filter instance per session.
 // Any filter may run in shadow mode: it decides, logs and audits, but lets everything pass.
 //
@@ -28,9 +29,10 @@ namespace json = boost::json;
 
 /// One gated request, as the filters see it.
 struct Call {
-  std::string method;     ///< tools/call, resources/read or prompts/get
+  std::string method;     ///< tools/call, resources/read, prompts/get, completion/complete…
   std::string server;
-  std::string name;       ///< the server's own tool name, URI or prompt name
+  std::string name;       ///< the server's own tool name, URI or prompt name (the method
+                          ///< for a forwarded method the gateway does not know)
   std::string source;     ///< "server/name", for messages and logs
   json::object* params = nullptr;  ///< the request's params: filters may edit arguments
   Labels labels;

@@ -4,15 +4,20 @@
 // notifications and server→client requests to the session that caused them.
 #include "config/config.hpp"
 #include "mcp/naming.hpp"
+#include "relay/exchange.hpp"
 #include "relay/session.hpp"
 #include "access/audit.hpp"
 #include "upstream/backend.hpp"
-#include "upstream/http_client.hpp"
 #include "upstream/rpc_backend.hpp"
 
 #include <boost/system/result.hpp>
 
+#include <functional>
 #include <optional>
+
+namespace mcpgw::upstream {
+class HttpClient;
+}  // namespace mcpgw::upstream
 
 namespace mcpgw::relay {
 
@@ -94,6 +99,12 @@ class Relay {
   void handle_notification(const SessionPtr& session, json::object msg);
   void handle_response(const SessionPtr& session, json::object msg);
 
+  /// Makes a server's backend. The default picks the transport from the server's config;
+  /// tests give their own.
+  using BackendFactory = std::function<upstream::BackendPtr(
+      const config::ServerConfig&, upstream::ClientIdentity, upstream::BackendListener&)>;
+  void set_backend_factory(BackendFactory f) { factory_ = std::move(f); }
+
   /// Where audit rows go (null: no audit trail).
   void set_audit(access::AuditLog* log) noexcept { audit_ = log; }
   /// The security gate (null when gateway.security is off).
@@ -117,43 +128,78 @@ class Relay {
   void on_backend_state(BackendSlot& slot, upstream::BackendState state);
 
  private:
-  /// One audit row in the making: started when a request is routed, written when answered.
-  class AuditScope {
-   public:
-    AuditScope(Relay& relay, const Session& s, std::string_view method, std::string_view target,
-               const json::object& params, const char* args_key);
-    /// Writes the row for `reply`; `denied` (non-empty) is why access control refused it.
-    void done(const json::object& reply, std::string denied = {});
-    std::string gate;  ///< the security gate's decisions, kept in the row's detail
-    std::string server;
-
-   private:
-    Relay& relay_;
-    Clock::time_point started_;
-    std::optional<access::AuditRecord> row_;
+  /// How the access stage finds where a method goes (local: the gateway answers it).
+  enum class Routing { local, tool, prompt, resource, completion, server };
+  /// A handler: answers the exchange (sets its reply).
+  using Handler = asio::awaitable<void> (*)(Relay&, Exchange&);
+  /// One row of the method table.
+  struct Method {
+    std::string_view name;
+    Routing routing;
+    const char* args_key;  ///< the params member the audit row digests (null: none)
+    Handler handler;
   };
+  /// The method table; unknown methods on a per-server endpoint get `passthrough()`.
+  static const Method* find_method(std::string_view name);
+  static const Method& passthrough();
 
   struct Route {
     BackendSlot* slot;
     std::string name;  ///< as the server knows it
   };
 
-  asio::awaitable<json::object> dispatch(SessionPtr s, json::object& req,
-                                         std::shared_ptr<EventStream> out);
-  asio::awaitable<json::object> initialize(SessionPtr s, json::object& req);
-  asio::awaitable<json::object> list(SessionPtr s, ListKind kind, const json::value& id);
+  /// The stages every client request crosses: method table → audit (routed methods; the row
+  /// is written with the reply) → access → security gate → handler.
+  asio::awaitable<void> run(Exchange& ex);
+  // Access: where the exchange goes and whether its principal may use it there (false: the
+  // reply is set).
+  asio::awaitable<bool> admit(Exchange& ex, Routing routing);
+  asio::awaitable<bool> admit_tool(Exchange& ex);
+  bool admit_named(Exchange& ex, Routing routing);
+  bool admit_completion(Exchange& ex);
+  bool admit_server(Exchange& ex);
+  /// Tells the exchange where it goes.
+  static void routed(Exchange& ex, Route route);
+  // Audit: opened before access, written once the reply is serialized (`bytes_out`).
+  void open_audit(Exchange& ex, const char* args_key);
+  void close_audit(Exchange& ex, std::size_t bytes_out);
+  // The security gate, when on: its request side (which may deny, or hold the call for an
+  // approval), then the handler, then its result side.
+  asio::awaitable<void> through_gate(Exchange& ex, Handler handler);
+  asio::awaitable<gate::Call> gate_call(Exchange& ex, gate::Chain& chain);
+  void gate_callbacks(Exchange& ex, gate::Call& call);
+
+  // Handlers.
+  asio::awaitable<void> initialize(Exchange& ex);
+  asio::awaitable<void> list(Exchange& ex, ListKind kind);
+  /// Each server's list (cached, or fetched side by side until timeouts.listMs); null where
+  /// a server gave none in time. `slots` gets the session's servers, in view order.
+  asio::awaitable<std::vector<std::shared_ptr<const json::array>>> gather_lists(
+      SessionPtr s, ListKind kind, std::vector<BackendSlot*>& slots);
+  /// Adds what the session may see of one server's list, names and URIs exposed.
+  void add_list_items(Session& s, ListKind kind, const std::string& server,
+                      const std::shared_ptr<const json::array>& part, json::array& items);
+  /// Tells the log and the client which servers a list went out without.
+  void report_left_out(Session& s, ListKind kind, const std::vector<BackendSlot*>& slots,
+                       const std::vector<std::size_t>& left_out);
+  asio::awaitable<void> set_level(Exchange& ex);
+  asio::awaitable<void> subscribe(Exchange& ex);
+  static asio::awaitable<void> relay_to_server(Relay& r, Exchange& ex);
+  /// Sends the exchange's request to its server and returns the server's reply (its id the
+  /// client's, its URIs exposed); sets the outcome when the server did not answer in time.
+  asio::awaitable<json::object> forward(Exchange& ex);
+  /// The error for a server that is not ready (after waiting, bounded, for one that is
+  /// starting); nullopt when it is ready.
+  asio::awaitable<std::optional<json::object>> not_ready(Exchange& ex, Clock::time_point deadline);
+  /// Replaces the client's progress token in `req` by one of the gateway's (if it gave one).
+  std::optional<std::int64_t> gateway_progress_token(Exchange& ex, json::object& req);
+  /// The in-flight record of a forwarded request (for cancellation and attribution).
+  std::shared_ptr<InFlight> track(Exchange& ex);
+  void untrack(Exchange& ex, const std::shared_ptr<InFlight>& inflight);
+
   /// `keep` holds the session that owns an isolated `slot` alive while the fetch runs.
   asio::awaitable<std::shared_ptr<const json::array>> fetch_list(BackendSlot& slot, ListKind kind,
                                                                  std::shared_ptr<Session> keep);
-  asio::awaitable<json::object> forward(SessionPtr s, BackendSlot& slot, json::object req,
-                                        std::shared_ptr<EventStream> out);
-  /// forward() through the security gate when it is on: the chain's request side (which may
-  /// deny, or hold the call for an approval), then the server, then the result side.
-  /// `decisions` gets what the chain decided, for the audit row.
-  asio::awaitable<json::object> gated_forward(SessionPtr s, BackendSlot& slot, json::object req,
-                                              std::shared_ptr<EventStream> out,
-                                              std::string_view method, const std::string& name,
-                                              std::string& decisions);
   /// Sends a request of the gateway's own to the client and waits for its answer (nullopt:
   /// none before `deadline`, or the session closed).
   asio::awaitable<std::optional<json::object>> ask_client(SessionPtr s,
@@ -161,9 +207,6 @@ class Relay {
                                                           std::string_view method,
                                                           json::object params,
                                                           Clock::time_point deadline);
-  asio::awaitable<json::object> set_level(SessionPtr s, json::object& req);
-  asio::awaitable<json::object> subscribe(SessionPtr s, json::object& req, bool on,
-                                          std::shared_ptr<EventStream> out);
   asio::awaitable<void> reap_idle();
   /// The session's filter chain, made on first use (the gate must be on).
   gate::Chain& chain_of(Session& s);
@@ -187,11 +230,18 @@ class Relay {
   void deliver(Session& s, const std::shared_ptr<EventStream>& preferred, const json::object& msg);
   void notify_sessions(BackendSlot& slot, std::string_view method);
   void forward_server_request(BackendSlot& slot, json::object&& msg);
+  void deliver_progress(json::object& msg);
+  void deliver_server_cancel(BackendSlot& slot, json::object& msg);
+  void deliver_log(BackendSlot& slot, json::object& msg);
+  /// /healthz for a server with a backend per session: the worst instance, and the count
+  /// of instances by state.
+  void describe_instances(const std::string& server, json::object& s) const;
   template <class F>
   void for_each_session_of(BackendSlot& slot, F&& f);
 
   asio::any_io_executor ex_;
   const config::Config& cfg_;
+  BackendFactory factory_;
   mcp::Naming naming_;
   std::map<std::string, std::unique_ptr<BackendSlot>> shared_;
   std::unordered_map<std::string, SessionPtr> sessions_;
@@ -219,5 +269,20 @@ class Relay {
   };
   std::map<std::string, ServerStatus, std::less<>> status_;
 };
+
+template <class F>
+void Relay::for_each_session_of(BackendSlot& slot, F&& f) {
+  if (slot.owner != nullptr) {
+    if (!slot.owner->closed) {
+      f(*slot.owner);
+    }
+    return;
+  }
+  for (auto& [id, s] : sessions_) {
+    if (s->in_view(slot.cfg.name) && s->initialized) {
+      f(*s);
+    }
+  }
+}
 
 }  // namespace mcpgw::relay

@@ -37,6 +37,23 @@ TEST(Principal, DenyWinsThenAllowListThenAll) {
   EXPECT_TRUE(all.allows_tool("any", "any__thing"));
 }
 
+TEST(Principal, EveryToolOfAServerOnlyWithoutRestrictions) {
+  Principal p;
+  p.grants.push_back({{"beta"}, {"beta__*"}, {}});
+  p.grants.push_back({{"alpha"}, {"*__echo"}, {}});
+  p.grants.push_back({{"gamma"}, {}, {"gamma__drop_*"}});
+  p.grants.push_back({{"delta"}, {"*"}, {}});
+  EXPECT_TRUE(p.allows_every_tool("beta", "beta__"));
+  EXPECT_FALSE(p.allows_every_tool("alpha", "alpha__")) << "only some tools";
+  EXPECT_FALSE(p.allows_every_tool("gamma", "gamma__")) << "some tools denied";
+  EXPECT_TRUE(p.allows_every_tool("delta", "delta__"));
+  EXPECT_FALSE(p.allows_every_tool("epsilon", "epsilon__")) << "server not allowed";
+  EXPECT_FALSE(p.allows_every_tool("beta", "bet")) << "a glob for another prefix";
+  Principal all;
+  all.grants.emplace_back();
+  EXPECT_TRUE(all.allows_every_tool("any", "any__"));
+}
+
 TEST(Principal, GrantsAddUpEachWithItsOwnDenials) {
   Principal p;
   p.grants.push_back({{"github"}, {"github__get_*"}, {}});

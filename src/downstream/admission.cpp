@@ -1,8 +1,8 @@
-#include "server/admission.hpp"
+#include "downstream/admission.hpp"
 
 #include <fmt/format.h>
 
-namespace mcpgw::server {
+namespace mcpgw::downstream {
 
 Admission::Verdict Admission::admit(const boost::asio::ip::address& peer) {
   if (open_ >= limits_.max_connections) {
@@ -51,4 +51,4 @@ void Admission::refuse(boost::asio::ip::tcp::socket& socket, Verdict verdict) no
   socket.close(ec);
 }
 
-}  // namespace mcpgw::server
+}  // namespace mcpgw::downstream

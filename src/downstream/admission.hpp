@@ -10,7 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
-namespace mcpgw::server {
+namespace mcpgw::downstream {
 
 class Admission {
  public:
@@ -37,4 +37,4 @@ class Admission {
   std::size_t refused_ = 0;
 };
 
-}  // namespace mcpgw::server
+}  // namespace mcpgw::downstream

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-namespace mcpgw::server {
+namespace mcpgw::downstream {
 
 class HttpServer {
  public:
@@ -34,4 +34,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace mcpgw::server
+}  // namespace mcpgw::downstream

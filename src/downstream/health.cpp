@@ -1,0 +1,44 @@
+// /healthz: the relay's view, the limits and the load.
+#include "downstream/server_impl.hpp"
+
+namespace mcpgw::downstream {
+
+json::object HttpServer::Impl::health() const {
+  json::object h = relay_.health();
+  const auto& l = gw_.limits;
+  const auto& t = gw_.timeouts;
+  json::object limits{
+      {"maxConnections", l.max_connections},
+      {"maxConnectionsPerClient", l.max_connections_per_client},
+      {"maxSessions", l.max_sessions},
+      {"maxSessionsPerClient", l.max_sessions_per_client},
+      {"maxProcesses", l.max_processes},
+      {"maxBackendQueueBytes", l.max_backend_queue_bytes},
+      {"maxBodyBytes", l.max_body_bytes},
+      {"maxHeaderBytes", l.max_header_bytes},
+      {"maxMessageBytes", l.max_message_bytes},
+      {"maxJsonDepth", l.max_json_depth},
+      {"replayEvents", l.replay_events},
+      {"memoryBudgetBytes", memory_budget_},
+      {"authFailuresPerMin", l.auth_failures_per_min},
+      {"connectionIdleMs", t.connection_idle.count()},
+      {"headerMs", t.header.count()},
+      {"bodyMs", t.body.count()},
+      {"writeMs", t.write.count()},
+  };
+  h["limits"] = std::move(limits);
+  h["load"] = json::object{
+      {"connections", admission_.open()},
+      {"refusedConnections", admission_.refused()},
+      {"processes", upstream::ProcessBudget::instance().live()},
+      {"residentBytes", memory::resident_bytes()},
+      {"heapBytes", memory::allocated_bytes()},
+      {"shedding", shedding_},
+  };
+  if (shedding_) {
+    h["status"] = "overloaded";
+  }
+  return h;
+}
+
+}  // namespace mcpgw::downstream

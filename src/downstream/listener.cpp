@@ -1,0 +1,195 @@
+// Accepting connections (admission, accept back-off), each connection's life, draining, and
+// the memory watch (heap trim, load shedding).
+#include "downstream/server_impl.hpp"
+
+namespace mcpgw::downstream {
+
+bool HttpServer::Impl::listen(const std::string& host, std::uint16_t port, std::string& error) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) {
+    error = fmt::format("invalid listen address '{}': {}", host, ec.message());
+    return false;
+  }
+  tcp::endpoint ep(address, port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) {
+    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    acceptor_.bind(ep, ec);
+  }
+  if (!ec) {
+    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    error = fmt::format("cannot listen on {}:{}: {}", host, port, ec.message());
+    return false;
+  }
+  return true;
+}
+
+std::uint16_t HttpServer::Impl::port() const noexcept {
+  boost::system::error_code ec;
+  return acceptor_.local_endpoint(ec).port();
+}
+
+void HttpServer::Impl::start() {
+  if (jwks_) {
+    jwks_->start();
+  }
+  asio::co_spawn(ioc_, accept_loop(), asio::detached);
+  asio::co_spawn(ioc_, release_memory(), asio::detached);
+  asio::co_spawn(ioc_, watch_memory(), asio::detached);
+}
+
+asio::awaitable<void> HttpServer::Impl::shutdown(std::chrono::milliseconds drain) {
+  stopping_ = true;
+  if (jwks_) {
+    jwks_->stop();
+  }
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  // Let in-flight requests finish (bounded), then end every session and connection.
+  asio::steady_timer timer(ioc_);
+  const auto deadline = Clock::now() + drain;
+  while (relay_.in_flight() > 0 && Clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  if (relay_.in_flight() > 0) {
+    spdlog::warn("drain: {} request(s) still in flight after {} ms", relay_.in_flight(),
+                 drain.count());
+  }
+  co_await relay_.stop();
+  // Give stream writers a moment to send what the relay finished, then close the rest.
+  timer.expires_after(std::chrono::milliseconds(50));
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  for (auto* s : connections_) {
+    s->socket().shutdown(tcp::socket::shutdown_both, ec);
+    s->close();
+  }
+}
+
+asio::awaitable<void> HttpServer::Impl::accept_loop() {
+  asio::steady_timer backoff(ioc_);
+  auto pause = std::chrono::milliseconds(0);
+  Clock::time_point last_warning{};
+  std::size_t failures = 0;
+  while (!stopping_) {
+    auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (stopping_ || ec == asio::error::operation_aborted) {
+        break;
+      }
+      // Out of file descriptors (or memory): the connection waits in the backlog. Retrying at
+      // once would spin; back off, and log once a second at most.
+      ++failures;
+      if (Clock::now() - last_warning > std::chrono::seconds(1)) {
+        spdlog::warn("accept: {} ({} time(s)); backing off", ec.message(), failures);
+        last_warning = Clock::now();
+        failures = 0;
+      }
+      pause = std::clamp(pause * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+      backoff.expires_after(pause);
+      co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    pause = std::chrono::milliseconds(0);
+    const auto peer = socket.remote_endpoint(ec).address();
+    if (ec) {
+      continue;  // already gone
+    }
+    if (const auto verdict = admission_.admit(peer); verdict != Admission::Verdict::ok) {
+      spdlog::warn("refusing a connection from {}: {}", peer.to_string(),
+                   verdict == Admission::Verdict::full ? "limits.maxConnections reached"
+                                                       : "limits.maxConnectionsPerClient reached");
+      Admission::refuse(socket, verdict);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    trim_mark_ = std::max(trim_mark_, admission_.open());
+    asio::co_spawn(ioc_, run_connection(std::move(socket), peer), asio::detached);
+  }
+}
+
+asio::awaitable<void> HttpServer::Impl::run_connection(tcp::socket socket, asio::ip::address peer) {
+  Conn c{beast::tcp_stream(std::move(socket)), beast::flat_buffer(read_buffer_max()), nullptr,
+         {}, true, peer};
+  connections_.insert(&c.stream);
+  // Runs however the coroutine ends, also when its frame is destroyed without resuming (then
+  // the server may be gone already).
+  auto cleanup = scope_exit([this, &c, alive = std::weak_ptr<void>(alive_)] {
+    if (!alive.expired()) {
+      connections_.erase(&c.stream);
+      admission_.release(c.peer);
+    }
+    boost::system::error_code ec;
+    c.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    c.stream.close();
+  });
+  try {
+    co_await serve(c);
+  } catch (const std::exception& e) {
+    spdlog::error("connection error: {}", e.what());
+  }
+}
+
+std::size_t HttpServer::Impl::read_buffer_max() const {
+  return gw_.limits.max_header_bytes + net::kReadChunk;
+}
+
+asio::awaitable<void> HttpServer::Impl::release_memory() {
+  asio::steady_timer timer(ioc_);
+  while (!stopping_) {
+    timer.expires_after(std::chrono::seconds(2));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (trim_mark_ >= 256 && admission_.open() <= trim_mark_ / 2) {
+      memory::release_free_memory();
+      trim_mark_ = admission_.open();
+    } else {
+      memory::decay_free_memory();
+    }
+  }
+}
+
+asio::awaitable<void> HttpServer::Impl::watch_memory() {
+  asio::steady_timer timer(ioc_);
+  while (!stopping_) {
+    timer.expires_after(std::chrono::seconds(1));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    const std::size_t rss = memory::resident_bytes();
+    if (!shedding_ && rss > memory_budget_) {
+      shedding_ = true;
+      spdlog::warn("memory: {} MiB resident is over the budget of {} MiB "
+                   "(limits.memoryBudgetBytes); refusing new requests until it falls",
+                   rss >> 20, memory_budget_ >> 20);
+      memory::release_free_memory();
+    } else if (shedding_ && rss < memory_budget_ / 10 * 9) {
+      shedding_ = false;
+      spdlog::info("memory: {} MiB resident, under the budget again; accepting requests",
+                   rss >> 20);
+    }
+  }
+}
+
+std::size_t HttpServer::Impl::budget_of(const config::Limits& limits) {
+  if (limits.memory_budget_bytes != 0) {
+    return limits.memory_budget_bytes;
+  }
+  const std::size_t available = memory::available_bytes();
+  return available != 0 ? available / 10 * 8 : SIZE_MAX;
+}
+
+HttpServer::HttpServer(asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg,
+                       access::Authenticator& auth)
+    : impl_(std::make_unique<Impl>(ioc, relay, cfg, auth)) {}
+HttpServer::~HttpServer() = default;
+bool HttpServer::listen(const std::string& host, std::uint16_t port, std::string& error) {
+  return impl_->listen(host, port, error);
+}
+std::uint16_t HttpServer::port() const noexcept { return impl_->port(); }
+void HttpServer::start() { impl_->start(); }
+asio::awaitable<void> HttpServer::shutdown(std::chrono::milliseconds drain) {
+  return impl_->shutdown(drain);
+}
+
+}  // namespace mcpgw::downstream

@@ -1,0 +1,280 @@
+// Every request's first stages: Host and Origin, load shedding, the taint scope,
+// authentication, then the surface it is for.
+#include "downstream/server_impl.hpp"
+
+namespace mcpgw::downstream {
+
+asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
+  // Two Hosts (or Origins) could be read differently by a proxy in front and by us.
+  if (req.count(http::field::host) > 1 || req.count(http::field::origin) > 1) {
+    auto res = error_response(req, 400, nullptr, rpc_code::kInvalidRequest,
+                              "Bad Request: more than one Host or Origin header");
+    res.keep_alive(false);
+    co_return co_await write(c, res);
+  }
+  // DNS rebinding protection: the Host must be ours and a browser Origin must be allowed.
+  if (!host_allowed(req[http::field::host])) {
+    auto res = error_response(req, 403, nullptr, rpc_code::kServerError,
+                              fmt::format("Forbidden: Host '{}' is not allowed",
+                                          std::string_view(req[http::field::host])));
+    co_return co_await write(c, res);
+  }
+  if (auto origin = req[http::field::origin]; !origin.empty() && !origin_allowed(origin)) {
+    auto res = error_response(req, 403, nullptr, rpc_code::kServerError,
+                              fmt::format("Forbidden: Origin '{}' is not allowed",
+                                          std::string_view(origin)));
+    co_return co_await write(c, res);
+  }
+
+  auto target = boost::urls::parse_origin_form(req.target());
+  if (!target) {
+    auto res = error_response(req, 400, nullptr, rpc_code::kInvalidRequest, "Bad request target");
+    co_return co_await write(c, res);
+  }
+  std::string path = target->encoded_path().decode();
+  if (path.size() > 1 && path.back() == '/') {
+    path.pop_back();  // "/mcp/" is "/mcp": no redirect, clients do not all follow one
+  }
+
+  if (req.method() == http::verb::options) {
+    Response res{http::status::no_content, req.version()};
+    common_headers(req, res);
+    res.set(http::field::access_control_allow_methods, kAllowStreamable);
+    res.set(http::field::access_control_allow_headers,
+            "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, "
+            "Last-Event-ID, x-mcp-servers, x-mcp-scope");
+    res.set(http::field::access_control_max_age, "600");
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    co_return co_await write(c, res);
+  }
+
+  if (shedding_ && path != "/healthz" && path != "/health" &&
+      req.method() != http::verb::delete_) {
+    auto res = error_response(req, make_error_code(Errc::overloaded), nullptr,
+                              "Service Unavailable: the gateway is over its memory budget "
+                              "(limits.memoryBudgetBytes); retry shortly");
+    res.set(http::field::retry_after, "5");
+    co_return co_await write(c, res);
+  }
+
+  c.scope.clear();
+  // Before routing and authentication: the rest of the path is routed as usual.
+  if (path.rfind("/scope/", 0) == 0) {
+    // /scope/{id}/… in front of any endpoint: sessions of one agent task share taint.
+    const auto slash = path.find('/', 7);
+    c.scope = path.substr(7, slash == std::string::npos ? std::string::npos : slash - 7);
+    path = slash == std::string::npos ? std::string("/") : path.substr(slash);
+  } else if (auto h = req["x-mcp-scope"]; !h.empty()) {
+    c.scope = std::string(h);
+  }
+  if (!c.scope.empty() && !gate::valid_scope_id(c.scope)) {
+    auto res = error_response(req, 400, nullptr, rpc_code::kInvalidRequest,
+                              "Bad request: a scope id is 1 to 128 of A-Z a-z 0-9 . _ : -");
+    co_return co_await write(c, res);
+  }
+  const bool rest_path = path == "/v1/mcp/tools" || path == "/v1/mcp/server" ||
+                         path == "/mcp-rest/tools/list" || path == "/mcp-rest/tools/call";
+  const bool mcp_path = path == "/mcp" || path.rfind("/mcp/", 0) == 0 || rest_path ||
+                        !litellm_server_path(path).empty() || path == "/sse" ||
+                        path.rfind("/sse/", 0) == 0 || path == "/message" || path == "/messages";
+  c.principal.reset();
+  if (path == "/admin/approvals" || path.rfind("/admin/approvals/", 0) == 0 ||
+      path == "/admin/tools" || path == "/admin/tools/approve") {
+    co_return co_await admin(c, req, path);
+  }
+  if (auth_.jwt() != nullptr &&
+      (path == kResourceMetadata || path.rfind(std::string(kResourceMetadata) + "/", 0) == 0)) {
+    co_return co_await resource_metadata(c, req, path.substr(kResourceMetadata.size()));
+  }
+  if (mcp_path && auth_.enabled()) {
+    // Nothing reaches a server, and no session is found or made, before this passes.
+    const std::string client = c.peer.to_string();
+    const access::Credentials creds{req[http::field::authorization], req["x-api-key"],
+                                    req["x-litellm-api-key"], client};
+    auto who = auth_.authenticate(creds);
+    if (who.refresh_keys && jwks_) {
+      // A key rotation: the token names a key the cached set does not have yet.
+      const bool changed = co_await jwks_->refresh_now();
+      if (changed) {
+        who = auth_.authenticate(creds);
+      }
+    }
+    if (who.outcome != access::AuthOutcome::ok) {
+      audit_refusal(req, path, who);
+    }
+    if (who.outcome == access::AuthOutcome::missing ||
+        who.outcome == access::AuthOutcome::invalid ||
+        who.outcome == access::AuthOutcome::forbidden) {
+      const bool forbidden = who.outcome == access::AuthOutcome::forbidden;
+      auto res = error_response(req, forbidden ? 403 : 401, nullptr, rpc_code::kServerError,
+                                who.reason);
+      res.set(http::field::www_authenticate, www_authenticate(req, path, who));
+      co_return co_await write(c, res);
+    }
+    if (who.outcome == access::AuthOutcome::rate_limited) {
+      auto res = error_response(req, 429, nullptr, rpc_code::kServerError, who.reason);
+      res.set(http::field::retry_after, std::to_string(who.retry_after_s));
+      co_return co_await write(c, res);
+    }
+    c.principal = std::move(who.principal);
+  }
+
+  if (rest_path) {
+    std::string server_id;
+    for (auto param : target->params()) {
+      if (param.key == "server_id") {
+        server_id = param.value;
+      }
+    }
+    co_return co_await rest(c, req, path, server_id);
+  }
+  if (const auto alt = litellm_server_path(path); !alt.empty()) {
+    co_return co_await streamable(c, req, alt, path);  // LiteLLM's /{server}/mcp
+  }
+  if (path == "/mcp" || path.rfind("/mcp/", 0) == 0) {
+    std::string server = path.size() > 4 ? path.substr(5) : std::string();
+    if (server.find('/') != std::string::npos) {
+      co_return co_await not_found(c, req);
+    }
+    co_return co_await streamable(c, req, server, path);
+  }
+  if (path == "/sse" || path.rfind("/sse/", 0) == 0) {
+    std::string server = path.size() > 4 ? path.substr(5) : std::string();
+    if (server.find('/') != std::string::npos) {
+      co_return co_await not_found(c, req);
+    }
+    co_return co_await legacy_stream(c, req, server, path);
+  }
+  if (path == "/message" || path == "/messages") {
+    std::string sid;
+    for (auto param : target->params()) {
+      if (param.key == "sessionId" || param.key == "session_id") {
+        sid = param.value;
+      }
+    }
+    co_return co_await legacy_post(c, req, sid);
+  }
+  if (path == "/healthz" || path == "/health") {
+    auto res = json_response(req, 200, json::serialize(health()));
+    co_return co_await write(c, res);
+  }
+  co_return co_await not_found(c, req);
+}
+
+std::string HttpServer::Impl::litellm_server_path(const std::string& path) const {
+  constexpr std::string_view kTail = "/mcp";
+  if (path.size() <= kTail.size() + 1 || path.compare(path.size() - kTail.size(), kTail.size(), kTail) != 0) {
+    return {};
+  }
+  std::string name = path.substr(1, path.size() - 1 - kTail.size());
+  if (name.find('/') != std::string::npos || relay_.config().find(name) == nullptr) {
+    return {};
+  }
+  return name;
+}
+
+bool HttpServer::Impl::single_server(const std::string& path_server) {
+  return !path_server.empty() && path_server.find(',') == std::string::npos;
+}
+
+void HttpServer::Impl::audit_refusal(const Request& req, const std::string& path, const access::AuthResult& who) {
+  access::AuditLog* log = relay_.audit_log();
+  if (log == nullptr) {
+    return;
+  }
+  access::AuditRecord r;
+  r.ts_ms = unix_ms();
+  r.principal = who.principal ? who.principal->name : who.key_name.empty() ? "-" : who.key_name;
+  r.method = "http";
+  r.target = fmt::format("{} {}", std::string_view(req.method_string()), path);
+  r.outcome = "denied";
+  r.detail = who.reason;
+  r.bytes_in = static_cast<std::int64_t>(req.body().size());
+  log->record(std::move(r));
+}
+
+std::string HttpServer::Impl::owner(const Conn& c) {
+  return c.principal ? "principal:" + c.principal->name : "address:" + c.peer.to_string();
+}
+
+Response HttpServer::Impl::session_refused(const Request& req, const boost::system::error_code& ec,
+                                           json::value id) {
+  std::string message = ec.message();
+  if (ec == make_error_code(Errc::too_many_sessions)) {
+    message += " (limits.maxSessions)";
+  } else if (ec == make_error_code(Errc::too_many_client_sessions)) {
+    message += " (limits.maxSessionsPerClient)";
+  }
+  auto res = error_response(req, ec, std::move(id), message);
+  if (res.result_int() == 503 || res.result_int() == 429) {
+    res.set(http::field::retry_after, "5");
+  }
+  return res;
+}
+
+bool HttpServer::Impl::same_principal(const access::PrincipalPtr& a, const access::PrincipalPtr& b) {
+  return a == b || (a && b && a->name == b->name);
+}
+
+asio::awaitable<bool> HttpServer::Impl::not_found(Conn& c, const Request& req) {
+  auto res = error_response(req, 404, nullptr, rpc_code::kInvalidRequest,
+                            fmt::format("Not found: {} (MCP is served at /mcp, legacy SSE at "
+                                        "/sse)", std::string_view(req.target())));
+  co_return co_await write(c, res);
+}
+
+bool HttpServer::Impl::host_allowed(std::string_view host) const {
+  if (allowed_hosts_.empty()) {
+    return true;
+  }
+  const std::string_view h = host_without_port(host);
+  for (const auto& allowed : allowed_hosts_) {
+    if (allowed == "*" || beast::iequals(allowed, h) || (allowed == "::1" && h == "[::1]")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool HttpServer::Impl::origin_allowed(std::string_view origin) const {
+  const std::string o = lower(origin);
+  for (const auto& allowed : gw_.allowed_origins) {
+    if (allowed == "*" || lower(allowed) == o) {
+      return true;
+    }
+  }
+  if (!gw_.allowed_origins.empty()) {
+    return false;
+  }
+  // Default: browser pages served from this machine only. An Origin is scheme://host[:port]
+  // and nothing else; it is split by hand (a URL parser may read "127.0.0.1.evil.example"
+  // as the address 127.0.0.1).
+  const auto sep = o.find("://");
+  if (sep == std::string::npos) {
+    return false;
+  }
+  const std::string_view authority = std::string_view(o).substr(sep + 3);
+  if (authority.find_first_of("/?#@\\") != std::string_view::npos) {
+    return false;
+  }
+  return config::is_loopback_host(host_without_port(authority));
+}
+
+boost::system::result<SessionPtr> HttpServer::Impl::open_session(
+    const Conn& c, const Request& req, relay::ClientTransport transport,
+    std::vector<std::string> view, const std::string& server, const std::string& endpoint) {
+  auto created = relay_.create_session(transport, std::move(view), single_server(server),
+                                       endpoint, owner(c));
+  if (created) {
+    SessionPtr s = *created;
+    s->principal = c.principal;
+    s->scope_name = c.scope;
+    if (relay_.forwards_authorization()) {
+      s->authorization = std::string(req[http::field::authorization]);
+    }
+  }
+  return created;
+}
+
+}  // namespace mcpgw::downstream

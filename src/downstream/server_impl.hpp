@@ -1,0 +1,326 @@
+#pragma once
+// The HTTP front door's state, and its handlers split by surface: listener.cpp (accept, the
+// connection's life, memory), connection.cpp (reading a request, writing a response),
+// router.cpp (Host/Origin, authentication, which surface), streamable_http.cpp, sse_writer.cpp,
+// legacy_sse.cpp, rest.cpp, admin_api.cpp, oauth_metadata.cpp, health.cpp.
+#include "downstream/http_server.hpp"
+#include "downstream/http_util.hpp"
+#include "common/clock.hpp"
+#include "common/scope_exit.hpp"
+#include "net/http_read.hpp"
+#include "downstream/admission.hpp"
+#include "upstream/process_budget.hpp"
+#include "common/error.hpp"
+#include "common/memory.hpp"
+#include "jsonrpc/message.hpp"
+#include "mcp/protocol.hpp"
+#include "upstream/jwks_fetcher.hpp"
+#include "gate/chain.hpp"
+#include "gate/pins.hpp"
+#include <openssl/crypto.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <array>
+#include <set>
+
+namespace mcpgw::downstream {
+
+class HttpServer::Impl {
+ public:
+ public:
+  Impl(asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg,
+       access::Authenticator& auth)
+      : ioc_(ioc), relay_(relay), auth_(auth), gw_(cfg.gateway), acceptor_(ioc) {
+    allowed_hosts_ = gw_.allowed_hosts;
+    if (allowed_hosts_.empty() && config::is_loopback_host(gw_.listen_host)) {
+      allowed_hosts_ = {"localhost", "127.0.0.1", "[::1]"};
+    }
+    for (auto& h : allowed_hosts_) {
+      h = lower(h);
+    }
+    if (auth_.jwt() != nullptr && auth_.jwt()->config().jwks_is_url) {
+      jwks_ = std::make_shared<upstream::JwksFetcher>(ioc_.get_executor(), *auth_.jwt(),
+                                                      gw_.timeouts.connect);
+    }
+  }
+
+  bool listen(const std::string& host, std::uint16_t port, std::string& error);
+
+  std::uint16_t port() const noexcept;
+
+  void start();
+
+  asio::awaitable<void> shutdown(std::chrono::milliseconds drain);
+
+ private:
+  struct Conn {
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+    access::PrincipalPtr principal;  ///< who sent the request being handled (auth on)
+    std::string scope;               ///< the taint scope the request names (/scope/{id}, x-mcp-scope)
+    bool probing = true;  ///< watching for the client going away while a stream is open
+    asio::ip::address peer;          ///< the client's address
+  };
+
+  asio::awaitable<void> accept_loop();
+
+  asio::awaitable<void> run_connection(tcp::socket socket, asio::ip::address peer);
+
+  /// The most a connection buffers of what it has not parsed yet: a whole header section, one
+  /// chunk-size line or the trailers must fit.
+  std::size_t read_buffer_max() const;
+
+  /// After a crowd of connections (and their sessions) has gone, hands the freed heap back to
+  /// the OS, so memory returns to its baseline instead of staying at the peak. Checks every
+  /// 2 s; trims only when the connections have at least halved from a peak of 256 or more:
+  /// rare, and O(heap) when it happens.
+  asio::awaitable<void> release_memory();
+
+  /// Checks the resident size every second against the memory budget. Over it, new requests
+  /// are shed with 503 until it is back under 90% of the budget: better a client that retries
+  /// than a gateway the OOM killer ends with every session.
+  asio::awaitable<void> watch_memory();
+
+  static std::size_t budget_of(const config::Limits& limits);
+
+  /// /healthz: the relay's view plus the limits and how close the gateway is to them.
+  json::object health() const;
+
+  asio::awaitable<void> serve(Conn& c);
+
+  /// Reads one request: the connection may idle until its first byte (connectionIdleMs), then
+  /// the headers have headerMs and the body bodyMs. The body counts as sent: chunk framing,
+  /// extensions and trailers are part of limits.maxBodyBytes.
+  asio::awaitable<boost::system::error_code> read_request(
+      Conn& c, http::request_parser<http::string_body>& parser);
+
+  /// After refusing a request the client is still sending (a body or a line too large): stop
+  /// sending, and read and drop what arrives for a moment, so the refusal is not lost to a
+  /// reset before the client reads it. Bounded by time, never by memory.
+  asio::awaitable<void> linger(Conn& c);
+
+  /// The reply to a request that could not be read, if the client should get one.
+  std::optional<Response> read_error_response(const boost::system::error_code& ec,
+                                              bool got_some);
+
+  // -------------------------------------------------------------------------------------------
+  // Responses
+
+  void common_headers(const Request& req, Response& res);
+
+  Response json_response(const Request& req, unsigned status, std::string body);
+
+  /// {"error": message}: the error body of the REST surface and of the admin API.
+  Response error_json(const Request& req, unsigned status, std::string_view message);
+
+  Response error_response(const Request& req, unsigned status, json::value id, int code,
+                          std::string_view message);
+
+  Response error_response(const Request& req, const boost::system::error_code& ec,
+                          json::value id = nullptr, std::string_view message = {});
+
+  /// The hot path's reply: a 200/202 JSON body written as one preformatted buffer (no
+  /// header-field containers, one gathered send).
+  asio::awaitable<bool> write_json(Conn& c, const Request& req, unsigned status,
+                                   std::string_view body, std::string_view session_id);
+
+  asio::awaitable<bool> write(Conn& c, Response& res);
+
+  /// The request's body as JSON (one parse, limits.maxJsonDepth); else `refusal` is the 400.
+  boost::system::result<json::value> parse_body(const Request& req, Response& refusal);
+
+  /// Writes `buffers` in slices of 64 KiB, each with timeouts.writeMs: a client that stops
+  /// reading is disconnected, and what was queued for it is freed.
+  template <class Buffers>
+  asio::awaitable<bool> send(Conn& c, const Buffers& buffers) {
+    constexpr std::size_t kSlice = 64 * 1024;
+    beast::buffers_suffix<Buffers> rest(buffers);
+    while (beast::buffer_bytes(rest) > 0) {
+      c.stream.expires_after(gw_.timeouts.write);
+      auto [ec, n] = co_await asio::async_write(c.stream, beast::buffers_prefix(kSlice, rest),
+                                                asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (ec == beast::error::timeout) {
+          spdlog::debug("closing a connection from {}: nothing read for {} ms",
+                        c.peer.to_string(), gw_.timeouts.write.count());
+        }
+        co_return false;
+      }
+      rest.consume(n);
+    }
+    c.stream.expires_never();
+    co_return true;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Routing
+
+  asio::awaitable<bool> handle(Conn& c, Request& req);
+
+  /// The security gate's admin API, for an administrator with the admin token, never for
+  /// agents: GET /admin/approvals (held calls), POST /admin/approvals/{id} {"decision":
+  /// "approve"|"deny"}, GET /admin/tools (pins and quarantine), POST /admin/tools/approve
+  /// {"server", "tool"}.
+  asio::awaitable<bool> admin(Conn& c, const Request& req, const std::string& path);
+
+  asio::awaitable<bool> admin_tools(Conn& c, const Request& req, const std::string& path,
+                                    gate::Gate& g);
+
+  static constexpr std::string_view kResourceMetadata = "/.well-known/oauth-protected-resource";
+
+  /// "scheme://host" of this gateway as the client reached it (for the OAuth metadata).
+  std::string public_origin(const Request& req) const;
+
+  /// The challenge of a 401/403: plain Bearer for API keys; with the protected-resource
+  /// metadata's address when tokens are accepted (MCP authorization, RFC 9728 §5.1).
+  std::string www_authenticate(const Request& req, const std::string& path,
+                               const access::AuthResult& who) const;
+
+  /// GET /.well-known/oauth-protected-resource[/path]: where clients learn which authorization
+  /// server issues tokens for this gateway (RFC 9728; MCP authorization).
+  asio::awaitable<bool> resource_metadata(Conn& c, const Request& req, const std::string& suffix);
+
+  /// "/{server}/mcp" (LiteLLM's per-server form) → the server's name, for configured servers.
+  std::string litellm_server_path(const std::string& path) const;
+
+  /// /mcp/{server} is one server under its own names; /mcp/{a},{b} aggregates those servers.
+  static bool single_server(const std::string& path_server);
+
+  /// A request refused before any session (401, 429) still gets its audit row.
+  void audit_refusal(const Request& req, const std::string& path, const access::AuthResult& who);
+
+  /// Whose sessions a new one counts among: the principal's, else the client address's.
+  static std::string owner(const Conn& c);
+
+  /// The reply when no session could be made: 503 (gateway full) or 429 (this client's share)
+  /// with Retry-After.
+  Response session_refused(const Request& req, const boost::system::error_code& ec,
+                           json::value id);
+
+  /// A new session for the connection's principal, in its taint scope (and with its
+  /// Authorization when a server is to receive it); the error when the limits refuse one.
+  boost::system::result<SessionPtr> open_session(const Conn& c, const Request& req,
+                                                 relay::ClientTransport transport,
+                                                 std::vector<std::string> view,
+                                                 const std::string& server,
+                                                 const std::string& endpoint);
+
+  /// A session belongs to whoever opened it: another key's request gets "not found".
+  static bool same_principal(const access::PrincipalPtr& a, const access::PrincipalPtr& b);
+
+  asio::awaitable<bool> not_found(Conn& c, const Request& req);
+
+  bool host_allowed(std::string_view host) const;
+
+  bool origin_allowed(std::string_view origin) const;
+
+  // -------------------------------------------------------------------------------------------
+  // Streamable HTTP
+
+  asio::awaitable<bool> streamable(Conn& c, Request& req, const std::string& server,
+                                   const std::string& endpoint);
+
+  /// Finds the session a non-initialize request names, or writes the error reply.
+  asio::awaitable<SessionPtr> require_session(Conn& c, const Request& req,
+                                              const std::string& endpoint, bool& keep);
+
+  /// Checks MCP-Protocol-Version; writes a 400 if it names a version we do not speak.
+  asio::awaitable<bool> check_version(Conn& c, const Request& req, std::string& version,
+                                      bool& keep);
+
+  /// The session a request names and the protocol version it speaks; null after writing the
+  /// error reply (400/404) when either is wrong.
+  asio::awaitable<SessionPtr> session_and_version(Conn& c, const Request& req,
+                                                  const std::string& endpoint,
+                                                  std::string& version, bool& keep);
+
+  asio::awaitable<bool> streamable_post(Conn& c, Request& req, const std::string& server,
+                                        const std::string& endpoint);
+
+  asio::awaitable<bool> streamable_initialize(Conn& c, Request& req, json::object msg,
+                                              const std::string& server,
+                                              const std::string& endpoint, Accepts accepts);
+
+  /// JSON-RPC batches (2025-03-26): each request answered, all in one JSON array.
+  asio::awaitable<bool> streamable_batch(Conn& c, Request& req, json::array& batch,
+                                         const std::string& endpoint, Accepts);
+
+  /// Answers one POSTed request from its stream: plain JSON when the response is all there is
+  /// (or the client takes nothing else), an SSE stream when notifications or server requests
+  /// come first.
+  asio::awaitable<bool> reply(Conn& c, Request& req, const SessionPtr& s,
+                              const std::shared_ptr<EventStream>& out, Accepts accepts,
+                              const std::string& version, bool initialize);
+
+  asio::awaitable<bool> streamable_get(Conn& c, Request& req, const std::string& endpoint);
+
+  asio::awaitable<bool> streamable_delete(Conn& c, Request& req, const std::string& endpoint);
+
+  // -------------------------------------------------------------------------------------------
+  // SSE writing
+
+  asio::awaitable<bool> write_raw(Conn& c, std::string_view data);
+
+  asio::awaitable<bool> write_chunk(Conn& c, std::string_view data, bool chunked);
+
+  /// Watches the connection while a stream is open: ends with the client going away, or with
+  /// bytes of a pipelined request (kept in the buffer for later).
+  asio::awaitable<boost::system::error_code> probe(Conn& c);
+
+  /// Writes `stream` as an SSE response from event `after` on. Returns whether the connection
+  /// can carry another request.
+  asio::awaitable<bool> write_sse(Conn& c, const Request& req, SessionPtr s,
+                                  std::shared_ptr<EventStream> stream, std::uint64_t after,
+                                  bool priming, std::string session_header, bool legacy,
+                                  std::string prelude);
+
+  // -------------------------------------------------------------------------------------------
+  // Legacy HTTP+SSE (2024-11-05)
+
+
+  // -------------------------------------------------------------------------------------------
+  // The LiteLLM-compatible REST surface: the same auth, permissions and audit as MCP, through
+  // one internal session per caller.
+
+  /// The caller's REST session in a taint scope (made, and initialized, on first use; remade
+  /// if it expired). A REST call in scope S shares S's taint with MCP sessions in S.
+  asio::awaitable<SessionPtr> rest_session(const access::PrincipalPtr& who,
+                                           const std::string& scope);
+
+  /// Runs one request through the relay on `s`; returns its response.
+  asio::awaitable<json::object> ask(const SessionPtr& s, json::object request);
+
+  asio::awaitable<bool> rest(Conn& c, Request& req, const std::string& path,
+                             const std::string& server_id);
+
+  asio::awaitable<bool> legacy_stream(Conn& c, Request& req, const std::string& server,
+                                      const std::string& endpoint);
+
+  asio::awaitable<bool> legacy_post(Conn& c, Request& req, const std::string& sid);
+
+  asio::io_context& ioc_;
+  relay::Relay& relay_;
+  access::Authenticator& auth_;
+  std::shared_ptr<upstream::JwksFetcher> jwks_;  ///< auth mode jwt with a JWKS URL
+  /// By key name ("" without auth) and scope; closed ones are dropped as new ones are made.
+  std::unordered_map<std::string, SessionPtr> rest_sessions_;
+  const config::GatewayConfig& gw_;
+  tcp::acceptor acceptor_;
+  std::vector<std::string> allowed_hosts_;
+  std::set<beast::tcp_stream*> connections_;
+  Admission admission_{gw_.limits};
+  std::shared_ptr<void> alive_ = std::make_shared<int>(0);  ///< expires with the server
+  std::size_t trim_mark_ = 0;  ///< connections at the last heap trim, or the peak since then
+  const std::size_t memory_budget_ = budget_of(gw_.limits);
+  bool shedding_ = false;  ///< over the memory budget: new requests get 503
+  bool stopping_ = false;
+};
+
+}  // namespace mcpgw::downstream

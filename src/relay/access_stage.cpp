@@ -1,0 +1,137 @@
+// The access stage: where a client request goes, and whether its principal may use it there.
+// With access control, a tool the caller may not use and a tool that does not exist get the
+// same answer from the gateway, so neither can be told apart by probing.
+#include "relay/relay.hpp"
+#include "relay/util.hpp"
+
+#include "common/error.hpp"
+#include "jsonrpc/message.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace mcpgw::relay {
+
+void Relay::routed(Exchange& ex, Route route) {
+  ex.slot = route.slot;
+  ex.server = route.slot->cfg.name;
+  ex.name = std::move(route.name);
+}
+
+asio::awaitable<bool> Relay::admit(Exchange& ex, Routing routing) {
+  switch (routing) {
+    case Routing::tool: co_return co_await admit_tool(ex);
+    case Routing::prompt:
+    case Routing::resource: co_return admit_named(ex, routing);
+    case Routing::completion: co_return admit_completion(ex);
+    case Routing::server: co_return admit_server(ex);
+    case Routing::local: break;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> Relay::admit_tool(Exchange& ex) {
+  Session& s = *ex.session;
+  json::object& params = params_of(ex.request);
+  ex.target = std::string(string_at(params, "name"));
+  auto route = route_name(s, ex.target);
+  bool exists = route.has_value();
+  bool denied = false;
+  if (route && s.principal) {
+    ex.server = route->slot->cfg.name;
+    if (!tool_allowed(s, ex.server, route->name)) {
+      denied = true;
+      exists = false;
+    } else {
+      auto tools = co_await fetch_list(*route->slot, ListKind::tools, ex.session);
+      // No list (the server is down): let the call say so, as it would without access control.
+      exists = !tools || std::any_of(tools->begin(), tools->end(), [&](const json::value& t) {
+        return t.is_object() && string_at(t.get_object(), "name") == route->name;
+      });
+    }
+  }
+  if (ex.target.empty() || !exists) {
+    ex.fail(rpc_code::kInvalidParams, fmt::format("Unknown tool: {}", ex.target));
+    if (denied) {
+      ex.outcome = Outcome::denied;
+      ex.denied = fmt::format("not permitted for key '{}'", s.principal->name);
+    }
+    co_return false;
+  }
+  params["name"] = route->name;
+  routed(ex, std::move(*route));
+  co_return true;
+}
+
+bool Relay::admit_named(Exchange& ex, Routing routing) {
+  Session& s = *ex.session;
+  json::object& params = params_of(ex.request);
+  const bool prompt = routing == Routing::prompt;
+  const char* key = prompt ? "name" : "uri";
+  ex.target = std::string(string_at(params, key));
+  auto route = prompt ? route_name(s, ex.target) : route_uri(s, ex.target);
+  if (ex.target.empty() || !route) {
+    if (prompt) {
+      ex.fail(rpc_code::kInvalidParams, fmt::format("Unknown prompt: {}", ex.target));
+    } else {
+      json::object data;
+      data["uri"] = ex.target;
+      ex.fail(-32002, fmt::format("Resource not found: {}", ex.target), std::move(data));
+    }
+    return false;
+  }
+  params[key] = route->name;
+  routed(ex, std::move(*route));
+  return true;
+}
+
+bool Relay::admit_completion(Exchange& ex) {
+  Session& s = *ex.session;
+  json::value* ref = params_of(ex.request).if_contains("ref");
+  if (ref == nullptr || !ref->is_object()) {
+    ex.fail(rpc_code::kInvalidParams, "completion/complete needs ref");
+    return false;
+  }
+  auto& r = ref->get_object();
+  const std::string_view type = string_at(r, "type");
+  const char* key = type == "ref/prompt" ? "name" : type == "ref/resource" ? "uri" : nullptr;
+  std::optional<Route> route;
+  if (key != nullptr) {
+    ex.target = std::string(string_at(r, key));
+    route = *key == 'n' ? route_name(s, ex.target) : route_uri(s, ex.target);
+  }
+  if (!route) {
+    ex.fail(rpc_code::kInvalidParams, "completion/complete: unknown prompt or resource");
+    return false;
+  }
+  r[key] = route->name;
+  routed(ex, std::move(*route));
+  return true;
+}
+
+bool Relay::admit_server(Exchange& ex) {
+  Session& s = *ex.session;
+  const std::string& server = s.view.front();
+  ex.target = server;
+  ex.server = server;
+  BackendSlot* slot = slot_for(s, server);
+  const bool permitted =
+      !s.principal || s.principal->allows_every_tool(server, server + cfg_.gateway.separator);
+  if (slot == nullptr || !permitted) {
+    // A method that is not a tool call could reach what the key's tool grants keep it from
+    // (another call's task results, for one): only a key that may use every tool of the
+    // server gets it through, and to others it does not exist.
+    ex.fail(rpc_code::kMethodNotFound, fmt::format("Method not found: {}", ex.method));
+    if (!permitted) {
+      ex.outcome = Outcome::denied;
+      ex.denied = fmt::format("not permitted for key '{}' (it may not use every tool of '{}')",
+                              s.principal->name, server);
+    }
+    return false;
+  }
+  routed(ex, Route{slot, ex.method});
+  return true;
+}
+
+}  // namespace mcpgw::relay

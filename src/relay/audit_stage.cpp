@@ -1,0 +1,67 @@
+// The audit stage: one row per request that reaches (or is refused on the way to) a server,
+// opened before access control and written with the reply, as it went out.
+#include "relay/relay.hpp"
+#include "relay/util.hpp"
+
+#include "access/key_store.hpp"
+#include "common/clock.hpp"
+
+namespace mcpgw::relay {
+
+void Relay::open_audit(Exchange& ex, const char* args_key) {
+  if (audit_ == nullptr) {
+    return;
+  }
+  const Session& s = *ex.session;
+  auto& r = ex.audit.emplace();
+  r.principal = s.principal ? s.principal->name : std::string("-");
+  r.session = s.id;
+  r.client = std::string(string_at(s.client_info, "name"));
+  r.method = ex.method;
+  // `args_key` "" digests the params whole (a method the gateway does not know).
+  const json::object& params = params_of(ex.request);
+  const json::value* args = args_key == nullptr ? nullptr
+                            : *args_key == '\0' ? ex.request.if_contains("params")
+                                                : params.if_contains(args_key);
+  const std::string text = args ? json::serialize(*args) : std::string("{}");
+  r.args_digest = access::sha256_hex(text);
+  r.bytes_in = static_cast<std::int64_t>(text.size());
+  if (cfg_.gateway.audit.arguments && args != nullptr) {
+    r.arguments = access::redact_arguments(text);
+  }
+}
+
+void Relay::close_audit(Exchange& ex, std::size_t bytes_out) {
+  if (!ex.audit) {
+    return;
+  }
+  auto& r = *ex.audit;
+  r.target = ex.target;
+  r.server = ex.server;
+  r.ts_ms = unix_ms();
+  r.latency_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ex.started).count();
+  r.bytes_out = static_cast<std::int64_t>(bytes_out);
+  r.outcome = std::string(to_string(ex.outcome));
+  switch (ex.outcome) {
+    case Outcome::denied:
+      // Refused by access control, else by the security gate: its decisions say why.
+      r.detail = ex.denied.empty() ? ex.decisions : ex.denied;
+      break;
+    case Outcome::tool_error: r.detail = "the tool reported an error"; break;
+    case Outcome::error:
+    case Outcome::timeout:
+      if (const auto* e = ex.reply.if_contains("error"); e && e->is_object()) {
+        r.detail = std::string(string_at(e->get_object(), "message").substr(0, 500));
+      }
+      break;
+    case Outcome::ok: break;
+  }
+  if (!ex.decisions.empty() && ex.outcome != Outcome::denied) {
+    r.detail = r.detail.empty() ? ex.decisions : ex.decisions + "; " + r.detail;
+  }
+  audit_->record(std::move(r));
+  ex.audit.reset();
+}
+
+}  // namespace mcpgw::relay

@@ -1,0 +1,57 @@
+#pragma once
+// One client request, from the relay's intake to its reply: who asked, what for, where it
+// goes, what each stage decided and how it ended. The stages (access, audit, the security
+// gate) and the method handlers all work on it; nothing recovers a fact from the reply's text.
+#include "access/audit.hpp"
+#include "common/clock.hpp"
+#include "relay/session.hpp"
+
+#include <optional>
+#include <string>
+
+namespace mcpgw::relay {
+
+struct BackendSlot;
+
+/// How an exchange ended, set where it is known.
+enum class Outcome {
+  ok,          ///< a result
+  tool_error,  ///< a tool result with isError
+  error,       ///< a JSON-RPC error
+  denied,      ///< refused by access control or the security gate
+  timeout,     ///< the server did not answer by the deadline
+};
+
+/// The audit row's word for it.
+std::string_view to_string(Outcome o) noexcept;
+
+struct Exchange {
+  Exchange(SessionPtr s, json::object req, std::shared_ptr<EventStream> stream);
+
+  SessionPtr session;
+  std::shared_ptr<EventStream> out;  ///< where notifications about it go
+  json::object request;              ///< edited in place (names as the server knows them)
+  json::value id;
+  std::string method;
+
+  // Where it goes (set by the access stage; empty when the gateway answers it itself).
+  std::string target;          ///< what the client named: a tool, prompt, URI, or the server
+  BackendSlot* slot = nullptr;
+  std::string server;          ///< the server the target resolved to (also when refused)
+  std::string name;            ///< the target as its server knows it
+
+  // How it ended.
+  json::object reply;
+  Outcome outcome = Outcome::ok;
+  std::string denied;      ///< why access control refused it
+  std::string decisions;   ///< what the security gate decided ("taint: approve: …; fence: …")
+  Clock::time_point started;
+  std::optional<access::AuditRecord> audit;  ///< the row, opened by the audit stage
+
+  /// Answers with a JSON-RPC error.
+  void fail(int code, std::string_view message, json::value data = nullptr);
+  /// Sets `outcome` from the reply when no stage set it (error, or a tool's isError).
+  void classify();
+};
+
+}  // namespace mcpgw::relay

@@ -1,0 +1,209 @@
+// Handlers that reach a server: forwarding a request, logging levels, subscriptions.
+#include "relay/relay.hpp"
+#include "relay/util.hpp"
+
+#include "common/error.hpp"
+#include "jsonrpc/message.hpp"
+#include "mcp/protocol.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace mcpgw::relay {
+
+using upstream::BackendState;
+
+namespace {
+
+json::object error_reply(const json::value& id, const boost::system::error_code& ec,
+                         std::string_view detail) {
+  return jsonrpc::make_error(id, to_rpc_code(ec), detail.empty() ? ec.message() : detail);
+}
+
+}  // namespace
+
+asio::awaitable<json::object> Relay::forward(Exchange& ex) {
+  BackendSlot& slot = *ex.slot;
+  auto backend = slot.backend;  // keeps the backend alive across the awaits
+  const auto timeout = slot.cfg.options.call_timeout.value_or(cfg_.gateway.timeouts.call);
+  const auto deadline = Clock::now() + timeout;
+  if (auto refusal = co_await not_ready(ex, deadline)) {
+    co_return std::move(*refusal);
+  }
+  json::object req = std::move(ex.request);
+  const auto token = gateway_progress_token(ex, req);
+  auto inflight = track(ex);
+  const auto started = Clock::now();
+  auto call = backend->send_request(std::move(req));
+  inflight->call = call;
+  const bool answered = co_await call->done.wait_until(deadline);
+  spdlog::debug("session {}: {} → {}: {} in {} µs", ex.session->id, ex.method, slot.cfg.name,
+                !answered  ? "timeout"
+                : call->ec ? call->ec.message()
+                : call->response && call->response->contains("error") ? "error"
+                                                                       : "ok",
+                std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
+  if (!answered) {
+    backend->cancel(*call, make_error_code(Errc::upstream_timeout),
+                    fmt::format("mcpgw: no response within {} ms", timeout.count()));
+  }
+  untrack(ex, inflight);
+  if (token) {
+    progress_.erase(*token);
+  }
+  if (call->ec) {
+    std::string detail = call->detail;
+    if (call->ec == make_error_code(Errc::upstream_timeout)) {
+      ex.outcome = Outcome::timeout;
+      detail = fmt::format("Request to server '{}' timed out after {} ms", slot.cfg.name,
+                           timeout.count());
+    }
+    co_return error_reply(ex.id, call->ec, detail);
+  }
+  json::object response = std::move(*call->response);
+  response["id"] = ex.id;
+  if (!ex.session->single_server) {
+    if (auto* result = response.if_contains("result")) {
+      expose_uris(*result, ex.method, slot.cfg.name);
+    }
+  }
+  co_return response;
+}
+
+asio::awaitable<std::optional<json::object>> Relay::not_ready(Exchange& ex,
+                                                              Clock::time_point deadline) {
+  BackendSlot& slot = *ex.slot;
+  auto backend = slot.backend;
+  if (!backend) {
+    co_return jsonrpc::make_error(ex.id, rpc_code::kInternalError,
+                                  fmt::format("Server '{}' ({}) is not supported yet",
+                                              slot.cfg.name, config::to_string(slot.cfg.transport)));
+  }
+  if (backend->state() == BackendState::ready) {
+    co_return std::nullopt;
+  }
+  const auto until = std::min(deadline, Clock::now() + cfg_.gateway.timeouts.startup);
+  if (!backend->down() && co_await backend->wait_ready(until)) {
+    co_return std::nullopt;
+  }
+  co_return jsonrpc::make_error(
+      ex.id, rpc_code::kInternalError,
+      fmt::format("Server '{}' is not available: {}", slot.cfg.name,
+                  backend->last_error().empty() ? upstream::to_string(backend->state())
+                                                : backend->last_error()));
+}
+
+std::optional<std::int64_t> Relay::gateway_progress_token(Exchange& ex, json::object& req) {
+  // Progress tokens are per client; servers are shared. Give the server a token of ours.
+  const json::value* t = jsonrpc::progress_token(req);
+  if (t == nullptr) {
+    return std::nullopt;
+  }
+  const std::int64_t token = next_progress_token_++;
+  progress_[token] = ProgressRoute{ex.session, *t, ex.out};
+  req["params"].as_object()["_meta"].as_object()["progressToken"] = token;
+  return token;
+}
+
+std::shared_ptr<InFlight> Relay::track(Exchange& ex) {
+  auto inflight = std::make_shared<InFlight>();
+  inflight->client_id = ex.id;
+  inflight->session = ex.session;
+  inflight->out = ex.out;
+  inflight->slot = ex.slot;
+  inflight->order = next_inflight_order_++;
+  ex.session->inflight[jsonrpc::id_key(ex.id)] = inflight;
+  ex.slot->inflight.push_back(inflight.get());
+  ++inflight_count_;
+  return inflight;
+}
+
+void Relay::untrack(Exchange& ex, const std::shared_ptr<InFlight>& inflight) {
+  --inflight_count_;
+  std::erase(ex.slot->inflight, inflight.get());
+  auto& mine = ex.session->inflight;
+  if (auto it = mine.find(jsonrpc::id_key(ex.id)); it != mine.end() && it->second == inflight) {
+    mine.erase(it);
+  }
+}
+
+asio::awaitable<void> Relay::set_level(Exchange& ex) {
+  const SessionPtr& s = ex.session;
+  json::object& params = params_of(ex.request);
+  const std::string level(string_at(params, "level"));
+  const int rank = mcp::log_level_rank(level);
+  if (rank < 0) {
+    ex.fail(rpc_code::kInvalidParams, fmt::format("Unknown logging level: {}", level));
+    co_return;
+  }
+  s->log_rank = rank;
+  // Servers shared by many sessions get the most verbose level any of them asked for; each
+  // session is then filtered to its own level on delivery.
+  for (const auto& name : s->view) {
+    BackendSlot* slot = slot_for(*s, name);
+    if (slot == nullptr || !slot->backend || !has_capability(*slot->backend, "logging")) {
+      continue;
+    }
+    int min_rank = rank;
+    for_each_session_of(*slot, [&](Session& other) {
+      if (other.log_rank >= 0) {
+        min_rank = std::min(min_rank, other.log_rank);
+      }
+    });
+    static constexpr const char* kLevels[] = {"debug", "info", "notice", "warning",
+                                              "error", "critical", "alert", "emergency"};
+    json::object p;
+    p["level"] = kLevels[min_rank];
+    slot->backend->send_request(jsonrpc::make_request(0, mcp::method::kLoggingSetLevel, std::move(p)));
+  }
+  ex.reply = jsonrpc::make_result(ex.id, json::object());
+}
+
+asio::awaitable<void> Relay::subscribe(Exchange& ex) {
+  // A shared server is subscribed once, however many sessions want the resource: the access
+  // stage routed the URI, and this counts the sessions that asked.
+  Session& s = *ex.session;
+  BackendSlot& slot = *ex.slot;
+  const bool on = ex.method == mcp::method::kResourcesSubscribe;
+  const std::string& uri = ex.target;  // as the client sees it
+  const std::string server_uri = ex.name;
+  const bool mine = s.subscriptions.count(uri) != 0;
+  int& count = slot.subscriptions[server_uri];
+  bool local = false;
+  if (on && (mine || count > 0)) {
+    if (!mine) {
+      ++count;
+      s.subscriptions.insert(uri);
+    }
+    local = true;
+  } else if (!on && !mine) {
+    if (count == 0) {
+      slot.subscriptions.erase(server_uri);
+    }
+    local = true;
+  } else if (!on && count > 1) {
+    --count;
+    s.subscriptions.erase(uri);
+    local = true;
+  }
+  if (local) {
+    ex.reply = jsonrpc::make_result(ex.id, json::object());
+    co_return;
+  }
+  ex.reply = co_await forward(ex);
+  int& c = slot.subscriptions[server_uri];
+  if (ex.reply.contains("result")) {
+    if (on) {
+      ++c;
+      s.subscriptions.insert(uri);
+    } else {
+      s.subscriptions.erase(uri);
+      --c;
+    }
+  }
+  if (c <= 0) {
+    slot.subscriptions.erase(server_uri);
+  }
+}
+
+}  // namespace mcpgw::relay

@@ -1,0 +1,175 @@
+// The security gate stage: a request crosses the session's filter chain on its way to the
+// server (a filter may deny it, or hold it for an approval) and its reply crosses it back.
+#include "relay/relay.hpp"
+#include "relay/util.hpp"
+
+#include "jsonrpc/message.hpp"
+#include "mcp/protocol.hpp"
+
+#include <fmt/format.h>
+
+namespace mcpgw::relay {
+
+namespace {
+
+/// A reply the security gate made when it refused the call.
+bool gate_denied(const json::object& reply) {
+  const auto* e = reply.if_contains("error");
+  if (e == nullptr || !e->is_object()) {
+    return false;
+  }
+  const auto* code = e->get_object().if_contains("code");
+  return code != nullptr && code->is_int64() && code->get_int64() == gate::kGateDenied;
+}
+
+void join(std::string& into, const std::vector<std::string>& decisions) {
+  for (const auto& d : decisions) {
+    into += into.empty() ? d : "; " + d;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> Relay::through_gate(Exchange& ex, Handler handler) {
+  if (gate_ == nullptr) {
+    co_await handler(*this, ex);
+    co_return;
+  }
+  gate::Chain& chain = chain_of(*ex.session);
+  gate::Call call = co_await gate_call(ex, chain);
+  gate_callbacks(ex, call);
+  const gate::Outcome outcome = co_await chain.request(call);
+  if (outcome.kind == gate::Outcome::Kind::deny) {
+    join(ex.decisions, call.decisions);
+    ex.reply = gate::Chain::refusal(call, ex.id, outcome.reason);
+    ex.outcome = Outcome::denied;
+    co_return;
+  }
+  call.params = nullptr;  // the request goes to the server now
+  co_await handler(*this, ex);
+  co_await chain.result(call, ex.reply);
+  join(ex.decisions, call.decisions);
+  if (gate_denied(ex.reply)) {
+    ex.outcome = Outcome::denied;  // the result was withheld
+  }
+}
+
+/// The call as the filters see it: where it goes, its labels, its scope.
+asio::awaitable<gate::Call> Relay::gate_call(Exchange& ex, gate::Chain& chain) {
+  Session& s = *ex.session;
+  BackendSlot& slot = *ex.slot;
+  const std::string principal = s.principal ? s.principal->name : std::string("-");
+  if (!s.scope) {
+    s.scope = gate_->scopes().get(principal, s.scope_name, s.id);
+  }
+  s.scope->last_used = Clock::now();
+
+  gate::Call call;
+  call.method = ex.method;
+  call.server = slot.cfg.name;
+  call.name = ex.name;
+  call.source = fmt::format("{}/{}", slot.cfg.name, ex.name);
+  call.params = &params_of(ex.request);
+  call.scope = s.scope.get();
+  call.principal = principal;
+  call.session = s.id;
+  const bool tool = ex.method == mcp::method::kToolsCall;
+  const json::object* annotations = nullptr;
+  std::shared_ptr<const json::array> tools;
+  if (tool) {
+    tools = co_await fetch_list(slot, ListKind::tools, ex.session);
+    chain.tools_listed(slot.cfg.name, tools);
+    for (std::size_t i = 0; tools && i < tools->size(); ++i) {
+      const json::value& t = (*tools)[i];
+      if (t.is_object() && string_at(t.get_object(), "name") == ex.name) {
+        const auto* a = t.get_object().if_contains("annotations");
+        annotations = a != nullptr && a->is_object() ? &a->get_object() : nullptr;
+      }
+    }
+  }
+  call.labels = gate::resolve_labels(slot.cfg.options, tool ? std::string_view(ex.name)
+                                                            : std::string_view(),
+                                     annotations);
+  co_return call;
+}
+
+/// How the chain reaches the client while a call waits for an approval: an elicitation when
+/// the client declared it, and progress (or a log message) while it waits.
+void Relay::gate_callbacks(Exchange& ex, gate::Call& call) {
+  SessionPtr s = ex.session;
+  std::shared_ptr<EventStream> out = ex.out;
+  if (s->client_capabilities.contains("elicitation")) {
+    call.elicit = [this, s, out](std::string message) -> asio::awaitable<std::optional<bool>> {
+      json::object params;
+      params["message"] = std::move(message);
+      json::object schema;
+      schema["type"] = "object";
+      schema["properties"] = json::object();
+      params["requestedSchema"] = std::move(schema);
+      auto answer = co_await ask_client(s, out, mcp::method::kElicitationCreate,
+                                        std::move(params),
+                                        Clock::now() + gate_->config().approval_timeout);
+      if (!answer) {
+        co_return std::nullopt;
+      }
+      const auto* result = answer->if_contains("result");
+      if (result == nullptr || !result->is_object()) {
+        co_return std::nullopt;
+      }
+      co_return string_at(result->get_object(), "action") == "accept";
+    };
+  }
+  std::optional<json::value> token;
+  if (const json::value* t = jsonrpc::progress_token(ex.request)) {
+    token = *t;
+  }
+  call.waiting = [this, s, out, token, n = 0](const std::string& message, bool first) mutable {
+    if (token) {
+      json::object p;
+      p["progressToken"] = *token;
+      p["progress"] = ++n;
+      p["message"] = message;
+      deliver(*s, out, jsonrpc::make_notification(mcp::method::kProgress, std::move(p)));
+    } else if (first && (s->log_rank < 0 || s->log_rank <= mcp::log_level_rank("warning"))) {
+      json::object p;
+      p["level"] = "warning";
+      p["logger"] = "mcpgw";
+      p["data"] = message;
+      deliver(*s, out, jsonrpc::make_notification(mcp::method::kMessage, std::move(p)));
+    }
+  };
+}
+
+gate::Chain& Relay::chain_of(Session& s) {
+  if (!s.chain) {
+    s.chain = gate_->new_chain();
+  }
+  return *s.chain;
+}
+
+void Relay::tools_changed(std::string_view server) {
+  const json::object note = jsonrpc::make_notification(mcp::method::kToolsListChanged,
+                                                       json::object());
+  for (auto& [id, s] : sessions_) {
+    if (s->initialized && !s->closed && s->in_view(server)) {
+      deliver(*s, nullptr, note);
+    }
+  }
+}
+
+asio::awaitable<std::optional<json::object>> Relay::ask_client(SessionPtr s,
+                                                               std::shared_ptr<EventStream> out,
+                                                               std::string_view method,
+                                                               json::object params,
+                                                               Clock::time_point deadline) {
+  json::value client_id(fmt::format("mcpgw-{}", s->next_server_request++));
+  auto ask = std::make_shared<GatewayAsk>(ex_);
+  const std::string key = jsonrpc::id_key(client_id);
+  s->server_requests[key] = PendingServerRequest{nullptr, client_id, std::string(method), ask};
+  deliver(*s, out, jsonrpc::make_request(client_id, method, std::move(params)));
+  co_await ask->done.wait_until(deadline);
+  s->server_requests.erase(key);
+  co_return std::move(ask->answer);
+}
+
+}  // namespace mcpgw::relay

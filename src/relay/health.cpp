@@ -1,0 +1,132 @@
+// What /healthz says about the gateway and each server.
+#include "relay/relay.hpp"
+#include "relay/util.hpp"
+#include "upstream/http_client.hpp"
+
+#include <fmt/format.h>
+
+namespace mcpgw::relay {
+
+using upstream::BackendState;
+
+namespace {
+
+/// The state a person reads on /healthz: connecting, ready, degraded, down, stopped.
+const char* health_state(const upstream::Backend& b) {
+  switch (b.state()) {
+    case BackendState::starting: return "connecting";
+    case BackendState::ready: return b.degraded().empty() ? "ready" : "degraded";
+    case BackendState::restarting: return "down";
+    case BackendState::stopped: return "stopped";
+  }
+  return "?";
+}
+
+/// What a URL looks like in health output: no userinfo, no query (either may hold secrets).
+std::string redacted_url(const std::string& url) {
+  upstream::Url u;
+  std::string error;
+  if (!upstream::parse_url(url, u, error)) {
+    return "(invalid)";
+  }
+  return u.display();
+}
+
+/// One backend's state, reason, pid, restarts and in-flight count.
+void describe(json::object& s, const upstream::Backend& b) {
+  s["state"] = health_state(b);
+  if (b.state() != BackendState::ready && !b.last_error().empty()) {
+    s["reason"] = b.last_error();
+  } else if (!b.degraded().empty()) {
+    s["reason"] = b.degraded();
+  }
+  if (b.pid() != 0) {
+    s["pid"] = b.pid();
+  }
+  s["restarts"] = b.restarts();
+  s["inFlight"] = b.in_flight();
+}
+
+}  // namespace
+
+json::object Relay::health() const {
+  json::object out;
+  out["status"] = "ok";
+  out["version"] = MCPGW_VERSION;
+  out["sessions"] = sessions_.size();
+  const auto now = Clock::now();
+  json::object servers;
+  std::size_t down = 0;
+  for (const auto& server : cfg_.servers) {
+    json::object s;
+    s["transport"] = config::to_string(server.transport);
+    s["isolation"] = config::to_string(server.options.isolation);
+    if (server.transport != config::Transport::stdio) {
+      s["url"] = redacted_url(server.url);
+    }
+    if (server.options.isolation == config::Isolation::session) {
+      describe_instances(server.name, s);
+    } else if (auto it = shared_.find(server.name); it != shared_.end() && it->second->backend) {
+      describe(s, *it->second->backend);
+      if (const auto& tools = it->second->lists[0].items) {
+        s["tools"] = tools->size();
+      }
+    }
+    if (auto st = status_.find(server.name); st != status_.end()) {
+      s["sinceMs"] = std::chrono::duration_cast<std::chrono::milliseconds>(now - st->second.since).count();
+    }
+    if (s["state"] == "down") {
+      ++down;
+    }
+    servers[server.name] = std::move(s);
+  }
+  if (down > 0) {
+    out["status"] = down == cfg_.servers.size() ? "down" : "degraded";
+  }
+  out["servers"] = std::move(servers);
+  return out;
+}
+
+void Relay::describe_instances(const std::string& server, json::object& s) const {
+  // One backend per session: count them by state; the worst decides.
+  std::map<std::string, std::size_t> states;
+  const upstream::Backend* worst = nullptr;
+  std::size_t instances = 0;
+  auto rank = [](const upstream::Backend& b) {
+    const std::string_view st = health_state(b);
+    return st == "down" ? 3 : st == "degraded" ? 2 : st == "connecting" ? 1 : 0;
+  };
+  for (const auto& [id, session] : sessions_) {
+    if (auto it = session->isolated.find(server); it != session->isolated.end() &&
+                                                  it->second->backend) {
+      const auto& b = *it->second->backend;
+      ++instances;
+      ++states[health_state(b)];
+      if (worst == nullptr || rank(b) > rank(*worst)) {
+        worst = &b;
+      }
+    }
+  }
+  s["instances"] = instances;
+  if (worst != nullptr) {
+    describe(s, *worst);
+    s.erase("pid");
+    json::object by_state;
+    for (const auto& [st, n] : states) {
+      by_state[st] = n;
+    }
+    s["instanceStates"] = std::move(by_state);
+  } else if (auto st = status_.find(server); st != status_.end()) {
+    // No session has one now: what the last one reported.
+    s["state"] = st->second.state == BackendState::restarting ? "down"
+                 : st->second.state == BackendState::ready    ? "ready"
+                                                              : "idle";
+    if (!st->second.reason.empty()) {
+      s["reason"] = st->second.reason;
+    }
+  } else {
+    s["state"] = "idle";  // per-session: connected when a session first uses it
+  }
+}
+
+}  // namespace mcpgw::relay

@@ -1,0 +1,341 @@
+// Handlers the gateway answers itself: initialize, and the aggregated lists (fetched from
+// each server, cached until it says they changed).
+#include "relay/relay.hpp"
+#include "relay/util.hpp"
+
+#include "common/error.hpp"
+#include "jsonrpc/message.hpp"
+#include "mcp/protocol.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace mcpgw::relay {
+
+using upstream::BackendState;
+
+namespace {
+
+constexpr std::size_t kMaxListPages = 100;
+
+/// An aggregate endpoint's capabilities: what any of its servers offers (tools and logging
+/// always), with their instructions under their names.
+json::object aggregate_capabilities(const std::vector<BackendSlot*>& slots,
+                                    std::string& instructions) {
+  bool prompts = false;
+  bool resources = false;
+  bool subscribe = false;
+  bool completions = false;
+  for (BackendSlot* slot : slots) {
+    const auto& b = *slot->backend;
+    prompts = prompts || has_capability(b, "prompts");
+    completions = completions || has_capability(b, "completions");
+    if (has_capability(b, "resources")) {
+      resources = true;
+      const auto& r = b.info().capabilities.at("resources");
+      if (r.is_object()) {
+        if (const auto* sub = r.get_object().if_contains("subscribe"); sub && sub->is_bool()) {
+          subscribe = subscribe || sub->get_bool();
+        }
+      }
+    }
+    if (b.state() == BackendState::ready && !b.info().instructions.empty()) {
+      instructions += fmt::format("{}## {}\n{}", instructions.empty() ? "" : "\n\n",
+                                  slot->cfg.name, b.info().instructions);
+    }
+  }
+  json::object caps;
+  json::object changed;
+  changed["listChanged"] = true;
+  caps["tools"] = changed;
+  if (prompts) {
+    caps["prompts"] = changed;
+  }
+  if (resources) {
+    json::object r = changed;
+    r["subscribe"] = subscribe;
+    caps["resources"] = std::move(r);
+  }
+  if (completions) {
+    caps["completions"] = json::object();
+  }
+  caps["logging"] = json::object();
+  return caps;
+}
+
+/// The initialize result: a per-server endpoint is its server (capabilities, serverInfo,
+/// instructions) once it is ready; otherwise the gateway, offering what its servers offer.
+json::object initialize_result(const Session& s, const std::vector<BackendSlot*>& slots) {
+  json::object result;
+  result["protocolVersion"] = s.protocol_version;
+  json::object caps;
+  json::object server_info;
+  std::string instructions;
+  if (s.single_server && slots.size() == 1 && slots[0]->backend->state() == BackendState::ready) {
+    const auto& info = slots[0]->backend->info();
+    caps = info.capabilities;
+    caps["logging"] = json::object();  // setLevel is always answered
+    server_info = info.server_info;
+    instructions = info.instructions;
+  } else {
+    caps = aggregate_capabilities(slots, instructions);
+    if (s.single_server) {
+      server_info["name"] = s.view.front();
+    } else {
+      server_info["name"] = "mcpgw";
+      server_info["title"] = "mcpgw MCP gateway";
+    }
+    server_info["version"] = MCPGW_VERSION;
+  }
+  result["capabilities"] = std::move(caps);
+  result["serverInfo"] = std::move(server_info);
+  if (!instructions.empty()) {
+    result["instructions"] = instructions;
+  }
+  return result;
+}
+
+}  // namespace
+
+asio::awaitable<void> Relay::initialize(Exchange& ex) {
+  const SessionPtr& s = ex.session;
+  json::object& params = params_of(ex.request);
+  const std::string requested(string_at(params, "protocolVersion"));
+  s->protocol_version = std::string(mcp::negotiate(requested));
+  if (const auto* caps = params.if_contains("capabilities"); caps && caps->is_object()) {
+    s->client_capabilities = caps->get_object();
+  }
+  if (const auto* info = params.if_contains("clientInfo"); info && info->is_object()) {
+    s->client_info = info->get_object();
+  }
+
+  // Wait (bounded) for the servers this session sees, so the capabilities are known.
+  const auto deadline = Clock::now() + cfg_.gateway.timeouts.list;
+  std::vector<BackendSlot*> slots;
+  for (const auto& name : s->view) {
+    if (BackendSlot* slot = slot_for(*s, name); slot && slot->backend) {
+      slots.push_back(slot);
+    }
+  }
+  for (BackendSlot* slot : slots) {
+    if (!slot->backend->down()) {
+      co_await slot->backend->wait_ready(deadline);
+    }
+  }
+
+  ex.reply = jsonrpc::make_result(ex.id, initialize_result(*s, slots));
+  s->initialized = true;
+  spdlog::info("session {}: initialize from {} ({}), protocol {}", s->id,
+               string_at(s->client_info, "name"), string_at(s->client_info, "version"),
+               s->protocol_version);
+}
+
+asio::awaitable<void> Relay::list(Exchange& ex, ListKind kind) {
+  Session& s = *ex.session;
+  std::vector<BackendSlot*> slots;
+  const auto parts = co_await gather_lists(ex.session, kind, slots);
+  json::array items;
+  std::vector<std::size_t> left_out;
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    if (parts[i]) {
+      add_list_items(s, kind, s.view[i], parts[i], items);
+    } else if (slots[i] != nullptr &&
+               (slots[i]->backend->state() != BackendState::ready ||
+                has_capability(*slots[i]->backend, info(kind).capability))) {
+      left_out.push_back(i);
+      slots[i]->cache(kind).served_partial = true;
+    }
+  }
+  report_left_out(s, kind, slots, left_out);
+  json::object result;
+  result[info(kind).key] = std::move(items);
+  ex.reply = jsonrpc::make_result(ex.id, std::move(result));
+}
+
+asio::awaitable<std::vector<std::shared_ptr<const json::array>>> Relay::gather_lists(
+    SessionPtr s, ListKind kind, std::vector<BackendSlot*>& slots) {
+  const auto deadline = Clock::now() + cfg_.gateway.timeouts.list;
+  struct Gather {
+    explicit Gather(asio::any_io_executor ex, std::size_t n) : done(std::move(ex)), results(n) {}
+    // Starts at 1 for the loop below: co_spawn may run a fetch to completion inline, and the
+    // gather must not look finished before every fetch was started.
+    std::size_t remaining = 1;
+    Event done;
+    std::vector<std::shared_ptr<const json::array>> results;
+  };
+  auto g = std::make_shared<Gather>(ex_, s->view.size());
+  slots.assign(s->view.size(), nullptr);
+  for (std::size_t i = 0; i < s->view.size(); ++i) {
+    BackendSlot* slot = slot_for(*s, s->view[i]);
+    if (slot == nullptr || !slot->backend) {
+      continue;
+    }
+    slots[i] = slot;
+    if (auto cached = slot->cache(kind).items) {
+      g->results[i] = std::move(cached);
+      continue;
+    }
+    if (slot->backend->down()) {
+      continue;  // down: don't hold the list for it
+    }
+    ++g->remaining;
+    asio::co_spawn(ex_, [this, g, i, slot, kind, s]() -> asio::awaitable<void> {
+      g->results[i] = co_await fetch_list(*slot, kind, s);
+      if (--g->remaining == 0) {
+        g->done.set();
+      }
+    }, asio::detached);
+  }
+  if (--g->remaining > 0) {
+    co_await g->done.wait_until(deadline);
+  }
+  co_return g->results;  // a copy: fetches that missed the deadline may still write theirs
+}
+
+void Relay::add_list_items(Session& s, ListKind kind, const std::string& server,
+                           const std::shared_ptr<const json::array>& part, json::array& items) {
+  gate::Chain* chain = nullptr;
+  if (gate_ != nullptr && kind == ListKind::tools) {
+    chain = &chain_of(s);
+    chain->tools_listed(server, part);
+  }
+  for (const auto& item : *part) {
+    if (!item.is_object()) {
+      continue;
+    }
+    const std::string_view name = string_at(item.get_object(), "name");
+    if (kind == ListKind::tools && s.principal && !tool_allowed(s, server, name)) {
+      continue;  // hidden: the caller may not use it
+    }
+    if (chain != nullptr && !chain->tool_visible(server, name)) {
+      continue;  // hidden: quarantined by the gate
+    }
+    json::object copy = item.get_object();
+    if (s.single_server) {
+      items.push_back(std::move(copy));
+      continue;
+    }
+    if (kind == ListKind::tools || kind == ListKind::prompts) {
+      bool shortened = false;
+      copy["name"] = naming_.expose(server, name, &shortened);
+      if (shortened && warned_shortened_.insert(std::string(copy["name"].as_string())).second) {
+        spdlog::warn("[{}] {} name '{}' is longer than 64 characters with its prefix; "
+                     "exposed as '{}'", server, info(kind).key, name, copy["name"].as_string());
+      }
+    } else if (kind == ListKind::resources) {
+      copy["uri"] = mcp::Naming::expose_uri(server, string_at(copy, "uri"));
+    } else {
+      copy["uriTemplate"] = mcp::Naming::expose_uri(server, string_at(copy, "uriTemplate"));
+    }
+    items.push_back(std::move(copy));
+  }
+}
+
+void Relay::report_left_out(Session& s, ListKind kind, const std::vector<BackendSlot*>& slots,
+                            const std::vector<std::size_t>& left_out) {
+  if (left_out.empty()) {
+    return;
+  }
+  std::string names;
+  for (std::size_t i : left_out) {
+    names += names.empty() ? s.view[i] : ", " + s.view[i];
+  }
+  spdlog::warn("session {}: {} answered without {} (not ready within {} ms)", s.id,
+               info(kind).method, names, cfg_.gateway.timeouts.list.count());
+  // The client hears it too, as a logging notification: its list is short, and why.
+  if (s.log_rank >= 0 && s.log_rank > mcp::log_level_rank("warning")) {
+    return;
+  }
+  for (std::size_t i : left_out) {
+    const auto& b = *slots[i]->backend;
+    json::object params;
+    params["level"] = "warning";
+    params["logger"] = "mcpgw";
+    params["data"] = fmt::format("server '{}' is {}{}{}: its {} are left out of this list",
+                                 s.view[i], b.down() ? "down" : "not ready",
+                                 b.last_error().empty() ? "" : ": ", b.last_error(),
+                                 info(kind).key);
+    deliver(s, nullptr, jsonrpc::make_notification(mcp::method::kMessage, std::move(params)));
+  }
+}
+
+asio::awaitable<std::shared_ptr<const json::array>> Relay::fetch_list(
+    BackendSlot& slot, ListKind kind, [[maybe_unused]] std::shared_ptr<Session> keep) {
+  ListCache& cache = slot.cache(kind);
+  if (cache.items) {
+    co_return cache.items;
+  }
+  const auto deadline = Clock::now() + cfg_.gateway.timeouts.call;
+  if (cache.fetching) {
+    auto ev = cache.fetching;  // someone else is already asking: share their answer
+    co_await ev->wait_until(deadline);
+    co_return cache.items;
+  }
+  auto ev = std::make_shared<Event>(ex_);
+  cache.fetching = ev;
+  auto backend = slot.backend;  // keeps the backend alive across the awaits
+
+  std::shared_ptr<const json::array> answer;
+  if (co_await backend->wait_ready(std::min(deadline, Clock::now() + cfg_.gateway.timeouts.startup))) {
+    if (!has_capability(*backend, info(kind).capability)) {
+      answer = std::make_shared<const json::array>();
+    } else {
+      json::array all;
+      json::value cursor;
+      bool ok = true;
+      for (std::size_t page = 0; page < kMaxListPages; ++page) {
+        json::object params;
+        if (!cursor.is_null()) {
+          params["cursor"] = cursor;
+        }
+        auto call = backend->send_request(jsonrpc::make_request(0, info(kind).method, std::move(params)));
+        if (!co_await call->done.wait_until(deadline)) {
+          backend->cancel(*call, make_error_code(Errc::upstream_timeout), "list timed out");
+          ok = false;
+          break;
+        }
+        if (call->ec || !call->response) {
+          spdlog::debug("[{}] {} call failed: {} {}", slot.cfg.name, info(kind).method, call->ec.message(), call->detail);
+          ok = false;
+          break;
+        }
+        const auto* result = call->response->if_contains("result");
+        if (result == nullptr || !result->is_object()) {
+          // An error: the server has no such list after all. Remember it as empty.
+          spdlog::debug("[{}] {} failed: {}", slot.cfg.name, info(kind).method,
+                        json::serialize(*call->response));
+          break;
+        }
+        const auto& r = result->get_object();
+        if (const auto* arr = r.if_contains(info(kind).key); arr && arr->is_array()) {
+          for (const auto& item : arr->get_array()) {
+            all.push_back(item);
+          }
+        }
+        const auto* next = r.if_contains("nextCursor");
+        if (next == nullptr || next->is_null() || (next->is_string() && next->get_string().empty())) {
+          break;
+        }
+        cursor = *next;
+      }
+      if (ok) {
+        answer = std::make_shared<const json::array>(std::move(all));
+      }
+    }
+  }
+  if (cache.fetching == ev) {
+    cache.fetching.reset();
+    if (answer) {
+      cache.items = answer;
+      if (cache.served_partial) {
+        // A list went out without this server: now that it answered, tell those clients.
+        cache.served_partial = false;
+        notify_sessions(slot, info(kind).changed);
+      }
+    }
+  }
+  ev->set();
+  co_return answer;
+}
+
+}  // namespace mcpgw::relay

@@ -1,0 +1,245 @@
+// Messages from servers: notifications, progress and server→client requests, each to the
+// session it belongs to.
+#include "relay/relay.hpp"
+#include "relay/util.hpp"
+
+#include "common/error.hpp"
+#include "jsonrpc/message.hpp"
+#include "mcp/protocol.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace mcpgw::relay {
+
+using upstream::BackendState;
+
+std::optional<Relay::Target> Relay::attribute(BackendSlot& slot, bool& ambiguous) {
+  ambiguous = false;
+  InFlight* newest = nullptr;
+  Session* who = nullptr;
+  for (InFlight* f : slot.inflight) {
+    auto session = f->session.lock();
+    if (!session || session->closed) {
+      continue;
+    }
+    if (who != nullptr && who != session.get()) {
+      ambiguous = true;
+    }
+    who = session.get();
+    if (newest == nullptr || f->order > newest->order) {
+      newest = f;
+    }
+  }
+  if (slot.owner != nullptr) {
+    // An isolated backend has exactly one client.
+    if (slot.owner->closed) {
+      return std::nullopt;
+    }
+    ambiguous = false;
+    return Target{slot.owner->shared_from_this(), newest ? newest->out : nullptr};
+  }
+  if (ambiguous || newest == nullptr) {
+    return std::nullopt;
+  }
+  return Target{newest->session.lock(), newest->out};
+}
+
+void Relay::deliver(Session& s, const std::shared_ptr<EventStream>& preferred,
+                    const json::object& msg) {
+  std::string text = jsonrpc::serialize(msg);
+  if (preferred && preferred->sse_ok() && !preferred->finished()) {
+    preferred->push(std::move(text));
+  } else {
+    s.standalone()->push(std::move(text));
+  }
+}
+
+void Relay::notify_sessions(BackendSlot& slot, std::string_view method) {
+  const json::object note = jsonrpc::make_notification(method, json::object());
+  for_each_session_of(slot, [&](Session& s) { deliver(s, nullptr, note); });
+}
+
+void Relay::on_backend_message(BackendSlot& slot, json::object&& msg) {
+  const std::string m(jsonrpc::method(msg));
+  namespace mm = mcp::method;
+  if (msg.contains("id")) {
+    forward_server_request(slot, std::move(msg));
+  } else if (m == mm::kProgress) {
+    deliver_progress(msg);
+  } else if (m == mm::kCancelled) {
+    deliver_server_cancel(slot, msg);
+  } else if (m == mm::kToolsListChanged || m == mm::kPromptsListChanged ||
+             m == mm::kResourcesListChanged) {
+    if (m == mm::kToolsListChanged) {
+      slot.cache(ListKind::tools) = ListCache{};
+    } else if (m == mm::kPromptsListChanged) {
+      slot.cache(ListKind::prompts) = ListCache{};
+    } else {
+      slot.cache(ListKind::resources) = ListCache{};
+      slot.cache(ListKind::templates) = ListCache{};
+    }
+    notify_sessions(slot, m);
+  } else if (m == mm::kResourcesUpdated) {
+    const std::string uri(string_at(params_of(msg), "uri"));
+    for_each_session_of(slot, [&](Session& s) {
+      const std::string exposed =
+          s.single_server ? uri : mcp::Naming::expose_uri(slot.cfg.name, uri);
+      if (s.subscriptions.count(exposed) != 0) {
+        json::object copy = msg;
+        copy["params"].as_object()["uri"] = exposed;
+        deliver(s, nullptr, copy);
+      }
+    });
+  } else {
+    deliver_log(slot, msg);
+  }
+}
+
+void Relay::deliver_progress(json::object& msg) {
+  json::object& params = params_of(msg);
+  const json::value* token = params.if_contains("progressToken");
+  if (token == nullptr || !(token->is_int64() || token->is_uint64())) {
+    return;
+  }
+  auto it = progress_.find(token->is_int64() ? token->get_int64()
+                                             : static_cast<std::int64_t>(token->get_uint64()));
+  if (it == progress_.end()) {
+    return;  // the request already finished
+  }
+  auto session = it->second.session.lock();
+  if (!session || session->closed) {
+    return;
+  }
+  params["progressToken"] = it->second.client_token;
+  deliver(*session, it->second.out.lock(), msg);
+}
+
+void Relay::deliver_server_cancel(BackendSlot& slot, json::object& msg) {
+  // The server gave up on one of its own requests to a client.
+  json::object& params = params_of(msg);
+  const json::value* rid = params.if_contains("requestId");
+  if (rid == nullptr) {
+    return;
+  }
+  auto it = slot.server_requests.find(jsonrpc::id_key(*rid));
+  if (it == slot.server_requests.end()) {
+    return;
+  }
+  auto route = std::move(it->second);
+  slot.server_requests.erase(it);
+  if (auto session = route.session.lock(); session && !session->closed) {
+    session->server_requests.erase(jsonrpc::id_key(route.client_id));
+    params["requestId"] = route.client_id;
+    deliver(*session, nullptr, msg);
+  }
+}
+
+void Relay::deliver_log(BackendSlot& slot, json::object& msg) {
+  // Logging and anything else: to the session whose request is running, else to every
+  // session that sees this server (a shared server's log is shared).
+  const int rank = jsonrpc::method(msg) == mcp::method::kMessage
+                       ? mcp::log_level_rank(string_at(params_of(msg), "level"))
+                       : -1;
+  bool ambiguous = false;
+  if (auto target = attribute(slot, ambiguous)) {
+    if (rank < 0 || rank >= target->session->log_rank) {
+      deliver(*target->session, target->out, msg);
+    }
+    return;
+  }
+  for_each_session_of(slot, [&](Session& s) {
+    if (rank < 0 || rank >= s.log_rank) {
+      deliver(s, nullptr, msg);
+    }
+  });
+}
+
+void Relay::forward_server_request(BackendSlot& slot, json::object&& msg) {
+  const std::string m(jsonrpc::method(msg));
+  const json::value backend_id = msg.at("id");
+  auto answer_error = [&](int code, std::string message) {
+    slot.backend->send(jsonrpc::make_error(backend_id, code, message));
+  };
+  if (m == mcp::method::kPing) {
+    slot.backend->send(jsonrpc::make_result(backend_id, json::object()));
+    return;
+  }
+  bool ambiguous = false;
+  auto target = attribute(slot, ambiguous);
+  if (!target) {
+    spdlog::warn("[{}] {}: {}", slot.cfg.name, m,
+                 ambiguous ? "several client sessions are using this shared server; cannot tell "
+                             "which one this request is for"
+                           : "no client session is waiting on this server");
+    answer_error(rpc_code::kInternalError,
+                 ambiguous ? fmt::format("mcpgw: cannot tell which client session this {} is for "
+                                         "(several share server '{}'; set gateway.servers.{}."
+                                         "isolation to \"session\")", m, slot.cfg.name,
+                                         slot.cfg.name)
+                           : fmt::format("mcpgw: no client session is waiting on server '{}'",
+                                         slot.cfg.name));
+    return;
+  }
+  Session& s = *target->session;
+  const char* needed = m == mcp::method::kSamplingCreateMessage ? "sampling"
+                       : m == mcp::method::kElicitationCreate ? "elicitation"
+                       : m == mcp::method::kRootsList        ? "roots"
+                                                             : nullptr;
+  if (needed != nullptr && !s.client_capabilities.contains(needed)) {
+    answer_error(rpc_code::kMethodNotFound, fmt::format("Client does not support {}", needed));
+    return;
+  }
+  // Server request ids are per server; clients see one id space per session.
+  json::value client_id(fmt::format("mcpgw-{}", s.next_server_request++));
+  s.server_requests[jsonrpc::id_key(client_id)] = PendingServerRequest{&slot, backend_id, m};
+  slot.server_requests[jsonrpc::id_key(backend_id)] =
+      BackendSlot::ServerRequestRoute{target->session, client_id};
+  msg["id"] = client_id;
+  deliver(s, target->out, msg);
+}
+
+void Relay::on_backend_state(BackendSlot& slot, upstream::BackendState state) {
+  if (state != BackendState::stopped) {
+    auto& st = status_[slot.cfg.name];
+    if (st.state != state) {
+      st.since = Clock::now();
+    }
+    st.state = state;
+    st.reason = slot.backend ? slot.backend->last_error() : std::string();
+  }
+  if (state != BackendState::ready) {
+    return;
+  }
+  if (!slot.ever_ready) {
+    slot.ever_ready = true;
+    // Sessions that got a list without this server (it was not up yet) hear that it changed.
+    for (ListKind kind : {ListKind::tools, ListKind::prompts, ListKind::resources}) {
+      if (slot.cache(kind).served_partial) {
+        slot.cache(kind).served_partial = false;
+        notify_sessions(slot, info(kind).changed);
+      }
+    }
+    return;
+  }
+  // Back after a restart: what it serves may have changed, and it forgot subscriptions.
+  for (auto& c : slot.lists) {
+    c = ListCache{};
+  }
+  slot.server_requests.clear();
+  for (const auto& [uri, count] : slot.subscriptions) {
+    json::object params;
+    params["uri"] = uri;
+    slot.backend->send_request(jsonrpc::make_request(0, mcp::method::kResourcesSubscribe,
+                                                     std::move(params)));
+  }
+  notify_sessions(slot, mcp::method::kToolsListChanged);
+  if (slot.backend->info().capabilities.contains("prompts")) {
+    notify_sessions(slot, mcp::method::kPromptsListChanged);
+  }
+  if (slot.backend->info().capabilities.contains("resources")) {
+    notify_sessions(slot, mcp::method::kResourcesListChanged);
+  }
+}
+
+}  // namespace mcpgw::relay

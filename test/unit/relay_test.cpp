@@ -1,0 +1,233 @@
+// The relay's method table, stages and routing, driven with fake servers: what reaches a
+// server, and what the client gets back.
+#include "relay/relay.hpp"
+
+#include "access/principal.hpp"
+#include "jsonrpc/message.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace {
+
+using namespace mcpgw;
+namespace json = boost::json;
+
+/// A server that is ready at once, lists the tools `echo` and `drop_table`, and answers every
+/// other request with its own name, the method and the params. It records those requests.
+class FakeBackend final : public upstream::Backend {
+ public:
+  FakeBackend(asio::any_io_executor ex, std::string name, std::vector<json::object>& seen)
+      : ex_(std::move(ex)), name_(std::move(name)), seen_(seen) {
+    info_.capabilities["tools"] = json::object();
+    info_.capabilities["prompts"] = json::object();
+  }
+  const std::string& name() const noexcept override { return name_; }
+  upstream::BackendState state() const noexcept override { return upstream::BackendState::ready; }
+  const upstream::InitInfo& info() const noexcept override { return info_; }
+  const std::string& last_error() const noexcept override { return none_; }
+  const std::string& degraded() const noexcept override { return none_; }
+  std::size_t in_flight() const noexcept override { return 0; }
+  void start() override {}
+  asio::awaitable<void> stop() override { co_return; }
+  asio::awaitable<bool> wait_ready(Clock::time_point) override { co_return true; }
+  void cancel(upstream::Call& call, boost::system::error_code ec, std::string_view) override {
+    call.ec = ec;
+    call.done.set();
+  }
+  void send(json::object&&) override {}
+
+  upstream::CallPtr send_request(json::object&& request) override {
+    auto call = std::make_shared<upstream::Call>(ex_);
+    const std::string method(jsonrpc::method(request));
+    json::object result;
+    if (method == "tools/list") {
+      json::array tools;
+      for (const char* name : {"echo", "drop_table"}) {
+        json::object tool;
+        tool["name"] = name;
+        tool["inputSchema"] = json::object{{"type", "object"}};
+        tools.push_back(std::move(tool));
+      }
+      result["tools"] = std::move(tools);
+    } else {
+      seen_.push_back(request);
+      result["server"] = name_;
+      result["method"] = method;
+      if (const auto* p = request.if_contains("params")) {
+        result["params"] = *p;
+      }
+    }
+    call->response = jsonrpc::make_result(request.at("id"), std::move(result));
+    call->done.set();
+    return call;
+  }
+
+ private:
+  asio::any_io_executor ex_;
+  std::string name_;
+  std::vector<json::object>& seen_;
+  upstream::InitInfo info_;
+  std::string none_;
+};
+
+config::Config two_servers() {
+  config::Diagnostics diag;
+  auto cfg = config::parse(
+      json::parse(R"({"mcpServers": {"a": {"command": "a"}, "b": {"command": "b"}}})"), "/",
+      diag, [](const std::string&) { return std::nullopt; });
+  EXPECT_TRUE(cfg.has_value());
+  return *cfg;
+}
+
+access::PrincipalPtr key(std::string name, std::vector<std::string> deny = {}) {
+  auto p = std::make_shared<access::Principal>();
+  p->name = std::move(name);
+  p->grants.push_back(access::Grant{{}, {}, std::move(deny)});
+  return p;
+}
+
+class RelayTest : public ::testing::Test {
+ protected:
+  RelayTest() {
+    relay_.set_backend_factory([this](const config::ServerConfig& server, upstream::ClientIdentity,
+                                      upstream::BackendListener&) {
+      return std::make_shared<FakeBackend>(ioc_.get_executor(), server.name, seen_[server.name]);
+    });
+    relay_.start();
+  }
+  ~RelayTest() override {
+    asio::co_spawn(ioc_, relay_.stop(), asio::detached);
+    ioc_.run_for(std::chrono::milliseconds(50));
+  }
+
+  /// Runs one request through the relay and returns the reply the client would get.
+  json::object ask(const relay::SessionPtr& s, std::string_view method, json::object params = {},
+                   json::value id = 1) {
+    auto out = s->new_request_stream(false);
+    bool done = false;
+    asio::co_spawn(ioc_,
+                   relay_.handle_request(s, jsonrpc::make_request(id, method, std::move(params)), out),
+                   [&](std::exception_ptr) { done = true; });
+    while (!done && ioc_.run_one_for(std::chrono::seconds(5)) > 0) {
+    }
+    EXPECT_TRUE(done) << method;
+    const auto* reply = out->front();
+    return reply ? json::parse(reply->data).as_object() : json::object();
+  }
+
+  /// An initialized session on /mcp (`server` empty) or /mcp/{server}.
+  relay::SessionPtr session(access::PrincipalPtr who = nullptr, std::string server = {}) {
+    std::vector<std::string> view = server.empty() ? std::vector<std::string>{"a", "b"}
+                                                   : std::vector<std::string>{server};
+    auto s = relay_.create_session(relay::ClientTransport::streamable_http, std::move(view),
+                                   !server.empty(), "/mcp").value();
+    s->principal = std::move(who);
+    json::object params;
+    params["protocolVersion"] = "2025-06-18";
+    params["capabilities"] = json::object();
+    EXPECT_TRUE(ask(s, "initialize", std::move(params)).contains("result"));
+    return s;
+  }
+
+  static json::object args_named(std::string_view name) {
+    json::object p;
+    p["name"] = name;
+    p["arguments"] = json::object();
+    return p;
+  }
+  static std::int64_t error_code(const json::object& reply) {
+    return reply.at("error").at("code").as_int64();
+  }
+
+  asio::io_context ioc_;
+  config::Config cfg_ = two_servers();
+  std::map<std::string, std::vector<json::object>> seen_;
+  relay::Relay relay_{ioc_.get_executor(), cfg_};
+};
+
+TEST_F(RelayTest, ACallGoesToItsServerUnderItsOwnNameAndComesBackWithTheClientsId) {
+  auto s = session();
+  auto reply = ask(s, "tools/call", args_named("b__echo"), "client-7");
+  EXPECT_EQ(reply.at("id"), "client-7");
+  EXPECT_EQ(reply.at("result").at("server"), "b");
+  ASSERT_EQ(seen_["b"].size(), 1u);
+  EXPECT_EQ(seen_["b"][0].at("params").at("name"), "echo");
+  EXPECT_TRUE(seen_["a"].empty());
+}
+
+TEST_F(RelayTest, ListsArePrefixedAndLeaveOutWhatTheKeyMayNotUse) {
+  auto s = session(key("narrow", {"*__drop_table"}));
+  auto tools = ask(s, "tools/list").at("result").at("tools").as_array();
+  std::vector<std::string> names;
+  for (const auto& t : tools) {
+    names.emplace_back(t.at("name").as_string());
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"a__echo", "b__echo"}));
+}
+
+TEST_F(RelayTest, ADeniedToolLooksUnknownAndNeverReachesItsServer) {
+  auto s = session(key("narrow", {"*__drop_table"}));
+  auto denied = ask(s, "tools/call", args_named("a__drop_table"));
+  auto missing = ask(s, "tools/call", args_named("a__no_such_tool"));
+  EXPECT_EQ(error_code(denied), -32602);
+  EXPECT_EQ(denied.at("error").at("message"), "Unknown tool: a__drop_table");
+  EXPECT_EQ(missing.at("error").at("message"), "Unknown tool: a__no_such_tool");
+  EXPECT_TRUE(seen_["a"].empty());
+}
+
+TEST_F(RelayTest, UnknownMethodsOnlyOnAPerServerEndpointAndOnlyForAKeyThatMayUseEveryTool) {
+  EXPECT_EQ(error_code(ask(session(), "tasks/list")), -32601) << "aggregate: whose task?";
+  EXPECT_EQ(error_code(ask(session(key("narrow", {"*__drop_table"}), "a"), "tasks/list")), -32601);
+  EXPECT_TRUE(seen_["a"].empty());
+
+  EXPECT_EQ(ask(session(key("full"), "a"), "tasks/list").at("result").at("method"), "tasks/list");
+  EXPECT_EQ(ask(session(nullptr, "a"), "tasks/get").at("result").at("method"), "tasks/get");
+  EXPECT_EQ(seen_["a"].size(), 2u);
+  EXPECT_EQ(error_code(ask(session(nullptr, "a"), "server/discover")), -32601);
+}
+
+TEST_F(RelayTest, CompletionIsRoutedByItsReference) {
+  auto s = session();
+  json::object params;
+  params["ref"] = json::object{{"type", "ref/prompt"}, {"name", "b__greet"}};
+  params["argument"] = json::object{{"name", "who"}, {"value", "x"}};
+  EXPECT_EQ(ask(s, "completion/complete", params).at("result").at("server"), "b");
+  ASSERT_EQ(seen_["b"].size(), 1u);
+  EXPECT_EQ(seen_["b"][0].at("params").at("ref").at("name"), "greet");
+
+  params["ref"] = json::object{{"type", "ref/prompt"}, {"name", "nowhere"}};
+  EXPECT_EQ(error_code(ask(s, "completion/complete", params)), -32602);
+  params.erase("ref");
+  EXPECT_EQ(ask(s, "completion/complete", params).at("error").at("message"),
+            "completion/complete needs ref");
+}
+
+TEST(Exchange, OutcomeFollowsTheReplyUnlessAStageSetIt) {
+  auto make = [](std::string reply) {
+    relay::Exchange ex(nullptr, jsonrpc::make_request(1, "tools/call", {}), nullptr);
+    ex.reply = json::parse(reply).as_object();
+    return ex;
+  };
+  auto ok = make(R"({"jsonrpc":"2.0","id":1,"result":{"content":[]}})");
+  ok.classify();
+  EXPECT_EQ(ok.outcome, relay::Outcome::ok);
+  auto tool_error = make(R"({"jsonrpc":"2.0","id":1,"result":{"isError":true}})");
+  tool_error.classify();
+  EXPECT_EQ(relay::to_string(tool_error.outcome), "error");
+  EXPECT_EQ(tool_error.outcome, relay::Outcome::tool_error);
+  auto error = make(R"({"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"timed out"}})");
+  error.classify();
+  EXPECT_EQ(error.outcome, relay::Outcome::error) << "the words in a message decide nothing";
+  auto timeout = make(R"({"jsonrpc":"2.0","id":1,"error":{"code":-32001,"message":"x"}})");
+  timeout.outcome = relay::Outcome::timeout;
+  timeout.classify();
+  EXPECT_EQ(timeout.outcome, relay::Outcome::timeout);
+}
+
+}  // namespace
