@@ -4,23 +4,26 @@
 
 namespace mcpgw::downstream {
 
-asio::awaitable<bool> HttpServer::Impl::admin(Conn& c, const Request& req, const std::string& path) {
+asio::awaitable<bool> HttpServer::Impl::admin(Conn& c, const Request& req,
+                                              const std::string& path) {
   gate::Gate* g = relay_.gate();
   if (g == nullptr) {
     auto res = error_json(req, 404, "Not found: the security gate is off (gateway.security)");
     co_return co_await write(c, res);
   }
   if (g->admin_token().empty()) {
-    auto res = error_json(req, 403, fmt::format("Forbidden: the admin API is off; set the {} environment "
-                                     "variable (gateway.security.adminTokenEnv) or "
-                                     "gateway.security.adminTokenFile",
-                                     g->config().admin_token_env));
+    auto res = error_json(req, 403,
+                          fmt::format("Forbidden: the admin API is off; set the {} environment "
+                                      "variable (gateway.security.adminTokenEnv) or "
+                                      "gateway.security.adminTokenFile",
+                                      g->config().admin_token_env));
     co_return co_await write(c, res);
   }
   const std::string_view token = access::bearer_value(req[http::field::authorization]);
   const std::string& want = g->admin_token();
   if (token.size() != want.size() || CRYPTO_memcmp(token.data(), want.data(), want.size()) != 0) {
-    auto res = error_json(req, 401, "Unauthorized: send the admin token as Authorization: Bearer <token>");
+    auto res =
+        error_json(req, 401, "Unauthorized: send the admin token as Authorization: Bearer <token>");
     res.set(http::field::www_authenticate, "Bearer realm=\"mcpgw-admin\"");
     co_return co_await write(c, res);
   }
@@ -68,8 +71,8 @@ asio::awaitable<bool> HttpServer::Impl::admin(Conn& c, const Request& req, const
   co_return co_await write(c, res);
 }
 
-asio::awaitable<bool> HttpServer::Impl::admin_tools(Conn& c, const Request& req, const std::string& path,
-                                                    gate::Gate& g) {
+asio::awaitable<bool> HttpServer::Impl::admin_tools(Conn& c, const Request& req,
+                                                    const std::string& path, gate::Gate& g) {
   const auto& pins = g.pins();
   if (!pins) {
     auto res = error_json(req, 404, "Not found: tool pinning is off (no \"pin\" filter in "
@@ -94,8 +97,9 @@ asio::awaitable<bool> HttpServer::Impl::admin_tools(Conn& c, const Request& req,
   const auto* server = o != nullptr ? o->if_contains("server") : nullptr;
   const auto* tool = o != nullptr ? o->if_contains("tool") : nullptr;
   if (server == nullptr || !server->is_string() || tool == nullptr || !tool->is_string()) {
-    auto res = error_json(req, 400, "Bad request: expected {\"server\": \"NAME\", \"tool\": \"TOOL\"} "
-                         "(the server's own tool name)");
+    auto res = error_json(req, 400,
+                          "Bad request: expected {\"server\": \"NAME\", \"tool\": \"TOOL\"} "
+                          "(the server's own tool name)");
     co_return co_await write(c, res);
   }
   const std::string server_name(server->get_string());

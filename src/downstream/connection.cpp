@@ -110,15 +110,17 @@ Response HttpServer::Impl::json_response(const Request& req, unsigned status, st
   return res;
 }
 
-Response HttpServer::Impl::error_json(const Request& req, unsigned status, std::string_view message) {
+Response HttpServer::Impl::error_json(const Request& req, unsigned status,
+                                      std::string_view message) {
   json::object o;
   o["error"] = message;
   return json_response(req, status, json::serialize(o));
 }
 
-Response HttpServer::Impl::error_response(const Request& req, unsigned status, json::value id, int code,
-                                          std::string_view message) {
-  return json_response(req, status, jsonrpc::serialize(jsonrpc::make_error(std::move(id), code, message)));
+Response HttpServer::Impl::error_response(const Request& req, unsigned status, json::value id,
+                                          int code, std::string_view message) {
+  return json_response(req, status,
+                       jsonrpc::serialize(jsonrpc::make_error(std::move(id), code, message)));
 }
 
 Response HttpServer::Impl::error_response(const Request& req, const boost::system::error_code& ec,
@@ -128,7 +130,8 @@ Response HttpServer::Impl::error_response(const Request& req, const boost::syste
 }
 
 asio::awaitable<bool> HttpServer::Impl::write_json(Conn& c, const Request& req, unsigned status,
-                                                   std::string_view body, std::string_view session_id) {
+                                                   std::string_view body,
+                                                   std::string_view session_id) {
   const bool keep = req.version() != 10 && req.keep_alive();
   std::string head;
   head.reserve(256);
@@ -159,7 +162,8 @@ asio::awaitable<bool> HttpServer::Impl::write(Conn& c, Response& res) {
   co_return !ec && res.keep_alive();
 }
 
-boost::system::result<json::value> HttpServer::Impl::parse_body(const Request& req, Response& refusal) {
+boost::system::result<json::value> HttpServer::Impl::parse_body(const Request& req,
+                                                                Response& refusal) {
   auto parsed = jsonrpc::parse(req.body(), gw_.limits.max_json_depth);
   if (!parsed) {
     refusal = error_response(req, make_error_code(Errc::parse_error), nullptr,

@@ -3,7 +3,8 @@
 
 namespace mcpgw::downstream {
 
-asio::awaitable<bool> HttpServer::Impl::legacy_stream(Conn& c, Request& req, const std::string& server,
+asio::awaitable<bool> HttpServer::Impl::legacy_stream(Conn& c, Request& req,
+                                                      const std::string& server,
                                                       const std::string& endpoint) {
   if (req.method() == http::verb::post) {
     // A Streamable HTTP client pointed at /sse: tell it where to go.

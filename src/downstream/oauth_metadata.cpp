@@ -45,7 +45,8 @@ std::string HttpServer::Impl::www_authenticate(const Request& req, const std::st
   return h;
 }
 
-asio::awaitable<bool> HttpServer::Impl::resource_metadata(Conn& c, const Request& req, const std::string& suffix) {
+asio::awaitable<bool> HttpServer::Impl::resource_metadata(Conn& c, const Request& req,
+                                                          const std::string& suffix) {
   const auto& cfg = auth_.jwt()->config();
   json::object doc;
   doc["resource"] = !cfg.resource.empty() ? cfg.resource : public_origin(req) + suffix;

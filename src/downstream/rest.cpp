@@ -56,31 +56,8 @@ asio::awaitable<bool> HttpServer::Impl::rest(Conn& c, Request& req, const std::s
     res.set(http::field::allow, is_call ? "POST" : "GET");
     co_return co_await write(c, res);
   }
-  const std::string& sep = relay_.config().gateway.separator;
   if (path == "/v1/mcp/server") {
-    // Servers the caller may use, with their health: a bare array, as LiteLLM answers.
-    const json::object health = relay_.health();
-    json::array servers;
-    for (const auto& cfg : relay_.config().servers) {
-      if (c.principal && !c.principal->allows_server(cfg.name)) {
-        continue;
-      }
-      const auto& h = health.at("servers").as_object().at(cfg.name).as_object();
-      json::object o;
-      o["server_id"] = cfg.name;
-      o["server_name"] = cfg.name;
-      o["alias"] = cfg.name;
-      o["transport"] = config::to_string(cfg.transport);
-      if (const auto* u = h.if_contains("url")) {
-        o["url"] = *u;
-      }
-      o["status"] = h.at("state");
-      if (const auto* r = h.if_contains("reason")) {
-        o["reason"] = *r;
-      }
-      servers.push_back(std::move(o));
-    }
-    auto res = json_response(req, 200, json::serialize(servers));
+    auto res = json_response(req, 200, json::serialize(rest_servers(c.principal)));
     co_return co_await write(c, res);
   }
   SessionPtr s = co_await rest_session(c.principal, c.scope);
@@ -88,35 +65,74 @@ asio::awaitable<bool> HttpServer::Impl::rest(Conn& c, Request& req, const std::s
     auto res = error_json(req, 503, "too many sessions");
     co_return co_await write(c, res);
   }
-  if (!is_call) {
-    json::object reply = co_await ask(s, jsonrpc::make_request(1, mcp::method::kToolsList, {}));
-    json::array tools;
-    if (const auto* r = reply.if_contains("result"); r && r->is_object()) {
-      for (const auto& t : r->get_object().at("tools").as_array()) {
-        json::object tool = t.as_object();
-        const std::string name(tool.at("name").as_string());
-        const std::string server = name.substr(0, name.find(sep));
-        if (!server_id.empty() && server != server_id) {
-          continue;
-        }
-        json::object info;
-        info["server_name"] = server;
-        tool["mcp_info"] = std::move(info);
-        tools.push_back(std::move(tool));
-      }
-    }
-    json::object body;
-    body["tools"] = std::move(tools);
-    body["error"] = nullptr;
-    body["message"] = "Successfully retrieved tools";
-    auto res = json_response(req, 200, jsonrpc::serialize(body));
-    co_return co_await write(c, res);
+  Response res;
+  if (is_call) {
+    res = co_await rest_call(req, s, server_id);
+  } else {
+    res = co_await rest_tools(req, s, server_id);
   }
+  co_return co_await write(c, res);
+}
+
+json::array HttpServer::Impl::rest_servers(const access::PrincipalPtr& who) {
+  // Servers the caller may use, with their health: a bare array, as LiteLLM answers.
+  const json::object health = relay_.health();
+  json::array servers;
+  for (const auto& cfg : relay_.config().servers) {
+    if (who && !who->allows_server(cfg.name)) {
+      continue;
+    }
+    const auto& h = health.at("servers").as_object().at(cfg.name).as_object();
+    json::object o;
+    o["server_id"] = cfg.name;
+    o["server_name"] = cfg.name;
+    o["alias"] = cfg.name;
+    o["transport"] = config::to_string(cfg.transport);
+    if (const auto* u = h.if_contains("url")) {
+      o["url"] = *u;
+    }
+    o["status"] = h.at("state");
+    if (const auto* r = h.if_contains("reason")) {
+      o["reason"] = *r;
+    }
+    servers.push_back(std::move(o));
+  }
+  return servers;
+}
+
+asio::awaitable<Response> HttpServer::Impl::rest_tools(const Request& req, const SessionPtr& s,
+                                                       const std::string& server_id) {
+  const std::string& sep = relay_.config().gateway.separator;
+  json::object reply = co_await ask(s, jsonrpc::make_request(1, mcp::method::kToolsList, {}));
+  json::array tools;
+  if (const auto* r = reply.if_contains("result"); r && r->is_object()) {
+    for (const auto& t : r->get_object().at("tools").as_array()) {
+      json::object tool = t.as_object();
+      const std::string name(tool.at("name").as_string());
+      const std::string server = name.substr(0, name.find(sep));
+      if (!server_id.empty() && server != server_id) {
+        continue;
+      }
+      json::object info;
+      info["server_name"] = server;
+      tool["mcp_info"] = std::move(info);
+      tools.push_back(std::move(tool));
+    }
+  }
+  json::object body;
+  body["tools"] = std::move(tools);
+  body["error"] = nullptr;
+  body["message"] = "Successfully retrieved tools";
+  co_return json_response(req, 200, jsonrpc::serialize(body));
+}
+
+asio::awaitable<Response> HttpServer::Impl::rest_call(const Request& req, const SessionPtr& s,
+                                                      const std::string& server_id) {
+  const std::string& sep = relay_.config().gateway.separator;
   auto parsed = jsonrpc::parse(req.body(), gw_.limits.max_json_depth);
   if (!parsed || !parsed->is_object() || !parsed->get_object().contains("name") ||
       !parsed->get_object().at("name").is_string()) {
-    auto res = error_json(req, 400, "expected a JSON body {\"name\": …, \"arguments\": {…}}");
-    co_return co_await write(c, res);
+    co_return error_json(req, 400, "expected a JSON body {\"name\": …, \"arguments\": {…}}");
   }
   auto& body = parsed->get_object();
   std::string name(body.at("name").as_string());
@@ -141,14 +157,14 @@ asio::awaitable<bool> HttpServer::Impl::rest(Conn& c, Request& req, const std::s
     const auto* code = err.if_contains("code");
     const std::int64_t n = code != nullptr && code->is_int64() ? code->get_int64() : 0;
     // Unknown (or not permitted) tool: 404; refused by the security gate: 403.
-    const unsigned status = n == rpc_code::kInvalidParams ? 404 : n == gate::kGateDenied ? 403 : 502;
-    auto res = error_json(req, status, err.contains("message") && err.at("message").is_string()
-                                           ? std::string_view(err.at("message").as_string())
-                                           : std::string_view("error"));
-    co_return co_await write(c, res);
+    const unsigned status = n == rpc_code::kInvalidParams ? 404
+                            : n == gate::kGateDenied      ? 403
+                                                          : 502;
+    co_return error_json(req, status, err.contains("message") && err.at("message").is_string()
+                                          ? std::string_view(err.at("message").as_string())
+                                          : std::string_view("error"));
   }
-  auto res = json_response(req, 200, jsonrpc::serialize(reply["result"]));
-  co_return co_await write(c, res);
+  co_return json_response(req, 200, jsonrpc::serialize(reply["result"]));
 }
 
 }  // namespace mcpgw::downstream

@@ -5,27 +5,9 @@
 namespace mcpgw::downstream {
 
 asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
-  // Two Hosts (or Origins) could be read differently by a proxy in front and by us.
-  if (req.count(http::field::host) > 1 || req.count(http::field::origin) > 1) {
-    auto res = error_response(req, 400, nullptr, rpc_code::kInvalidRequest,
-                              "Bad Request: more than one Host or Origin header");
-    res.keep_alive(false);
-    co_return co_await write(c, res);
+  if (auto refusal = check_request(req)) {
+    co_return co_await write(c, *refusal);
   }
-  // DNS rebinding protection: the Host must be ours and a browser Origin must be allowed.
-  if (!host_allowed(req[http::field::host])) {
-    auto res = error_response(req, 403, nullptr, rpc_code::kServerError,
-                              fmt::format("Forbidden: Host '{}' is not allowed",
-                                          std::string_view(req[http::field::host])));
-    co_return co_await write(c, res);
-  }
-  if (auto origin = req[http::field::origin]; !origin.empty() && !origin_allowed(origin)) {
-    auto res = error_response(req, 403, nullptr, rpc_code::kServerError,
-                              fmt::format("Forbidden: Origin '{}' is not allowed",
-                                          std::string_view(origin)));
-    co_return co_await write(c, res);
-  }
-
   auto target = boost::urls::parse_origin_form(req.target());
   if (!target) {
     auto res = error_response(req, 400, nullptr, rpc_code::kInvalidRequest, "Bad request target");
@@ -35,20 +17,10 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
   if (path.size() > 1 && path.back() == '/') {
     path.pop_back();  // "/mcp/" is "/mcp": no redirect, clients do not all follow one
   }
-
   if (req.method() == http::verb::options) {
-    Response res{http::status::no_content, req.version()};
-    common_headers(req, res);
-    res.set(http::field::access_control_allow_methods, kAllowStreamable);
-    res.set(http::field::access_control_allow_headers,
-            "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, "
-            "Last-Event-ID, x-mcp-servers, x-mcp-scope");
-    res.set(http::field::access_control_max_age, "600");
-    res.keep_alive(req.keep_alive());
-    res.prepare_payload();
+    auto res = preflight(req);
     co_return co_await write(c, res);
   }
-
   if (shedding_ && path != "/healthz" && path != "/health" &&
       req.method() != http::verb::delete_) {
     auto res = error_response(req, make_error_code(Errc::overloaded), nullptr,
@@ -57,7 +29,64 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
     res.set(http::field::retry_after, "5");
     co_return co_await write(c, res);
   }
+  if (auto refusal = take_scope(c, req, path)) {
+    co_return co_await write(c, *refusal);
+  }
+  c.principal.reset();
+  if (path == "/admin/approvals" || path.rfind("/admin/approvals/", 0) == 0 ||
+      path == "/admin/tools" || path == "/admin/tools/approve") {
+    co_return co_await admin(c, req, path);
+  }
+  if (auth_.jwt() != nullptr &&
+      (path == kResourceMetadata || path.rfind(std::string(kResourceMetadata) + "/", 0) == 0)) {
+    co_return co_await resource_metadata(c, req, path.substr(kResourceMetadata.size()));
+  }
+  if (is_mcp_path(path) && auth_.enabled()) {
+    // Nothing reaches a server, and no session is found or made, before this passes.
+    if (auto refusal = co_await authenticate(c, req, path)) {
+      co_return co_await write(c, *refusal);
+    }
+  }
+  co_return co_await to_surface(c, req, path, *target);
+}
 
+std::optional<Response> HttpServer::Impl::check_request(const Request& req) {
+  // Two Hosts (or Origins) could be read differently by a proxy in front and by us.
+  if (req.count(http::field::host) > 1 || req.count(http::field::origin) > 1) {
+    auto res = error_response(req, 400, nullptr, rpc_code::kInvalidRequest,
+                              "Bad Request: more than one Host or Origin header");
+    res.keep_alive(false);
+    return res;
+  }
+  // DNS rebinding protection: the Host must be ours and a browser Origin must be allowed.
+  if (!host_allowed(req[http::field::host])) {
+    return error_response(req, 403, nullptr, rpc_code::kServerError,
+                          fmt::format("Forbidden: Host '{}' is not allowed",
+                                      std::string_view(req[http::field::host])));
+  }
+  if (auto origin = req[http::field::origin]; !origin.empty() && !origin_allowed(origin)) {
+    return error_response(req, 403, nullptr, rpc_code::kServerError,
+                          fmt::format("Forbidden: Origin '{}' is not allowed",
+                                      std::string_view(origin)));
+  }
+  return std::nullopt;
+}
+
+Response HttpServer::Impl::preflight(const Request& req) {
+  Response res{http::status::no_content, req.version()};
+  common_headers(req, res);
+  res.set(http::field::access_control_allow_methods, kAllowStreamable);
+  res.set(http::field::access_control_allow_headers,
+          "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, "
+          "Last-Event-ID, x-mcp-servers, x-mcp-scope");
+  res.set(http::field::access_control_max_age, "600");
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  return res;
+}
+
+std::optional<Response> HttpServer::Impl::take_scope(Conn& c, const Request& req,
+                                                      std::string& path) {
   c.scope.clear();
   // Before routing and authentication: the rest of the path is routed as usual.
   if (path.rfind("/scope/", 0) == 0) {
@@ -69,91 +98,96 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
     c.scope = std::string(h);
   }
   if (!c.scope.empty() && !gate::valid_scope_id(c.scope)) {
-    auto res = error_response(req, 400, nullptr, rpc_code::kInvalidRequest,
-                              "Bad request: a scope id is 1 to 128 of A-Z a-z 0-9 . _ : -");
-    co_return co_await write(c, res);
+    return error_response(req, 400, nullptr, rpc_code::kInvalidRequest,
+                          "Bad request: a scope id is 1 to 128 of A-Z a-z 0-9 . _ : -");
   }
-  const bool rest_path = path == "/v1/mcp/tools" || path == "/v1/mcp/server" ||
-                         path == "/mcp-rest/tools/list" || path == "/mcp-rest/tools/call";
-  const bool mcp_path = path == "/mcp" || path.rfind("/mcp/", 0) == 0 || rest_path ||
-                        !litellm_server_path(path).empty() || path == "/sse" ||
-                        path.rfind("/sse/", 0) == 0 || path == "/message" || path == "/messages";
-  c.principal.reset();
-  if (path == "/admin/approvals" || path.rfind("/admin/approvals/", 0) == 0 ||
-      path == "/admin/tools" || path == "/admin/tools/approve") {
-    co_return co_await admin(c, req, path);
-  }
-  if (auth_.jwt() != nullptr &&
-      (path == kResourceMetadata || path.rfind(std::string(kResourceMetadata) + "/", 0) == 0)) {
-    co_return co_await resource_metadata(c, req, path.substr(kResourceMetadata.size()));
-  }
-  if (mcp_path && auth_.enabled()) {
-    // Nothing reaches a server, and no session is found or made, before this passes.
-    const std::string client = c.peer.to_string();
-    const access::Credentials creds{req[http::field::authorization], req["x-api-key"],
-                                    req["x-litellm-api-key"], client};
-    auto who = auth_.authenticate(creds);
-    if (who.refresh_keys && jwks_) {
-      // A key rotation: the token names a key the cached set does not have yet.
-      const bool changed = co_await jwks_->refresh_now();
-      if (changed) {
-        who = auth_.authenticate(creds);
-      }
-    }
-    if (who.outcome != access::AuthOutcome::ok) {
-      audit_refusal(req, path, who);
-    }
-    if (who.outcome == access::AuthOutcome::missing ||
-        who.outcome == access::AuthOutcome::invalid ||
-        who.outcome == access::AuthOutcome::forbidden) {
-      const bool forbidden = who.outcome == access::AuthOutcome::forbidden;
-      auto res = error_response(req, forbidden ? 403 : 401, nullptr, rpc_code::kServerError,
-                                who.reason);
-      res.set(http::field::www_authenticate, www_authenticate(req, path, who));
-      co_return co_await write(c, res);
-    }
-    if (who.outcome == access::AuthOutcome::rate_limited) {
-      auto res = error_response(req, 429, nullptr, rpc_code::kServerError, who.reason);
-      res.set(http::field::retry_after, std::to_string(who.retry_after_s));
-      co_return co_await write(c, res);
-    }
-    c.principal = std::move(who.principal);
-  }
+  return std::nullopt;
+}
 
-  if (rest_path) {
-    std::string server_id;
-    for (auto param : target->params()) {
-      if (param.key == "server_id") {
-        server_id = param.value;
+bool HttpServer::Impl::is_rest_path(const std::string& path) {
+  return path == "/v1/mcp/tools" || path == "/v1/mcp/server" || path == "/mcp-rest/tools/list" ||
+         path == "/mcp-rest/tools/call";
+}
+
+bool HttpServer::Impl::is_mcp_path(const std::string& path) const {
+  return path == "/mcp" || path.rfind("/mcp/", 0) == 0 || is_rest_path(path) ||
+         !litellm_server_path(path).empty() || path == "/sse" || path.rfind("/sse/", 0) == 0 ||
+         path == "/message" || path == "/messages";
+}
+
+asio::awaitable<std::optional<Response>> HttpServer::Impl::authenticate(Conn& c,
+                                                                       const Request& req,
+                                                                       const std::string& path) {
+  const std::string client = c.peer.to_string();
+  const access::Credentials creds{req[http::field::authorization], req["x-api-key"],
+                                  req["x-litellm-api-key"], client};
+  auto who = auth_.authenticate(creds);
+  if (who.refresh_keys && jwks_) {
+    // A key rotation: the token names a key the cached set does not have yet.
+    const bool changed = co_await jwks_->refresh_now();
+    if (changed) {
+      who = auth_.authenticate(creds);
+    }
+  }
+  if (who.outcome != access::AuthOutcome::ok) {
+    audit_refusal(req, path, who);
+  }
+  if (who.outcome == access::AuthOutcome::missing ||
+      who.outcome == access::AuthOutcome::invalid ||
+      who.outcome == access::AuthOutcome::forbidden) {
+    const bool forbidden = who.outcome == access::AuthOutcome::forbidden;
+    auto res = error_response(req, forbidden ? 403 : 401, nullptr, rpc_code::kServerError,
+                              who.reason);
+    res.set(http::field::www_authenticate, www_authenticate(req, path, who));
+    co_return res;
+  }
+  if (who.outcome == access::AuthOutcome::rate_limited) {
+    auto res = error_response(req, 429, nullptr, rpc_code::kServerError, who.reason);
+    res.set(http::field::retry_after, std::to_string(who.retry_after_s));
+    co_return res;
+  }
+  c.principal = std::move(who.principal);
+  co_return std::nullopt;
+}
+
+asio::awaitable<bool> HttpServer::Impl::to_surface(Conn& c, Request& req, const std::string& path,
+                                                   const boost::urls::url_view& target) {
+  // The query parameter named `key` (or `alias`); the last one wins.
+  auto param = [&](std::string_view key, std::string_view alias = {}) {
+    std::string value;
+    for (auto p : target.params()) {
+      if (p.key == key || (!alias.empty() && p.key == alias)) {
+        value = p.value;
       }
     }
-    co_return co_await rest(c, req, path, server_id);
+    return value;
+  };
+  // "/mcp/{server}" or "/sse/{server}": the server's name, or "/" for a deeper path.
+  auto server_of = [&](std::size_t prefix) {
+    return path.size() > prefix ? path.substr(prefix + 1) : std::string();
+  };
+  if (is_rest_path(path)) {
+    co_return co_await rest(c, req, path, param("server_id"));
   }
   if (const auto alt = litellm_server_path(path); !alt.empty()) {
     co_return co_await streamable(c, req, alt, path);  // LiteLLM's /{server}/mcp
   }
   if (path == "/mcp" || path.rfind("/mcp/", 0) == 0) {
-    std::string server = path.size() > 4 ? path.substr(5) : std::string();
+    const std::string server = server_of(4);
     if (server.find('/') != std::string::npos) {
       co_return co_await not_found(c, req);
     }
     co_return co_await streamable(c, req, server, path);
   }
   if (path == "/sse" || path.rfind("/sse/", 0) == 0) {
-    std::string server = path.size() > 4 ? path.substr(5) : std::string();
+    const std::string server = server_of(4);
     if (server.find('/') != std::string::npos) {
       co_return co_await not_found(c, req);
     }
     co_return co_await legacy_stream(c, req, server, path);
   }
   if (path == "/message" || path == "/messages") {
-    std::string sid;
-    for (auto param : target->params()) {
-      if (param.key == "sessionId" || param.key == "session_id") {
-        sid = param.value;
-      }
-    }
-    co_return co_await legacy_post(c, req, sid);
+    co_return co_await legacy_post(c, req, param("sessionId", "session_id"));
   }
   if (path == "/healthz" || path == "/health") {
     auto res = json_response(req, 200, json::serialize(health()));
@@ -164,7 +198,8 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
 
 std::string HttpServer::Impl::litellm_server_path(const std::string& path) const {
   constexpr std::string_view kTail = "/mcp";
-  if (path.size() <= kTail.size() + 1 || path.compare(path.size() - kTail.size(), kTail.size(), kTail) != 0) {
+  if (path.size() <= kTail.size() + 1 ||
+      path.compare(path.size() - kTail.size(), kTail.size(), kTail) != 0) {
     return {};
   }
   std::string name = path.substr(1, path.size() - 1 - kTail.size());
@@ -178,7 +213,8 @@ bool HttpServer::Impl::single_server(const std::string& path_server) {
   return !path_server.empty() && path_server.find(',') == std::string::npos;
 }
 
-void HttpServer::Impl::audit_refusal(const Request& req, const std::string& path, const access::AuthResult& who) {
+void HttpServer::Impl::audit_refusal(const Request& req, const std::string& path,
+                                     const access::AuthResult& who) {
   access::AuditLog* log = relay_.audit_log();
   if (log == nullptr) {
     return;
@@ -213,7 +249,8 @@ Response HttpServer::Impl::session_refused(const Request& req, const boost::syst
   return res;
 }
 
-bool HttpServer::Impl::same_principal(const access::PrincipalPtr& a, const access::PrincipalPtr& b) {
+bool HttpServer::Impl::same_principal(const access::PrincipalPtr& a,
+                                      const access::PrincipalPtr& b) {
   return a == b || (a && b && a->name == b->name);
 }
 

@@ -64,7 +64,7 @@ class HttpServer::Impl {
     beast::tcp_stream stream;
     beast::flat_buffer buffer;
     access::PrincipalPtr principal;  ///< who sent the request being handled (auth on)
-    std::string scope;               ///< the taint scope the request names (/scope/{id}, x-mcp-scope)
+    std::string scope;    ///< the taint scope the request names (/scope/{id}, x-mcp-scope)
     bool probing = true;  ///< watching for the client going away while a stream is open
     asio::ip::address peer;          ///< the client's address
   };
@@ -163,6 +163,22 @@ class HttpServer::Impl {
   // Routing
 
   asio::awaitable<bool> handle(Conn& c, Request& req);
+  /// Two Hosts or Origins (400), a Host or Origin that is not allowed (403).
+  std::optional<Response> check_request(const Request& req);
+  /// The CORS preflight's 204.
+  Response preflight(const Request& req);
+  /// The taint scope the request names (/scope/{id}/… taken off `path`, or x-mcp-scope);
+  /// 400 for a malformed one.
+  std::optional<Response> take_scope(Conn& c, const Request& req, std::string& path);
+  static bool is_rest_path(const std::string& path);
+  /// Paths that reach servers: authentication comes first on them.
+  bool is_mcp_path(const std::string& path) const;
+  /// Sets the connection's principal; 401/403 (with WWW-Authenticate) or 429 when refused.
+  asio::awaitable<std::optional<Response>> authenticate(Conn& c, const Request& req,
+                                                        const std::string& path);
+  /// The surface the path names: Streamable HTTP, legacy SSE, REST, /healthz; else 404.
+  asio::awaitable<bool> to_surface(Conn& c, Request& req, const std::string& path,
+                                   const boost::urls::url_view& target);
 
   /// The security gate's admin API, for an administrator with the admin token, never for
   /// agents: GET /admin/approvals (held calls), POST /admin/approvals/{id} {"decision":
@@ -280,6 +296,12 @@ class HttpServer::Impl {
                                   std::shared_ptr<EventStream> stream, std::uint64_t after,
                                   bool priming, std::string session_header, bool legacy,
                                   std::string prelude);
+  /// The event stream's response head (chunked for HTTP/1.1); false when the client is gone.
+  asio::awaitable<bool> write_sse_head(Conn& c, const Request& req,
+                                       const std::string& session_header, bool chunked);
+  /// Waits for the stream to have more (or for keepAliveMs, then writes a keep-alive
+  /// comment), watching for the client going away; false once it has.
+  asio::awaitable<bool> idle(Conn& c, EventStream& stream, relay::Session& s, bool chunked);
 
   // -------------------------------------------------------------------------------------------
   // Legacy HTTP+SSE (2024-11-05)
@@ -299,6 +321,14 @@ class HttpServer::Impl {
 
   asio::awaitable<bool> rest(Conn& c, Request& req, const std::string& path,
                              const std::string& server_id);
+  /// GET /v1/mcp/server: the servers the caller may use, with their state.
+  json::array rest_servers(const access::PrincipalPtr& who);
+  /// GET /mcp-rest/tools/list, /v1/mcp/tools: the tools the caller may use.
+  asio::awaitable<Response> rest_tools(const Request& req, const SessionPtr& s,
+                                       const std::string& server_id);
+  /// POST /mcp-rest/tools/call.
+  asio::awaitable<Response> rest_call(const Request& req, const SessionPtr& s,
+                                      const std::string& server_id);
 
   asio::awaitable<bool> legacy_stream(Conn& c, Request& req, const std::string& server,
                                       const std::string& endpoint);

@@ -30,33 +30,12 @@ asio::awaitable<boost::system::error_code> HttpServer::Impl::probe(Conn& c) {
 }
 
 asio::awaitable<bool> HttpServer::Impl::write_sse(Conn& c, const Request& req, SessionPtr s,
-                                                  std::shared_ptr<EventStream> stream, std::uint64_t after,
-                                                  bool priming, std::string session_header, bool legacy,
+                                                  std::shared_ptr<EventStream> stream,
+                                                  std::uint64_t after, bool priming,
+                                                  std::string session_header, bool legacy,
                                                   std::string prelude) {
-  http::response<http::empty_body> res{http::status::ok, req.version()};
-  res.set(http::field::server, "mcpgw");
-  if (auto origin = req[http::field::origin]; !origin.empty()) {
-    res.set(http::field::access_control_allow_origin, origin);
-    res.set(http::field::access_control_expose_headers, "Mcp-Session-Id, MCP-Protocol-Version");
-    res.set(http::field::vary, "Origin");
-  }
-  res.set(http::field::content_type, "text/event-stream");
-  res.set(http::field::cache_control, "no-cache, no-transform");
-  res.set("X-Accel-Buffering", "no");
-  if (!session_header.empty()) {
-    res.set(kSessionHeader, session_header);
-  }
   const bool chunked = req.version() >= 11;
-  res.keep_alive(chunked && req.keep_alive());
-  if (chunked) {
-    res.chunked(true);
-  }
-  http::response_serializer<http::empty_body> sr{res};
-  c.stream.expires_after(gw_.timeouts.write);
-  auto [hec, hn] = co_await http::async_write_header(c.stream, sr,
-                                                     asio::as_tuple(asio::use_awaitable));
-  c.stream.expires_never();
-  if (hec) {
+  if (!co_await write_sse_head(c, req, session_header, chunked)) {
     co_return false;
   }
 
@@ -91,28 +70,9 @@ asio::awaitable<bool> HttpServer::Impl::write_sse(Conn& c, const Request& req, S
     if (stopping_ && stream->finished()) {
       break;
     }
-    const auto keepalive_at = Clock::now() + gw_.timeouts.keep_alive;
-    bool woke = true;
-    if (c.probing) {
-      auto which = co_await (stream->wake().wait_until(keepalive_at) || probe(c));
-      if (which.index() == 1) {
-        if (std::get<1>(which)) {
-          client_open = false;
-          break;
-        }
-        c.probing = false;  // pipelined bytes: stop probing, they wait in the buffer
-        continue;
-      }
-      woke = std::get<0>(which);
-    } else {
-      woke = co_await stream->wake().wait_until(keepalive_at);
-    }
-    if (!woke && Clock::now() >= keepalive_at) {
-      if (!co_await write_chunk(c, ": keep-alive\n\n", chunked)) {
-        client_open = false;
-        break;
-      }
-      s->touch();
+    if (!co_await idle(c, *stream, *s, chunked)) {
+      client_open = false;
+      break;
     }
   }
   stream->detach(writer);
@@ -130,6 +90,60 @@ asio::awaitable<bool> HttpServer::Impl::write_sse(Conn& c, const Request& req, S
   // connection was promised to the client as reusable and stays so. Closing it here would
   // race a client that already sent its next request on it.
   co_return req.keep_alive() && !stopping_;
+}
+
+asio::awaitable<bool> HttpServer::Impl::write_sse_head(Conn& c, const Request& req,
+                                                       const std::string& session_header,
+                                                       bool chunked) {
+  http::response<http::empty_body> res{http::status::ok, req.version()};
+  res.set(http::field::server, "mcpgw");
+  if (auto origin = req[http::field::origin]; !origin.empty()) {
+    res.set(http::field::access_control_allow_origin, origin);
+    res.set(http::field::access_control_expose_headers, "Mcp-Session-Id, MCP-Protocol-Version");
+    res.set(http::field::vary, "Origin");
+  }
+  res.set(http::field::content_type, "text/event-stream");
+  res.set(http::field::cache_control, "no-cache, no-transform");
+  res.set("X-Accel-Buffering", "no");
+  if (!session_header.empty()) {
+    res.set(kSessionHeader, session_header);
+  }
+  res.keep_alive(chunked && req.keep_alive());
+  if (chunked) {
+    res.chunked(true);
+  }
+  http::response_serializer<http::empty_body> sr{res};
+  c.stream.expires_after(gw_.timeouts.write);
+  auto [hec, hn] = co_await http::async_write_header(c.stream, sr,
+                                                     asio::as_tuple(asio::use_awaitable));
+  c.stream.expires_never();
+  co_return !hec;
+}
+
+asio::awaitable<bool> HttpServer::Impl::idle(Conn& c, EventStream& stream, relay::Session& s,
+                                             bool chunked) {
+  const auto keepalive_at = Clock::now() + gw_.timeouts.keep_alive;
+  bool woke = true;
+  if (c.probing) {
+    auto which = co_await (stream.wake().wait_until(keepalive_at) || probe(c));
+    if (which.index() == 1) {
+      if (std::get<1>(which)) {
+        co_return false;
+      }
+      c.probing = false;  // pipelined bytes: stop probing, they wait in the buffer
+      co_return true;
+    }
+    woke = std::get<0>(which);
+  } else {
+    woke = co_await stream.wake().wait_until(keepalive_at);
+  }
+  if (!woke && Clock::now() >= keepalive_at) {
+    if (!co_await write_chunk(c, ": keep-alive\n\n", chunked)) {
+      co_return false;
+    }
+    s.touch();
+  }
+  co_return true;
 }
 
 }  // namespace mcpgw::downstream

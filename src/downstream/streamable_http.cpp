@@ -19,7 +19,8 @@ asio::awaitable<bool> HttpServer::Impl::streamable(Conn& c, Request& req, const 
 }
 
 asio::awaitable<SessionPtr> HttpServer::Impl::require_session(Conn& c, const Request& req,
-                                                              const std::string& endpoint, bool& keep) {
+                                                              const std::string& endpoint,
+                                                              bool& keep) {
   const auto sid = req[kSessionHeader];
   if (sid.empty()) {
     auto res = error_response(req, make_error_code(Errc::session_required));
@@ -37,8 +38,8 @@ asio::awaitable<SessionPtr> HttpServer::Impl::require_session(Conn& c, const Req
   co_return s;
 }
 
-asio::awaitable<bool> HttpServer::Impl::check_version(Conn& c, const Request& req, std::string& version,
-                                                      bool& keep) {
+asio::awaitable<bool> HttpServer::Impl::check_version(Conn& c, const Request& req,
+                                                      std::string& version, bool& keep) {
   const auto header = req[kVersionHeader];
   if (header.empty()) {
     version = std::string(mcp::kAssumedHeaderVersion);
@@ -62,7 +63,8 @@ asio::awaitable<bool> HttpServer::Impl::check_version(Conn& c, const Request& re
 
 asio::awaitable<SessionPtr> HttpServer::Impl::session_and_version(Conn& c, const Request& req,
                                                                   const std::string& endpoint,
-                                                                  std::string& version, bool& keep) {
+                                                                  std::string& version,
+                                                                  bool& keep) {
   SessionPtr s = co_await require_session(c, req, endpoint, keep);
   if (!s || !co_await check_version(c, req, version, keep)) {
     co_return nullptr;
@@ -70,7 +72,8 @@ asio::awaitable<SessionPtr> HttpServer::Impl::session_and_version(Conn& c, const
   co_return s;
 }
 
-asio::awaitable<bool> HttpServer::Impl::streamable_post(Conn& c, Request& req, const std::string& server,
+asio::awaitable<bool> HttpServer::Impl::streamable_post(Conn& c, Request& req,
+                                                        const std::string& server,
                                                         const std::string& endpoint) {
   const Accepts accepts = parse_accept(req[http::field::accept]);
   if (!accepts.json && !accepts.sse) {
@@ -141,9 +144,11 @@ asio::awaitable<bool> HttpServer::Impl::streamable_post(Conn& c, Request& req, c
   co_return co_await reply(c, req, s, out, accepts, version, false);
 }
 
-asio::awaitable<bool> HttpServer::Impl::streamable_initialize(Conn& c, Request& req, json::object msg,
+asio::awaitable<bool> HttpServer::Impl::streamable_initialize(Conn& c, Request& req,
+                                                              json::object msg,
                                                               const std::string& server,
-                                                              const std::string& endpoint, Accepts accepts) {
+                                                              const std::string& endpoint,
+                                                              Accepts accepts) {
   std::string error;
   auto view = relay_.resolve_view(server, req["x-mcp-servers"], c.principal.get(), error);
   if (!view) {
@@ -223,8 +228,9 @@ asio::awaitable<bool> HttpServer::Impl::streamable_batch(Conn& c, Request& req, 
 }
 
 asio::awaitable<bool> HttpServer::Impl::reply(Conn& c, Request& req, const SessionPtr& s,
-                                              const std::shared_ptr<EventStream>& out, Accepts accepts,
-                                              const std::string& version, bool initialize) {
+                                              const std::shared_ptr<EventStream>& out,
+                                              Accepts accepts, const std::string& version,
+                                              bool initialize) {
   while (out->size() == 0 && !out->finished()) {
     out->wake().reset();
     co_await out->wake().wait_until(Clock::time_point::max());
@@ -253,7 +259,8 @@ asio::awaitable<bool> HttpServer::Impl::reply(Conn& c, Request& req, const Sessi
   co_return ok;
 }
 
-asio::awaitable<bool> HttpServer::Impl::streamable_get(Conn& c, Request& req, const std::string& endpoint) {
+asio::awaitable<bool> HttpServer::Impl::streamable_get(Conn& c, Request& req,
+                                                       const std::string& endpoint) {
   const Accepts accepts = parse_accept(req[http::field::accept]);
   bool keep = false;
   std::string version;
@@ -287,7 +294,8 @@ asio::awaitable<bool> HttpServer::Impl::streamable_get(Conn& c, Request& req, co
   co_return ok;
 }
 
-asio::awaitable<bool> HttpServer::Impl::streamable_delete(Conn& c, Request& req, const std::string& endpoint) {
+asio::awaitable<bool> HttpServer::Impl::streamable_delete(Conn& c, Request& req,
+                                                          const std::string& endpoint) {
   bool keep = false;
   SessionPtr s = co_await require_session(c, req, endpoint, keep);
   if (!s) {

@@ -37,12 +37,13 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
   auto call = backend->send_request(std::move(req));
   inflight->call = call;
   const bool answered = co_await call->done.wait_until(deadline);
-  spdlog::debug("session {}: {} → {}: {} in {} µs", ex.session->id, ex.method, slot.cfg.name,
-                !answered  ? "timeout"
-                : call->ec ? call->ec.message()
-                : call->response && call->response->contains("error") ? "error"
-                                                                       : "ok",
-                std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
+  spdlog::debug(
+      "session {}: {} → {}: {} in {} µs", ex.session->id, ex.method, slot.cfg.name,
+      !answered                                             ? "timeout"
+      : call->ec                                            ? call->ec.message()
+      : call->response && call->response->contains("error") ? "error"
+                                                            : "ok",
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
   if (!answered) {
     backend->cancel(*call, make_error_code(Errc::upstream_timeout),
                     fmt::format("mcpgw: no response within {} ms", timeout.count()));
@@ -75,9 +76,10 @@ asio::awaitable<std::optional<json::object>> Relay::not_ready(Exchange& ex,
   BackendSlot& slot = *ex.slot;
   auto backend = slot.backend;
   if (!backend) {
-    co_return jsonrpc::make_error(ex.id, rpc_code::kInternalError,
-                                  fmt::format("Server '{}' ({}) is not supported yet",
-                                              slot.cfg.name, config::to_string(slot.cfg.transport)));
+    co_return jsonrpc::make_error(
+        ex.id, rpc_code::kInternalError,
+        fmt::format("Server '{}' ({}) is not supported yet", slot.cfg.name,
+                    config::to_string(slot.cfg.transport)));
   }
   if (backend->state() == BackendState::ready) {
     co_return std::nullopt;
@@ -154,7 +156,8 @@ asio::awaitable<void> Relay::set_level(Exchange& ex) {
                                               "error", "critical", "alert", "emergency"};
     json::object p;
     p["level"] = kLevels[min_rank];
-    slot->backend->send_request(jsonrpc::make_request(0, mcp::method::kLoggingSetLevel, std::move(p)));
+    slot->backend->send_request(
+        jsonrpc::make_request(0, mcp::method::kLoggingSetLevel, std::move(p)));
   }
   ex.reply = jsonrpc::make_result(ex.id, json::object());
 }

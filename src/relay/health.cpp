@@ -73,7 +73,8 @@ json::object Relay::health() const {
       }
     }
     if (auto st = status_.find(server.name); st != status_.end()) {
-      s["sinceMs"] = std::chrono::duration_cast<std::chrono::milliseconds>(now - st->second.since).count();
+      s["sinceMs"] =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - st->second.since).count();
     }
     if (s["state"] == "down") {
       ++down;

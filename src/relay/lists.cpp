@@ -276,7 +276,8 @@ asio::awaitable<std::shared_ptr<const json::array>> Relay::fetch_list(
   auto backend = slot.backend;  // keeps the backend alive across the awaits
 
   std::shared_ptr<const json::array> answer;
-  if (co_await backend->wait_ready(std::min(deadline, Clock::now() + cfg_.gateway.timeouts.startup))) {
+  if (co_await backend->wait_ready(
+          std::min(deadline, Clock::now() + cfg_.gateway.timeouts.startup))) {
     if (!has_capability(*backend, info(kind).capability)) {
       answer = std::make_shared<const json::array>();
     } else {
@@ -288,14 +289,16 @@ asio::awaitable<std::shared_ptr<const json::array>> Relay::fetch_list(
         if (!cursor.is_null()) {
           params["cursor"] = cursor;
         }
-        auto call = backend->send_request(jsonrpc::make_request(0, info(kind).method, std::move(params)));
+        auto call =
+            backend->send_request(jsonrpc::make_request(0, info(kind).method, std::move(params)));
         if (!co_await call->done.wait_until(deadline)) {
           backend->cancel(*call, make_error_code(Errc::upstream_timeout), "list timed out");
           ok = false;
           break;
         }
         if (call->ec || !call->response) {
-          spdlog::debug("[{}] {} call failed: {} {}", slot.cfg.name, info(kind).method, call->ec.message(), call->detail);
+          spdlog::debug("[{}] {} call failed: {} {}", slot.cfg.name, info(kind).method,
+                        call->ec.message(), call->detail);
           ok = false;
           break;
         }
@@ -313,7 +316,8 @@ asio::awaitable<std::shared_ptr<const json::array>> Relay::fetch_list(
           }
         }
         const auto* next = r.if_contains("nextCursor");
-        if (next == nullptr || next->is_null() || (next->is_string() && next->get_string().empty())) {
+        if (next == nullptr || next->is_null() ||
+            (next->is_string() && next->get_string().empty())) {
           break;
         }
         cursor = *next;

@@ -1,0 +1,38 @@
+#pragma once
+// The parts of config parsing that config.cpp, parse_gateway.cpp and parse_servers.cpp share
+// (not part of the config module's interface).
+#include "config/config.hpp"
+#include "config/reader.hpp"
+
+#include <boost/json.hpp>
+
+#include <map>
+#include <string>
+#include <utility>
+
+namespace mcpgw::config::detail {
+
+namespace json = boost::json;
+
+/// gateway.servers.NAME options by server name, with their JSON path.
+using OptionsByServer = std::map<std::string, std::pair<ServerOptions, std::string>>;
+
+/// The object at `v` (null when absent; an error, and null, when it is not an object).
+const json::object* as_object(const json::value* v, const std::string& path, Diagnostics& diag);
+/// Expands ${VAR} in `field`; an error when a variable without a default is unset.
+void expand(std::string& field, const std::string& path, const EnvLookup& env, Diagnostics& diag);
+/// `tls: {caFile, insecure}` of a server or of a JWKS URL; caFile relative to the config.
+void parse_tls(ObjectReader& r, const std::string& base_dir, Diagnostics& diag,
+               std::string& ca_file, bool& insecure);
+
+void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnostics& diag,
+                   const EnvLookup& env, GatewayConfig& g, OptionsByServer& server_opts);
+void parse_server(const std::string& name, const json::object& obj, const std::string& path,
+                  const std::string& base_dir, const EnvLookup& env, Diagnostics& diag,
+                  ServerConfig& out, bool& disabled);
+void parse_server_options(const json::object& obj, const std::string& path,
+                          const std::string& base_dir, Diagnostics& diag, ServerOptions& out);
+/// Options that make sense only for some servers.
+void check_server_options(const ServerConfig& sc, const std::string& path, Diagnostics& diag);
+
+}  // namespace mcpgw::config::detail
