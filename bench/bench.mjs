@@ -28,7 +28,8 @@ const sessionCounts = arg('sessions', '1000,10000').split(',').filter(Boolean).m
 const rounds = Number(arg('rounds', 1));
 const only = arg('only', '').split(',').filter(Boolean);  // target names; default: all
 const outFile = arg('out', path.join(root, 'bench', 'results', peers ? 'peers.json' : 'mcpgw.json'));
-const MCPGW = path.join(root, 'build', 'mcpgw');
+// MCPGW_BIN: another build of the gateway (a before/after comparison); the demo server stays.
+const MCPGW = process.env.MCPGW_BIN ? path.resolve(process.env.MCPGW_BIN) : path.join(root, 'build', 'mcpgw');
 const DEMO = path.join(root, 'build', 'mcpgw-demo');
 const SCRIPT = path.join(here, 'mcp_call.lua');
 const NODE = process.execPath;
@@ -70,6 +71,10 @@ function targets() {
       cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig({ gate: 'trusted' }), '--listen', `127.0.0.1:${p}`]] },
     { name: 'mcpgw-gate-fenced', path: '/mcp/demo', tool: 'echo',
       cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig({ gate: 'public' }), '--listen', `127.0.0.1:${p}`]] },
+    // A production setup: API keys, the audit trail and the gate's default chain, together.
+    { name: 'mcpgw-prod', path: '/mcp/demo', tool: 'echo', apiKey: true,
+      cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig({ gate: 'trusted' }), '--listen', `127.0.0.1:${p}`,
+        '--auth', 'keys', '--store', path.join(tmp, 'keys.db')]] },
     // The front gateway's server is remote (Streamable HTTP); CPU is the front gateway's alone.
     { name: 'mcpgw-remote', path: '/mcp/demo', tool: 'echo', upstream: true,
       cmd: (p, up) => [MCPGW, ['serve', '--config', mcpgwConfig({ upstreamPort: up }), '--listen', `127.0.0.1:${p}`]] },
