@@ -79,6 +79,8 @@ struct Limits {
   std::size_t replay_events = 256;                   ///< events kept per SSE stream for resume
   std::size_t max_connections = 20000;               ///< open client TCP connections
   std::size_t max_connections_per_client = 4096;     ///< open connections from one address
+  /// Open connections authenticated as one principal (counted from its first request).
+  std::size_t max_connections_per_principal = 4096;
   /// Live sessions of one principal (with auth) or of one client address (without).
   std::size_t max_sessions_per_client = 2500;
   std::size_t max_processes = 256;                   ///< stdio server processes, all servers

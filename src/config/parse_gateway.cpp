@@ -155,6 +155,7 @@ void parse_limits(const json::object& obj, Diagnostics& diag, Limits& out) {
   l.positive("replayEvents", out.replay_events);
   l.positive("maxConnections", out.max_connections);
   l.positive("maxConnectionsPerClient", out.max_connections_per_client);
+  l.positive("maxConnectionsPerPrincipal", out.max_connections_per_principal);
   l.positive("maxSessionsPerClient", out.max_sessions_per_client);
   l.positive("maxProcesses", out.max_processes);
   l.positive("maxBackendQueueBytes", out.max_backend_queue_bytes);

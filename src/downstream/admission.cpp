@@ -30,6 +30,26 @@ void Admission::release(const boost::asio::ip::address& peer) noexcept {
   }
 }
 
+bool Admission::admit_principal(const std::string& principal) {
+  auto& n = per_principal_[principal];
+  if (n >= limits_.max_connections_per_principal) {
+    if (n == 0) {
+      per_principal_.erase(principal);
+    }
+    ++refused_;
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void Admission::release_principal(const std::string& principal) noexcept {
+  auto it = per_principal_.find(principal);
+  if (it != per_principal_.end() && --it->second == 0) {
+    per_principal_.erase(it);
+  }
+}
+
 void Admission::refuse(boost::asio::ip::tcp::socket& socket, Verdict verdict) noexcept {
   const std::string_view why =
       verdict == Verdict::client_full

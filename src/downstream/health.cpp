@@ -10,6 +10,7 @@ json::object HttpServer::Impl::health() const {
   json::object limits{
       {"maxConnections", l.max_connections},
       {"maxConnectionsPerClient", l.max_connections_per_client},
+      {"maxConnectionsPerPrincipal", l.max_connections_per_principal},
       {"maxSessions", l.max_sessions},
       {"maxSessionsPerClient", l.max_sessions_per_client},
       {"maxProcesses", l.max_processes},

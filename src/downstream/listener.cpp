@@ -121,6 +121,9 @@ asio::awaitable<void> HttpServer::Impl::run_connection(tcp::socket socket, asio:
     if (!alive.expired()) {
       connections_.erase(&c.stream);
       admission_.release(c.peer);
+      if (!c.counted_as.empty()) {
+        admission_.release_principal(c.counted_as);
+      }
     }
     boost::system::error_code ec;
     c.stream.socket().shutdown(tcp::socket::shutdown_send, ec);

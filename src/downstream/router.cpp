@@ -147,7 +147,28 @@ asio::awaitable<std::optional<Response>> HttpServer::Impl::authenticate(Conn& c,
     co_return res;
   }
   c.principal = std::move(who.principal);
-  co_return std::nullopt;
+  co_return count_principal(c, req);
+}
+
+std::optional<Response> HttpServer::Impl::count_principal(Conn& c, const Request& req) {
+  const std::string name = c.principal ? c.principal->name : std::string();
+  if (name.empty() || name == c.counted_as) {
+    return std::nullopt;
+  }
+  if (!admission_.admit_principal(name)) {
+    c.principal.reset();
+    auto res = error_response(req, 429, nullptr, rpc_code::kServerError,
+                              "Too Many Requests: too many connections for this principal "
+                              "(limits.maxConnectionsPerPrincipal)");
+    res.set(http::field::retry_after, "1");
+    res.keep_alive(false);
+    return res;
+  }
+  if (!c.counted_as.empty()) {
+    admission_.release_principal(c.counted_as);  // the connection changed hands
+  }
+  c.counted_as = name;
+  return std::nullopt;
 }
 
 asio::awaitable<bool> HttpServer::Impl::to_surface(Conn& c, Request& req, const std::string& path,

@@ -67,6 +67,7 @@ class HttpServer::Impl {
     std::string scope;    ///< the taint scope the request names (/scope/{id}, x-mcp-scope)
     bool probing = true;  ///< watching for the client going away while a stream is open
     asio::ip::address peer;          ///< the client's address
+    std::string counted_as;          ///< the principal it counts for (maxConnectionsPerPrincipal)
   };
 
   asio::awaitable<void> accept_loop();
@@ -176,6 +177,9 @@ class HttpServer::Impl {
   /// Sets the connection's principal; 401/403 (with WWW-Authenticate) or 429 when refused.
   asio::awaitable<std::optional<Response>> authenticate(Conn& c, const Request& req,
                                                         const std::string& path);
+  /// Counts the connection for its principal; 429 when the principal holds
+  /// limits.maxConnectionsPerPrincipal connections already.
+  std::optional<Response> count_principal(Conn& c, const Request& req);
   /// The surface the path names: Streamable HTTP, legacy SSE, REST, /healthz; else 404.
   asio::awaitable<bool> to_surface(Conn& c, Request& req, const std::string& path,
                                    const boost::urls::url_view& target);

@@ -187,6 +187,53 @@ describe('signals', () => {
   });
 });
 
+describe('one key cannot take every slot, from any number of addresses', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-hostile-'));
+  const store = path.join(dir, 'keys.db');
+  const create = (name) => execFileSync(MCPGW_BIN, ['keys', 'create', '--name', name, '--store', store],
+    { encoding: 'utf8' }).trim().split('\n').at(-1);
+  const keyA = create('a');
+  const keyB = create('b');
+  const ctx = useGateway({
+    mcpServers: { demo: servers.demo() },
+    gateway: { auth: { mode: 'keys', store }, limits: { maxConnectionsPerPrincipal: 2 }, timeouts: { drainMs: 2000 } },
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A kept-alive connection that sent one authenticated request; its first response. */
+  async function authenticated(key) {
+    const sock = await idleSocket(ctx.gw.port);
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    const got = [];
+    sock.on('data', (d) => got.push(d));
+    sock.write(`${head(`Authorization: Bearer ${key}\r\n`)}Content-Length: ${body.length}\r\n\r\n${body}`);
+    await waitFor(() => parseResponse(Buffer.concat(got)).json !== undefined, { label: 'a whole response' });
+    return { sock, res: parseResponse(Buffer.concat(got)) };
+  }
+
+  test('connections over maxConnectionsPerPrincipal get 429; other keys and freed slots are served', async () => {
+    const a1 = await authenticated(keyA);
+    const a2 = await authenticated(keyA);
+    // Authenticated and counted: the request itself lacks a session (400).
+    assert.deepEqual([a1.res.status, a2.res.status], [400, 400]);
+    const a3 = await authenticated(keyA);
+    assert.equal(a3.res.status, 429, a3.res.head);
+    assert.match(a3.res.json.error.message, /maxConnectionsPerPrincipal/);
+    assert.match(a3.res.head, /Retry-After: 1/i);
+    const b1 = await authenticated(keyB);
+    assert.equal(b1.res.status, 400, 'another key is not affected');
+    a1.sock.destroy();
+    const again = await waitFor(async () => {
+      const a = await authenticated(keyA);
+      if (a.res.status === 400) return a;
+      a.sock.destroy();
+      return false;
+    }, { label: 'a freed slot' });
+    for (const c of [a2, a3, b1, again]) c.sock.destroy();
+    assert.equal((await ctx.gw.health()).limits.maxConnectionsPerPrincipal, 2);
+  });
+});
+
 describe('wrong credentials are throttled per address', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-hostile-'));
   const store = path.join(dir, 'keys.db');
