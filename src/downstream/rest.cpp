@@ -35,17 +35,7 @@ asio::awaitable<SessionPtr> HttpServer::Impl::rest_session(const access::Princip
 }
 
 asio::awaitable<json::object> HttpServer::Impl::ask(const SessionPtr& s, json::object request) {
-  auto out = s->new_request_stream(false);
-  co_await relay_.handle_request(s, std::move(request), out);
-  const auto* event = out->front();
-  if (event == nullptr) {
-    co_return jsonrpc::make_error(nullptr, rpc_code::kInternalError, "no response");
-  }
-  auto parsed = jsonrpc::parse(event->data);
-  if (!parsed || !parsed->is_object()) {
-    co_return jsonrpc::make_error(nullptr, rpc_code::kInternalError, "no response");
-  }
-  co_return std::move(parsed->get_object());
+  co_return co_await relay_.call(s, std::move(request));
 }
 
 asio::awaitable<bool> HttpServer::Impl::rest(Conn& c, Request& req, const std::string& path,

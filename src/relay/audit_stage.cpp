@@ -18,11 +18,15 @@ void Relay::open_audit(Exchange& ex, const char* args_key) {
   r.session = s.id;
   r.client = std::string(string_at(s.client_info, "name"));
   r.method = ex.method;
-  // `args_key` "" digests the params whole (a method the gateway does not know).
-  const json::object& params = params_of(ex.request);
-  const json::value* args = args_key == nullptr ? nullptr
-                            : *args_key == '\0' ? ex.request.if_contains("params")
-                                                : params.if_contains(args_key);
+  // `args_key` "" digests the params whole (a method the gateway does not know). Read only:
+  // the request goes on as the client sent it.
+  const json::value* params = ex.request.if_contains("params");
+  const json::value* args = nullptr;
+  if (args_key != nullptr && *args_key == '\0') {
+    args = params;
+  } else if (args_key != nullptr && params != nullptr && params->is_object()) {
+    args = params->get_object().if_contains(args_key);
+  }
   const std::string text = args ? json::serialize(*args) : std::string("{}");
   r.args_digest = access::sha256_hex(text);
   r.bytes_in = static_cast<std::int64_t>(text.size());

@@ -105,15 +105,7 @@ asio::awaitable<void> Relay::handle_request(SessionPtr session, json::object req
                                             std::shared_ptr<EventStream> out) {
   Exchange ex(std::move(session), std::move(request), std::move(out));
   Session& s = *ex.session;
-  s.touch();
-  try {
-    co_await run(ex);
-  } catch (const std::exception& e) {
-    spdlog::error("internal error handling {}: {}", ex.method, e.what());
-    ex.fail(rpc_code::kInternalError, "Internal error");
-  }
-  ex.classify();
-  s.touch();
+  co_await run_guarded(ex);
   const bool cancelled = s.cancelled.erase(jsonrpc::id_key(ex.id)) != 0;
   std::string text = jsonrpc::serialize(ex.reply);
   close_audit(ex, text.size());
@@ -127,6 +119,28 @@ asio::awaitable<void> Relay::handle_request(SessionPtr session, json::object req
   } else {
     ex.out->push_final(std::move(text));
   }
+}
+
+asio::awaitable<json::object> Relay::call(SessionPtr session, json::object request) {
+  auto out = session->new_request_stream(false);
+  Exchange ex(std::move(session), std::move(request), std::move(out));
+  co_await run_guarded(ex);
+  if (ex.audit) {
+    close_audit(ex, jsonrpc::serialize(ex.reply).size());
+  }
+  co_return std::move(ex.reply);
+}
+
+asio::awaitable<void> Relay::run_guarded(Exchange& ex) {
+  ex.session->touch();
+  try {
+    co_await run(ex);
+  } catch (const std::exception& e) {
+    spdlog::error("internal error handling {}: {}", ex.method, e.what());
+    ex.fail(rpc_code::kInternalError, "Internal error");
+  }
+  ex.classify();
+  ex.session->touch();
 }
 
 asio::awaitable<void> Relay::run(Exchange& ex) {

@@ -96,6 +96,9 @@ class Relay {
   // Messages from a client. A request's response is pushed to `out` as its final message.
   asio::awaitable<void> handle_request(SessionPtr session, json::object request,
                                        std::shared_ptr<EventStream> out);
+  /// The same for the gateway's own surfaces (REST): the reply as an object, with nothing
+  /// pushed to a stream (and so nothing serialized and parsed again).
+  asio::awaitable<json::object> call(SessionPtr session, json::object request);
   void handle_notification(const SessionPtr& session, json::object msg);
   void handle_response(const SessionPtr& session, json::object msg);
 
@@ -151,6 +154,8 @@ class Relay {
   /// The stages every client request crosses: method table → audit (routed methods; the row
   /// is written with the reply) → access → security gate → handler.
   asio::awaitable<void> run(Exchange& ex);
+  /// run(), with a stray exception answered as -32603, and the outcome classified.
+  asio::awaitable<void> run_guarded(Exchange& ex);
   // Access: where the exchange goes and whether its principal may use it there (false: the
   // reply is set).
   asio::awaitable<bool> admit(Exchange& ex, Routing routing);
