@@ -28,14 +28,10 @@ asio::awaitable<SessionPtr> HttpServer::Impl::rest_session(const access::Princip
   info["name"] = "mcpgw-rest";
   info["version"] = MCPGW_VERSION;
   params["clientInfo"] = std::move(info);
-  co_await ask(s, jsonrpc::make_request(0, mcp::method::kInitialize, std::move(params)));
+  co_await relay_.call(s, jsonrpc::make_request(0, mcp::method::kInitialize, std::move(params)));
   std::erase_if(rest_sessions_, [](const auto& kv) { return kv.second->closed; });
   rest_sessions_[key] = s;
   co_return s;
-}
-
-asio::awaitable<json::object> HttpServer::Impl::ask(const SessionPtr& s, json::object request) {
-  co_return co_await relay_.call(s, std::move(request));
 }
 
 asio::awaitable<bool> HttpServer::Impl::rest(Conn& c, Request& req, const std::string& path,
@@ -93,7 +89,7 @@ json::array HttpServer::Impl::rest_servers(const access::PrincipalPtr& who) {
 asio::awaitable<Response> HttpServer::Impl::rest_tools(const Request& req, const SessionPtr& s,
                                                        const std::string& server_id) {
   const std::string& sep = relay_.config().gateway.separator;
-  json::object reply = co_await ask(s, jsonrpc::make_request(1, mcp::method::kToolsList, {}));
+  json::object reply = co_await relay_.call(s, jsonrpc::make_request(1, mcp::method::kToolsList, {}));
   json::array tools;
   if (const auto* r = reply.if_contains("result"); r && r->is_object()) {
     for (const auto& t : r->get_object().at("tools").as_array()) {
@@ -140,7 +136,7 @@ asio::awaitable<Response> HttpServer::Impl::rest_call(const Request& req, const 
   } else {
     params["arguments"] = json::object();
   }
-  json::object reply = co_await ask(s, jsonrpc::make_request(1, mcp::method::kToolsCall,
+  json::object reply = co_await relay_.call(s, jsonrpc::make_request(1, mcp::method::kToolsCall,
                                                              std::move(params)));
   if (const auto* e = reply.if_contains("error"); e && e->is_object()) {
     const auto& err = e->get_object();

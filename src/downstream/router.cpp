@@ -151,10 +151,10 @@ asio::awaitable<std::optional<Response>> HttpServer::Impl::authenticate(Conn& c,
 }
 
 std::optional<Response> HttpServer::Impl::count_principal(Conn& c, const Request& req) {
-  const std::string name = c.principal ? c.principal->name : std::string();
-  if (name.empty() || name == c.counted_as) {
-    return std::nullopt;
+  if (!c.principal || c.principal->name == c.counted_as) {
+    return std::nullopt;  // the usual case: a later request on an already counted connection
   }
+  const std::string& name = c.principal->name;
   if (!admission_.admit_principal(name)) {
     c.principal.reset();
     auto res = error_response(req, 429, nullptr, rpc_code::kServerError,

@@ -320,8 +320,6 @@ class HttpServer::Impl {
   asio::awaitable<SessionPtr> rest_session(const access::PrincipalPtr& who,
                                            const std::string& scope);
 
-  /// Runs one request through the relay on `s`; returns its response.
-  asio::awaitable<json::object> ask(const SessionPtr& s, json::object request);
 
   asio::awaitable<bool> rest(Conn& c, Request& req, const std::string& path,
                              const std::string& server_id);

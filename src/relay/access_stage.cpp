@@ -95,11 +95,12 @@ bool Relay::admit_completion(Exchange& ex) {
   }
   auto& r = ref->get_object();
   const std::string_view type = string_at(r, "type");
-  const char* key = type == "ref/prompt" ? "name" : type == "ref/resource" ? "uri" : nullptr;
+  const bool prompt = type == "ref/prompt";
+  const char* key = prompt ? "name" : type == "ref/resource" ? "uri" : nullptr;
   std::optional<Route> route;
   if (key != nullptr) {
     ex.target = std::string(string_at(r, key));
-    route = *key == 'n' ? route_name(s, ex.target) : route_uri(s, ex.target);
+    route = prompt ? route_name(s, ex.target) : route_uri(s, ex.target);
   }
   if (!route) {
     ex.fail(rpc_code::kInvalidParams, "completion/complete: unknown prompt or resource");
