@@ -6,6 +6,7 @@
 #   4. unit and integration tests again, built with ASan+UBSan
 #   5. every libFuzzer harness for FUZZ_SECONDS (20) on its corpus (scripts/fuzz.sh)
 #   6. the layering of src/ (scripts/check_layers.sh: one check per file)
+#   7. the sizes of src/: files and function bodies (scripts/check_sizes.py: one check per file)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=$(realpath -m "${BUILD_DIR:-build}")
@@ -146,7 +147,15 @@ run_layers() {  # run_layers NAME
   record_counts "$1" "$log"
 }
 
+run_sizes() {  # run_sizes NAME
+  local log="$OUT/$1.log"
+  python3 scripts/check_sizes.py >"$log" 2>&1
+  grep -v "passed, " "$log" | head -20
+  record_counts "$1" "$log"
+}
+
 run_layers "layers"
+run_sizes "sizes"
 run_unit "unit" "$BUILD_DIR"
 run_integration "integration" "$BUILD_DIR/mcpgw"
 run_conformance "conformance" "$BUILD_DIR/mcpgw"

@@ -271,6 +271,120 @@ std::vector<std::string_view> claim_values(const json::object& claims, std::stri
   return out;
 }
 
+/// The JSON object that `b64` encodes (base64url), kept in `holder`; null if it is not one.
+const json::object* decode_object(std::string_view b64, json::value& holder) {
+  auto text = base64url_decode(b64);
+  return text ? parse_object(*text, holder) : nullptr;
+}
+
+/// The token's algorithm, if `cfg` accepts it and the header asks for nothing unknown
+/// (`crit`); else null, with r.reason set.
+const Alg* accepted_alg(const config::JwtConfig& cfg, const json::object& header, JwtResult& r) {
+  const std::string_view alg_name = str_member(header, "alg");
+  const Alg* alg = find_alg(alg_name);
+  const bool accepted =
+      alg != nullptr && (cfg.algorithms.empty() ||
+                         std::find(cfg.algorithms.begin(), cfg.algorithms.end(), alg_name) !=
+                             cfg.algorithms.end());
+  if (!accepted) {
+    r.reason = fmt::format("Unauthorized: token algorithm \"{}\" is not accepted", alg_name);
+    return nullptr;
+  }
+  if (header.contains("crit")) {
+    r.reason = "Unauthorized: the token has critical header extensions this gateway does not know";
+    return nullptr;
+  }
+  return alg;
+}
+
+/// Whether the `aud` claim (a string or an array) names one of `cfg`'s audiences.
+bool audience_ok(const config::JwtConfig& cfg, const json::object& claims) {
+  auto accepted_audience = [&](std::string_view a) {
+    return std::find(cfg.audiences.begin(), cfg.audiences.end(), a) != cfg.audiences.end();
+  };
+  bool ok = false;
+  if (const auto* aud = claims.if_contains("aud"); aud != nullptr && aud->is_string()) {
+    ok = accepted_audience(aud->get_string());
+  } else if (aud != nullptr && aud->is_array()) {
+    for (const auto& item : aud->get_array()) {
+      ok = ok || (item.is_string() && accepted_audience(item.get_string()));
+    }
+  }
+  return ok;
+}
+
+/// Checks the claims of a token whose signature holds: issuer, audience, expiry (into `exp`),
+/// not-before and subject. Sets r.subject when there is one; false with r.reason set if a
+/// check fails.
+bool check_claims(const config::JwtConfig& cfg, const json::object& claims, std::int64_t now,
+                  std::int64_t& exp, JwtResult& r) {
+  // The signature holds: the subject names who was refused, in the audit trail.
+  const std::string_view sub = str_member(claims, cfg.subject_claim);
+  if (!sub.empty()) {
+    r.subject = fmt::format("jwt:{}", sub);
+  }
+  if (str_member(claims, "iss") != cfg.issuer) {
+    r.reason = fmt::format("Unauthorized: the token's issuer is not {}", cfg.issuer);
+    return false;
+  }
+  if (!audience_ok(cfg, claims)) {
+    r.reason = "Unauthorized: the token's audience is not this gateway";
+    return false;
+  }
+  const auto exp_claim = number_member(claims, "exp");
+  if (!exp_claim) {
+    r.reason = "Unauthorized: the token has no expiry (exp)";
+    return false;
+  }
+  exp = static_cast<std::int64_t>(*exp_claim);
+  if (now > exp + cfg.leeway_s) {
+    r.reason = "Unauthorized: the token has expired";
+    return false;
+  }
+  if (const auto nbf = number_member(claims, "nbf");
+      nbf && now + cfg.leeway_s < static_cast<std::int64_t>(*nbf)) {
+    r.reason = "Unauthorized: the token is not valid yet (nbf)";
+    return false;
+  }
+  if (sub.empty()) {
+    r.reason = fmt::format("Unauthorized: the token has no \"{}\" claim", cfg.subject_claim);
+    return false;
+  }
+  return true;
+}
+
+/// The principal named r.subject with the grants the token's grants claim maps to (everything
+/// when `cfg` maps none). Null, with r.status and r.reason set, if it carries none of them.
+std::shared_ptr<Principal> principal_for(const config::JwtConfig& cfg,
+                                         const json::object& claims, JwtResult& r) {
+  auto p = std::make_shared<Principal>();
+  p->name = r.subject;
+  if (cfg.grants.empty()) {
+    p->grants.emplace_back();  // no mapping configured: a valid token may use everything
+    return p;
+  }
+  auto values = claim_values(claims, cfg.grants_claim);
+  if (values.empty() && cfg.grants_claim == "scope") {
+    values = claim_values(claims, "scp");  // Azure AD and Okta spell it so
+  }
+  for (auto v : values) {
+    if (auto it = cfg.grants.find(std::string(v)); it != cfg.grants.end()) {
+      p->grants.push_back({it->second.servers, it->second.tools, it->second.deny_tools});
+    }
+  }
+  if (p->grants.empty()) {
+    std::string known;
+    for (const auto& [name, g] : cfg.grants) {
+      known += known.empty() ? name : " " + name;
+    }
+    r.status = JwtStatus::forbidden;
+    r.reason = fmt::format("Forbidden: the token carries none of the scopes this gateway "
+                           "grants ({})", known);
+    return nullptr;
+  }
+  return p;
+}
+
 }  // namespace
 
 std::optional<std::string> base64url_decode(std::string_view in) {
@@ -451,25 +565,14 @@ JwtResult JwtVerifier::check(std::string_view token, std::int64_t now, std::int6
   const std::string_view sig_b64 = token.substr(dot2 + 1);
 
   json::value header_holder;
-  auto header_text = base64url_decode(header_b64);
-  const json::object* header = header_text ? parse_object(*header_text, header_holder) : nullptr;
+  const json::object* header = decode_object(header_b64, header_holder);
   auto sig = base64url_decode(sig_b64);
   if (header == nullptr || !sig) {
     r.reason = "Unauthorized: the token is not a well-formed JWT";
     return r;
   }
-  const std::string_view alg_name = str_member(*header, "alg");
-  const Alg* alg = find_alg(alg_name);
-  const bool accepted =
-      alg != nullptr && (cfg_.algorithms.empty() ||
-                         std::find(cfg_.algorithms.begin(), cfg_.algorithms.end(), alg_name) !=
-                             cfg_.algorithms.end());
-  if (!accepted) {
-    r.reason = fmt::format("Unauthorized: token algorithm \"{}\" is not accepted", alg_name);
-    return r;
-  }
-  if (header->contains("crit")) {
-    r.reason = "Unauthorized: the token has critical header extensions this gateway does not know";
+  const Alg* alg = accepted_alg(cfg_, *header, r);
+  if (alg == nullptr) {
     return r;
   }
   if (keys_.empty()) {
@@ -486,7 +589,7 @@ JwtResult JwtVerifier::check(std::string_view token, std::int64_t now, std::int6
     }
     kid_known = true;
     if (k->kty != alg->kty || (!alg->crv.empty() && k->crv != alg->crv) ||
-        (!k->alg.empty() && k->alg != alg_name)) {
+        (!k->alg.empty() && k->alg != alg->name)) {
       continue;  // this key is not for this algorithm
     }
     if (verify_signature(k->pkey.get(), *alg, token.substr(0, dot2), *sig)) {
@@ -505,81 +608,17 @@ JwtResult JwtVerifier::check(std::string_view token, std::int64_t now, std::int6
   }
 
   json::value claims_holder;
-  auto payload_text = base64url_decode(payload_b64);
-  const json::object* claims =
-      payload_text ? parse_object(*payload_text, claims_holder) : nullptr;
+  const json::object* claims = decode_object(payload_b64, claims_holder);
   if (claims == nullptr) {
     r.reason = "Unauthorized: the token's claims are not a JSON object";
     return r;
   }
-  // The signature holds: the subject names who was refused, in the audit trail.
-  const std::string_view sub = str_member(*claims, cfg_.subject_claim);
-  if (!sub.empty()) {
-    r.subject = fmt::format("jwt:{}", sub);
-  }
-  if (str_member(*claims, "iss") != cfg_.issuer) {
-    r.reason = fmt::format("Unauthorized: the token's issuer is not {}", cfg_.issuer);
+  if (!check_claims(cfg_, *claims, now, exp, r)) {
     return r;
   }
-  auto accepted_audience = [&](std::string_view a) {
-    return std::find(cfg_.audiences.begin(), cfg_.audiences.end(), a) != cfg_.audiences.end();
-  };
-  bool audience_ok = false;
-  if (const auto* aud = claims->if_contains("aud"); aud != nullptr && aud->is_string()) {
-    audience_ok = accepted_audience(aud->get_string());
-  } else if (aud != nullptr && aud->is_array()) {
-    for (const auto& item : aud->get_array()) {
-      audience_ok = audience_ok || (item.is_string() && accepted_audience(item.get_string()));
-    }
-  }
-  if (!audience_ok) {
-    r.reason = "Unauthorized: the token's audience is not this gateway";
+  auto p = principal_for(cfg_, *claims, r);
+  if (!p) {
     return r;
-  }
-  const auto exp_claim = number_member(*claims, "exp");
-  if (!exp_claim) {
-    r.reason = "Unauthorized: the token has no expiry (exp)";
-    return r;
-  }
-  exp = static_cast<std::int64_t>(*exp_claim);
-  if (now > exp + cfg_.leeway_s) {
-    r.reason = "Unauthorized: the token has expired";
-    return r;
-  }
-  if (const auto nbf = number_member(*claims, "nbf");
-      nbf && now + cfg_.leeway_s < static_cast<std::int64_t>(*nbf)) {
-    r.reason = "Unauthorized: the token is not valid yet (nbf)";
-    return r;
-  }
-  if (sub.empty()) {
-    r.reason = fmt::format("Unauthorized: the token has no \"{}\" claim", cfg_.subject_claim);
-    return r;
-  }
-
-  auto p = std::make_shared<Principal>();
-  p->name = r.subject;
-  if (cfg_.grants.empty()) {
-    p->grants.emplace_back();  // no mapping configured: a valid token may use everything
-  } else {
-    auto values = claim_values(*claims, cfg_.grants_claim);
-    if (values.empty() && cfg_.grants_claim == "scope") {
-      values = claim_values(*claims, "scp");  // Azure AD and Okta spell it so
-    }
-    for (auto v : values) {
-      if (auto it = cfg_.grants.find(std::string(v)); it != cfg_.grants.end()) {
-        p->grants.push_back({it->second.servers, it->second.tools, it->second.deny_tools});
-      }
-    }
-    if (p->grants.empty()) {
-      std::string known;
-      for (const auto& [name, g] : cfg_.grants) {
-        known += known.empty() ? name : " " + name;
-      }
-      r.status = JwtStatus::forbidden;
-      r.reason = fmt::format("Forbidden: the token carries none of the scopes this gateway "
-                             "grants ({})", known);
-      return r;
-    }
   }
   r.status = JwtStatus::ok;
   r.principal = std::move(p);

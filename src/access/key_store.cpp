@@ -13,6 +13,7 @@
 
 #include <charconv>
 #include <ctime>
+#include <memory>
 
 namespace mcpgw::access {
 
@@ -89,10 +90,15 @@ constexpr const char* kColumns =
 
 std::string sha256_hex(std::string_view key) {
   // Fetched once: an implicit fetch on every call costs more than the digest itself.
+  // The context is made once per thread too: one per digest costs two allocations.
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
+                                                                            EVP_MD_CTX_free);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(key.data(), key.size(), md, &len, sha256, nullptr);
+  EVP_DigestInit_ex(ctx.get(), sha256, nullptr);
+  EVP_DigestUpdate(ctx.get(), key.data(), key.size());
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex(static_cast<std::size_t>(len) * 2, '0');
   for (unsigned int i = 0; i < len; ++i) {

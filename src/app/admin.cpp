@@ -73,6 +73,78 @@ std::string str(const json::object& o, std::string_view key) {
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
 }
 
+/// A call to the admin API.
+struct Request {
+  verb method = verb::get;
+  std::string path, body;
+};
+
+/// The admin API call that carries out `a`'s command and action.
+Request request_for(const AdminArgs& a) {
+  Request r;
+  if (a.command == "approvals") {
+    if (a.action == "list") {
+      r.path = "/admin/approvals";
+    } else {
+      r.method = verb::post;
+      r.path = "/admin/approvals/" + a.id;
+      r.body = fmt::format("{{\"decision\":\"{}\"}}", a.action == "approve" ? "approve" : "deny");
+    }
+  } else {
+    if (a.action == "list") {
+      r.path = "/admin/tools";
+    } else {
+      r.method = verb::post;
+      r.path = "/admin/tools/approve";
+      json::object o;
+      o["server"] = a.server;
+      o["tool"] = a.tool;
+      r.body = json::serialize(o);
+    }
+  }
+  return r;
+}
+
+/// Prints one held call of `approvals list`.
+void print_approval(const json::object& i) {
+  const auto* created = i.if_contains("created");
+  fmt::print("{}  {}  {}  by {}  scope {}\n    why: {}\n", str(i, "id"),
+             created != nullptr && created->is_int64() ? when(created->get_int64()) : "",
+             str(i, "target"), str(i, "principal"), str(i, "scope"), str(i, "reason"));
+  if (const std::string args = str(i, "arguments"); !args.empty()) {
+    fmt::print("    arguments: {}\n", args);
+  }
+}
+
+/// Prints one tool of `tools list`.
+void print_tool(const json::object& i) {
+  fmt::print("{:<12} {}/{}", str(i, "status"), str(i, "server"), str(i, "tool"));
+  if (const std::string reason = str(i, "reason"); !reason.empty()) {
+    fmt::print("  ({})", reason);
+  }
+  fmt::print("\n");
+}
+
+/// Prints the list in the answer `o` to `approvals list` or `tools list`.
+void print_list(const AdminArgs& a, const json::object& o) {
+  const char* key = a.command == "approvals" ? "approvals" : "tools";
+  const auto* items = o.if_contains(key);
+  if (items == nullptr || !items->is_array() || items->get_array().empty()) {
+    fmt::print("{}\n", a.command == "approvals" ? "no call waits for approval"
+                                                : "no tools are pinned yet");
+    return;
+  }
+  for (const auto& item : items->get_array()) {
+    const auto* i = item.if_object();
+    if (i == nullptr) continue;
+    if (a.command == "approvals") {
+      print_approval(*i);
+    } else {
+      print_tool(*i);
+    }
+  }
+}
+
 }  // namespace
 
 int admin_command(const AdminArgs& a) {
@@ -88,29 +160,8 @@ int admin_command(const AdminArgs& a) {
     return 2;
   }
 
-  verb method = verb::get;
-  std::string path, body;
-  if (a.command == "approvals") {
-    if (a.action == "list") {
-      path = "/admin/approvals";
-    } else {
-      method = verb::post;
-      path = "/admin/approvals/" + a.id;
-      body = fmt::format("{{\"decision\":\"{}\"}}", a.action == "approve" ? "approve" : "deny");
-    }
-  } else {
-    if (a.action == "list") {
-      path = "/admin/tools";
-    } else {
-      method = verb::post;
-      path = "/admin/tools/approve";
-      json::object o;
-      o["server"] = a.server;
-      o["tool"] = a.tool;
-      body = json::serialize(o);
-    }
-  }
-  const Reply r = call(base, method, path, token, std::move(body));
+  Request req = request_for(a);
+  const Reply r = call(base, req.method, req.path, token, std::move(req.body));
   if (r.status == 0) {
     fmt::print(stderr, "error: {}: {}\n", base.display(), r.error);
     return 1;
@@ -135,32 +186,7 @@ int admin_command(const AdminArgs& a) {
     }
     return 0;
   }
-  const char* key = a.command == "approvals" ? "approvals" : "tools";
-  const auto* items = o->if_contains(key);
-  if (items == nullptr || !items->is_array() || items->get_array().empty()) {
-    fmt::print("{}\n", a.command == "approvals" ? "no call waits for approval"
-                                                : "no tools are pinned yet");
-    return 0;
-  }
-  for (const auto& item : items->get_array()) {
-    const auto* i = item.if_object();
-    if (i == nullptr) continue;
-    if (a.command == "approvals") {
-      const auto* created = i->if_contains("created");
-      fmt::print("{}  {}  {}  by {}  scope {}\n    why: {}\n", str(*i, "id"),
-                 created != nullptr && created->is_int64() ? when(created->get_int64()) : "",
-                 str(*i, "target"), str(*i, "principal"), str(*i, "scope"), str(*i, "reason"));
-      if (const std::string args = str(*i, "arguments"); !args.empty()) {
-        fmt::print("    arguments: {}\n", args);
-      }
-    } else {
-      fmt::print("{:<12} {}/{}", str(*i, "status"), str(*i, "server"), str(*i, "tool"));
-      if (const std::string reason = str(*i, "reason"); !reason.empty()) {
-        fmt::print("  ({})", reason);
-      }
-      fmt::print("\n");
-    }
-  }
+  print_list(a, *o);
   return 0;
 }
 

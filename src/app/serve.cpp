@@ -65,38 +65,29 @@ void raise_fd_limit(const config::Limits& limits) {
   }
 }
 
-}  // namespace
-
-int serve(config::Config cfg) {
-  std::signal(SIGPIPE, SIG_IGN);  // a server that died mid-write must not take us down
-  raise_fd_limit(cfg.gateway.limits);
-  // Server processes never outlive the gateway: orphans of their children come back to us,
-  // and the keeper ends whatever is left if the gateway dies without doing it.
-  upstream::become_subreaper();
-  std::string keeper_error;
-  if (!upstream::Keeper::start(keeper_error)) {
-    spdlog::critical("{}", keeper_error);
-    return 1;
-  }
-  asio::io_context ioc(1);
-  upstream::Reaper reaper(ioc);
-  upstream::Reaper::install(&reaper);
-
-  std::string error;
-  if (!config::is_loopback_host(cfg.gateway.listen_host) && !cfg.gateway.auth.mode_set) {
+/// False (with a critical log line) if the gateway listens beyond loopback without an
+/// explicit auth mode.
+bool auth_mode_chosen(const config::GatewayConfig& g) {
+  if (!config::is_loopback_host(g.listen_host) && !g.auth.mode_set) {
     spdlog::critical("listening on {} needs an explicit gateway.auth.mode (or --auth): \"keys\", "
                      "\"jwt\", or \"none\" to let anyone who can reach it use every server",
-                     cfg.gateway.listen_host);
-    return 2;
+                     g.listen_host);
+    return false;
   }
-  access::Authenticator auth;
-  if (!auth.init(cfg.gateway.auth, error)) {
+  return true;
+}
+
+/// Sets up `auth` from gateway.auth and logs where keys and tokens come from. False (with a
+/// critical log line) if it cannot.
+bool init_auth(const config::GatewayConfig& g, access::Authenticator& auth) {
+  std::string error;
+  if (!auth.init(g.auth, error)) {
     spdlog::critical("{}", error);
-    return 1;
+    return false;
   }
-  auth.set_failure_limit(cfg.gateway.limits.auth_failures_per_min);
-  if (cfg.gateway.auth.uses_keys()) {
-    spdlog::info("authentication: API keys from {}", cfg.gateway.auth.store);
+  auth.set_failure_limit(g.limits.auth_failures_per_min);
+  if (g.auth.uses_keys()) {
+    spdlog::info("authentication: API keys from {}", g.auth.store);
   }
   if (const auto* jwt = auth.jwt()) {
     spdlog::info("authentication: access tokens from {} (audience {}), signing keys from {}{}",
@@ -104,26 +95,40 @@ int serve(config::Config cfg) {
                  jwt->config().jwks.substr(0, jwt->config().jwks.find('?')),
                  jwt->config().jwks_is_url ? "" : fmt::format(" ({} key(s))", jwt->key_count()));
   }
-  std::unique_ptr<access::AuditLog> audit;
-  if (cfg.gateway.audit.enabled.value_or(cfg.gateway.auth.mode != "none")) {
-    access::AuditOptions opts;
-    opts.path = cfg.gateway.audit.store;
-    opts.queue = cfg.gateway.audit.queue;
-    opts.block_when_full = cfg.gateway.audit.block_when_full;
-    audit = access::AuditLog::open(opts, error);
-    if (!audit) {
-      spdlog::critical("{}", error);
-      return 1;
-    }
-    spdlog::info("audit trail: {}", opts.path);
+  return true;
+}
+
+/// Opens the audit trail into `audit` if it is on (by default, whenever auth is). False (with
+/// a critical log line) if it cannot be opened.
+bool open_audit(const config::GatewayConfig& g, std::unique_ptr<access::AuditLog>& audit) {
+  if (!g.audit.enabled.value_or(g.auth.mode != "none")) {
+    return true;
   }
+  access::AuditOptions opts;
+  opts.path = g.audit.store;
+  opts.queue = g.audit.queue;
+  opts.block_when_full = g.audit.block_when_full;
+  std::string error;
+  audit = access::AuditLog::open(opts, error);
+  if (!audit) {
+    spdlog::critical("{}", error);
+    return false;
+  }
+  spdlog::info("audit trail: {}", opts.path);
+  return true;
+}
+
+/// Builds the security gate into `gate` (null when it is off) and logs its filters. False
+/// (with critical log lines) if its settings are wrong.
+bool create_gate(const config::Config& cfg, asio::any_io_executor ex,
+                 std::unique_ptr<gate::Gate>& gate) {
   config::Diagnostics gate_diag;
-  auto gate = gate::Gate::create(cfg, ioc.get_executor(), gate_diag);
+  gate = gate::Gate::create(cfg, ex, gate_diag);
   if (!gate_diag.ok()) {
     for (const auto& e : gate_diag.errors) {
       spdlog::critical("{}", e);
     }
-    return 1;
+    return false;
   }
   if (gate) {
     spdlog::info("security gate: {}{}", gate->filter_names(),
@@ -132,73 +137,66 @@ int serve(config::Config cfg) {
                                    cfg.gateway.security.admin_token_env)
                      : std::string("; admin API on"));
   }
-  relay::Relay relay(ioc.get_executor(), cfg);
-  relay.set_audit(audit.get());
-  relay.set_gate(gate.get());
-  downstream::HttpServer http(ioc, relay, cfg, auth);
-  if (!http.listen(cfg.gateway.listen_host, cfg.gateway.listen_port, error)) {
-    spdlog::critical("{}", error);
-    return 1;
-  }
-  relay.start();
-  http.start();
-  const std::string host = cfg.gateway.listen_host.find(':') != std::string::npos
-                               ? "[" + cfg.gateway.listen_host + "]"
-                               : cfg.gateway.listen_host;
-  spdlog::info("mcpgw {} listening on http://{}:{}/mcp (legacy SSE: /sse) with {} server(s)",
-               MCPGW_VERSION, host, http.port(), cfg.servers.size());
-  spdlog::debug("allocator: {}", memory::allocator_name());
+  return true;
+}
 
-  asio::signal_set signals(ioc, SIGINT, SIGTERM);
-  bool stopping = false;
-  std::function<void()> arm = [&] {
-    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-      if (ec) {
-        return;
-      }
-      if (stopping) {
-        spdlog::warn("second signal: exiting now");
-        ioc.stop();
-        return;
-      }
-      stopping = true;
-      spdlog::info("signal {}: draining (up to {} ms)", sig, cfg.gateway.timeouts.drain.count());
-      asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
-        co_await http.shutdown(cfg.gateway.timeouts.drain);
-        spdlog::info("stopped");
-        ioc.stop();
-      }, asio::detached);
-      arm();
-    });
-  };
-  arm();
-  // SIGHUP's default action ends the process; an operator sending it expects a reload, never
-  // an outage. Until reload exists it is logged and ignored.
-  asio::signal_set hangup(ioc, SIGHUP);
-  std::function<void()> arm_hangup = [&] {
-    hangup.async_wait([&](const boost::system::error_code& ec, int) {
-      if (ec) {
-        return;
-      }
-      spdlog::warn("SIGHUP: configuration reload is not supported; still serving the "
-                   "configuration it started with");
-      arm_hangup();
-    });
-  };
-  arm_hangup();
-  run_loop(ioc);
+/// Waits for SIGINT or SIGTERM on `signals`: the first drains `http` (up to `drain`) and then
+/// stops the loop; a second one stops the loop at once.
+void arm_stop(asio::signal_set& signals, asio::io_context& ioc, downstream::HttpServer& http,
+              std::chrono::milliseconds drain, bool& stopping) {
+  signals.async_wait([&signals, &ioc, &http, drain, &stopping](const boost::system::error_code& ec,
+                                                               int sig) {
+    if (ec) {
+      return;
+    }
+    if (stopping) {
+      spdlog::warn("second signal: exiting now");
+      ioc.stop();
+      return;
+    }
+    stopping = true;
+    spdlog::info("signal {}: draining (up to {} ms)", sig, drain.count());
+    asio::co_spawn(ioc, [&ioc, &http, drain]() -> asio::awaitable<void> {
+      co_await http.shutdown(drain);
+      spdlog::info("stopped");
+      ioc.stop();
+    }, asio::detached);
+    arm_stop(signals, ioc, http, drain, stopping);
+  });
+}
+
+/// Waits for SIGHUP on `hangup`, logs it and goes on serving. SIGHUP's default action ends the
+/// process; an operator sending it expects a reload, never an outage. Until reload exists it is
+/// logged and ignored.
+void arm_hangup(asio::signal_set& hangup) {
+  hangup.async_wait([&hangup](const boost::system::error_code& ec, int) {
+    if (ec) {
+      return;
+    }
+    spdlog::warn("SIGHUP: configuration reload is not supported; still serving the "
+                 "configuration it started with");
+    arm_hangup(hangup);
+  });
+}
+
+/// At the end of `serve`: ends what servers left behind and writes the audit trail's last rows.
+void finish(access::AuditLog* audit) {
   if (const auto orphans = upstream::kill_orphans(upstream::Keeper::pid()); orphans > 0) {
     spdlog::warn("killed {} process(es) that servers left behind", orphans);
   }
-  if (audit) {
+  if (audit != nullptr) {
     audit->flush();  // every answered request has its row before the process ends
     spdlog::info("audit trail: {} row(s) written, {} dropped", audit->written(), audit->dropped());
   }
-  return 0;
 }
 
-int check_config(const config::Config& cfg_in, bool start) {
-  config::Config cfg = cfg_in;
+/// A host as it goes in a URL: an IPv6 address in brackets.
+std::string url_host(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+/// Prints where the gateway would listen and each server it would run or connect to.
+void print_plan(const config::Config& cfg) {
   const auto& g = cfg.gateway;
   fmt::print("listen: {}:{}\n", g.listen_host, g.listen_port);
   fmt::print("endpoint: http://{}:{}/mcp (per server: /mcp/NAME; legacy SSE: /sse)\n",
@@ -217,17 +215,164 @@ int check_config(const config::Config& cfg_in, bool start) {
       fmt::print("  {:<20} {:<5}  {}\n", s.name, config::to_string(s.transport), s.url);
     }
   }
-  if (g.security.enabled) {
-    asio::io_context check_ioc(1);
-    config::Diagnostics gate_diag;
-    auto gate = gate::Gate::create(cfg, check_ioc.get_executor(), gate_diag, true);
-    if (!gate) {
-      for (const auto& e : gate_diag.errors) {
-        fmt::print(stderr, "error: {}\n", e);
-      }
-      return 2;
+}
+
+/// Builds the security gate (without starting it) and prints its filters. False (with the
+/// errors on stderr) if its settings are wrong.
+bool print_gate(const config::Config& cfg) {
+  asio::io_context check_ioc(1);
+  config::Diagnostics gate_diag;
+  auto gate = gate::Gate::create(cfg, check_ioc.get_executor(), gate_diag, true);
+  if (!gate) {
+    for (const auto& e : gate_diag.errors) {
+      fmt::print(stderr, "error: {}\n", e);
     }
-    fmt::print("security gate: {}\n", gate->filter_names());
+    return false;
+  }
+  fmt::print("security gate: {}\n", gate->filter_names());
+  return true;
+}
+
+/// Sends `method` (with the parameters of `initialize`) on session `s`; returns the reply.
+asio::awaitable<json::object> ask(relay::Relay& relay, const relay::SessionPtr& s,
+                                  std::string method) {
+  auto out = s->new_request_stream(false);
+  json::object params;
+  if (method == "initialize") {
+    params["protocolVersion"] = "2025-11-25";
+    params["capabilities"] = json::object();
+    json::object info;
+    info["name"] = "mcpgw check-config";
+    info["version"] = MCPGW_VERSION;
+    params["clientInfo"] = info;
+  }
+  co_await relay.handle_request(s, jsonrpc::make_request(1, method, params), out);
+  co_return jsonrpc::parse(out->front()->data).value().as_object();
+}
+
+/// Lists the tools, prompts and resources on session `s` and prints their names. Returns 1 if
+/// a name is exposed twice, else 0.
+asio::awaitable<int> print_lists(relay::Relay& relay, const relay::SessionPtr& s) {
+  int rc = 0;
+  std::map<std::string, std::string> seen;
+  for (const char* kind : {"tools", "prompts", "resources"}) {
+    json::object reply = co_await ask(relay, s, fmt::format("{}/list", kind));
+    const auto* result = reply.if_contains("result");
+    if (result == nullptr) {
+      continue;
+    }
+    const auto& items = result->as_object().at(kind).as_array();
+    fmt::print("{} ({}):\n", kind, items.size());
+    const char* key = std::string_view(kind) == "resources" ? "uri" : "name";
+    for (const auto& item : items) {
+      const std::string name(std::string_view(item.as_object().at(key).as_string()));
+      fmt::print("  {}\n", name);
+      if (auto [it, fresh] = seen.emplace(std::string(kind) + ":" + name, name); !fresh) {
+        fmt::print("  error: collision: {} is exposed twice\n", name);
+        rc = 1;
+      }
+    }
+  }
+  co_return rc;
+}
+
+/// Prints each server of `health` that is not ready. Returns 1 if there is one, else 0.
+int print_unready(const json::object& health) {
+  int rc = 0;
+  for (const auto& [name, state] : health.at("servers").as_object()) {
+    const auto& st = state.as_object();
+    if (st.at("state").as_string() != "ready") {
+      fmt::print("error: server {} is {}{}\n", std::string_view(name),
+                 std::string_view(st.at("state").as_string()),
+                 st.contains("reason")
+                     ? fmt::format(": {}", std::string_view(st.at("reason").as_string()))
+                     : std::string());
+      rc = 1;
+    }
+  }
+  return rc;
+}
+
+/// Opens a session on every server, as a client of the aggregate endpoint would, prints what
+/// it sees and closes it. Returns 1 if there was a problem, else 0.
+asio::awaitable<int> probe(relay::Relay& relay, const config::Config& cfg) {
+  std::vector<std::string> all;
+  for (const auto& s : cfg.servers) {
+    all.push_back(s.name);
+  }
+  auto session = relay.create_session({.view = all, .endpoint = "/mcp"});
+  auto s = *session;
+  co_await ask(relay, s, "initialize");
+  int rc = co_await print_lists(relay, s);
+  if (print_unready(relay.health()) != 0) {
+    rc = 1;
+  }
+  relay.close_session(s, "done");
+  co_return rc;
+}
+
+}  // namespace
+
+int serve(config::Config cfg) {
+  std::signal(SIGPIPE, SIG_IGN);  // a server that died mid-write must not take us down
+  raise_fd_limit(cfg.gateway.limits);
+  // Server processes never outlive the gateway: orphans of their children come back to us,
+  // and the keeper ends whatever is left if the gateway dies without doing it.
+  upstream::become_subreaper();
+  std::string keeper_error;
+  if (!upstream::Keeper::start(keeper_error)) {
+    spdlog::critical("{}", keeper_error);
+    return 1;
+  }
+  asio::io_context ioc(1);
+  upstream::Reaper reaper(ioc);
+  upstream::Reaper::install(&reaper);
+
+  if (!auth_mode_chosen(cfg.gateway)) {
+    return 2;
+  }
+  access::Authenticator auth;
+  if (!init_auth(cfg.gateway, auth)) {
+    return 1;
+  }
+  std::unique_ptr<access::AuditLog> audit;
+  if (!open_audit(cfg.gateway, audit)) {
+    return 1;
+  }
+  std::unique_ptr<gate::Gate> gate;
+  if (!create_gate(cfg, ioc.get_executor(), gate)) {
+    return 1;
+  }
+  relay::Relay relay(ioc.get_executor(), cfg);
+  relay.set_audit(audit.get());
+  relay.set_gate(gate.get());
+  downstream::HttpServer http(ioc, relay, cfg, auth);
+  std::string error;
+  if (!http.listen(cfg.gateway.listen_host, cfg.gateway.listen_port, error)) {
+    spdlog::critical("{}", error);
+    return 1;
+  }
+  relay.start();
+  http.start();
+  spdlog::info("mcpgw {} listening on http://{}:{}/mcp (legacy SSE: /sse) with {} server(s)",
+               MCPGW_VERSION, url_host(cfg.gateway.listen_host), http.port(), cfg.servers.size());
+  spdlog::debug("allocator: {}", memory::allocator_name());
+
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  bool stopping = false;
+  arm_stop(signals, ioc, http, cfg.gateway.timeouts.drain, stopping);
+  asio::signal_set hangup(ioc, SIGHUP);
+  arm_hangup(hangup);
+  run_loop(ioc);
+  finish(audit.get());
+  return 0;
+}
+
+int check_config(const config::Config& cfg_in, bool start) {
+  config::Config cfg = cfg_in;
+  print_plan(cfg);
+  if (cfg.gateway.security.enabled && !print_gate(cfg)) {
+    return 2;
   }
   if (!start) {
     fmt::print("ok\n");
@@ -244,59 +389,7 @@ int check_config(const config::Config& cfg_in, bool start) {
   relay.start();
   int rc = 0;
   asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
-    std::vector<std::string> all;
-    for (const auto& s : cfg.servers) {
-      all.push_back(s.name);
-    }
-    auto session = relay.create_session(relay::ClientTransport::streamable_http, all, false, "/mcp");
-    auto s = *session;
-    auto ask = [&](std::string method) -> asio::awaitable<json::object> {
-      auto out = s->new_request_stream(false);
-      json::object params;
-      if (method == "initialize") {
-        params["protocolVersion"] = "2025-11-25";
-        params["capabilities"] = json::object();
-        json::object info;
-        info["name"] = "mcpgw check-config";
-        info["version"] = MCPGW_VERSION;
-        params["clientInfo"] = info;
-      }
-      co_await relay.handle_request(s, jsonrpc::make_request(1, method, params), out);
-      co_return jsonrpc::parse(out->front()->data).value().as_object();
-    };
-    co_await ask("initialize");
-    std::map<std::string, std::string> seen;
-    for (const char* kind : {"tools", "prompts", "resources"}) {
-      json::object reply = co_await ask(fmt::format("{}/list", kind));
-      const auto* result = reply.if_contains("result");
-      if (result == nullptr) {
-        continue;
-      }
-      const auto& items = result->as_object().at(kind).as_array();
-      fmt::print("{} ({}):\n", kind, items.size());
-      for (const auto& item : items) {
-        const auto& o = item.as_object();
-        const std::string name(std::string_view(o.at(std::string_view(kind) == "resources" ? "uri" : "name").as_string()));
-        fmt::print("  {}\n", name);
-        if (auto [it, fresh] = seen.emplace(std::string(kind) + ":" + name, name); !fresh) {
-          fmt::print("  error: collision: {} is exposed twice\n", name);
-          rc = 1;
-        }
-      }
-    }
-    const json::object health = relay.health();
-    for (const auto& [name, state] : health.at("servers").as_object()) {
-      const auto& st = state.as_object();
-      if (st.at("state").as_string() != "ready") {
-        fmt::print("error: server {} is {}{}\n", std::string_view(name),
-                   std::string_view(st.at("state").as_string()),
-                   st.contains("reason")
-                       ? fmt::format(": {}", std::string_view(st.at("reason").as_string()))
-                       : std::string());
-        rc = 1;
-      }
-    }
-    relay.close_session(s, "done");
+    rc = co_await probe(relay, cfg);
     co_await relay.stop();
     ioc.stop();
   }, asio::detached);

@@ -13,6 +13,61 @@ namespace fs = std::filesystem;
 
 namespace {
 
+/// Reads `jwks`: an https:// URL (http:// only on loopback) or a file, relative to `base_dir`.
+void parse_jwks(ObjectReader& r, const std::string& base_dir, const EnvLookup& env,
+                Diagnostics& diag, JwtConfig& out) {
+  r.str("jwks", out.jwks);
+  expand(out.jwks, r.path("jwks"), env, diag);
+  if (out.jwks.rfind("https://", 0) == 0 || out.jwks.rfind("http://", 0) == 0) {
+    out.jwks_is_url = true;
+    if (out.jwks.rfind("http://", 0) == 0) {
+      // Keys fetched in clear could be swapped by anyone on the path: loopback only.
+      std::string_view rest = std::string_view(out.jwks).substr(7);
+      std::string_view host = rest.substr(0, rest.find_first_of(":/"));
+      if (!rest.empty() && rest.front() == '[') {
+        host = rest.substr(0, rest.find(']') + 1);
+      }
+      if (!is_loopback_host(host)) {
+        diag.error(r.path("jwks"), "a JWKS URL must be https:// (http:// only on loopback)");
+      }
+    }
+  } else if (!out.jwks.empty() && fs::path(out.jwks).is_relative()) {
+    out.jwks = (fs::path(base_dir) / out.jwks).lexically_normal().string();
+  }
+}
+
+/// Reads `algorithms`, with an error for each one the verifier does not support.
+void parse_algorithms(ObjectReader& r, Diagnostics& diag, JwtConfig& out) {
+  r.strings("algorithms", out.algorithms);
+  for (const auto& a : out.algorithms) {
+    static const std::set<std::string> kKnown = {"RS256", "RS384", "RS512", "PS256", "PS384",
+                                                 "PS512", "ES256", "ES384"};
+    if (kKnown.count(a) == 0) {
+      diag.error(r.path("algorithms"),
+                 fmt::format("unsupported algorithm \"{}\" (RS256/384/512, PS256/384/512, "
+                             "ES256/384)", a));
+    }
+  }
+}
+
+/// Reads `grants`: {grant name: {servers, tools, denyTools}}.
+void parse_grants(ObjectReader& r, Diagnostics& diag, JwtConfig& out) {
+  if (const auto* gs = as_object(r.get("grants"), r.path("grants"), diag)) {
+    for (const auto& kv : *gs) {
+      const std::string gpath = join_path(r.path("grants"), kv.key());
+      if (const auto* g = as_object(&kv.value(), gpath, diag)) {
+        ObjectReader gr(*g, gpath, diag);
+        JwtGrant grant;
+        gr.strings("servers", grant.servers);
+        gr.strings("tools", grant.tools);
+        gr.strings("denyTools", grant.deny_tools);
+        out.grants[std::string(kv.key())] = std::move(grant);
+      }
+    }
+  }
+}
+
+/// Reads `gateway.auth.jwt`: where access tokens come from and what they grant.
 void parse_jwt(const json::object& obj, const std::string& base_dir, const EnvLookup& env,
                Diagnostics& diag, JwtConfig& out) {
   const std::string path = "gateway.auth.jwt";
@@ -34,24 +89,7 @@ void parse_jwt(const json::object& obj, const std::string& base_dir, const EnvLo
   for (auto& a : out.audiences) {
     expand(a, r.path("audience"), env, diag);
   }
-  r.str("jwks", out.jwks);
-  expand(out.jwks, r.path("jwks"), env, diag);
-  if (out.jwks.rfind("https://", 0) == 0 || out.jwks.rfind("http://", 0) == 0) {
-    out.jwks_is_url = true;
-    if (out.jwks.rfind("http://", 0) == 0) {
-      // Keys fetched in clear could be swapped by anyone on the path: loopback only.
-      std::string_view rest = std::string_view(out.jwks).substr(7);
-      std::string_view host = rest.substr(0, rest.find_first_of(":/"));
-      if (!rest.empty() && rest.front() == '[') {
-        host = rest.substr(0, rest.find(']') + 1);
-      }
-      if (!is_loopback_host(host)) {
-        diag.error(r.path("jwks"), "a JWKS URL must be https:// (http:// only on loopback)");
-      }
-    }
-  } else if (!out.jwks.empty() && fs::path(out.jwks).is_relative()) {
-    out.jwks = (fs::path(base_dir) / out.jwks).lexically_normal().string();
-  }
+  parse_jwks(r, base_dir, env, diag, out);
   parse_tls(r, base_dir, diag, out.tls_ca_file, out.tls_insecure);
   std::int64_t refresh_s = out.refresh.count() / 1000;
   r.positive("refreshS", refresh_s, 7 * 24 * 3600);
@@ -66,31 +104,10 @@ void parse_jwt(const json::object& obj, const std::string& base_dir, const EnvLo
       diag.error(r.path("leewayS"), "expected an integer from 0 to 3600");
     }
   }
-  r.strings("algorithms", out.algorithms);
-  for (const auto& a : out.algorithms) {
-    static const std::set<std::string> kKnown = {"RS256", "RS384", "RS512", "PS256", "PS384",
-                                                 "PS512", "ES256", "ES384"};
-    if (kKnown.count(a) == 0) {
-      diag.error(r.path("algorithms"),
-                 fmt::format("unsupported algorithm \"{}\" (RS256/384/512, PS256/384/512, "
-                             "ES256/384)", a));
-    }
-  }
+  parse_algorithms(r, diag, out);
   r.str("subjectClaim", out.subject_claim);
   r.str("grantsClaim", out.grants_claim);
-  if (const auto* gs = as_object(r.get("grants"), r.path("grants"), diag)) {
-    for (const auto& kv : *gs) {
-      const std::string gpath = join_path(r.path("grants"), kv.key());
-      if (const auto* g = as_object(&kv.value(), gpath, diag)) {
-        ObjectReader gr(*g, gpath, diag);
-        JwtGrant grant;
-        gr.strings("servers", grant.servers);
-        gr.strings("tools", grant.tools);
-        gr.strings("denyTools", grant.deny_tools);
-        out.grants[std::string(kv.key())] = std::move(grant);
-      }
-    }
-  }
+  parse_grants(r, diag, out);
   r.strings("authorizationServers", out.authorization_servers);
   if (out.authorization_servers.empty() && !out.issuer.empty()) {
     out.authorization_servers = {out.issuer};

@@ -32,7 +32,6 @@ asio::awaitable<bool> HttpServer::Impl::legacy_stream(Conn& c, Request& req,
     co_return co_await write(c, res);
   }
   SessionPtr s = *created;
-  s->protocol_version = "2024-11-05";
   // The endpoint event: where this client POSTs its messages (relative to this URL).
   std::string prelude = fmt::format("event: endpoint\ndata: /message?sessionId={}\n\n", s->id);
   auto stream = s->standalone();

@@ -45,8 +45,7 @@ std::string HttpServer::Impl::www_authenticate(const Request& req, const std::st
   return h;
 }
 
-asio::awaitable<bool> HttpServer::Impl::resource_metadata(Conn& c, const Request& req,
-                                                          const std::string& suffix) {
+Response HttpServer::Impl::resource_metadata(const Request& req, const std::string& suffix) {
   const auto& cfg = auth_.jwt()->config();
   json::object doc;
   doc["resource"] = !cfg.resource.empty() ? cfg.resource : public_origin(req) + suffix;
@@ -66,8 +65,7 @@ asio::awaitable<bool> HttpServer::Impl::resource_metadata(Conn& c, const Request
     doc["scopes_supported"] = std::move(scopes);
   }
   doc["resource_name"] = "mcpgw";
-  auto res = json_response(req, 200, json::serialize(doc));
-  co_return co_await write(c, res);
+  return json_response(req, 200, json::serialize(doc));
 }
 
 }  // namespace mcpgw::downstream

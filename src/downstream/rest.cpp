@@ -7,20 +7,23 @@ namespace mcpgw::downstream {
 asio::awaitable<SessionPtr> HttpServer::Impl::rest_session(const access::PrincipalPtr& who,
                                                            const std::string& scope) {
   const std::string key = (who ? who->name : std::string()) + '\n' + scope;
-  if (auto it = rest_sessions_.find(key); it != rest_sessions_.end() && !it->second->closed) {
+  if (auto it = rest_sessions_.find(key); it != rest_sessions_.end() && !it->second->closed()) {
     co_return it->second;
   }
   std::string error;
   auto view = relay_.resolve_view({}, {}, who.get(), error);
-  auto created = relay_.create_session(relay::ClientTransport::streamable_http,
-                                       view ? std::move(*view) : std::vector<std::string>{},
-                                       false, "/mcp-rest");
+  relay::SessionSpec spec;
+  if (view) {
+    spec.view = std::move(*view);
+  }
+  spec.endpoint = "/mcp-rest";
+  spec.principal = who;
+  spec.scope_name = scope;
+  auto created = relay_.create_session(std::move(spec));
   if (!created) {
     co_return nullptr;
   }
   SessionPtr s = *created;
-  s->principal = who;
-  s->scope_name = scope;
   json::object params;
   params["protocolVersion"] = mcp::kLatestVersion;
   params["capabilities"] = json::object();
@@ -29,35 +32,31 @@ asio::awaitable<SessionPtr> HttpServer::Impl::rest_session(const access::Princip
   info["version"] = MCPGW_VERSION;
   params["clientInfo"] = std::move(info);
   co_await relay_.call(s, jsonrpc::make_request(0, mcp::method::kInitialize, std::move(params)));
-  std::erase_if(rest_sessions_, [](const auto& kv) { return kv.second->closed; });
+  std::erase_if(rest_sessions_, [](const auto& kv) { return kv.second->closed(); });
   rest_sessions_[key] = s;
   co_return s;
 }
 
-asio::awaitable<bool> HttpServer::Impl::rest(Conn& c, Request& req, const std::string& path,
-                                             const std::string& server_id) {
+asio::awaitable<Response> HttpServer::Impl::rest(const Conn& c, const Request& req,
+                                                 const std::string& path,
+                                                 const std::string& server_id) {
   const bool is_call = path == "/mcp-rest/tools/call";
   if (req.method() != (is_call ? http::verb::post : http::verb::get)) {
     auto res = error_response(req, 405, nullptr, rpc_code::kInvalidRequest, "Method not allowed");
     res.set(http::field::allow, is_call ? "POST" : "GET");
-    co_return co_await write(c, res);
+    co_return res;
   }
   if (path == "/v1/mcp/server") {
-    auto res = json_response(req, 200, json::serialize(rest_servers(c.principal)));
-    co_return co_await write(c, res);
+    co_return json_response(req, 200, json::serialize(rest_servers(c.principal)));
   }
   SessionPtr s = co_await rest_session(c.principal, c.scope);
   if (!s) {
-    auto res = error_json(req, 503, "too many sessions");
-    co_return co_await write(c, res);
+    co_return error_json(req, 503, "too many sessions");
   }
-  Response res;
   if (is_call) {
-    res = co_await rest_call(req, s, server_id);
-  } else {
-    res = co_await rest_tools(req, s, server_id);
+    co_return co_await rest_call(req, s, server_id);
   }
-  co_return co_await write(c, res);
+  co_return co_await rest_tools(req, s, server_id);
 }
 
 json::array HttpServer::Impl::rest_servers(const access::PrincipalPtr& who) {

@@ -35,11 +35,13 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
   c.principal.reset();
   if (path == "/admin/approvals" || path.rfind("/admin/approvals/", 0) == 0 ||
       path == "/admin/tools" || path == "/admin/tools/approve") {
-    co_return co_await admin(c, req, path);
+    auto res = admin(req, path);
+    co_return co_await write(c, res);
   }
   if (auth_.jwt() != nullptr &&
       (path == kResourceMetadata || path.rfind(std::string(kResourceMetadata) + "/", 0) == 0)) {
-    co_return co_await resource_metadata(c, req, path.substr(kResourceMetadata.size()));
+    auto res = resource_metadata(req, path.substr(kResourceMetadata.size()));
+    co_return co_await write(c, res);
   }
   if (is_mcp_path(path) && auth_.enabled()) {
     // Nothing reaches a server, and no session is found or made, before this passes.
@@ -188,7 +190,8 @@ asio::awaitable<bool> HttpServer::Impl::to_surface(Conn& c, Request& req, const 
     return path.size() > prefix ? path.substr(prefix + 1) : std::string();
   };
   if (is_rest_path(path)) {
-    co_return co_await rest(c, req, path, param("server_id"));
+    auto res = co_await rest(c, req, path, param("server_id"));
+    co_return co_await write(c, res);
   }
   if (const auto alt = litellm_server_path(path); !alt.empty()) {
     co_return co_await streamable(c, req, alt, path);  // LiteLLM's /{server}/mcp
@@ -196,14 +199,16 @@ asio::awaitable<bool> HttpServer::Impl::to_surface(Conn& c, Request& req, const 
   if (path == "/mcp" || path.rfind("/mcp/", 0) == 0) {
     const std::string server = server_of(4);
     if (server.find('/') != std::string::npos) {
-      co_return co_await not_found(c, req);
+      auto res = not_found(req);
+      co_return co_await write(c, res);
     }
     co_return co_await streamable(c, req, server, path);
   }
   if (path == "/sse" || path.rfind("/sse/", 0) == 0) {
     const std::string server = server_of(4);
     if (server.find('/') != std::string::npos) {
-      co_return co_await not_found(c, req);
+      auto res = not_found(req);
+      co_return co_await write(c, res);
     }
     co_return co_await legacy_stream(c, req, server, path);
   }
@@ -214,7 +219,8 @@ asio::awaitable<bool> HttpServer::Impl::to_surface(Conn& c, Request& req, const 
     auto res = json_response(req, 200, json::serialize(health()));
     co_return co_await write(c, res);
   }
-  co_return co_await not_found(c, req);
+  auto res = not_found(req);
+  co_return co_await write(c, res);
 }
 
 std::string HttpServer::Impl::litellm_server_path(const std::string& path) const {
@@ -275,11 +281,10 @@ bool HttpServer::Impl::same_principal(const access::PrincipalPtr& a,
   return a == b || (a && b && a->name == b->name);
 }
 
-asio::awaitable<bool> HttpServer::Impl::not_found(Conn& c, const Request& req) {
-  auto res = error_response(req, 404, nullptr, rpc_code::kInvalidRequest,
-                            fmt::format("Not found: {} (MCP is served at /mcp, legacy SSE at "
-                                        "/sse)", std::string_view(req.target())));
-  co_return co_await write(c, res);
+Response HttpServer::Impl::not_found(const Request& req) {
+  return error_response(req, 404, nullptr, rpc_code::kInvalidRequest,
+                        fmt::format("Not found: {} (MCP is served at /mcp, legacy SSE at /sse)",
+                                    std::string_view(req.target())));
 }
 
 bool HttpServer::Impl::host_allowed(std::string_view host) const {
@@ -322,17 +327,18 @@ bool HttpServer::Impl::origin_allowed(std::string_view origin) const {
 boost::system::result<SessionPtr> HttpServer::Impl::open_session(
     const Conn& c, const Request& req, relay::ClientTransport transport,
     std::vector<std::string> view, const std::string& server, const std::string& endpoint) {
-  auto created = relay_.create_session(transport, std::move(view), single_server(server),
-                                       endpoint, owner(c));
-  if (created) {
-    SessionPtr s = *created;
-    s->principal = c.principal;
-    s->scope_name = c.scope;
-    if (relay_.forwards_authorization()) {
-      s->authorization = std::string(req[http::field::authorization]);
-    }
+  relay::SessionSpec spec;
+  spec.transport = transport;
+  spec.view = std::move(view);
+  spec.single_server = single_server(server);
+  spec.endpoint = endpoint;
+  spec.owner = owner(c);
+  spec.principal = c.principal;
+  spec.scope_name = c.scope;
+  if (relay_.forwards_authorization()) {
+    spec.authorization = std::string(req[http::field::authorization]);
   }
-  return created;
+  return relay_.create_session(std::move(spec));
 }
 
 }  // namespace mcpgw::downstream

@@ -1,8 +1,10 @@
 #pragma once
 // The HTTP front door's state, and its handlers split by surface: listener.cpp (accept, the
 // connection's life, memory), connection.cpp (reading a request, writing a response),
-// router.cpp (Host/Origin, authentication, which surface), streamable_http.cpp, sse_writer.cpp,
-// legacy_sse.cpp, rest.cpp, admin_api.cpp, oauth_metadata.cpp, health.cpp.
+// router.cpp (Host/Origin, authentication, which surface), the stream adapters
+// streamable_http.cpp, sse_writer.cpp and legacy_sse.cpp (they write as events come), and the
+// surfaces that answer with one message the router writes: rest.cpp, admin_api.cpp,
+// oauth_metadata.cpp, health.cpp.
 #include "downstream/http_server.hpp"
 #include "downstream/http_util.hpp"
 #include "common/clock.hpp"
@@ -188,10 +190,9 @@ class HttpServer::Impl {
   /// agents: GET /admin/approvals (held calls), POST /admin/approvals/{id} {"decision":
   /// "approve"|"deny"}, GET /admin/tools (pins and quarantine), POST /admin/tools/approve
   /// {"server", "tool"}.
-  asio::awaitable<bool> admin(Conn& c, const Request& req, const std::string& path);
+  Response admin(const Request& req, const std::string& path);
 
-  asio::awaitable<bool> admin_tools(Conn& c, const Request& req, const std::string& path,
-                                    gate::Gate& g);
+  Response admin_tools(const Request& req, const std::string& path, gate::Gate& g);
 
   static constexpr std::string_view kResourceMetadata = "/.well-known/oauth-protected-resource";
 
@@ -205,7 +206,7 @@ class HttpServer::Impl {
 
   /// GET /.well-known/oauth-protected-resource[/path]: where clients learn which authorization
   /// server issues tokens for this gateway (RFC 9728; MCP authorization).
-  asio::awaitable<bool> resource_metadata(Conn& c, const Request& req, const std::string& suffix);
+  Response resource_metadata(const Request& req, const std::string& suffix);
 
   /// "/{server}/mcp" (LiteLLM's per-server form) → the server's name, for configured servers.
   std::string litellm_server_path(const std::string& path) const;
@@ -235,7 +236,7 @@ class HttpServer::Impl {
   /// A session belongs to whoever opened it: another key's request gets "not found".
   static bool same_principal(const access::PrincipalPtr& a, const access::PrincipalPtr& b);
 
-  asio::awaitable<bool> not_found(Conn& c, const Request& req);
+  Response not_found(const Request& req);
 
   bool host_allowed(std::string_view host) const;
 
@@ -308,10 +309,6 @@ class HttpServer::Impl {
   asio::awaitable<bool> idle(Conn& c, EventStream& stream, relay::Session& s, bool chunked);
 
   // -------------------------------------------------------------------------------------------
-  // Legacy HTTP+SSE (2024-11-05)
-
-
-  // -------------------------------------------------------------------------------------------
   // The LiteLLM-compatible REST surface: the same auth, permissions and audit as MCP, through
   // one internal session per caller.
 
@@ -320,9 +317,10 @@ class HttpServer::Impl {
   asio::awaitable<SessionPtr> rest_session(const access::PrincipalPtr& who,
                                            const std::string& scope);
 
-
-  asio::awaitable<bool> rest(Conn& c, Request& req, const std::string& path,
-                             const std::string& server_id);
+  /// The REST surface's reply (GET /v1/mcp/server, GET /mcp-rest/tools/list, POST
+  /// /mcp-rest/tools/call), for the connection's principal and scope.
+  asio::awaitable<Response> rest(const Conn& c, const Request& req, const std::string& path,
+                                 const std::string& server_id);
   /// GET /v1/mcp/server: the servers the caller may use, with their state.
   json::array rest_servers(const access::PrincipalPtr& who);
   /// GET /mcp-rest/tools/list, /v1/mcp/tools: the tools the caller may use.

@@ -241,7 +241,7 @@ asio::awaitable<bool> HttpServer::Impl::reply(Conn& c, Request& req, const Sessi
     out->mark_delivered(out->last_seq());
     std::string_view session_id;
     if (initialize) {
-      if (s->initialized) {
+      if (s->initialized()) {
         session_id = s->id;
       } else {
         relay_.close_session(s, "initialize failed");

@@ -137,7 +137,25 @@ class CopFilter final : public Filter {
     return true;
   }
 
+  /// Asks the inspector about `content` (the call's arguments or its result).
   asio::awaitable<Outcome> ask(Call& call, std::string_view direction, const json::value& content) {
+    const upstream::HttpRequest req = request(describe(call, direction, content));
+    std::string answer;
+    std::string error = co_await post(req, answer);
+    Verdict verdict = Verdict::allow;
+    std::string reason;
+    if (error.empty()) {
+      error = read_answer(answer, verdict, reason);
+    }
+    if (!error.empty()) {
+      co_return no_verdict(call, direction, error);
+    }
+    co_return judged(call, direction, verdict, reason);
+  }
+
+  /// What the inspector is shown: the call, its labels, its scope and the (clipped) content.
+  static json::object describe(const Call& call, std::string_view direction,
+                               const json::value& content) {
     json::object subject;
     subject["direction"] = direction;
     subject["server"] = call.server;
@@ -152,7 +170,11 @@ class CopFilter final : public Filter {
       text += "…(truncated)";
     }
     subject["content"] = std::move(text);
+    return subject;
+  }
 
+  /// The request to the inspector: `subject` itself (webhook) or a chat completion about it.
+  upstream::HttpRequest request(const json::object& subject) const {
     upstream::HttpRequest req;
     req.target = cfg_->url.target;
     req.headers.set(upstream::http::field::content_type, "application/json");
@@ -172,12 +194,15 @@ class CopFilter final : public Filter {
       body["messages"] = std::move(messages);
       req.body = json::serialize(body);
     }
+    return req;
+  }
 
+  /// Sends `req` and reads the reply's body into `answer`. Returns why that failed, or "".
+  asio::awaitable<std::string> post(const upstream::HttpRequest& req, std::string& answer) {
     const auto deadline = Clock::now() + cfg_->timeout;
     boost::system::error_code ec;
     std::string error;
     bool connect_failed = false;
-    std::string answer;
     auto resp = co_await cfg_->client->send(req, deadline, ec, error, connect_failed);
     if (resp) {
       const bool read = co_await resp->read_all(answer, kMaxAnswer, deadline, ec);
@@ -190,58 +215,69 @@ class CopFilter final : public Filter {
     if (Clock::now() >= deadline && !error.empty()) {
       error = fmt::format("no answer within {} ms", cfg_->timeout.count());
     }
-    Verdict verdict = Verdict::allow;
-    std::string reason;
-    if (error.empty()) {
-      std::string_view text = answer;
-      json::value parsed;
-      if (cfg_->format == CopConfig::Format::openai) {
-        boost::system::error_code pec;
-        parsed = json::parse(answer, pec);
-        const json::value* msg = nullptr;
-        if (!pec && parsed.is_object()) {
-          const auto* choices = parsed.get_object().if_contains("choices");
-          if (choices != nullptr && choices->is_array() && !choices->get_array().empty() &&
-              choices->get_array()[0].is_object()) {
-            const auto* m = choices->get_array()[0].get_object().if_contains("message");
-            msg = m != nullptr && m->is_object() ? m->get_object().if_contains("content") : nullptr;
-          }
-        }
-        text = msg != nullptr && msg->is_string() ? std::string_view(msg->get_string())
-                                                  : std::string_view();
-        if (msg == nullptr || !msg->is_string()) {
-          error = "the reply has no choices[0].message.content";
+    co_return error;
+  }
+
+  /// The verdict in the inspector's reply (a model's message for "openai"). Returns why there
+  /// is none, or "".
+  std::string read_answer(const std::string& answer, Verdict& verdict, std::string& reason) const {
+    std::string error;
+    std::string_view text = answer;
+    json::value parsed;
+    if (cfg_->format == CopConfig::Format::openai) {
+      boost::system::error_code pec;
+      parsed = json::parse(answer, pec);
+      const json::value* msg = nullptr;
+      if (!pec && parsed.is_object()) {
+        const auto* choices = parsed.get_object().if_contains("choices");
+        if (choices != nullptr && choices->is_array() && !choices->get_array().empty() &&
+            choices->get_array()[0].is_object()) {
+          const auto* m = choices->get_array()[0].get_object().if_contains("message");
+          msg = m != nullptr && m->is_object() ? m->get_object().if_contains("content") : nullptr;
         }
       }
-      if (error.empty() && !read_verdict(text, verdict, reason)) {
-        error = "unreadable verdict (expected {\"verdict\": \"allow\"|\"block\"|\"approve\"})";
+      text = msg != nullptr && msg->is_string() ? std::string_view(msg->get_string())
+                                                : std::string_view();
+      if (msg == nullptr || !msg->is_string()) {
+        error = "the reply has no choices[0].message.content";
       }
     }
-    if (!error.empty()) {
-      spdlog::warn("gate: cop {} on {} of {}: {}", cfg_->url.display(), direction, call.source,
-                   error);
-      if (cfg_->fail_closed) {
-        co_return Outcome::deny(fmt::format(
-            "the inspector gave no verdict on {} of {} ({}; failure mode: closed)", direction,
-            call.source, error));
-      }
-      call.decisions.push_back(fmt::format("cop: no verdict on {} ({}); let through (failure "
-                                           "mode: open)", direction, error));
-      co_return Outcome::pass();
+    if (error.empty() && !read_verdict(text, verdict, reason)) {
+      error = "unreadable verdict (expected {\"verdict\": \"allow\"|\"block\"|\"approve\"})";
     }
+    return error;
+  }
+
+  /// No verdict (`error` says why): the failure mode decides.
+  Outcome no_verdict(Call& call, std::string_view direction, const std::string& error) const {
+    spdlog::warn("gate: cop {} on {} of {}: {}", cfg_->url.display(), direction, call.source,
+                 error);
+    if (cfg_->fail_closed) {
+      return Outcome::deny(fmt::format(
+          "the inspector gave no verdict on {} of {} ({}; failure mode: closed)", direction,
+          call.source, error));
+    }
+    call.decisions.push_back(fmt::format("cop: no verdict on {} ({}); let through (failure "
+                                         "mode: open)", direction, error));
+    return Outcome::pass();
+  }
+
+  /// The outcome of the inspector's verdict.
+  static Outcome judged(Call& call, std::string_view direction, Verdict verdict,
+                        const std::string& reason) {
     const std::string why = fmt::format("the inspector {} {} of {}{}{}",
                                         verdict == Verdict::block ? "blocked" : "flagged",
                                         direction, call.source, reason.empty() ? "" : ": ", reason);
     switch (verdict) {
       case Verdict::allow:
         call.decisions.push_back(fmt::format("cop: allowed {}", direction));
-        co_return Outcome::pass();
+        return Outcome::pass();
       case Verdict::block:
-        co_return Outcome::deny(why);
+        return Outcome::deny(why);
       case Verdict::approve:
-        co_return Outcome::approve(why);
+        return Outcome::approve(why);
     }
-    co_return Outcome::pass();
+    return Outcome::pass();
   }
 
   std::shared_ptr<const CopConfig> cfg_;

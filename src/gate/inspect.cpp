@@ -222,6 +222,127 @@ void read_policy(config::ObjectReader& s, std::string_view key, const Detectors&
   }
 }
 
+/// A custom rule's action, and the directions it applies to.
+struct RuleAction {
+  Action action = Action::block;
+  bool arguments = true, results = true;
+};
+
+/// Reads a rule's keys other than "name" and "pattern": "action" and "on".
+RuleAction read_rule_action(config::ObjectReader& s, const std::string& at,
+                            const json::object& o) {
+  RuleAction ra;
+  for (const auto& kv : o) {
+    const std::string_view k = kv.key();
+    const auto* str = kv.value().if_string();
+    if (k == "name" || k == "pattern") {
+      continue;
+    }
+    if (k == "action") {
+      auto a = str != nullptr ? parse_action(*str) : std::nullopt;
+      if (!a) {
+        s.error(at + ".action", "expected one of: off, log, redact, approve, block");
+      } else {
+        ra.action = *a;
+      }
+    } else if (k == "on") {
+      if (str == nullptr || (*str != "arguments" && *str != "results" && *str != "both")) {
+        s.error(at + ".on", "expected \"arguments\", \"results\" or \"both\"");
+      } else {
+        ra.arguments = *str != "results";
+        ra.results = *str != "arguments";
+      }
+    } else {
+      s.error(fmt::format("{}.{}", at, k),
+              "unknown key (expected one of: name, pattern, action, on)");
+    }
+  }
+  return ra;
+}
+
+/// Reads "rules": [{name, pattern, action, on}]; a rule without a name or pattern is skipped.
+void read_rules(config::ObjectReader& s, std::vector<CustomRule>& rules,
+                std::vector<RuleAction>& rule_actions) {
+  const auto* v = s.get("rules");
+  if (v == nullptr) {
+    return;
+  }
+  if (!v->is_array()) {
+    s.error("rules", "expected an array of {name, pattern, action, on}");
+    return;
+  }
+  std::size_t i = 0;
+  for (const auto& item : v->get_array()) {
+    const std::string at = fmt::format("rules[{}]", i++);
+    const auto* o = item.if_object();
+    const auto* name = o != nullptr ? o->if_contains("name") : nullptr;
+    const auto* pattern = o != nullptr ? o->if_contains("pattern") : nullptr;
+    if (name == nullptr || !name->is_string() || name->get_string().empty() ||
+        pattern == nullptr || !pattern->is_string()) {
+      s.error(at, "a rule needs a \"name\" and a \"pattern\" (RE2 syntax)");
+      continue;
+    }
+    const RuleAction ra = read_rule_action(s, at, *o);
+    rules.push_back({std::string(name->get_string()), std::string(pattern->get_string())});
+    rule_actions.push_back(ra);
+  }
+}
+
+/// An error for each rule named like a built-in detector.
+void check_rule_names(config::ObjectReader& s, const Detectors& detectors,
+                      const std::vector<CustomRule>& rules) {
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const int first = detectors.find(rules[i].name);
+    if (first >= 0 && detectors.group(static_cast<std::uint16_t>(first)) != Group::custom) {
+      s.error(fmt::format("rules[{}].name", i),
+              fmt::format("\"{}\" is a built-in detector's name", rules[i].name));
+    }
+  }
+}
+
+/// The actions before the settings: by each built-in detector's group, then the rules' own.
+void set_default_actions(const Detectors& detectors, const std::vector<RuleAction>& rule_actions,
+                         InspectConfig& cfg) {
+  const std::size_t n = detectors.size();
+  cfg.arguments.action.assign(n, Action::off);
+  cfg.results.action.assign(n, Action::off);
+  for (std::size_t i = 0; i < n; ++i) {
+    switch (detectors.group(static_cast<std::uint16_t>(i))) {
+      case Group::secrets:
+        cfg.arguments.action[i] = Action::block;
+        cfg.results.action[i] = Action::log;
+        break;
+      case Group::entropy:
+        cfg.arguments.action[i] = Action::log;
+        break;
+      case Group::pii:
+        cfg.arguments.action[i] = Action::log;
+        cfg.results.action[i] = Action::log;
+        break;
+      case Group::injection:
+        cfg.results.action[i] = Action::log;
+        break;
+      case Group::custom:
+        break;
+    }
+  }
+  // Custom rules: built-ins come first, then the rules in order.
+  const std::size_t first_rule = n - rule_actions.size();
+  for (std::size_t i = 0; i < rule_actions.size(); ++i) {
+    if (rule_actions[i].arguments) cfg.arguments.action[first_rule + i] = rule_actions[i].action;
+    if (rule_actions[i].results) cfg.results.action[first_rule + i] = rule_actions[i].action;
+  }
+}
+
+/// Fills `enabled` and `any` from the policy's actions.
+void enable(Policy& p, std::size_t n) {
+  p.enabled.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    p.enabled[i] = p.action[i] != Action::off;
+    p.any = p.any || p.enabled[i];
+  }
+}
+
 }  // namespace
 
 std::optional<FilterFactory> make_inspect_filter(const config::FilterConfig& fc, Gate& gate,
@@ -230,57 +351,8 @@ std::optional<FilterFactory> make_inspect_filter(const config::FilterConfig& fc,
   config::ObjectReader s(fc.settings, fc.path, diag);
   expect_common_keys(s);
   std::vector<CustomRule> rules;
-  struct RuleAction {
-    Action action = Action::block;
-    bool arguments = true, results = true;
-  };
   std::vector<RuleAction> rule_actions;
-  if (const auto* v = s.get("rules")) {
-    if (!v->is_array()) {
-      s.error("rules", "expected an array of {name, pattern, action, on}");
-    } else {
-      std::size_t i = 0;
-      for (const auto& item : v->get_array()) {
-        const std::string at = fmt::format("rules[{}]", i++);
-        const auto* o = item.if_object();
-        const auto* name = o != nullptr ? o->if_contains("name") : nullptr;
-        const auto* pattern = o != nullptr ? o->if_contains("pattern") : nullptr;
-        if (name == nullptr || !name->is_string() || name->get_string().empty() ||
-            pattern == nullptr || !pattern->is_string()) {
-          s.error(at, "a rule needs a \"name\" and a \"pattern\" (RE2 syntax)");
-          continue;
-        }
-        RuleAction ra;
-        for (const auto& kv : *o) {
-          const std::string_view k = kv.key();
-          const auto* str = kv.value().if_string();
-          if (k == "name" || k == "pattern") {
-            continue;
-          }
-          if (k == "action") {
-            auto a = str != nullptr ? parse_action(*str) : std::nullopt;
-            if (!a) {
-              s.error(at + ".action", "expected one of: off, log, redact, approve, block");
-            } else {
-              ra.action = *a;
-            }
-          } else if (k == "on") {
-            if (str == nullptr || (*str != "arguments" && *str != "results" && *str != "both")) {
-              s.error(at + ".on", "expected \"arguments\", \"results\" or \"both\"");
-            } else {
-              ra.arguments = *str != "results";
-              ra.results = *str != "arguments";
-            }
-          } else {
-            s.error(fmt::format("{}.{}", at, k),
-                    "unknown key (expected one of: name, pattern, action, on)");
-          }
-        }
-        rules.push_back({std::string(name->get_string()), std::string(pattern->get_string())});
-        rule_actions.push_back(ra);
-      }
-    }
-  }
+  read_rules(s, rules, rule_actions);
   std::string error;
   std::unique_ptr<Detectors> own;
   if (!rules.empty()) {
@@ -291,53 +363,14 @@ std::optional<FilterFactory> make_inspect_filter(const config::FilterConfig& fc,
     }
   }
   const Detectors* detectors = own ? own.get() : &gate.detectors();
-  for (std::size_t i = 0; i < rules.size(); ++i) {
-    const int first = detectors->find(rules[i].name);
-    if (first >= 0 && detectors->group(static_cast<std::uint16_t>(first)) != Group::custom) {
-      s.error(fmt::format("rules[{}].name", i),
-              fmt::format("\"{}\" is a built-in detector's name", rules[i].name));
-    }
-  }
+  check_rule_names(s, *detectors, rules);
 
   auto cfg = std::make_shared<InspectConfig>();
-  const std::size_t n = detectors->size();
-  cfg->arguments.action.assign(n, Action::off);
-  cfg->results.action.assign(n, Action::off);
-  for (std::size_t i = 0; i < n; ++i) {
-    switch (detectors->group(static_cast<std::uint16_t>(i))) {
-      case Group::secrets:
-        cfg->arguments.action[i] = Action::block;
-        cfg->results.action[i] = Action::log;
-        break;
-      case Group::entropy:
-        cfg->arguments.action[i] = Action::log;
-        break;
-      case Group::pii:
-        cfg->arguments.action[i] = Action::log;
-        cfg->results.action[i] = Action::log;
-        break;
-      case Group::injection:
-        cfg->results.action[i] = Action::log;
-        break;
-      case Group::custom:
-        break;
-    }
-  }
-  // Custom rules: built-ins come first, then the rules in order.
-  const std::size_t first_rule = n - rules.size();
-  for (std::size_t i = 0; i < rules.size(); ++i) {
-    if (rule_actions[i].arguments) cfg->arguments.action[first_rule + i] = rule_actions[i].action;
-    if (rule_actions[i].results) cfg->results.action[first_rule + i] = rule_actions[i].action;
-  }
+  set_default_actions(*detectors, rule_actions, *cfg);
   read_policy(s, "arguments", *detectors, cfg->arguments);
   read_policy(s, "results", *detectors, cfg->results);
-  for (Policy* p : {&cfg->arguments, &cfg->results}) {
-    p->enabled.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      p->enabled[i] = p->action[i] != Action::off;
-      p->any = p->any || p->enabled[i];
-    }
-  }
+  enable(cfg->arguments, detectors->size());
+  enable(cfg->results, detectors->size());
   s.finish();
   if (diag.errors.size() != errors) {
     return std::nullopt;

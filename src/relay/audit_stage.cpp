@@ -16,7 +16,7 @@ void Relay::open_audit(Exchange& ex, const char* args_key) {
   auto& r = ex.audit.emplace();
   r.principal = s.principal ? s.principal->name : std::string("-");
   r.session = s.id;
-  r.client = std::string(string_at(s.client_info, "name"));
+  r.client = std::string(string_at(s.client_info(), "name"));
   r.method = ex.method;
   // `args_key` "" digests the params whole (a method the gateway does not know). Read only:
   // the request goes on as the client sent it.

@@ -98,7 +98,7 @@ asio::awaitable<gate::Call> Relay::gate_call(Exchange& ex, gate::Chain& chain) {
 void Relay::gate_callbacks(Exchange& ex, gate::Call& call) {
   SessionPtr s = ex.session;
   std::shared_ptr<EventStream> out = ex.out;
-  if (s->client_capabilities.contains("elicitation")) {
+  if (s->client_capabilities().contains("elicitation")) {
     call.elicit = [this, s, out](std::string message) -> asio::awaitable<std::optional<bool>> {
       json::object params;
       params["message"] = std::move(message);
@@ -151,7 +151,7 @@ void Relay::tools_changed(std::string_view server) {
   const json::object note = jsonrpc::make_notification(mcp::method::kToolsListChanged,
                                                        json::object());
   for (auto& [id, s] : sessions_) {
-    if (s->initialized && !s->closed && s->in_view(server)) {
+    if (s->initialized() && !s->closed() && s->in_view(server)) {
       deliver(*s, nullptr, note);
     }
   }

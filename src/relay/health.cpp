@@ -1,7 +1,6 @@
 // What /healthz says about the gateway and each server.
 #include "relay/relay.hpp"
 #include "relay/util.hpp"
-#include "upstream/http_client.hpp"
 
 #include <fmt/format.h>
 
@@ -20,16 +19,6 @@ const char* health_state(const upstream::Backend& b) {
     case BackendState::stopped: return "stopped";
   }
   return "?";
-}
-
-/// What a URL looks like in health output: no userinfo, no query (either may hold secrets).
-std::string redacted_url(const std::string& url) {
-  upstream::Url u;
-  std::string error;
-  if (!upstream::parse_url(url, u, error)) {
-    return "(invalid)";
-  }
-  return u.display();
 }
 
 /// One backend's state, reason, pid, restarts and in-flight count.
@@ -62,7 +51,7 @@ json::object Relay::health() const {
     s["transport"] = config::to_string(server.transport);
     s["isolation"] = config::to_string(server.options.isolation);
     if (server.transport != config::Transport::stdio) {
-      s["url"] = redacted_url(server.url);
+      s["url"] = upstream::display_url(server.url);
     }
     if (server.options.isolation == config::Isolation::session) {
       describe_instances(server.name, s);
@@ -72,9 +61,9 @@ json::object Relay::health() const {
         s["tools"] = tools->size();
       }
     }
-    if (auto st = status_.find(server.name); st != status_.end()) {
+    if (const auto* st = pool_.status(server.name)) {
       s["sinceMs"] =
-          std::chrono::duration_cast<std::chrono::milliseconds>(now - st->second.since).count();
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - st->since).count();
     }
     if (s["state"] == "down") {
       ++down;
@@ -117,13 +106,13 @@ void Relay::describe_instances(const std::string& server, json::object& s) const
       by_state[st] = n;
     }
     s["instanceStates"] = std::move(by_state);
-  } else if (auto st = status_.find(server); st != status_.end()) {
+  } else if (const auto* st = pool_.status(server)) {
     // No session has one now: what the last one reported.
-    s["state"] = st->second.state == BackendState::restarting ? "down"
-                 : st->second.state == BackendState::ready    ? "ready"
-                                                              : "idle";
-    if (!st->second.reason.empty()) {
-      s["reason"] = st->second.reason;
+    s["state"] = st->state == BackendState::restarting ? "down"
+                 : st->state == BackendState::ready    ? "ready"
+                                                       : "idle";
+    if (!st->reason.empty()) {
+      s["reason"] = st->reason;
     }
   } else {
     s["state"] = "idle";  // per-session: connected when a session first uses it

@@ -16,8 +16,6 @@ using upstream::BackendState;
 
 namespace {
 
-constexpr std::size_t kMaxListPages = 100;
-
 /// An aggregate endpoint's capabilities: what any of its servers offers (tools and logging
 /// always), with their instructions under their names.
 json::object aggregate_capabilities(const std::vector<BackendSlot*>& slots,
@@ -67,7 +65,7 @@ json::object aggregate_capabilities(const std::vector<BackendSlot*>& slots,
 /// instructions) once it is ready; otherwise the gateway, offering what its servers offer.
 json::object initialize_result(const Session& s, const std::vector<BackendSlot*>& slots) {
   json::object result;
-  result["protocolVersion"] = s.protocol_version;
+  result["protocolVersion"] = s.protocol_version();
   json::object caps;
   json::object server_info;
   std::string instructions;
@@ -101,13 +99,11 @@ asio::awaitable<void> Relay::initialize(Exchange& ex) {
   const SessionPtr& s = ex.session;
   json::object& params = params_of(ex.request);
   const std::string requested(string_at(params, "protocolVersion"));
-  s->protocol_version = std::string(mcp::negotiate(requested));
-  if (const auto* caps = params.if_contains("capabilities"); caps && caps->is_object()) {
-    s->client_capabilities = caps->get_object();
-  }
-  if (const auto* info = params.if_contains("clientInfo"); info && info->is_object()) {
-    s->client_info = info->get_object();
-  }
+  const auto* caps = params.if_contains("capabilities");
+  const auto* info = params.if_contains("clientInfo");
+  s->negotiate(std::string(mcp::negotiate(requested)),
+               caps && caps->is_object() ? caps->get_object() : json::object(),
+               info && info->is_object() ? info->get_object() : json::object());
 
   // Wait (bounded) for the servers this session sees, so the capabilities are known.
   const auto deadline = Clock::now() + cfg_.gateway.timeouts.list;
@@ -124,10 +120,10 @@ asio::awaitable<void> Relay::initialize(Exchange& ex) {
   }
 
   ex.reply = jsonrpc::make_result(ex.id, initialize_result(*s, slots));
-  s->initialized = true;
+  s->mark_initialized();
   spdlog::info("session {}: initialize from {} ({}), protocol {}", s->id,
-               string_at(s->client_info, "name"), string_at(s->client_info, "version"),
-               s->protocol_version);
+               string_at(s->client_info(), "name"), string_at(s->client_info(), "version"),
+               s->protocol_version());
 }
 
 asio::awaitable<void> Relay::list(Exchange& ex, ListKind kind) {
@@ -261,85 +257,15 @@ void Relay::report_left_out(Session& s, ListKind kind, const std::vector<Backend
 
 asio::awaitable<std::shared_ptr<const json::array>> Relay::fetch_list(
     BackendSlot& slot, ListKind kind, [[maybe_unused]] std::shared_ptr<Session> keep) {
-  ListCache& cache = slot.cache(kind);
-  if (cache.items) {
-    co_return cache.items;
+  bool filled = false;
+  auto items = co_await slot.fetch_list(
+      ex_, kind, {cfg_.gateway.timeouts.call, cfg_.gateway.timeouts.startup}, filled);
+  if (filled && slot.cache(kind).served_partial) {
+    // A list went out without this server: now that it answered, tell those clients.
+    slot.cache(kind).served_partial = false;
+    notify_sessions(slot, info(kind).changed);
   }
-  const auto deadline = Clock::now() + cfg_.gateway.timeouts.call;
-  if (cache.fetching) {
-    auto ev = cache.fetching;  // someone else is already asking: share their answer
-    co_await ev->wait_until(deadline);
-    co_return cache.items;
-  }
-  auto ev = std::make_shared<Event>(ex_);
-  cache.fetching = ev;
-  auto backend = slot.backend;  // keeps the backend alive across the awaits
-
-  std::shared_ptr<const json::array> answer;
-  if (co_await backend->wait_ready(
-          std::min(deadline, Clock::now() + cfg_.gateway.timeouts.startup))) {
-    if (!has_capability(*backend, info(kind).capability)) {
-      answer = std::make_shared<const json::array>();
-    } else {
-      json::array all;
-      json::value cursor;
-      bool ok = true;
-      for (std::size_t page = 0; page < kMaxListPages; ++page) {
-        json::object params;
-        if (!cursor.is_null()) {
-          params["cursor"] = cursor;
-        }
-        auto call =
-            backend->send_request(jsonrpc::make_request(0, info(kind).method, std::move(params)));
-        if (!co_await call->done.wait_until(deadline)) {
-          backend->cancel(*call, make_error_code(Errc::upstream_timeout), "list timed out");
-          ok = false;
-          break;
-        }
-        if (call->ec || !call->response) {
-          spdlog::debug("[{}] {} call failed: {} {}", slot.cfg.name, info(kind).method,
-                        call->ec.message(), call->detail);
-          ok = false;
-          break;
-        }
-        const auto* result = call->response->if_contains("result");
-        if (result == nullptr || !result->is_object()) {
-          // An error: the server has no such list after all. Remember it as empty.
-          spdlog::debug("[{}] {} failed: {}", slot.cfg.name, info(kind).method,
-                        json::serialize(*call->response));
-          break;
-        }
-        const auto& r = result->get_object();
-        if (const auto* arr = r.if_contains(info(kind).key); arr && arr->is_array()) {
-          for (const auto& item : arr->get_array()) {
-            all.push_back(item);
-          }
-        }
-        const auto* next = r.if_contains("nextCursor");
-        if (next == nullptr || next->is_null() ||
-            (next->is_string() && next->get_string().empty())) {
-          break;
-        }
-        cursor = *next;
-      }
-      if (ok) {
-        answer = std::make_shared<const json::array>(std::move(all));
-      }
-    }
-  }
-  if (cache.fetching == ev) {
-    cache.fetching.reset();
-    if (answer) {
-      cache.items = answer;
-      if (cache.served_partial) {
-        // A list went out without this server: now that it answered, tell those clients.
-        cache.served_partial = false;
-        notify_sessions(slot, info(kind).changed);
-      }
-    }
-  }
-  ev->set();
-  co_return answer;
+  co_return items;
 }
 
 }  // namespace mcpgw::relay

@@ -1,15 +1,12 @@
 // The relay: lifecycle, sessions, and what clients send besides requests.
 #include "relay/relay.hpp"
 #include "relay/util.hpp"
-#include "upstream/http_client.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/random.hpp"
 #include "common/text.hpp"
 #include "jsonrpc/message.hpp"
 #include "mcp/protocol.hpp"
-#include "upstream/remote_backend.hpp"
-#include "upstream/stdio_backend.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -25,7 +22,7 @@ using upstream::BackendState;
 // BackendSlot
 
 BackendSlot::BackendSlot(Relay& relay_, const config::ServerConfig& cfg_, Session* owner_)
-    : relay(relay_), cfg(cfg_), owner(owner_) {}
+    : ServerSlot(cfg_), relay(relay_), owner(owner_) {}
 
 BackendSlot::~BackendSlot() = default;
 
@@ -42,7 +39,7 @@ void BackendSlot::on_backend_state(upstream::Backend&, upstream::BackendState st
 // Relay: lifecycle
 
 Relay::Relay(asio::any_io_executor ex, const config::Config& cfg)
-    : ex_(ex), cfg_(cfg), naming_(cfg.gateway.separator) {}
+    : ex_(ex), cfg_(cfg), pool_(ex, cfg), naming_(cfg.gateway.separator) {}
 
 Relay::~Relay() = default;
 
@@ -51,34 +48,6 @@ json::object gateway_client_info() {
   info["name"] = "mcpgw";
   info["version"] = MCPGW_VERSION;
   return info;
-}
-
-upstream::BackendPtr Relay::make_backend(const config::ServerConfig& server,
-                                         upstream::ClientIdentity identity, BackendSlot& slot) {
-  if (factory_) {
-    return factory_(server, std::move(identity), slot);
-  }
-  if (server.transport == config::Transport::stdio) {
-    return std::make_shared<upstream::StdioBackend>(ex_, server, cfg_.gateway, std::move(identity),
-                                                    slot);
-  }
-  auto& client = http_clients_[server.name];
-  if (!client) {
-    upstream::Url url;
-    std::string error;
-    upstream::parse_url(server.url, url, error);  // checked when the config was read
-    upstream::TlsSettings tls;
-    tls.ca_file = server.options.tls_ca_file;
-    tls.insecure = server.options.tls_insecure;
-    client = std::make_shared<upstream::HttpClient>(ex_, std::move(url), std::move(tls),
-                                                    cfg_.gateway.timeouts.connect, server.name);
-  }
-  if (server.transport == config::Transport::http) {
-    return std::make_shared<upstream::StreamableHttpBackend>(ex_, server, cfg_.gateway,
-                                                             std::move(identity), slot, client);
-  }
-  return std::make_shared<upstream::LegacySseBackend>(ex_, server, cfg_.gateway,
-                                                      std::move(identity), slot, client);
 }
 
 bool Relay::forwards_authorization() const noexcept {
@@ -98,7 +67,7 @@ void Relay::start() {
     identity.capabilities["sampling"] = json::object();
     identity.capabilities["elicitation"] = json::object();
     identity.client_info = gateway_client_info();
-    slot->backend = make_backend(server, std::move(identity), *slot);
+    slot->backend = pool_.make(server, std::move(identity), *slot);
     slot->backend->start();
     shared_[server.name] = std::move(slot);
   }
@@ -170,25 +139,24 @@ asio::awaitable<void> Relay::reap_idle() {
 // ---------------------------------------------------------------------------------------------
 // Sessions
 
-boost::system::result<SessionPtr> Relay::create_session(ClientTransport transport,
-                                                        std::vector<std::string> view,
-                                                        bool single_server, std::string endpoint,
-                                                        std::string owner) {
+boost::system::result<SessionPtr> Relay::create_session(SessionSpec spec) {
   if (stopping_) {
     return make_error_code(Errc::shutting_down);
   }
   if (sessions_.size() >= cfg_.gateway.limits.max_sessions) {
     return make_error_code(Errc::too_many_sessions);
   }
-  if (!owner.empty() && sessions_per_owner_[owner] >= cfg_.gateway.limits.max_sessions_per_client) {
+  if (!spec.owner.empty() &&
+      sessions_per_owner_[spec.owner] >= cfg_.gateway.limits.max_sessions_per_client) {
     return make_error_code(Errc::too_many_client_sessions);
   }
-  auto s = std::make_shared<Session>(ex_, random_hex(16), transport, std::move(view),
-                                     single_server, cfg_.gateway.limits.replay_events);
-  s->endpoint = std::move(endpoint);
-  if (!owner.empty()) {
-    ++sessions_per_owner_[owner];
-    s->owner = std::move(owner);
+  if (!forwards_authorization()) {
+    spec.authorization.clear();  // kept only for a server that is to receive it
+  }
+  auto s = std::make_shared<Session>(ex_, random_hex(16), std::move(spec),
+                                     cfg_.gateway.limits.replay_events);
+  if (!s->owner.empty()) {
+    ++sessions_per_owner_[s->owner];
   }
   sessions_[s->id] = s;
   spdlog::debug("session {} opened ({} servers)", s->id, s->view.size());
@@ -201,10 +169,10 @@ SessionPtr Relay::find_session(std::string_view id) const {
 }
 
 void Relay::close_session(const SessionPtr& s, std::string_view why) {
-  if (!s || s->closed) {
+  if (!s || s->closed_) {
     return;
   }
-  s->closed = true;
+  s->closed_ = true;
   spdlog::info("session {} closed ({})", s->id, why);
   for (auto& [key, inflight] : std::unordered_map(s->inflight)) {
     if (inflight->slot && inflight->slot->backend && inflight->call) {
@@ -305,7 +273,7 @@ BackendSlot* Relay::slot_for(Session& s, std::string_view server) {
   if (auto it = s.isolated.find(cfg->name); it != s.isolated.end()) {
     return it->second.get();
   }
-  if (s.closed || stopping_) {
+  if (s.closed() || stopping_) {
     return nullptr;
   }
   // This session's own backend: it speaks for this one client, so it gets the client's
@@ -313,15 +281,15 @@ BackendSlot* Relay::slot_for(Session& s, std::string_view server) {
   auto slot = std::make_unique<BackendSlot>(*this, *cfg, &s);
   upstream::ClientIdentity identity;
   for (const char* cap : {"roots", "sampling", "elicitation"}) {
-    if (const auto* v = s.client_capabilities.if_contains(cap)) {
+    if (const auto* v = s.client_capabilities().if_contains(cap)) {
       identity.capabilities[cap] = *v;
     }
   }
-  identity.client_info = s.client_info.empty() ? gateway_client_info() : s.client_info;
+  identity.client_info = s.client_info().empty() ? gateway_client_info() : s.client_info();
   if (cfg->options.forward_authorization) {
     identity.authorization = s.authorization;
   }
-  slot->backend = make_backend(*cfg, std::move(identity), *slot);
+  slot->backend = pool_.make(*cfg, std::move(identity), *slot);
   if (slot->backend) {
     slot->backend->start();
   }

@@ -8,50 +8,35 @@
 #include "relay/session.hpp"
 #include "access/audit.hpp"
 #include "upstream/backend.hpp"
-#include "upstream/rpc_backend.hpp"
+#include "upstream/server_pool.hpp"
+#include "upstream/server_slot.hpp"
 
 #include <boost/system/result.hpp>
 
 #include <functional>
 #include <optional>
 
-namespace mcpgw::upstream {
-class HttpClient;
-}  // namespace mcpgw::upstream
-
 namespace mcpgw::relay {
 
 class Relay;
 
-/// One list a server serves, cached until the server says it changed.
-struct ListCache {
-  std::shared_ptr<const json::array> items;
-  std::shared_ptr<Event> fetching;  ///< set when the running fetch ends
-  bool served_partial = false;      ///< an aggregate went out without this server's items
-};
+using upstream::ListCache;
+using upstream::ListKind;
 
-enum class ListKind { tools, prompts, resources, templates };
-
-/// A server as the relay holds it: the backend, its list caches, what is in flight on it.
-struct BackendSlot final : upstream::BackendListener {
+/// A server's backend as the relay holds it: the slot (backend, list caches, subscription
+/// counts), the session that owns it when isolated, and what is in flight on it.
+struct BackendSlot final : upstream::ServerSlot, upstream::BackendListener {
   BackendSlot(Relay& relay, const config::ServerConfig& cfg, Session* owner);
   ~BackendSlot() override;
 
   Relay& relay;
-  const config::ServerConfig& cfg;
   Session* owner;  ///< the session of an isolated backend; null when shared
-  upstream::BackendPtr backend;
-  ListCache lists[4];
-  std::vector<InFlight*> inflight;               ///< oldest first
-  std::map<std::string, int> subscriptions;      ///< server URI → subscribed sessions
+  std::vector<InFlight*> inflight;  ///< oldest first
   struct ServerRequestRoute {
     std::weak_ptr<Session> session;
     json::value client_id;
   };
   std::unordered_map<std::string, ServerRequestRoute> server_requests;  ///< by backend id_key
-  bool ever_ready = false;
-
-  ListCache& cache(ListKind k) noexcept { return lists[static_cast<int>(k)]; }
 
   // mcpgw::upstream::BackendListener
   void on_backend_message(upstream::Backend& backend, json::object&& msg) override;
@@ -74,12 +59,9 @@ class Relay {
   asio::awaitable<void> stop();
 
   // Sessions.
-  /// `owner` (a principal's name, or the client's address without auth) is counted against
-  /// limits.maxSessionsPerClient; empty for the gateway's own sessions.
-  boost::system::result<SessionPtr> create_session(ClientTransport transport,
-                                                    std::vector<std::string> view,
-                                                    bool single_server, std::string endpoint,
-                                                    std::string owner = {});
+  /// Opens a session. `spec.owner` (a principal's name, or the client's address without
+  /// auth) is counted against limits.maxSessionsPerClient; empty for the gateway's own.
+  boost::system::result<SessionPtr> create_session(SessionSpec spec);
   SessionPtr find_session(std::string_view id) const;
   void close_session(const SessionPtr& session, std::string_view why);
   std::size_t session_count() const noexcept { return sessions_.size(); }
@@ -104,9 +86,7 @@ class Relay {
 
   /// Makes a server's backend. The default picks the transport from the server's config;
   /// tests give their own.
-  using BackendFactory = std::function<upstream::BackendPtr(
-      const config::ServerConfig&, upstream::ClientIdentity, upstream::BackendListener&)>;
-  void set_backend_factory(BackendFactory f) { factory_ = std::move(f); }
+  void set_backend_factory(upstream::ServerPool::Factory f) { pool_.set_factory(std::move(f)); }
 
   /// Where audit rows go (null: no audit trail).
   void set_audit(access::AuditLog* log) noexcept { audit_ = log; }
@@ -217,8 +197,6 @@ class Relay {
   gate::Chain& chain_of(Session& s);
 
   BackendSlot* slot_for(Session& s, std::string_view server);
-  upstream::BackendPtr make_backend(const config::ServerConfig& server,
-                                    upstream::ClientIdentity identity, BackendSlot& slot);
   std::optional<Route> route_name(Session& s, std::string_view exposed);
   /// Whether the session's principal may use this tool (by its exposed name).
   bool tool_allowed(const Session& s, std::string_view server, std::string_view name);
@@ -246,7 +224,7 @@ class Relay {
 
   asio::any_io_executor ex_;
   const config::Config& cfg_;
-  BackendFactory factory_;
+  upstream::ServerPool pool_;
   mcp::Naming naming_;
   std::map<std::string, std::unique_ptr<BackendSlot>> shared_;
   std::unordered_map<std::string, SessionPtr> sessions_;
@@ -264,27 +242,18 @@ class Relay {
   access::AuditLog* audit_ = nullptr;
   gate::Gate* gate_ = nullptr;
   std::set<std::string> warned_shortened_;
-  /// Connection pools to remote servers, one per server, shared by its upstream sessions.
-  std::map<std::string, std::shared_ptr<upstream::HttpClient>> http_clients_;
-  /// Each server's latest state and reason, whichever of its backends reported it.
-  struct ServerStatus {
-    upstream::BackendState state = upstream::BackendState::stopped;
-    std::string reason;
-    Clock::time_point since{};
-  };
-  std::map<std::string, ServerStatus, std::less<>> status_;
 };
 
 template <class F>
 void Relay::for_each_session_of(BackendSlot& slot, F&& f) {
   if (slot.owner != nullptr) {
-    if (!slot.owner->closed) {
+    if (!slot.owner->closed()) {
       f(*slot.owner);
     }
     return;
   }
   for (auto& [id, s] : sessions_) {
-    if (s->in_view(slot.cfg.name) && s->initialized) {
+    if (s->in_view(slot.cfg.name) && s->initialized()) {
       f(*s);
     }
   }

@@ -20,7 +20,7 @@ std::optional<Relay::Target> Relay::attribute(BackendSlot& slot, bool& ambiguous
   Session* who = nullptr;
   for (InFlight* f : slot.inflight) {
     auto session = f->session.lock();
-    if (!session || session->closed) {
+    if (!session || session->closed()) {
       continue;
     }
     if (who != nullptr && who != session.get()) {
@@ -33,7 +33,7 @@ std::optional<Relay::Target> Relay::attribute(BackendSlot& slot, bool& ambiguous
   }
   if (slot.owner != nullptr) {
     // An isolated backend has exactly one client.
-    if (slot.owner->closed) {
+    if (slot.owner->closed()) {
       return std::nullopt;
     }
     ambiguous = false;
@@ -108,7 +108,7 @@ void Relay::deliver_progress(json::object& msg) {
     return;  // the request already finished
   }
   auto session = it->second.session.lock();
-  if (!session || session->closed) {
+  if (!session || session->closed()) {
     return;
   }
   params["progressToken"] = it->second.client_token;
@@ -128,7 +128,7 @@ void Relay::deliver_server_cancel(BackendSlot& slot, json::object& msg) {
   }
   auto route = std::move(it->second);
   slot.server_requests.erase(it);
-  if (auto session = route.session.lock(); session && !session->closed) {
+  if (auto session = route.session.lock(); session && !session->closed()) {
     session->server_requests.erase(jsonrpc::id_key(route.client_id));
     params["requestId"] = route.client_id;
     deliver(*session, nullptr, msg);
@@ -186,7 +186,7 @@ void Relay::forward_server_request(BackendSlot& slot, json::object&& msg) {
                        : m == mcp::method::kElicitationCreate ? "elicitation"
                        : m == mcp::method::kRootsList        ? "roots"
                                                              : nullptr;
-  if (needed != nullptr && !s.client_capabilities.contains(needed)) {
+  if (needed != nullptr && !s.client_capabilities().contains(needed)) {
     answer_error(rpc_code::kMethodNotFound, fmt::format("Client does not support {}", needed));
     return;
   }
@@ -200,14 +200,7 @@ void Relay::forward_server_request(BackendSlot& slot, json::object&& msg) {
 }
 
 void Relay::on_backend_state(BackendSlot& slot, upstream::BackendState state) {
-  if (state != BackendState::stopped) {
-    auto& st = status_[slot.cfg.name];
-    if (st.state != state) {
-      st.since = Clock::now();
-    }
-    st.state = state;
-    st.reason = slot.backend ? slot.backend->last_error() : std::string();
-  }
+  pool_.record(slot.cfg.name, state, slot.backend ? slot.backend->last_error() : std::string());
   if (state != BackendState::ready) {
     return;
   }
@@ -223,9 +216,7 @@ void Relay::on_backend_state(BackendSlot& slot, upstream::BackendState state) {
     return;
   }
   // Back after a restart: what it serves may have changed, and it forgot subscriptions.
-  for (auto& c : slot.lists) {
-    c = ListCache{};
-  }
+  slot.forget_lists();
   slot.server_requests.clear();
   for (const auto& [uri, count] : slot.subscriptions) {
     json::object params;

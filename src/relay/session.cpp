@@ -10,12 +10,29 @@ namespace {
 constexpr std::size_t kMaxRetainedStreams = 64;
 }
 
-Session::Session(asio::any_io_executor ex, std::string id_, ClientTransport transport_,
-                 std::vector<std::string> view_, bool single_server_, std::size_t replay)
-    : id(std::move(id_)), transport(transport_), view(std::move(view_)),
-      single_server(single_server_), last_active(Clock::now()), ex_(ex), replay_(replay),
+Session::Session(asio::any_io_executor ex, std::string id_, SessionSpec spec, std::size_t replay)
+    : id(std::move(id_)),
+      transport(spec.transport),
+      view(std::move(spec.view)),
+      single_server(spec.single_server),
+      endpoint(std::move(spec.endpoint)),
+      owner(std::move(spec.owner)),
+      principal(std::move(spec.principal)),
+      scope_name(std::move(spec.scope_name)),
+      authorization(std::move(spec.authorization)),
+      last_active(Clock::now()),
+      // Until initialize says otherwise: the oldest revision each transport was made for.
+      protocol_version_(transport == ClientTransport::legacy_sse ? "2024-11-05" : "2025-03-26"),
+      ex_(ex),
+      replay_(replay),
       standalone_(std::make_shared<EventStream>(ex, 0, replay, true)) {
   streams_[0] = standalone_;
+}
+
+void Session::negotiate(std::string version, json::object capabilities, json::object info) {
+  protocol_version_ = std::move(version);
+  client_capabilities_ = std::move(capabilities);
+  client_info_ = std::move(info);
 }
 
 Session::~Session() = default;

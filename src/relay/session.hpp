@@ -50,10 +50,32 @@ struct PendingServerRequest {
   std::shared_ptr<GatewayAsk> ask;
 };
 
+/// What a session is opened with, by the transport that opens it. Fixed for its lifetime.
+struct SessionSpec {
+  ClientTransport transport = ClientTransport::streamable_http;
+  /// Servers the session sees, in config order (Relay::resolve_view).
+  std::vector<std::string> view;
+  /// Per-server endpoint: names and URIs are the server's own, unprefixed.
+  bool single_server = false;
+  /// The path the session is opened on (per-server endpoints keep their sessions apart).
+  std::string endpoint;
+  /// Whose sessions it counts among (limits.maxSessionsPerClient); empty: nobody's.
+  std::string owner;
+  /// Who opens it (null when authentication is off).
+  access::PrincipalPtr principal;
+  /// The taint scope the client named (empty: the session's own).
+  std::string scope_name;
+  /// The client's Authorization header, kept only when a server is configured to receive it
+  /// (gateway.servers.NAME.forwardAuthorization).
+  std::string authorization;
+};
+
+/// One client session. What it was opened with is fixed; what initialize negotiated is set by
+/// the initialize handler; `closed` only by Relay::close_session. The maps of what is in
+/// flight belong to the relay's handlers.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(asio::any_io_executor ex, std::string id, ClientTransport transport,
-          std::vector<std::string> view, bool single_server, std::size_t replay);
+  Session(asio::any_io_executor ex, std::string id, SessionSpec spec, std::size_t replay);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -62,25 +84,26 @@ class Session : public std::enable_shared_from_this<Session> {
   const ClientTransport transport;
   /// Servers this session sees, in config order. One for per-server endpoints.
   const std::vector<std::string> view;
-  /// Per-server endpoint: names and URIs are the server's own, unprefixed.
   const bool single_server;
-  /// The path the session was created on (per-server endpoints keep their sessions apart).
-  std::string endpoint;
-  /// Whose sessions this one counts among (limits.maxSessionsPerClient); empty: nobody's.
-  std::string owner;
+  const std::string endpoint;
+  const std::string owner;
+  /// Lists show only what the principal may use, and every call is checked against it.
+  const access::PrincipalPtr principal;
+  const std::string scope_name;
+  const std::string authorization;
 
-  bool initialized = false;  ///< initialize answered
-  std::string protocol_version{"2025-03-26"};
-  json::object client_capabilities;
-  json::object client_info;
-  /// Who opened the session (null when authentication is off). Lists show only what it may
-  /// use, and every call is checked against it.
-  access::PrincipalPtr principal;
-  /// The Authorization header the client opened the session with, kept only when a server
-  /// is configured to receive it (gateway.servers.NAME.forwardAuthorization).
-  std::string authorization;
+  /// initialize: the version agreed and what the client said of itself (before the reply is
+  /// made: a session's own backends are started with them).
+  void negotiate(std::string version, json::object capabilities, json::object info);
+  /// initialize answered.
+  void mark_initialized() noexcept { initialized_ = true; }
+  bool initialized() const noexcept { return initialized_; }
+  const std::string& protocol_version() const noexcept { return protocol_version_; }
+  const json::object& client_capabilities() const noexcept { return client_capabilities_; }
+  const json::object& client_info() const noexcept { return client_info_; }
+  bool closed() const noexcept { return closed_; }
+
   int log_rank = -1;  ///< minimum logging level the client asked for (-1: everything)
-  bool closed = false;
 
   Clock::time_point last_active;
   void touch() noexcept { last_active = Clock::now(); }
@@ -107,15 +130,21 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unordered_map<std::string, PendingServerRequest> server_requests;  ///< by id_key
   std::int64_t next_server_request = 1;
   std::set<std::string> subscriptions;  ///< resource URIs as the client sees them
-  /// The security gate (gateway.security): the scope the client named (empty: the session's
-  /// own), the scope itself, and this session's filters. Made on the first gated request.
-  std::string scope_name;
+  /// The security gate (gateway.security): the scope (named by scope_name, or the session's
+  /// own) and this session's filters. Made on the first gated request.
   gate::ScopePtr scope;
   std::unique_ptr<gate::Chain> chain;
   /// Servers with isolation "session": this session's own backends.
   std::map<std::string, std::unique_ptr<BackendSlot>> isolated;
 
  private:
+  friend class Relay;  // close_session sets closed_
+
+  bool initialized_ = false;
+  std::string protocol_version_;
+  json::object client_capabilities_;
+  json::object client_info_;
+  bool closed_ = false;
   asio::any_io_executor ex_;
   std::size_t replay_;
   std::uint64_t next_stream_ = 1;

@@ -30,27 +30,35 @@ void close_fd(int& fd) noexcept {
   }
 }
 
-}  // namespace
+/// The child's stdin, stdout and stderr, and the pipe that reports a failed exec.
+struct Pipes {
+  int in[2] = {-1, -1};
+  int out[2] = {-1, -1};
+  int err[2] = {-1, -1};
+  int exec[2] = {-1, -1};  // reports exec failure from the child
 
-bool spawn(const config::ServerConfig& server, ChildProcess& out, std::string& error) {
-  int in_pipe[2] = {-1, -1};
-  int out_pipe[2] = {-1, -1};
-  int err_pipe[2] = {-1, -1};
-  int exec_pipe[2] = {-1, -1};  // reports exec failure from the child
-  auto close_all = [&] {
-    for (int* p : {in_pipe, out_pipe, err_pipe, exec_pipe}) {
+  void close_all() noexcept {
+    for (int* p : {in, out, err, exec}) {
       close_fd(p[0]);
       close_fd(p[1]);
     }
-  };
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
-      ::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(exec_pipe, O_CLOEXEC) != 0) {
+  }
+};
+
+/// Opens every pipe (close-on-exec). Returns false with `error` set, and none left open, if
+/// one could not be made.
+bool open_pipes(Pipes& p, std::string& error) {
+  if (::pipe2(p.in, O_CLOEXEC) != 0 || ::pipe2(p.out, O_CLOEXEC) != 0 ||
+      ::pipe2(p.err, O_CLOEXEC) != 0 || ::pipe2(p.exec, O_CLOEXEC) != 0) {
     error = fmt::format("pipe: {}", std::strerror(errno));
-    close_all();
+    p.close_all();
     return false;
   }
+  return true;
+}
 
-  // Everything the child needs is prepared before fork: after it only async-signal-safe calls.
+/// The server's environment: ours, with the server's `env` added (and winning).
+std::vector<std::string> child_env(const config::ServerConfig& server) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view kv(*e);
@@ -63,73 +71,101 @@ bool spawn(const config::ServerConfig& server, ChildProcess& out, std::string& e
   for (const auto& [k, v] : server.env) {
     env_strings.push_back(k + "=" + v);
   }
-  std::vector<char*> envp;
-  envp.reserve(env_strings.size() + 1);
-  for (auto& s : env_strings) {
-    envp.push_back(s.data());
-  }
-  envp.push_back(nullptr);
+  return env_strings;
+}
+
+/// The command and its args.
+std::vector<std::string> child_argv(const config::ServerConfig& server) {
   std::vector<std::string> argv_strings;
   argv_strings.push_back(server.command);
   argv_strings.insert(argv_strings.end(), server.args.begin(), server.args.end());
-  std::vector<char*> argv;
-  for (auto& s : argv_strings) {
-    argv.push_back(s.data());
+  return argv_strings;
+}
+
+/// Pointers to `strings`, ending with a null pointer, as execvp and environ want them.
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (auto& s : strings) {
+    out.push_back(s.data());
   }
-  argv.push_back(nullptr);
+  out.push_back(nullptr);
+  return out;
+}
+
+/// In the forked child: joins its own process group, wires up the pipes and execs the server.
+/// Only async-signal-safe calls. Never returns; a failed chdir or exec is reported on the exec
+/// pipe.
+[[noreturn]] void exec_child(const config::ServerConfig& server, const Pipes& p, pid_t parent,
+                             char** argv, char** envp) {
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // no orphans if the gateway is killed outright
+  if (::getppid() != parent) {
+    ::_exit(127);
+  }
+  ::signal(SIGPIPE, SIG_DFL);
+  ::signal(SIGCHLD, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::dup2(p.in[0], 0);
+  ::dup2(p.out[1], 1);
+  ::dup2(p.err[1], 2);
+  // Nothing else of ours leaks into the server: not the listening socket, not client
+  // connections, not other servers' pipes. The exec-error pipe stays (it is close-on-exec).
+  ::close_range(3, static_cast<unsigned>(p.exec[1]) - 1, 0);
+  ::close_range(static_cast<unsigned>(p.exec[1]) + 1, ~0U, 0);
+  int rc = 0;
+  if (!server.cwd.empty() && ::chdir(server.cwd.c_str()) != 0) {
+    rc = errno;
+    (void)!::write(p.exec[1], "c", 1);
+    (void)!::write(p.exec[1], &rc, sizeof rc);
+    ::_exit(127);
+  }
+  environ = envp;  // execvp searches the child's own PATH
+  ::execvp(argv[0], argv);
+  rc = errno;
+  (void)!::write(p.exec[1], "e", 1);
+  (void)!::write(p.exec[1], &rc, sizeof rc);
+  ::_exit(127);
+}
+
+}  // namespace
+
+bool spawn(const config::ServerConfig& server, ChildProcess& out, std::string& error) {
+  Pipes p;
+  if (!open_pipes(p, error)) {
+    return false;
+  }
+
+  // Everything the child needs is prepared before fork: after it only async-signal-safe calls.
+  std::vector<std::string> env_strings = child_env(server);
+  std::vector<char*> envp = c_strings(env_strings);
+  std::vector<std::string> argv_strings = child_argv(server);
+  std::vector<char*> argv = c_strings(argv_strings);
   const pid_t parent = ::getpid();
 
   const pid_t pid = ::fork();
   if (pid < 0) {
     error = fmt::format("fork: {}", std::strerror(errno));
-    close_all();
+    p.close_all();
     return false;
   }
   if (pid == 0) {
-    // Child.
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // no orphans if the gateway is killed outright
-    if (::getppid() != parent) {
-      ::_exit(127);
-    }
-    ::signal(SIGPIPE, SIG_DFL);
-    ::signal(SIGCHLD, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::dup2(in_pipe[0], 0);
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    // Nothing else of ours leaks into the server: not the listening socket, not client
-    // connections, not other servers' pipes. The exec-error pipe stays (it is close-on-exec).
-    ::close_range(3, static_cast<unsigned>(exec_pipe[1]) - 1, 0);
-    ::close_range(static_cast<unsigned>(exec_pipe[1]) + 1, ~0U, 0);
-    int rc = 0;
-    if (!server.cwd.empty() && ::chdir(server.cwd.c_str()) != 0) {
-      rc = errno;
-      (void)!::write(exec_pipe[1], "c", 1);
-      (void)!::write(exec_pipe[1], &rc, sizeof rc);
-      ::_exit(127);
-    }
-    environ = envp.data();  // execvp searches the child's own PATH
-    ::execvp(argv[0], argv.data());
-    rc = errno;
-    (void)!::write(exec_pipe[1], "e", 1);
-    (void)!::write(exec_pipe[1], &rc, sizeof rc);
-    ::_exit(127);
+    exec_child(server, p, parent, argv.data(), envp.data());
   }
 
   // Parent. Whether exec worked is read later, without blocking (read_exec_status).
   ::setpgid(pid, pid);  // also here, so kill_group works even before the child runs
-  close_fd(in_pipe[0]);
-  close_fd(out_pipe[1]);
-  close_fd(err_pipe[1]);
-  close_fd(exec_pipe[1]);
+  close_fd(p.in[0]);
+  close_fd(p.out[1]);
+  close_fd(p.err[1]);
+  close_fd(p.exec[1]);
   out.pid = pid;
-  out.stdin_fd = in_pipe[1];
-  out.stdout_fd = out_pipe[0];
-  out.stderr_fd = err_pipe[0];
-  out.exec_fd = exec_pipe[0];
+  out.stdin_fd = p.in[1];
+  out.stdout_fd = p.out[0];
+  out.stderr_fd = p.err[0];
+  out.exec_fd = p.exec[0];
   return true;
 }
 

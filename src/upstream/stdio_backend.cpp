@@ -26,6 +26,31 @@ constexpr std::size_t kMaxBatch = 64;
 constexpr std::size_t kReadBuffer = 64 * 1024;  ///< stdout buffer between large messages
 
 std::string_view clip(std::string_view s) { return s.substr(0, kMaxLoggedLine); }
+
+/// Waits for the report pipe of a spawned child: it closes on exec, and a failed exec or chdir
+/// writes why before the child exits. Returns that reason, or "" if exec worked.
+asio::awaitable<std::string> exec_failure(asio::any_io_executor ex,
+                                          const config::ServerConfig& server, int exec_fd) {
+  asio::posix::stream_descriptor report(ex, exec_fd);
+  std::array<char, 8> buf{};
+  std::size_t got = 0;
+  for (;;) {
+    auto [ec, n] = co_await report.async_read_some(asio::buffer(buf.data() + got, buf.size() - got),
+                                                   asio::as_tuple(asio::use_awaitable));
+    got += n;
+    if (ec || got == buf.size()) {
+      break;
+    }
+  }
+  co_return describe_exec_failure(server, buf.data(), got);
+}
+
+/// Closes our ends of a child's stdin, stdout and stderr.
+void close_pipes(const ChildProcess& child) {
+  ::close(child.stdin_fd);
+  ::close(child.stdout_fd);
+  ::close(child.stderr_fd);
+}
 }  // namespace
 
 StdioBackend::StdioBackend(asio::any_io_executor ex, const config::ServerConfig& server,
@@ -88,28 +113,14 @@ asio::awaitable<bool> StdioBackend::run_once() {
       self->on_gone();
     }
   });
-  {
-    // Did exec work? The report pipe closes on exec; a failure writes why before exiting.
-    asio::posix::stream_descriptor report(ex_, child.exec_fd);
-    std::array<char, 8> buf{};
-    std::size_t got = 0;
-    for (;;) {
-      auto [ec, n] = co_await report.async_read_some(asio::buffer(buf.data() + got, buf.size() - got),
-                                                     asio::as_tuple(asio::use_awaitable));
-      got += n;
-      if (ec || got == buf.size()) {
-        break;
-      }
-    }
-    if (auto why = describe_exec_failure(server_, buf.data(), got); !why.empty()) {
-      last_error_ = why;
-      ::close(child.stdin_fd);
-      ::close(child.stdout_fd);
-      ::close(child.stderr_fd);
-      co_await reaped_.wait_until(Clock::now() + kStopGrace);
-      release_child();
-      co_return false;
-    }
+  // Did exec work? The report pipe closes on exec; a failure writes why before exiting.
+  const std::string why = co_await exec_failure(ex_, server_, child.exec_fd);
+  if (!why.empty()) {
+    last_error_ = why;
+    close_pipes(child);
+    co_await reaped_.wait_until(Clock::now() + kStopGrace);
+    release_child();
+    co_return false;
   }
   spdlog::info("[{}] started pid {}: {}", server_.name, pid, server_.command);
   stdin_ = std::make_shared<asio::posix::stream_descriptor>(ex_, child.stdin_fd);

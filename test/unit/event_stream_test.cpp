@@ -73,7 +73,7 @@ TEST(EventStream, RejectsMalformedEventIds) {
 
 TEST(Session, DrainedRequestStreamsAreForgotten) {
   boost::asio::io_context ioc;
-  Session s(ioc.get_executor(), "id", ClientTransport::streamable_http, {"a"}, false, 8);
+  Session s(ioc.get_executor(), "id", SessionSpec{.view = {"a"}}, 8);
   auto stream = s.new_request_stream(true);
   EXPECT_EQ(s.find_stream(stream->number), nullptr);  // a plain JSON reply is never resumed
   s.register_stream(stream);                          // it went out as SSE
@@ -87,7 +87,7 @@ TEST(Session, DrainedRequestStreamsAreForgotten) {
 
 TEST(Session, UndeliveredStreamsStayForResumption) {
   boost::asio::io_context ioc;
-  Session s(ioc.get_executor(), "id", ClientTransport::streamable_http, {"a"}, false, 8);
+  Session s(ioc.get_executor(), "id", SessionSpec{.view = {"a"}}, 8);
   auto stream = s.new_request_stream(true);
   s.register_stream(stream);
   stream->push("progress");

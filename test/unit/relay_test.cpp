@@ -125,9 +125,12 @@ class RelayTest : public ::testing::Test {
   relay::SessionPtr session(access::PrincipalPtr who = nullptr, std::string server = {}) {
     std::vector<std::string> view = server.empty() ? std::vector<std::string>{"a", "b"}
                                                    : std::vector<std::string>{server};
-    auto s = relay_.create_session(relay::ClientTransport::streamable_http, std::move(view),
-                                   !server.empty(), "/mcp").value();
-    s->principal = std::move(who);
+    relay::SessionSpec spec;
+    spec.view = std::move(view);
+    spec.single_server = !server.empty();
+    spec.endpoint = "/mcp";
+    spec.principal = std::move(who);
+    auto s = relay_.create_session(std::move(spec)).value();
     json::object params;
     params["protocolVersion"] = "2025-06-18";
     params["capabilities"] = json::object();

@@ -1,0 +1,64 @@
+#pragma once
+// The servers behind the gateway, as transports: the pool makes each server's backends (stdio,
+// Streamable HTTP or legacy SSE, or whatever an injected factory makes), keeps one HTTP
+// connection pool (and TLS context) per remote server for all its backends, and remembers each
+// server's latest state. The relay above it sees `Backend` only.
+#include "common/clock.hpp"
+#include "config/config.hpp"
+#include "upstream/backend.hpp"
+#include "upstream/rpc_backend.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace mcpgw::upstream {
+
+class HttpClient;
+
+/// What a server's URL looks like where people read it (health, logs): no userinfo and no
+/// query, either of which may hold secrets.
+std::string display_url(const std::string& url);
+
+class ServerPool {
+ public:
+  /// Makes one backend of a server that reports to `listener`.
+  using Factory =
+      std::function<BackendPtr(const config::ServerConfig&, ClientIdentity, BackendListener&)>;
+
+  ServerPool(asio::any_io_executor ex, const config::Config& cfg);
+  ~ServerPool();
+  ServerPool(const ServerPool&) = delete;
+  ServerPool& operator=(const ServerPool&) = delete;
+
+  /// Replaces how backends are made (tests give fakes); the default picks the transport from
+  /// the server's config.
+  void set_factory(Factory f) { factory_ = std::move(f); }
+
+  /// A new, not yet started backend of `server`.
+  BackendPtr make(const config::ServerConfig& server, ClientIdentity identity,
+                  BackendListener& listener);
+
+  /// A server's latest state and reason, whichever of its backends reported it.
+  struct Status {
+    BackendState state = BackendState::stopped;
+    std::string reason;
+    Clock::time_point since{};
+  };
+  /// Records what a backend of `server` reported (a stop on purpose is not news).
+  void record(const std::string& server, BackendState state, const std::string& reason);
+  /// Null until a backend of the server reported.
+  const Status* status(std::string_view server) const;
+
+ private:
+  std::shared_ptr<HttpClient> http_client(const config::ServerConfig& server);
+
+  asio::any_io_executor ex_;
+  const config::Config& cfg_;
+  Factory factory_;
+  std::map<std::string, std::shared_ptr<HttpClient>, std::less<>> http_clients_;
+  std::map<std::string, Status, std::less<>> status_;
+};
+
+}  // namespace mcpgw::upstream

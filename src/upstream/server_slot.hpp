@@ -1,0 +1,73 @@
+#pragma once
+// One server's backend as the gateway holds it, with what it learnt from it: the lists it
+// serves (cached until it says they changed, fetched once however many ask) and how many
+// sessions subscribe to each of its resources.
+#include "config/config.hpp"
+#include "upstream/backend.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace mcpgw::upstream {
+
+namespace json = boost::json;
+
+enum class ListKind { tools, prompts, resources, templates };
+
+/// What each list is called on the wire.
+struct ListInfo {
+  const char* method;      ///< the request
+  const char* key;         ///< the result's array
+  const char* capability;  ///< the server capability it needs
+  const char* changed;     ///< the notification that invalidates it
+};
+const ListInfo& info(ListKind kind) noexcept;
+
+/// Whether a ready backend offered `capability` in its initialize result.
+bool has_capability(const Backend& b, std::string_view capability);
+
+/// One list a server serves, cached until the server says it changed.
+struct ListCache {
+  std::shared_ptr<const json::array> items;
+  std::shared_ptr<Event> fetching;  ///< set when the running fetch ends
+  bool served_partial = false;      ///< an aggregate went out without this server's items
+};
+
+/// How long a list fetch may take: the whole fetch, and the wait for a starting server.
+struct ListDeadlines {
+  Clock::duration call;
+  Clock::duration startup;
+};
+
+/// One backend of a server and its caches. Shared backends have one slot per server; servers
+/// with `isolation: session` one per session.
+struct ServerSlot {
+  explicit ServerSlot(const config::ServerConfig& server) : cfg(server) {}
+  virtual ~ServerSlot() = default;
+  ServerSlot(const ServerSlot&) = delete;
+  ServerSlot& operator=(const ServerSlot&) = delete;
+
+  const config::ServerConfig& cfg;
+  BackendPtr backend;
+  ListCache lists[4];
+  std::map<std::string, int> subscriptions;  ///< server URI → subscribed sessions
+  bool ever_ready = false;
+
+  ListCache& cache(ListKind k) noexcept { return lists[static_cast<int>(k)]; }
+  /// Forgets every cached list (the server restarted or said everything changed).
+  void forget_lists() noexcept;
+
+  /// The server's whole list (every page), from the cache or fetched; concurrent callers
+  /// share one fetch. Null when the server gave none in time. `filled` is set when this call
+  /// put a fresh list in the cache.
+  asio::awaitable<std::shared_ptr<const json::array>> fetch_list(asio::any_io_executor ex,
+                                                                  ListKind kind,
+                                                                  ListDeadlines limits,
+                                                                  bool& filled);
+};
+
+}  // namespace mcpgw::upstream
