@@ -7,7 +7,14 @@ asio::awaitable<bool> HttpServer::Impl::streamable(Conn& c, Request& req, const 
                                                    const std::string& endpoint) {
   switch (req.method()) {
     case http::verb::post: co_return co_await streamable_post(c, req, server, endpoint);
-    case http::verb::get: co_return co_await streamable_get(c, req, endpoint);
+    case http::verb::get:
+      if (req[kSessionHeader].empty() && parse_accept(req[http::field::accept]).sse) {
+        // No session and an event stream wanted: a legacy HTTP+SSE client (Claude Code's
+        // `--transport sse`, the SDKs' SSE transports) pointed at the MCP URL. One URL serves
+        // both transports; a Streamable HTTP client always GETs with its session.
+        co_return co_await legacy_stream(c, req, server, endpoint);
+      }
+      co_return co_await streamable_get(c, req, endpoint);
     case http::verb::delete_: co_return co_await streamable_delete(c, req, endpoint);
     default: {
       auto res = error_response(req, 405, nullptr, rpc_code::kInvalidRequest,

@@ -8,12 +8,12 @@
 //   CLAUDE_BIN  the Claude Code binary (default node_modules/.bin/claude)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { ROOT, defaultConfig, useGateway, waitFor, withTimeout } from './helpers.mjs';
+import { MCPGW_BIN, ROOT, defaultConfig, useGateway, waitFor, withTimeout } from './helpers.mjs';
 import { startFakeAnthropic } from './fixtures/fake_anthropic.mjs';
 
 const CLAUDE_BIN = process.env.CLAUDE_BIN ? path.resolve(process.env.CLAUDE_BIN) : path.join(ROOT, 'node_modules', '.bin', 'claude');
@@ -127,6 +127,35 @@ describe('Claude Code: claude mcp list', { skip: SKIP }, () => {
   });
 });
 
+describe('Claude Code: --transport sse at the MCP URL, with a key', { skip: SKIP }, () => {
+  // The setup of the field report: `claude mcp add --transport sse gw http://host/mcp/` with a
+  // Bearer key and x-mcp-servers. The MCP URL serves legacy SSE to a client that asks for it.
+  const dirs = useTempDirs();
+  const key = {};
+  before(() => {
+    const store = path.join(dirs.home, 'keys.db');
+    key.store = store;
+    key.value = execFileSync(MCPGW_BIN, ['keys', 'create', '--name', 'claude', '--store', store],
+      { encoding: 'utf8' }).trim().split('\n').at(-1);
+  });
+  const ctx = useGateway(() => defaultConfig({ gateway: { auth: { mode: 'keys', store: key.store } } }));
+
+  test('claude mcp list: ✔ Connected with a Bearer key and x-mcp-servers', { timeout: 30000 }, async () => {
+    const opts = { cwd: dirs.project, env: claudeEnv(dirs.home), ms: 15000 };
+    const url = `${ctx.gw.url}/`;
+    const add = await runClaude(['mcp', 'add', '--transport', 'sse', 'gw', url,
+      '--header', `Authorization: Bearer ${key.value}`, '--header', 'x-mcp-servers: demo'], opts);
+    assert.equal(add.code, 0, `claude mcp add: ${add.out}${add.err}`);
+    const mark = ctx.gw.stderr.length;
+    const r = await runClaude(['mcp', 'list'], opts);
+    assert.equal(r.code, 0, `claude mcp list: ${r.out}${r.err}`);
+    const line = r.out.split('\n').find((l) => l.startsWith('gw: '));
+    assert.equal(line?.trim(), `gw: ${url} (SSE) - ✔ Connected`, `claude mcp list:\n${r.out}`);
+    const log = ctx.gw.logSince(mark);
+    assert.match(log, /initialize from claude-code/, log);
+  });
+});
+
 describe('Claude Code: a tool call through the gateway', { skip: SKIP }, () => {
   const ctx = useGateway(defaultConfig({ gateway: { logLevel: 'debug' } }));
   const dirs = useTempDirs();
@@ -139,9 +168,11 @@ describe('Claude Code: a tool call through the gateway', { skip: SKIP }, () => {
     const fakeLog = [];
     const fake = await startFakeAnthropic({ toolName: TOOL, toolInput: { message: MESSAGE }, log: (l) => fakeLog.push(l) });
     try {
-      const url = type === 'sse' ? `${ctx.gw.base}/sse` : ctx.gw.url;
-      const config = path.join(dirs.project, `mcp-${type}.json`);
-      writeFileSync(config, JSON.stringify({ mcpServers: { gw: { type, url } } }, null, 2));
+      // "sse at /mcp/": legacy SSE at the MCP URL, as in the field report.
+      const url = { http: ctx.gw.url, sse: `${ctx.gw.base}/sse`, 'sse at /mcp/': `${ctx.gw.url}/` }[type];
+      const config = path.join(dirs.project, `mcp-${type.replace(/\W/g, '-')}.json`);
+      const transport = type.startsWith('sse') ? 'sse' : type;
+      writeFileSync(config, JSON.stringify({ mcpServers: { gw: { type: transport, url } } }, null, 2));
       const mark = ctx.gw.stderr.length;
       const run = await runClaude([
         '-p', `Call ${TOOL} with the message "${MESSAGE}".`,
@@ -162,7 +193,7 @@ describe('Claude Code: a tool call through the gateway', { skip: SKIP }, () => {
     }
   }
 
-  for (const type of ['http', 'sse']) {
+  for (const type of ['http', 'sse', 'sse at /mcp/']) {
     test(`type "${type}": Claude Code calls ${TOOL} and gets its result`, { timeout: 30000 }, async () => {
       const { run, lines, fake, mark, why } = await toolCallRun(type);
 
@@ -199,7 +230,7 @@ describe('Claude Code: a tool call through the gateway', { skip: SKIP }, () => {
       const sid = /session (\S+): initialize from claude-code/.exec(log)?.[1];
       assert.ok(sid, `the gateway logged Claude Code's initialize:\n${log}`);
       assert.doesNotMatch(log, /^\S+ +(error|critical) /m, 'no errors in the gateway log');
-      if (type === 'sse') {
+      if (type.startsWith('sse')) {
         // Claude Code has exited: its legacy SSE stream is gone, and so is the session.
         await waitFor(() => ctx.gw.logSince(mark).includes(`session ${sid} closed`),
           { ms: 5000, label: () => `session ${sid} closed after Claude Code exited:\n${ctx.gw.logSince(mark)}` });

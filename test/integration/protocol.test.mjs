@@ -133,8 +133,8 @@ describe('protocol: Streamable HTTP endpoint', () => {
     }
   });
 
-  test('GET /mcp without a session: 400; with an unknown one: 404', async () => {
-    const r = await fetch(ctx.gw.url, { headers: { accept: 'text/event-stream' } });
+  test('GET /mcp without a session: 400 (an event stream then is legacy SSE: one_url.test.mjs); with an unknown one: 404', async () => {
+    const r = await fetch(ctx.gw.url, { headers: { accept: 'application/json' } });
     assert.equal(r.status, 400);
     await r.body?.cancel();
     const r2 = await fetch(ctx.gw.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': 'no-such-session' } });
