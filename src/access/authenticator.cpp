@@ -136,12 +136,17 @@ AuthResult Authenticator::authenticate(const Credentials& creds) {
 
 AuthResult Authenticator::check(const Credentials& creds) {
   AuthResult r;
-  std::string_view key = bearer_value(creds.authorization);
-  if (key.empty()) {
-    key = bearer_value(creds.x_api_key);
+  // With API keys on, the headers that carry only a key come first: a client (LiteLLM's
+  // convention) may send its key there and the user's own token for a server in Authorization.
+  std::string_view key;
+  if (store_) {
+    key = bearer_value(creds.x_litellm_api_key);
+    if (key.empty()) {
+      key = bearer_value(creds.x_api_key);
+    }
   }
   if (key.empty()) {
-    key = bearer_value(creds.x_litellm_api_key);
+    key = bearer_value(creds.authorization);
   }
   if (key.empty()) {
     r.outcome = AuthOutcome::missing;

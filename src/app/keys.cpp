@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 
 namespace mcpgw::app {
@@ -31,6 +32,27 @@ std::string date(std::int64_t t) {
   return buf;
 }
 
+/// Whether every server a key is to be limited to is in the config (when one was given); says
+/// which one is not, and which there are, when not.
+bool servers_known(const std::vector<std::string>& servers,
+                   const std::optional<std::vector<std::string>>& known) {
+  if (!known) {
+    if (!servers.empty()) {
+      fmt::print(stderr, "warning: --servers is not checked against a config; pass --config to "
+                         "check the names\n");
+    }
+    return true;
+  }
+  for (const auto& name : servers) {
+    if (std::find(known->begin(), known->end(), name) == known->end()) {
+      fmt::print(stderr, "error: --servers: no server named \"{}\" in the config (servers: {})\n",
+                 name, join(*known, "none"));
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 int keys_command(const KeysArgs& a) {
@@ -44,6 +66,9 @@ int keys_command(const KeysArgs& a) {
     access::KeyRecord r;
     r.name = a.name;
     r.servers = split_list(a.servers);
+    if (!servers_known(r.servers, a.known_servers)) {
+      return 2;
+    }
     r.tools = split_list(a.tools);
     r.deny_tools = split_list(a.deny_tools);
     if (!a.expires.empty()) {

@@ -113,7 +113,9 @@ void add_keys(CLI::App& app, KeysCli& o) {
   auto store_options = [&](CLI::App* c) {
     c->add_option("--store", o.args.store, "The SQLite store (default: mcpgw.db next to --config, "
                                            "or in the current directory)");
-    c->add_option("-c,--config", o.config, "Read the store's path from this config file");
+    c->add_option("-c,--config", o.config,
+                  "Read the store's path (and, for create, the server names) from this config "
+                  "file");
   };
   auto* kc = o.cmd->add_subcommand("create", "Create a key; prints it once, on the last line");
   kc->add_option("--name", o.args.name, "A unique name (shown in logs and the audit trail)")
@@ -134,24 +136,6 @@ void add_keys(CLI::App& app, KeysCli& o) {
   o.actions = {kc, kl, kr};
 }
 
-/// The store a command reads: `store` (--store) if given, else the `store` of the `section` of
-/// gateway in --config, else `fallback`. False when the config cannot be read.
-template <class Section>
-bool resolve_store(std::string& store, const std::string& config,
-                   Section mcpgw::config::GatewayConfig::*section, const char* fallback) {
-  if (store.empty() && !config.empty()) {
-    mcpgw::config::Config cfg;
-    if (!load(config, cfg)) {
-      return false;
-    }
-    store = (cfg.gateway.*section).store;
-  }
-  if (store.empty()) {
-    store = fallback;
-  }
-  return true;
-}
-
 /// Runs `keys`. Returns the process exit code.
 int run_keys(KeysCli& o) {
   for (auto* sub : o.actions) {
@@ -159,8 +143,22 @@ int run_keys(KeysCli& o) {
       o.args.action = sub->get_name();
     }
   }
-  if (!resolve_store(o.args.store, o.config, &mcpgw::config::GatewayConfig::auth, "mcpgw.db")) {
-    return 2;
+  if (!o.config.empty()) {
+    // The config gives the store (unless --store does) and the servers a key may name.
+    mcpgw::config::Config cfg;
+    if (!load(o.config, cfg)) {
+      return 2;
+    }
+    if (o.args.store.empty()) {
+      o.args.store = cfg.gateway.auth.store;
+    }
+    auto& known = o.args.known_servers.emplace();
+    for (const auto& server : cfg.servers) {
+      known.push_back(server.name);
+    }
+  }
+  if (o.args.store.empty()) {
+    o.args.store = "mcpgw.db";
   }
   return mcpgw::app::keys_command(o.args);
 }
@@ -197,9 +195,15 @@ void add_audit(CLI::App& app, AuditCli& o) {
 /// Runs `audit`. Returns the process exit code.
 int run_audit(AuditCli& o) {
   o.args.action = *o.tail ? "tail" : "query";
-  if (!resolve_store(o.args.store, o.config, &mcpgw::config::GatewayConfig::audit,
-                     "mcpgw.audit.db")) {
-    return 2;
+  if (o.args.store.empty() && !o.config.empty()) {
+    mcpgw::config::Config cfg;
+    if (!load(o.config, cfg)) {
+      return 2;
+    }
+    o.args.store = cfg.gateway.audit.store;
+  }
+  if (o.args.store.empty()) {
+    o.args.store = "mcpgw.audit.db";
   }
   return mcpgw::app::audit_command(o.args);
 }

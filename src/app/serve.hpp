@@ -2,6 +2,8 @@
 #include "config/config.hpp"
 
 #include <string>
+#include <vector>
+#include <optional>
 
 namespace mcpgw::app {
 
@@ -17,6 +19,9 @@ struct KeysArgs {
   std::string store;   ///< SQLite file
   std::string name;
   std::string servers, tools, deny_tools, expires, rate;
+  /// The servers of the config the command was given (--config); `servers` must name only
+  /// these. Not checked when no config was given.
+  std::optional<std::vector<std::string>> known_servers;
 };
 
 /// `mcpgw keys create|list|revoke`. Returns the process exit code.

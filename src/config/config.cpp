@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 #include "config/parse.hpp"
+#include "config/json_text.hpp"
 #include "config/reader.hpp"
 
 #include "jsonrpc/message.hpp"
@@ -269,6 +270,36 @@ void parse_tls(ObjectReader& r, const std::string& base_dir, Diagnostics& diag,
 }
 
 
+/// One entry of mcpServers, with its gateway.servers options; added to `cfg` unless disabled.
+void parse_one_server(std::string_view key, const json::value& value, const std::string& base_dir,
+                      const EnvLookup& env, const OptionsByServer& server_opts, Diagnostics& diag,
+                      Config& cfg) {
+  const std::string name(key);
+  const std::string path = join_path("mcpServers", name);
+  if (auto why = mcp::Naming::check_server_name(name, cfg.gateway.separator); !why.empty()) {
+    diag.error(path, why);
+  }
+  const auto* obj = as_object(&value, path, diag);
+  if (obj == nullptr) {
+    return;
+  }
+  ServerConfig sc;
+  bool disabled = false;
+  parse_server(name, *obj, path, base_dir, env, diag, sc, disabled);
+  if (auto it = server_opts.find(name); it != server_opts.end()) {
+    sc.options = it->second.first;
+    check_server_options(sc, it->second.second, diag);
+  }
+  if (!sc.options.isolation_set) {
+    // A remote server's state lives in its upstream session: one per client session.
+    sc.options.isolation =
+        sc.transport == Transport::stdio ? Isolation::shared : Isolation::session;
+  }
+  if (!disabled) {
+    cfg.servers.push_back(std::move(sc));
+  }
+}
+
 }  // namespace detail
 
 std::optional<Config> parse(const json::value& doc, const std::string& base_dir, Diagnostics& diag,
@@ -283,6 +314,15 @@ std::optional<Config> parse(const json::value& doc, const std::string& base_dir,
   detail::OptionsByServer server_opts;
   {
     ObjectReader r(*root, "", diag);
+    // A claude_desktop_config.json also holds the app's own settings: served as it is, with
+    // those named and ignored. Any other unknown key stays an error (a typo in "gateway"
+    // must not turn a policy off).
+    for (const char* app_key : {"globalShortcut", "preferences", "theme", "telemetry",
+                                "isUsingBuiltInNodeForMcp"}) {
+      if (r.ignore(app_key) != nullptr) {
+        diag.warn(app_key, "a Claude Desktop setting; mcpgw ignores it");
+      }
+    }
     if (const auto* g = as_object(r.get("gateway"), "gateway", diag)) {
       parse_gateway(*g, base_dir, diag, env, cfg.gateway, server_opts);
     }
@@ -291,31 +331,7 @@ std::optional<Config> parse(const json::value& doc, const std::string& base_dir,
       diag.error("mcpServers", "missing (the servers to serve, as in Claude Code's .mcp.json)");
     } else if (const auto* so = as_object(servers, "mcpServers", diag)) {
       for (const auto& kv : *so) {
-        const std::string name(kv.key());
-        const std::string path = join_path("mcpServers", name);
-        if (auto why = mcp::Naming::check_server_name(name, cfg.gateway.separator);
-            !why.empty()) {
-          diag.error(path, why);
-        }
-        const auto* obj = as_object(&kv.value(), path, diag);
-        if (obj == nullptr) {
-          continue;
-        }
-        ServerConfig sc;
-        bool disabled = false;
-        parse_server(name, *obj, path, base_dir, env, diag, sc, disabled);
-        if (auto it = server_opts.find(name); it != server_opts.end()) {
-          sc.options = it->second.first;
-          check_server_options(sc, it->second.second, diag);
-        }
-        if (!sc.options.isolation_set) {
-          // A remote server's state lives in its upstream session: one per client session.
-          sc.options.isolation = sc.transport == Transport::stdio ? Isolation::shared
-                                                                  : Isolation::session;
-        }
-        if (!disabled) {
-          cfg.servers.push_back(std::move(sc));
-        }
+        parse_one_server(kv.key(), kv.value(), base_dir, env, server_opts, diag, cfg);
       }
     }
   }
@@ -353,17 +369,12 @@ std::optional<Config> load_file(const std::string& path, Diagnostics& diag, cons
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  json::parse_options opts;
-  opts.allow_comments = true;
-  opts.allow_trailing_commas = true;
-  boost::system::error_code ec;
-  json::value doc = json::parse(ss.str(), ec, json::storage_ptr(), opts);
-  if (ec) {
-    diag.error(path, fmt::format("not valid JSON: {}", ec.message()));
+  auto doc = parse_json_text(ss.str(), path, diag);
+  if (!doc) {
     return std::nullopt;
   }
   const std::string base = fs::absolute(fs::path(path)).parent_path().lexically_normal().string();
-  return parse(doc, base, diag, env);
+  return parse(*doc, base, diag, env);
 }
 
 }  // namespace mcpgw::config

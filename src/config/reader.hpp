@@ -50,6 +50,12 @@ class ObjectReader {
     }
   }
 
+  /// A key that may be there and means nothing here (not listed among the expected ones).
+  const boost::json::value* ignore(std::string_view key) {
+    seen_.insert(std::string(key));
+    return obj_.if_contains(key);
+  }
+
   const boost::json::value* get(std::string_view key) {
     known_.emplace_back(key);
     seen_.insert(std::string(key));

@@ -1,4 +1,5 @@
-// OAuth protected-resource metadata (RFC 9728) and the WWW-Authenticate challenge.
+// OAuth protected-resource metadata (RFC 9728), the WWW-Authenticate challenge, and the answer
+// to an OAuth client that tries to register with a gateway that takes API keys only.
 #include "downstream/server_impl.hpp"
 
 namespace mcpgw::downstream {
@@ -66,6 +67,20 @@ Response HttpServer::Impl::resource_metadata(const Request& req, const std::stri
   }
   doc["resource_name"] = "mcpgw";
   return json_response(req, 200, json::serialize(doc));
+}
+
+Response HttpServer::Impl::keys_only_registration(const Request& req) {
+  // An MCP client that got a 401 tries OAuth: no metadata (404s), then registration at
+  // /register. Its error is what the user reads, so it says what to do instead (RFC 7591).
+  json::object o;
+  o["error"] = "invalid_client_metadata";
+  o["error_description"] =
+      "This gateway takes API keys, not OAuth: send the key as \"Authorization: Bearer <key>\" "
+      "(Claude Code: claude mcp add --transport http NAME URL --header \"Authorization: Bearer "
+      "<key>\"), or as x-api-key";
+  auto res = json_response(req, 400, json::serialize(o));
+  res.set(http::field::cache_control, "no-store");
+  return res;
 }
 
 }  // namespace mcpgw::downstream

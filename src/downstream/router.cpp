@@ -43,6 +43,11 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
     auto res = resource_metadata(req, path.substr(kResourceMetadata.size()));
     co_return co_await write(c, res);
   }
+  if (path == "/register" && req.method() == http::verb::post && auth_.enabled() &&
+      auth_.jwt() == nullptr) {
+    auto res = keys_only_registration(req);
+    co_return co_await write(c, res);
+  }
   if (is_mcp_path(path) && auth_.enabled()) {
     // Nothing reaches a server, and no session is found or made, before this passes.
     if (auto refusal = co_await authenticate(c, req, path)) {

@@ -208,6 +208,10 @@ class HttpServer::Impl {
   /// server issues tokens for this gateway (RFC 9728; MCP authorization).
   Response resource_metadata(const Request& req, const std::string& suffix);
 
+  /// POST /register while the gateway takes API keys only: a registration error (RFC 7591)
+  /// whose description tells the user how to send a key, instead of a bare 404.
+  Response keys_only_registration(const Request& req);
+
   /// "/{server}/mcp" (LiteLLM's per-server form) → the server's name, for configured servers.
   std::string litellm_server_path(const std::string& path) const;
 

@@ -13,6 +13,26 @@ import {
   MCPGW_BIN, NODE, connect, initializeBody, post, textOf, useGateway, withTimeout,
 } from './helpers.mjs';
 import { REMOTE_JS } from './fixtures/remote.mjs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+/** An OAuth client as MCP clients have one (nothing registered, no tokens yet). */
+function freshOAuthProvider() {
+  return {
+    get redirectUrl() { return 'http://127.0.0.1:9/callback'; },
+    get clientMetadata() {
+      return { client_name: 'it-oauth', redirect_uris: ['http://127.0.0.1:9/callback'],
+        grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none' };
+    },
+    clientInformation: () => undefined,
+    saveClientInformation: () => {},
+    tokens: () => undefined,
+    saveTokens: () => {},
+    redirectToAuthorization: () => { throw new Error('no authorization should be attempted'); },
+    saveCodeVerifier: () => {},
+    codeVerifier: () => '',
+  };
+}
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-access-'));
 const STORE = path.join(dir, 'keys.db');
@@ -81,6 +101,32 @@ describe('access control with API keys', () => {
     const sse = await fetch(ctx.gw.endpoint('/sse'), { headers: { accept: 'text/event-stream' } });
     assert.equal(sse.status, 401, 'legacy SSE too');
     await sse.body?.cancel();
+  });
+
+  test("the key in x-litellm-api-key or x-api-key wins over an Authorization that carries the user's own token", async () => {
+    for (const header of ['x-litellm-api-key', 'x-api-key']) {
+      const r = await post(ctx.gw.url, initializeBody(), {
+        Authorization: 'Bearer user-own-upstream-token', [header]: `Bearer ${secret.alphaOnly}`,
+      });
+      assert.equal(r.status, 200, `${header}: ${r.text}`);
+      assert.ok(r.headers.get('mcp-session-id'));
+    }
+    const wrong = await post(ctx.gw.url, initializeBody(), {
+      Authorization: `Bearer ${secret.admin}`, 'x-api-key': 'mcpgw-not-a-key',
+    });
+    assert.equal(wrong.status, 401, 'a wrong key in x-api-key is not rescued by Authorization');
+  });
+
+  test('an OAuth client without a key is told to send one, not left with a bare 404 from registration', async () => {
+    const client = new Client({ name: 'it-oauth', version: '1' });
+    const transport = new StreamableHTTPClientTransport(new URL(ctx.gw.url), { authProvider: freshOAuthProvider() });
+    const err = await withTimeout(client.connect(transport).then(() => null, (e) => e), 10000, 'connect');
+    await client.close().catch(() => {});
+    assert.ok(err, 'connect fails without a key');
+    assert.match(String(err.message), /This gateway takes API keys, not OAuth: send the key as "Authorization: Bearer <key>"/);
+    const reg = await fetch(ctx.gw.endpoint('/register'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(reg.status, 400);
+    assert.equal((await reg.json()).error, 'invalid_client_metadata');
   });
 
   test('the permission matrix: lists match exactly, allowed calls work, others look unknown, none reach a server', async () => {

@@ -52,6 +52,37 @@ describe('command line', () => {
     });
   });
 
+  test('a JSON mistake says its line and column; a server given twice is an error, not a replacement', () => {
+    withConfig('{\n  "mcpServers": {\n    "demo": {"command": "x"}\n    "other": {}\n  }\n}', (file) => {
+      const r = run(['check-config', '--no-start', file]);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /not valid JSON at line 4, column 5/);
+    });
+    withConfig('{"mcpServers": {\n  "fs": {"command": "a"},\n  "fs": {"command": "b"}\n}}', (file) => {
+      for (const args of [['check-config', '--no-start', file], ['serve', '--config', file]]) {
+        const r = run(args);
+        assert.equal(r.code, 2, `${args[0]}: ${r.out}${r.err}`);
+        assert.match(r.err, /mcpServers\.fs: given twice in .*mcpgw\.json \(line 3, column 3\)/);
+      }
+    });
+  });
+
+  test('keys create --servers names only servers of the config it is given', () => {
+    withConfig(defaultConfig(), (file) => {
+      const store = path.join(path.dirname(file), 'keys.db');
+      const bad = run(['keys', 'create', '--name', 'k1', '--servers', 'demo,nope', '--config', file, '--store', store]);
+      assert.equal(bad.code, 2, bad.out + bad.err);
+      assert.match(bad.err, /--servers: no server named "nope" in the config \(servers: everything,demo\)/);
+      assert.doesNotMatch(run(['keys', 'list', '--store', store]).out, /^k1\s/m, 'no key was made');
+      const good = run(['keys', 'create', '--name', 'k2', '--servers', 'demo', '--config', file, '--store', store]);
+      assert.equal(good.code, 0, good.err);
+      assert.match(good.out, /servers demo/);
+      const unchecked = run(['keys', 'create', '--name', 'k3', '--servers', 'nope', '--store', store]);
+      assert.equal(unchecked.code, 0, 'without a config the names cannot be checked');
+      assert.match(unchecked.err, /not checked against a config/);
+    });
+  });
+
   test('check-config starts the servers and prints every name a client will see', () => {
     withConfig(defaultConfig(), (file) => {
       const r = run(['check-config', file], { timeout: 60000 });

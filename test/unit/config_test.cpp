@@ -294,3 +294,74 @@ TEST(Loopback, OnlyAddressLiteralsAndLocalhostAreLoopback) {
 
 }  // namespace
 }  // namespace mcpgw::config
+
+#include "config/json_text.hpp"
+
+namespace mcpgw::config {
+namespace {
+
+TEST(ConfigText, SyntaxErrorsSayTheirLineAndColumn) {
+  Diagnostics d;
+  EXPECT_FALSE(parse_json_text("{\n  \"mcpServers\": {\n    \"a\": {\"command\": \"x\"}}\n  oops\n}",
+                               "gw.json", d));
+  ASSERT_EQ(d.errors.size(), 1u);
+  EXPECT_TRUE(has_error(d, "gw.json: not valid JSON at line 4, column 3:")) << d.errors[0];
+}
+
+TEST(ConfigText, CommentsAndTrailingCommasAreFine) {
+  Diagnostics d;
+  auto doc = parse_json_text("// servers\n{\"mcpServers\": {\"a\": {\"command\": \"x\",},},}",
+                             "gw.json", d);
+  ASSERT_TRUE(doc) << (d.errors.empty() ? "" : d.errors[0]);
+  EXPECT_TRUE(doc->at("mcpServers").as_object().contains("a"));
+}
+
+TEST(ConfigText, AServerGivenTwiceIsAnErrorNotASilentReplacement) {
+  Diagnostics d;
+  EXPECT_FALSE(parse_json_text(
+      "{\"mcpServers\": {\n  \"fs\": {\"command\": \"a\"},\n  \"fs\": {\"command\": \"b\"}\n}}",
+      "gw.json", d));
+  ASSERT_EQ(d.errors.size(), 1u);
+  EXPECT_TRUE(has_error(d, "mcpServers.fs: given twice in gw.json (line 3, column 3)"))
+      << d.errors[0];
+}
+
+TEST(ConfigText, DuplicatesAreFoundAtAnyDepthWithTheirPath) {
+  Diagnostics d;
+  EXPECT_FALSE(parse_json_text(R"({"mcpServers": {}, "gateway": {"security": {"filters": [
+      {"name": "inspect"}, {"name": "cop", "timeoutMs": 1, "timeoutMs": 2}]}}})", "gw.json", d));
+  EXPECT_TRUE(has_error(d, "gateway.security.filters[1].timeoutMs: given twice")) << d.errors[0];
+  Diagnostics ok;
+  EXPECT_TRUE(parse_json_text(R"({"a": {"x": 1}, "b": {"x": 2}, "c": [{"x": 1}, {"x": 2}]})",
+                              "gw.json", ok))
+      << "the same key in different objects is fine";
+}
+
+TEST(ConfigText, LineAndColumnCountFromOne) {
+  EXPECT_EQ(line_and_column("abc", 0), "line 1, column 1");
+  EXPECT_EQ(line_and_column("ab\ncd", 4), "line 2, column 2");
+  EXPECT_EQ(line_and_column("ab", 99), "line 1, column 3");
+}
+
+}  // namespace
+}  // namespace mcpgw::config
+
+namespace mcpgw::config {
+namespace {
+
+TEST(Config, AClaudeDesktopConfigIsServedWithItsAppSettingsIgnored) {
+  Diagnostics d;
+  auto cfg = parse_text(R"({"mcpServers": {"fs": {"command": "npx"}},
+      "globalShortcut": "Ctrl+Space", "preferences": {"menuBarEnabled": true}})", d);
+  ASSERT_TRUE(cfg) << (d.errors.empty() ? "" : d.errors[0]);
+  EXPECT_EQ(cfg->servers.size(), 1u);
+  ASSERT_EQ(d.warnings.size(), 2u);
+  EXPECT_EQ(d.warnings[0], "globalShortcut: a Claude Desktop setting; mcpgw ignores it");
+  Diagnostics typo;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {}, "gatway": {"security": {}}})", typo))
+      << "any other unknown key is still an error";
+  EXPECT_TRUE(has_error(typo, "gatway: unknown key (expected one of: gateway, mcpServers)"));
+}
+
+}  // namespace
+}  // namespace mcpgw::config
