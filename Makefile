@@ -42,10 +42,18 @@ apt-deps:
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
 
-npm-deps: node_modules/.package-lock.json
+# Claude Code 2.1.49 (the field report's version) lives apart: both it and the latest install
+# a `claude` bin.
+CLAUDE_2149 := test/clients/claude-2.1.49
+
+npm-deps: node_modules/.package-lock.json $(CLAUDE_2149)/node_modules/.package-lock.json
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(CLAUDE_2149)/node_modules/.package-lock.json: $(CLAUDE_2149)/package.json $(CLAUDE_2149)/package-lock.json
+	npm ci --prefix $(CLAUDE_2149) --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(BUILD_DIR)/build.ninja:

@@ -51,6 +51,10 @@ struct ServerOptions {
   /// Send the client's own Authorization header to this server (off by default: a client's
   /// credential is for the gateway). Needs isolation "session".
   bool forward_authorization = false;
+  /// `passHeaders`: headers a client may set for this server alone, as
+  /// `x-mcp-{server}-{header}` (LiteLLM's convention), e.g. a user's own token. Lower case.
+  /// Needs isolation "session".
+  std::vector<std::string> pass_headers;
   TrustLabels trust;                              ///< `trust`
   std::map<std::string, TrustLabels> tool_trust;  ///< `tools.TOOL.trust` (server's own names)
 };

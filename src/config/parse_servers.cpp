@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <set>
 
@@ -38,6 +40,29 @@ void parse_trust(const json::value* v, const std::string& path, Diagnostics& dia
   label("secret_data", out.secret_data);
   label("public_sink", out.public_sink);
   label("dangerous_writes", out.dangerous_writes);
+}
+
+/// `passHeaders`: header names (HTTP tokens), kept lower case. Framing, session and hop-by-hop
+/// headers are the gateway's own to set.
+void parse_pass_headers(ObjectReader& r, Diagnostics& diag, std::vector<std::string>& out) {
+  r.strings("passHeaders", out);
+  static constexpr std::string_view kReserved[] = {
+      "host", "content-length", "content-type", "transfer-encoding", "connection", "accept",
+      "te", "upgrade", "keep-alive", "mcp-session-id", "mcp-protocol-version", "last-event-id"};
+  for (auto& name : out) {
+    for (auto& ch : name) {
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '-' || ch == '_';
+    });
+    if (!token) {
+      diag.error(r.path("passHeaders"), fmt::format("\"{}\" is not a header name", name));
+    } else if (std::find(std::begin(kReserved), std::end(kReserved), name) != std::end(kReserved)) {
+      diag.error(r.path("passHeaders"),
+                 fmt::format("\"{}\" is set by the gateway itself and cannot be passed", name));
+    }
+  }
 }
 
 }  // namespace
@@ -147,6 +172,7 @@ void parse_server_options(const json::object& obj, const std::string& path,
     out.call_timeout = ms;
   }
   r.boolean("forwardAuthorization", out.forward_authorization);
+  parse_pass_headers(r, diag, out.pass_headers);
   r.positive("maxProcesses", out.max_processes);
   parse_tls(r, base_dir, diag, out.tls_ca_file, out.tls_insecure);
   parse_trust(r.get("trust"), r.path("trust"), diag, out.trust);
@@ -164,6 +190,14 @@ void parse_server_options(const json::object& obj, const std::string& path,
 
 void check_server_options(const ServerConfig& sc, const std::string& path, Diagnostics& diag) {
   const auto& o = sc.options;
+  if (!o.pass_headers.empty() && sc.transport == Transport::stdio) {
+    diag.error(join_path(path, "passHeaders"), "applies to http and sse servers only");
+  }
+  if (!o.pass_headers.empty() && o.isolation_set && o.isolation == Isolation::shared) {
+    diag.error(join_path(path, "passHeaders"),
+               "needs isolation \"session\": a shared upstream session cannot carry each "
+               "client's headers");
+  }
   if (sc.transport == Transport::stdio &&
       (o.forward_authorization || o.tls_insecure || !o.tls_ca_file.empty())) {
     diag.error(path, "tls and forwardAuthorization apply to http and sse servers only");

@@ -329,6 +329,21 @@ bool HttpServer::Impl::origin_allowed(std::string_view origin) const {
   return config::is_loopback_host(host_without_port(authority));
 }
 
+std::map<std::string, std::vector<std::pair<std::string, std::string>>>
+HttpServer::Impl::passed_headers(const Request& req, const std::vector<std::string>& view) const {
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> out;
+  for (const auto& server : view) {
+    const config::ServerConfig* cfg = relay_.config().find(server);
+    for (const auto& name : cfg ? cfg->options.pass_headers : std::vector<std::string>{}) {
+      const auto value = req[fmt::format("x-mcp-{}-{}", server, name)];
+      if (!value.empty()) {
+        out[server].emplace_back(name, std::string(value));
+      }
+    }
+  }
+  return out;
+}
+
 boost::system::result<SessionPtr> HttpServer::Impl::open_session(
     const Conn& c, const Request& req, relay::ClientTransport transport,
     std::vector<std::string> view, const std::string& server, const std::string& endpoint) {
@@ -343,6 +358,7 @@ boost::system::result<SessionPtr> HttpServer::Impl::open_session(
   if (relay_.forwards_authorization()) {
     spec.authorization = std::string(req[http::field::authorization]);
   }
+  spec.passed_headers = passed_headers(req, spec.view);
   return relay_.create_session(std::move(spec));
 }
 

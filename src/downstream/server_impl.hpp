@@ -229,6 +229,11 @@ class HttpServer::Impl {
   Response session_refused(const Request& req, const boost::system::error_code& ec,
                            json::value id);
 
+  /// What the request passes to each server of `view` that allows it: x-mcp-{server}-{header}
+  /// for the headers in gateway.servers.NAME.passHeaders (LiteLLM's convention).
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> passed_headers(
+      const Request& req, const std::vector<std::string>& view) const;
+
   /// A new session for the connection's principal, in its taint scope (and with its
   /// Authorization when a server is to receive it); the error when the limits refuse one.
   boost::system::result<SessionPtr> open_session(const Conn& c, const Request& req,

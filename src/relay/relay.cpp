@@ -289,6 +289,9 @@ BackendSlot* Relay::slot_for(Session& s, std::string_view server) {
   if (cfg->options.forward_authorization) {
     identity.authorization = s.authorization;
   }
+  if (auto it = s.passed_headers.find(cfg->name); it != s.passed_headers.end()) {
+    identity.headers = it->second;
+  }
   slot->backend = pool_.make(*cfg, std::move(identity), *slot);
   if (slot->backend) {
     slot->backend->start();

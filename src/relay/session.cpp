@@ -20,6 +20,7 @@ Session::Session(asio::any_io_executor ex, std::string id_, SessionSpec spec, st
       principal(std::move(spec.principal)),
       scope_name(std::move(spec.scope_name)),
       authorization(std::move(spec.authorization)),
+      passed_headers(std::move(spec.passed_headers)),
       last_active(Clock::now()),
       // Until initialize says otherwise: the oldest revision each transport was made for.
       protocol_version_(transport == ClientTransport::legacy_sse ? "2024-11-05" : "2025-03-26"),

@@ -68,6 +68,9 @@ struct SessionSpec {
   /// The client's Authorization header, kept only when a server is configured to receive it
   /// (gateway.servers.NAME.forwardAuthorization).
   std::string authorization;
+  /// Headers the client passed for one server as x-mcp-{server}-{header}
+  /// (gateway.servers.NAME.passHeaders), by server.
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> passed_headers;
 };
 
 /// One client session. What it was opened with is fixed; what initialize negotiated is set by
@@ -91,6 +94,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const access::PrincipalPtr principal;
   const std::string scope_name;
   const std::string authorization;
+  const std::map<std::string, std::vector<std::pair<std::string, std::string>>> passed_headers;
 
   /// initialize: the version agreed and what the client said of itself (before the reply is
   /// made: a session's own backends are started with them).

@@ -59,6 +59,9 @@ void RemoteBackend::add_headers(http::fields& h) const {
   if (!identity_.authorization.empty()) {
     h.set(http::field::authorization, identity_.authorization);
   }
+  for (const auto& [name, value] : identity_.headers) {
+    h.set(name, value);
+  }
 }
 
 Clock::duration RemoteBackend::call_timeout() const {

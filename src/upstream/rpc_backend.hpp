@@ -18,6 +18,9 @@ struct ClientIdentity {
   /// The client's own Authorization header, for servers configured to receive it
   /// (gateway.servers.NAME.forwardAuthorization); empty otherwise.
   std::string authorization;
+  /// Headers the client set for this server alone (gateway.servers.NAME.passHeaders), by
+  /// lower-case name; sent after the configured ones, which they replace.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBackend> {

@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -18,6 +18,14 @@ import { startFakeAnthropic } from './fixtures/fake_anthropic.mjs';
 
 const CLAUDE_BIN = process.env.CLAUDE_BIN ? path.resolve(process.env.CLAUDE_BIN) : path.join(ROOT, 'node_modules', '.bin', 'claude');
 const SKIP = !existsSync(CLAUDE_BIN) && `Claude Code not installed at ${CLAUDE_BIN} (npm ci)`;
+/** Claude Code 2.1.49, the version of the field report, installed apart (make npm-deps). */
+const CLAUDE_2149_JS = path.join(ROOT, 'test', 'clients', 'claude-2.1.49', 'node_modules', '@anthropic-ai', 'claude-code', 'cli.js');
+/** The versions the field-report setup is checked with: how to run each. */
+const VERSIONS = [
+  { label: 'latest', cmd: CLAUDE_BIN, pre: [] },
+  { label: '2.1.49', cmd: process.execPath, pre: [CLAUDE_2149_JS],
+    skip: !existsSync(CLAUDE_2149_JS) && `Claude Code 2.1.49 not installed at ${CLAUDE_2149_JS} (make npm-deps)` },
+];
 
 const TOOL = 'mcp__gw__demo__echo';
 const MESSAGE = 'hello through mcpgw';
@@ -56,9 +64,9 @@ function claudeEnv(home, extra = {}) {
  * Runs `claude ...args` in `cwd`; resolves to { code, signal, out, err, ms }. Killed (its own
  * pid only) with SIGKILL after `ms`, which then rejects.
  */
-function runClaude(args, { cwd, env, ms = 30000 }) {
+function runClaude(args, { cwd, env, ms = 30000, version = VERSIONS[0] }) {
   const started = Date.now();
-  const child = spawn(CLAUDE_BIN, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(version.cmd, [...version.pre, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid) running.add(child.pid);
   let out = '';
   let err = '';
@@ -140,8 +148,11 @@ describe('Claude Code: --transport sse at the MCP URL, with a key', { skip: SKIP
   });
   const ctx = useGateway(() => defaultConfig({ gateway: { auth: { mode: 'keys', store: key.store } } }));
 
-  test('claude mcp list: ✔ Connected with a Bearer key and x-mcp-servers', { timeout: 30000 }, async () => {
-    const opts = { cwd: dirs.project, env: claudeEnv(dirs.home), ms: 15000 };
+  for (const version of VERSIONS) {
+  test(`Claude Code ${version.label}: claude mcp list ✔ Connected with a Bearer key and x-mcp-servers`, { timeout: 30000, skip: version.skip }, async () => {
+    const home = path.join(dirs.home, version.label);
+    mkdirSync(home, { recursive: true });
+    const opts = { cwd: dirs.project, env: claudeEnv(home), ms: 15000, version };
     const url = `${ctx.gw.url}/`;
     const add = await runClaude(['mcp', 'add', '--transport', 'sse', 'gw', url,
       '--header', `Authorization: Bearer ${key.value}`, '--header', 'x-mcp-servers: demo'], opts);
@@ -150,10 +161,13 @@ describe('Claude Code: --transport sse at the MCP URL, with a key', { skip: SKIP
     const r = await runClaude(['mcp', 'list'], opts);
     assert.equal(r.code, 0, `claude mcp list: ${r.out}${r.err}`);
     const line = r.out.split('\n').find((l) => l.startsWith('gw: '));
-    assert.equal(line?.trim(), `gw: ${url} (SSE) - ✔ Connected`, `claude mcp list:\n${r.out}`);
+    // Older versions print ✓, newer ✔.
+    assert.match(line?.trim() ?? '', new RegExp(`^gw: ${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(SSE\\) - [✔✓] Connected$`),
+      `claude mcp list:\n${r.out}`);
     const log = ctx.gw.logSince(mark);
     assert.match(log, /initialize from claude-code/, log);
   });
+  }
 });
 
 describe('Claude Code: a tool call through the gateway', { skip: SKIP }, () => {
@@ -164,7 +178,7 @@ describe('Claude Code: a tool call through the gateway', { skip: SKIP }, () => {
    * One `claude -p` run with the gateway as MCP server "gw" over `type` ("http" or "sse"),
    * against a fresh fake API. Returns { run, lines, fake, log } (log: the gateway's lines).
    */
-  async function toolCallRun(type) {
+  async function toolCallRun(type, version) {
     const fakeLog = [];
     const fake = await startFakeAnthropic({ toolName: TOOL, toolInput: { message: MESSAGE }, log: (l) => fakeLog.push(l) });
     try {
@@ -184,6 +198,7 @@ describe('Claude Code: a tool call through the gateway', { skip: SKIP }, () => {
         cwd: dirs.project,
         env: claudeEnv(dirs.home, { ANTHROPIC_API_KEY: 'sk-ant-fake', ANTHROPIC_BASE_URL: fake.url }),
         ms: 25000,
+        version,
       });
       const why = () => `claude exit ${run.code}/${run.signal}\nfake API:\n${fakeLog.join('\n')}\n`
         + `stdout:\n${run.out.slice(-4000)}\nstderr:\n${run.err.slice(-2000)}\ngateway:\n${ctx.gw.logSince(mark)}`;
@@ -193,9 +208,12 @@ describe('Claude Code: a tool call through the gateway', { skip: SKIP }, () => {
     }
   }
 
-  for (const type of ['http', 'sse', 'sse at /mcp/']) {
-    test(`type "${type}": Claude Code calls ${TOOL} and gets its result`, { timeout: 30000 }, async () => {
-      const { run, lines, fake, mark, why } = await toolCallRun(type);
+  const runs = [['http', VERSIONS[0]], ['sse', VERSIONS[0]], ['sse at /mcp/', VERSIONS[0]],
+    ['sse at /mcp/', VERSIONS[1]]];
+  for (const [type, version] of runs) {
+    const who = version === VERSIONS[0] ? 'Claude Code' : `Claude Code ${version.label}`;
+    test(`type "${type}": ${who} calls ${TOOL} and gets its result`, { timeout: 30000, skip: version.skip }, async () => {
+      const { run, lines, fake, mark, why } = await toolCallRun(type, version);
 
       const init = lines.find((l) => l.type === 'system' && l.subtype === 'init');
       assert.ok(init, `a system/init line\n${why()}`);

@@ -1,7 +1,8 @@
 // Upstream state and credentials: a stateful remote server keeps its state per client session
 // (one upstream session each, ended with DELETE), or one shared state when marked shareable;
 // configured headers reach it with ${ENV} expanded; the client's own Authorization does not,
-// unless the server is configured to receive it.
+// unless the server is configured to receive it; headers a client passes for one server
+// (x-mcp-{server}-{header}, passHeaders) reach that server only.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -26,9 +27,14 @@ describe('remote state and credentials', () => {
       },
       shared: { type: 'http', url: up.remote.url },
       forwarded: { type: 'http', url: up.remote.url },
+      passed: { type: 'http', url: up.remote.url },
     },
     gateway: {
-      servers: { shared: { shareable: true }, forwarded: { forwardAuthorization: true } },
+      servers: {
+        shared: { shareable: true },
+        forwarded: { forwardAuthorization: true },
+        passed: { passHeaders: ['X-Tenant', 'Authorization'] },
+      },
       timeouts: { drainMs: 2000 },
     },
   }), { env: { UPSTREAM_TOKEN: 'upstream-secret-42' } });
@@ -94,6 +100,29 @@ describe('remote state and credentials', () => {
     });
     assert.equal((await whoami(client, 'forwarded')).authorization, 'Bearer client-credential');
     assert.equal((await whoami(client, 'counter')).authorization, null);
+  });
+
+  test('passHeaders: x-mcp-{server}-{header} reaches that server alone, per session, and is never logged', async () => {
+    const { client } = await connect(ctx.gw, {
+      mode: 'both', ctx,
+      headers: {
+        'x-mcp-passed-x-tenant': 'acme', 'x-mcp-passed-authorization': 'Bearer user-own-token-7',
+        'x-mcp-counter-x-tenant': 'not-allowed-for-counter', 'x-mcp-passed-x-other': 'not-listed',
+      },
+    });
+    const passed = await whoami(client, 'passed');
+    assert.equal(passed.headers['x-tenant'], 'acme');
+    assert.equal(passed.authorization, 'Bearer user-own-token-7');
+    assert.equal(passed.headers['x-other'], undefined, 'only the listed headers pass');
+    assert.ok(!Object.keys(passed.headers).some((k) => k.startsWith('x-mcp-')), 'the x-mcp-… headers themselves stay at the gateway');
+    const counter = await whoami(client, 'counter');
+    assert.equal(counter.headers['x-tenant'], undefined, 'a server without passHeaders gets none');
+    assert.equal(counter.authorization, null);
+    const { client: other } = await connect(ctx.gw, { mode: 'both', ctx });
+    const otherPassed = await whoami(other, 'passed');
+    assert.equal(otherPassed.headers['x-tenant'], undefined, 'another session has its own (none)');
+    assert.equal(otherPassed.authorization, null);
+    assert.doesNotMatch(ctx.gw.stderr, /user-own-token-7|acme/, 'no passed header in the log');
   });
 
   test('/healthz shows each remote server, its URL and its instances', async () => {

@@ -365,3 +365,29 @@ TEST(Config, AClaudeDesktopConfigIsServedWithItsAppSettingsIgnored) {
 
 }  // namespace
 }  // namespace mcpgw::config
+
+namespace mcpgw::config {
+namespace {
+
+TEST(Config, PassHeadersAreCheckedNamesForRemoteServersWithSessions) {
+  Diagnostics d;
+  auto cfg = parse_text(R"({"mcpServers": {"gh": {"type": "http", "url": "https://example.com/mcp"}},
+      "gateway": {"servers": {"gh": {"passHeaders": ["Authorization", "X-Tenant"]}}}})", d);
+  ASSERT_TRUE(cfg) << (d.errors.empty() ? "" : d.errors[0]);
+  EXPECT_EQ(cfg->servers[0].options.pass_headers,
+            (std::vector<std::string>{"authorization", "x-tenant"}));
+  Diagnostics bad;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {"s": {"command": "x"},
+      "r": {"type": "http", "url": "https://example.com/mcp"},
+      "q": {"type": "http", "url": "https://example.com/mcp"}},
+      "gateway": {"servers": {"s": {"passHeaders": ["X-A"]},
+                              "r": {"passHeaders": ["Mcp-Session-Id", "bad header"]},
+                              "q": {"passHeaders": ["X-A"], "isolation": "shared"}}}})", bad));
+  EXPECT_TRUE(has_error(bad, "gateway.servers.s.passHeaders: applies to http and sse servers only"));
+  EXPECT_TRUE(has_error(bad, "\"mcp-session-id\" is set by the gateway itself"));
+  EXPECT_TRUE(has_error(bad, "\"bad header\" is not a header name"));
+  EXPECT_TRUE(has_error(bad, "gateway.servers.q.passHeaders: needs isolation \"session\""));
+}
+
+}  // namespace
+}  // namespace mcpgw::config

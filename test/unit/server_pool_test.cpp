@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace {
@@ -57,7 +58,7 @@ class PagedBackend final : public upstream::Backend {
     }
     json::array tools;
     for (std::int64_t i = from; i < std::min<std::int64_t>(from + 2, 5); ++i) {
-      tools.push_back(json::object{{"name", "t" + std::to_string(i)}});
+      tools.push_back(json::object{{"name", fmt::format("t{}", i)}});
     }
     json::object result{{"tools", std::move(tools)}};
     if (from + 2 < 5) {
