@@ -334,7 +334,10 @@ HttpServer::Impl::passed_headers(const Request& req, const std::vector<std::stri
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> out;
   for (const auto& server : view) {
     const config::ServerConfig* cfg = relay_.config().find(server);
-    for (const auto& name : cfg ? cfg->options.pass_headers : std::vector<std::string>{}) {
+    if (cfg == nullptr) {
+      continue;
+    }
+    for (const auto& name : cfg->options.pass_headers) {
       const auto value = req[fmt::format("x-mcp-{}-{}", server, name)];
       if (!value.empty()) {
         out[server].emplace_back(name, std::string(value));
