@@ -31,11 +31,11 @@
 #include <spdlog/spdlog.h>
 #include <array>
 #include <set>
+#include <variant>
 
 namespace mcpgw::downstream {
 
 class HttpServer::Impl {
- public:
  public:
   Impl(asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg,
        access::Authenticator& auth)
@@ -257,19 +257,24 @@ class HttpServer::Impl {
   asio::awaitable<bool> streamable(Conn& c, Request& req, const std::string& server,
                                    const std::string& endpoint);
 
-  /// Finds the session a non-initialize request names, or writes the error reply.
-  asio::awaitable<SessionPtr> require_session(Conn& c, const Request& req,
-                                              const std::string& endpoint, bool& keep);
+  /// The session a non-initialize request names; else the reply that refuses it (400 without
+  /// Mcp-Session-Id; 404 -32001 for one that is unknown, or another transport's, endpoint's
+  /// or principal's).
+  std::variant<SessionPtr, Response> own_session(const Conn& c, const Request& req,
+                                                 const std::string& endpoint);
 
-  /// Checks MCP-Protocol-Version; writes a 400 if it names a version we do not speak.
-  asio::awaitable<bool> check_version(Conn& c, const Request& req, std::string& version,
-                                      bool& keep);
+  /// The version MCP-Protocol-Version names (the assumed one when absent); else the 400 for a
+  /// version mcpgw does not speak.
+  std::variant<std::string, Response> request_version(const Request& req);
 
-  /// The session a request names and the protocol version it speaks; null after writing the
-  /// error reply (400/404) when either is wrong.
-  asio::awaitable<SessionPtr> session_and_version(Conn& c, const Request& req,
-                                                  const std::string& endpoint,
-                                                  std::string& version, bool& keep);
+  /// A request's session and the protocol version it speaks.
+  struct Named {
+    SessionPtr session;
+    std::string version;
+  };
+  /// Both, checked in that order; else the reply that refuses the request.
+  std::variant<Named, Response> session_and_version(const Conn& c, const Request& req,
+                                                    const std::string& endpoint);
 
   asio::awaitable<bool> streamable_post(Conn& c, Request& req, const std::string& server,
                                         const std::string& endpoint);

@@ -25,58 +25,51 @@ asio::awaitable<bool> HttpServer::Impl::streamable(Conn& c, Request& req, const 
   }
 }
 
-asio::awaitable<SessionPtr> HttpServer::Impl::require_session(Conn& c, const Request& req,
-                                                              const std::string& endpoint,
-                                                              bool& keep) {
+std::variant<SessionPtr, Response> HttpServer::Impl::own_session(const Conn& c,
+                                                                 const Request& req,
+                                                                 const std::string& endpoint) {
   const auto sid = req[kSessionHeader];
   if (sid.empty()) {
-    auto res = error_response(req, make_error_code(Errc::session_required));
-    keep = co_await write(c, res);
-    co_return nullptr;
+    return error_response(req, make_error_code(Errc::session_required));
   }
   SessionPtr s = relay_.find_session(sid);
   if (!s || s->transport != relay::ClientTransport::streamable_http || s->endpoint != endpoint ||
       !same_principal(s->principal, c.principal)) {
     // 404 + -32001 is what tells clients (Claude Code among them) to re-initialize.
-    auto res = error_response(req, make_error_code(Errc::session_not_found));
-    keep = co_await write(c, res);
-    co_return nullptr;
+    return error_response(req, make_error_code(Errc::session_not_found));
   }
-  co_return s;
+  return s;
 }
 
-asio::awaitable<bool> HttpServer::Impl::check_version(Conn& c, const Request& req,
-                                                      std::string& version, bool& keep) {
+std::variant<std::string, Response> HttpServer::Impl::request_version(const Request& req) {
   const auto header = req[kVersionHeader];
   if (header.empty()) {
-    version = std::string(mcp::kAssumedHeaderVersion);
-    co_return true;
+    return std::string(mcp::kAssumedHeaderVersion);
   }
   if (!mcp::is_supported(header)) {
     std::string supported;
     for (auto v : mcp::kSupportedVersions) {
       supported += supported.empty() ? std::string(v) : ", " + std::string(v);
     }
-    auto res = error_response(req, make_error_code(Errc::unsupported_version), nullptr,
-                              fmt::format("Bad Request: Unsupported protocol version: {} "
-                                          "(supported versions: {})",
-                                          std::string_view(header), supported));
-    keep = co_await write(c, res);
-    co_return false;
+    return error_response(req, make_error_code(Errc::unsupported_version), nullptr,
+                          fmt::format("Bad Request: Unsupported protocol version: {} "
+                                      "(supported versions: {})",
+                                      std::string_view(header), supported));
   }
-  version = std::string(header);
-  co_return true;
+  return std::string(header);
 }
 
-asio::awaitable<SessionPtr> HttpServer::Impl::session_and_version(Conn& c, const Request& req,
-                                                                  const std::string& endpoint,
-                                                                  std::string& version,
-                                                                  bool& keep) {
-  SessionPtr s = co_await require_session(c, req, endpoint, keep);
-  if (!s || !co_await check_version(c, req, version, keep)) {
-    co_return nullptr;
+std::variant<HttpServer::Impl::Named, Response> HttpServer::Impl::session_and_version(
+    const Conn& c, const Request& req, const std::string& endpoint) {
+  auto session = own_session(c, req, endpoint);
+  if (auto* refusal = std::get_if<Response>(&session)) {
+    return std::move(*refusal);
   }
-  co_return s;
+  auto version = request_version(req);
+  if (auto* refusal = std::get_if<Response>(&version)) {
+    return std::move(*refusal);
+  }
+  return Named{std::get<SessionPtr>(std::move(session)), std::get<std::string>(std::move(version))};
 }
 
 asio::awaitable<bool> HttpServer::Impl::streamable_post(Conn& c, Request& req,
@@ -130,12 +123,12 @@ asio::awaitable<bool> HttpServer::Impl::streamable_post(Conn& c, Request& req,
     co_return co_await streamable_initialize(c, req, std::move(msg), server, endpoint, accepts);
   }
 
-  bool keep = false;
-  std::string version;
-  SessionPtr s = co_await session_and_version(c, req, endpoint, version, keep);
-  if (!s) {
-    co_return keep;
+  auto named = session_and_version(c, req, endpoint);
+  if (auto* refusal = std::get_if<Response>(&named)) {
+    co_return co_await write(c, *refusal);
   }
+  const SessionPtr s = std::get<Named>(named).session;
+  const std::string version = std::get<Named>(named).version;
   if (kind == jsonrpc::Kind::notification || kind == jsonrpc::Kind::response) {
     // 202 at once: the client must never wait on the gateway's work for these.
     const bool k = co_await write_json(c, req, 202, {}, {});
@@ -187,12 +180,12 @@ asio::awaitable<bool> HttpServer::Impl::streamable_batch(Conn& c, Request& req, 
                               "Invalid Request: empty batch");
     co_return co_await write(c, res);
   }
-  bool keep = false;
-  std::string version;
-  SessionPtr s = co_await session_and_version(c, req, endpoint, version, keep);
-  if (!s) {
-    co_return keep;
+  auto named = session_and_version(c, req, endpoint);
+  if (auto* refusal = std::get_if<Response>(&named)) {
+    co_return co_await write(c, *refusal);
   }
+  const SessionPtr s = std::get<Named>(named).session;
+  const std::string version = std::get<Named>(named).version;
   json::array replies;
   std::vector<std::shared_ptr<EventStream>> streams;
   for (auto& item : batch) {
@@ -269,12 +262,12 @@ asio::awaitable<bool> HttpServer::Impl::reply(Conn& c, Request& req, const Sessi
 asio::awaitable<bool> HttpServer::Impl::streamable_get(Conn& c, Request& req,
                                                        const std::string& endpoint) {
   const Accepts accepts = parse_accept(req[http::field::accept]);
-  bool keep = false;
-  std::string version;
-  SessionPtr s = co_await session_and_version(c, req, endpoint, version, keep);
-  if (!s) {
-    co_return keep;
+  auto named = session_and_version(c, req, endpoint);
+  if (auto* refusal = std::get_if<Response>(&named)) {
+    co_return co_await write(c, *refusal);
   }
+  const SessionPtr s = std::get<Named>(named).session;
+  const std::string version = std::get<Named>(named).version;
   if (!accepts.sse) {
     auto res = error_response(req, 406, nullptr, rpc_code::kServerError,
                               "Not Acceptable: Client must accept text/event-stream");
@@ -303,12 +296,11 @@ asio::awaitable<bool> HttpServer::Impl::streamable_get(Conn& c, Request& req,
 
 asio::awaitable<bool> HttpServer::Impl::streamable_delete(Conn& c, Request& req,
                                                           const std::string& endpoint) {
-  bool keep = false;
-  SessionPtr s = co_await require_session(c, req, endpoint, keep);
-  if (!s) {
-    co_return keep;
+  auto session = own_session(c, req, endpoint);
+  if (auto* refusal = std::get_if<Response>(&session)) {
+    co_return co_await write(c, *refusal);
   }
-  relay_.close_session(s, "DELETE");
+  relay_.close_session(std::get<SessionPtr>(session), "DELETE");
   auto res = json_response(req, 200, std::string());
   co_return co_await write(c, res);
 }
