@@ -1,4 +1,5 @@
 #include "access/audit.hpp"
+#include "common/text.hpp"
 
 #include "access/principal.hpp"
 #include "access/sqlite_store.hpp"
@@ -25,13 +26,10 @@ constexpr const char* kSchema =
     "CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts_ms);";
 
 bool secret_name(std::string_view k) {
-  std::string lower;
-  for (char c : k) {
-    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
+  const std::string name = lower(k);
   for (const char* s : {"password", "passwd", "secret", "token", "apikey", "api_key", "key",
                         "authorization", "cookie", "credential", "private"}) {
-    if (lower.find(s) != std::string::npos) {
+    if (name.find(s) != std::string::npos) {
       return true;
     }
   }

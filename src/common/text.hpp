@@ -1,10 +1,20 @@
 #pragma once
 // Small text helpers shared by the CLI, the config and the relay.
+#include <cctype>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace mcpgw {
+
+/// `s` in ASCII lower case (header names, tokens, keywords).
+inline std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
 
 /// "a, b,,c " → {"a", "b", "c"}: comma-separated items, spaces trimmed, empty items skipped.
 inline std::vector<std::string> split_list(std::string_view text) {

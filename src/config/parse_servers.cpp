@@ -1,6 +1,7 @@
 // Parsing one server of `mcpServers` (Claude Code's .mcp.json format) and its options in
 // `gateway.servers`.
 #include "config/parse.hpp"
+#include "common/text.hpp"
 
 #include <fmt/format.h>
 
@@ -50,9 +51,7 @@ void parse_pass_headers(ObjectReader& r, Diagnostics& diag, std::vector<std::str
       "host", "content-length", "content-type", "transfer-encoding", "connection", "accept",
       "te", "upgrade", "keep-alive", "mcp-session-id", "mcp-protocol-version", "last-event-id"};
   for (auto& name : out) {
-    for (auto& ch : name) {
-      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    }
+    name = lower(name);
     const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
       return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '-' || ch == '_';
     });

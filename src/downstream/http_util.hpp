@@ -2,6 +2,7 @@
 // What the HTTP front door's files share: Beast's request and response types, the MCP header
 // names, and small header helpers.
 #include "relay/session.hpp"
+#include "common/text.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -72,14 +73,6 @@ inline std::string_view host_without_port(std::string_view host) {
   }
   auto colon = host.rfind(':');
   return colon == std::string_view::npos ? host : host.substr(0, colon);
-}
-
-inline std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
 }
 
 /// SSE framing: one event per message, `data` is single-line JSON.

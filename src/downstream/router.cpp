@@ -358,9 +358,7 @@ boost::system::result<SessionPtr> HttpServer::Impl::open_session(
   spec.owner = owner(c);
   spec.principal = c.principal;
   spec.scope_name = c.scope;
-  if (relay_.forwards_authorization()) {
-    spec.authorization = std::string(req[http::field::authorization]);
-  }
+  spec.authorization = std::string(req[http::field::authorization]);  // the relay keeps it or not
   spec.passed_headers = passed_headers(req, spec.view);
   return relay_.create_session(std::move(spec));
 }

@@ -127,8 +127,7 @@ asio::awaitable<bool> HttpServer::Impl::streamable_post(Conn& c, Request& req,
   if (auto* refusal = std::get_if<Response>(&named)) {
     co_return co_await write(c, *refusal);
   }
-  const SessionPtr s = std::get<Named>(named).session;
-  const std::string version = std::get<Named>(named).version;
+  auto& [s, version] = std::get<Named>(named);
   if (kind == jsonrpc::Kind::notification || kind == jsonrpc::Kind::response) {
     // 202 at once: the client must never wait on the gateway's work for these.
     const bool k = co_await write_json(c, req, 202, {}, {});
@@ -184,8 +183,7 @@ asio::awaitable<bool> HttpServer::Impl::streamable_batch(Conn& c, Request& req, 
   if (auto* refusal = std::get_if<Response>(&named)) {
     co_return co_await write(c, *refusal);
   }
-  const SessionPtr s = std::get<Named>(named).session;
-  const std::string version = std::get<Named>(named).version;
+  auto& [s, version] = std::get<Named>(named);
   json::array replies;
   std::vector<std::shared_ptr<EventStream>> streams;
   for (auto& item : batch) {
@@ -266,8 +264,7 @@ asio::awaitable<bool> HttpServer::Impl::streamable_get(Conn& c, Request& req,
   if (auto* refusal = std::get_if<Response>(&named)) {
     co_return co_await write(c, *refusal);
   }
-  const SessionPtr s = std::get<Named>(named).session;
-  const std::string version = std::get<Named>(named).version;
+  auto& [s, version] = std::get<Named>(named);
   if (!accepts.sse) {
     auto res = error_response(req, 406, nullptr, rpc_code::kServerError,
                               "Not Acceptable: Client must accept text/event-stream");

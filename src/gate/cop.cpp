@@ -4,6 +4,7 @@
 // When the inspector does not answer in time, or answers something unreadable, the failure
 // mode decides: "closed" (the default) refuses the call or withholds the result.
 #include "gate/filters.hpp"
+#include "common/text.hpp"
 #include "jsonrpc/message.hpp"
 #include "upstream/http_client.hpp"
 
@@ -44,11 +45,6 @@ struct CopConfig {
 enum class Verdict { allow, block, approve };
 
 std::optional<Verdict> parse_verdict(std::string_view s) {
-  auto lower = [](std::string_view v) {
-    std::string out(v);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-  };
   const std::string v = lower(s);
   if (v == "allow" || v == "pass" || v == "ok") return Verdict::allow;
   if (v == "block" || v == "deny") return Verdict::block;

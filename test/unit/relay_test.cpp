@@ -1,6 +1,7 @@
 // The relay's method table, stages and routing, driven with fake servers: what reaches a
 // server, and what the client gets back.
 #include "relay/relay.hpp"
+#include "ready_backend.hpp"
 
 #include "access/principal.hpp"
 #include "jsonrpc/message.hpp"
@@ -20,27 +21,13 @@ namespace json = boost::json;
 
 /// A server that is ready at once, lists the tools `echo` and `drop_table`, and answers every
 /// other request with its own name, the method and the params. It records those requests.
-class FakeBackend final : public upstream::Backend {
+class FakeBackend final : public fakes::ReadyBackend {
  public:
   FakeBackend(asio::any_io_executor ex, std::string name, std::vector<json::object>& seen)
-      : ex_(std::move(ex)), name_(std::move(name)), seen_(seen) {
+      : ReadyBackend(std::move(ex), std::move(name)), seen_(seen) {
     info_.capabilities["tools"] = json::object();
     info_.capabilities["prompts"] = json::object();
   }
-  const std::string& name() const noexcept override { return name_; }
-  upstream::BackendState state() const noexcept override { return upstream::BackendState::ready; }
-  const upstream::InitInfo& info() const noexcept override { return info_; }
-  const std::string& last_error() const noexcept override { return none_; }
-  const std::string& degraded() const noexcept override { return none_; }
-  std::size_t in_flight() const noexcept override { return 0; }
-  void start() override {}
-  asio::awaitable<void> stop() override { co_return; }
-  asio::awaitable<bool> wait_ready(Clock::time_point) override { co_return true; }
-  void cancel(upstream::Call& call, boost::system::error_code ec, std::string_view) override {
-    call.ec = ec;
-    call.done.set();
-  }
-  void send(json::object&&) override {}
 
   upstream::CallPtr send_request(json::object&& request) override {
     auto call = std::make_shared<upstream::Call>(ex_);
@@ -57,7 +44,7 @@ class FakeBackend final : public upstream::Backend {
       result["tools"] = std::move(tools);
     } else {
       seen_.push_back(request);
-      result["server"] = name_;
+      result["server"] = name();
       result["method"] = method;
       if (const auto* p = request.if_contains("params")) {
         result["params"] = *p;
@@ -69,11 +56,7 @@ class FakeBackend final : public upstream::Backend {
   }
 
  private:
-  asio::any_io_executor ex_;
-  std::string name_;
   std::vector<json::object>& seen_;
-  upstream::InitInfo info_;
-  std::string none_;
 };
 
 config::Config two_servers() {

@@ -4,6 +4,7 @@
 #include "upstream/server_slot.hpp"
 
 #include "jsonrpc/message.hpp"
+#include "ready_backend.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -21,28 +22,17 @@ using upstream::ListKind;
 
 /// A ready server whose tools/list comes in pages of two (five tools in all), each answered
 /// on a later turn of the loop, or never when `silent`. Counts the requests it got.
-class PagedBackend final : public upstream::Backend {
+class PagedBackend final : public fakes::ReadyBackend {
  public:
-  PagedBackend(asio::any_io_executor ex, bool tools) : ex_(std::move(ex)) {
+  PagedBackend(asio::any_io_executor ex, bool tools) : ReadyBackend(std::move(ex), "paged") {
     if (tools) {
       info_.capabilities["tools"] = json::object();
     }
   }
-  const std::string& name() const noexcept override { return name_; }
-  BackendState state() const noexcept override { return BackendState::ready; }
-  const upstream::InitInfo& info() const noexcept override { return info_; }
-  const std::string& last_error() const noexcept override { return none_; }
-  const std::string& degraded() const noexcept override { return none_; }
-  std::size_t in_flight() const noexcept override { return 0; }
-  void start() override {}
-  asio::awaitable<void> stop() override { co_return; }
-  asio::awaitable<bool> wait_ready(Clock::time_point) override { co_return true; }
-  void cancel(upstream::Call& call, boost::system::error_code ec, std::string_view) override {
+  void cancel(upstream::Call& call, boost::system::error_code ec, std::string_view why) override {
     ++cancelled;
-    call.ec = ec;
-    call.done.set();
+    ReadyBackend::cancel(call, ec, why);
   }
-  void send(json::object&&) override {}
 
   upstream::CallPtr send_request(json::object&& request) override {
     ++requests;
@@ -75,12 +65,6 @@ class PagedBackend final : public upstream::Backend {
   int requests = 0;
   int cancelled = 0;
   bool silent = false;
-
- private:
-  asio::any_io_executor ex_;
-  upstream::InitInfo info_;
-  std::string name_{"paged"};
-  std::string none_;
 };
 
 config::ServerConfig server_named(std::string name) {
