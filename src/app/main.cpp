@@ -1,5 +1,6 @@
 // mcpgw: one MCP endpoint for every client, in front of many MCP servers.
 #include "app/serve.hpp"
+#include "app/subcommand.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
 
@@ -341,8 +342,19 @@ int main(int argc, char** argv) {
   add_tools(app, admin);
   CheckCli check;
   add_check(app, check);
+  std::vector<mcpgw::app::SubcommandPtr> more;  // the subcommands that live in their own file
+  std::vector<CLI::App*> more_cmds;
+  for (auto& c : more) {
+    more_cmds.push_back(c->add(app));
+  }
 
   CLI11_PARSE(app, argc, argv);
+
+  for (std::size_t i = 0; i < more.size(); ++i) {
+    if (*more_cmds[i]) {
+      return more[i]->run();
+    }
+  }
 
   if (*serve.cmd) {
     return run_serve(serve);
