@@ -1,5 +1,6 @@
 // mcpgw: one MCP endpoint for every client, in front of many MCP servers.
 #include "app/serve.hpp"
+#include "app/stdio_cmd.hpp"
 #include "app/subcommand.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
@@ -343,6 +344,7 @@ int main(int argc, char** argv) {
   CheckCli check;
   add_check(app, check);
   std::vector<mcpgw::app::SubcommandPtr> more;  // the subcommands that live in their own file
+  more.push_back(mcpgw::app::make_stdio_command());
   std::vector<CLI::App*> more_cmds;
   for (auto& c : more) {
     more_cmds.push_back(c->add(app));

@@ -41,6 +41,9 @@ struct Call {
   std::optional<json::object> response;
   boost::system::error_code ec;
   std::string detail;  ///< human-readable reason for `ec`
+  /// It failed before any of it reached the server (nothing could be connected to): sending
+  /// it again cannot run it twice.
+  bool unsent = false;
   Event done;
 };
 using CallPtr = std::shared_ptr<Call>;

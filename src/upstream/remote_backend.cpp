@@ -292,7 +292,8 @@ asio::awaitable<void> StreamableHttpBackend::post(json::object message, std::int
       fail_call(wire_id, make_error_code(Errc::upstream_unavailable), error);
     } else if (wire_id != 0) {
       fail_call(wire_id, make_error_code(Errc::upstream_unavailable),
-                fmt::format("server '{}' is unreachable: {}", server_.name, error));
+                fmt::format("server '{}' is unreachable: {}", server_.name, error),
+                connect_failed);
     } else {
       spdlog::warn("[{}] could not deliver {}: {}", server_.name, jsonrpc::method(message), error);
     }
@@ -650,7 +651,8 @@ asio::awaitable<void> LegacySseBackend::post(json::object message, std::int64_t 
   auto resp = co_await client_->send(req, deadline, ec, error, connect_failed);
   if (!resp) {
     fail_call(wire_id, make_error_code(Errc::upstream_unavailable),
-              fmt::format("server '{}' is unreachable: {}", server_.name, error));
+              fmt::format("server '{}' is unreachable: {}", server_.name, error),
+              connect_failed);
     set_degraded(error);
     co_return;
   }

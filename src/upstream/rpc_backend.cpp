@@ -111,7 +111,11 @@ asio::awaitable<void> RpcBackend::supervise() {
 
 asio::awaitable<RpcBackend::Handshake> RpcBackend::handshake(Clock::time_point deadline) {
   json::object params;
-  params["protocolVersion"] = mcp::kLatestVersion;
+  if (identity_.protocol_version.empty()) {
+    params["protocolVersion"] = mcp::kLatestVersion;
+  } else {
+    params["protocolVersion"] = identity_.protocol_version;
+  }
   params["capabilities"] = identity_.capabilities;
   params["clientInfo"] = identity_.client_info;
   auto init = std::make_shared<Call>(ex_);
@@ -211,7 +215,8 @@ void RpcBackend::fail_unusable(std::string_view text, std::string_view why) {
   }
 }
 
-void RpcBackend::fail_call(std::int64_t wire_id, boost::system::error_code ec, std::string detail) {
+void RpcBackend::fail_call(std::int64_t wire_id, boost::system::error_code ec, std::string detail,
+                           bool unsent) {
   auto it = pending_.find(wire_id);
   if (it == pending_.end()) {
     return;
@@ -220,6 +225,7 @@ void RpcBackend::fail_call(std::int64_t wire_id, boost::system::error_code ec, s
   pending_.erase(it);
   call->ec = ec;
   call->detail = std::move(detail);
+  call->unsent = unsent;
   call->done.set();
 }
 

@@ -21,6 +21,9 @@ struct ClientIdentity {
   /// Headers the client set for this server alone (gateway.servers.NAME.passHeaders), by
   /// lower-case name; sent after the configured ones, which they replace.
   std::vector<std::pair<std::string, std::string>> headers;
+  /// The revision asked for in initialize; empty: the latest the gateway speaks. (The stdio
+  /// bridge asks for what its client asked for.)
+  std::string protocol_version;
 };
 
 class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBackend> {
@@ -72,7 +75,8 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   /// pending request's id, that request fails now instead of waiting for its deadline.
   void fail_unusable(std::string_view text, std::string_view why);
   /// Completes one pending call with an error (if still pending).
-  void fail_call(std::int64_t wire_id, boost::system::error_code ec, std::string detail);
+  void fail_call(std::int64_t wire_id, boost::system::error_code ec, std::string detail,
+                 bool unsent = false);
   void fail_pending(boost::system::error_code ec, const std::string& detail);
   /// At the end of a life: fails every pending call with `ec` and last_error_ (or with
   /// shutting_down when stopping).

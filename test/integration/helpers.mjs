@@ -32,7 +32,7 @@ export const PROBE_JS = path.join(here, 'fixtures', 'probe_server.mjs');
 
 /** Under sanitizers everything is slower: waits for the gateway's own startup scale with this. */
 export const SANITIZED = /asan|sanitize/i.test(MCPGW_BIN);
-const SLOW = Number(process.env.MCPGW_TEST_SLOWDOWN || (SANITIZED ? 3 : 1));
+export const SLOW = Number(process.env.MCPGW_TEST_SLOWDOWN || (SANITIZED ? 3 : 1));
 
 export const servers = {
   everything: () => ({ command: NODE, args: [EVERYTHING_JS, 'stdio'] }),
@@ -188,15 +188,16 @@ export class Gateway {
 }
 
 /**
- * Starts `MCPGW_BIN serve --config <tmp>/mcpgw.json --listen 127.0.0.1:0` and resolves once
+ * Starts `MCPGW_BIN serve --config <tmp>/mcpgw.json --listen 127.0.0.1:0` (or `listen`, e.g. to
+ * come back on the same port after a restart) and resolves once
  * it logs its listening line (with `port` set). Rejects if it exits first or takes too long.
  */
-export async function startGateway(config = defaultConfig(), { ready = true, env = {}, wrap = [] } = {}) {
+export async function startGateway(config = defaultConfig(), { ready = true, env = {}, wrap = [], listen = '127.0.0.1:0' } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-it-'));
   const file = path.join(dir, 'mcpgw.json');
   writeFileSync(file, JSON.stringify(config, null, 2));
   // `wrap`: a command that execs the gateway (e.g. prlimit), so the pid is still the gateway's.
-  const argv = [MCPGW_BIN, 'serve', '--config', file, '--listen', '127.0.0.1:0'];
+  const argv = [MCPGW_BIN, 'serve', '--config', file, '--listen', listen];
   const child = spawn(wrap.length ? wrap[0] : argv[0], [...wrap.slice(1), ...(wrap.length ? argv : argv.slice(1))], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
