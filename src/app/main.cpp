@@ -1,4 +1,5 @@
 // mcpgw: one MCP endpoint for every client, in front of many MCP servers.
+#include "app/import_cmd.hpp"
 #include "app/serve.hpp"
 #include "app/stdio_cmd.hpp"
 #include "app/subcommand.hpp"
@@ -41,7 +42,8 @@ struct ServeCli {
 void add_serve(CLI::App& app, ServeCli& o) {
   o.cmd = app.add_subcommand("serve", "Run the gateway");
   o.cmd->add_option("-c,--config", o.config_path,
-                    "Config file: {\"mcpServers\": {...}, \"gateway\": {...}}")
+                    "Config file: {\"mcpServers\": {...}, \"gateway\": {...}}, or LiteLLM's "
+                    "config.yaml (a .yaml or .yml file)")
       ->required();
   o.cmd->add_option("-l,--listen", o.listen,
                     "Listen address HOST:PORT (overrides gateway.listen)");
@@ -310,7 +312,7 @@ struct CheckCli {
 void add_check(CLI::App& app, CheckCli& o) {
   o.cmd = app.add_subcommand("check-config",
                              "Validate a config file and print what would be served");
-  o.cmd->add_option("config", o.config_path, "Config file")->required();
+  o.cmd->add_option("config", o.config_path, "Config file (JSON, or LiteLLM's .yaml)")->required();
   o.cmd->add_flag("--no-start", o.no_start,
                   "Only validate; do not start the servers to list their tools");
 }
@@ -345,6 +347,7 @@ int main(int argc, char** argv) {
   add_check(app, check);
   std::vector<mcpgw::app::SubcommandPtr> more;  // the subcommands that live in their own file
   more.push_back(mcpgw::app::make_stdio_command());
+  more.push_back(mcpgw::app::make_import_command());
   std::vector<CLI::App*> more_cmds;
   for (auto& c : more) {
     more_cmds.push_back(c->add(app));

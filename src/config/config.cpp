@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 #include "config/parse.hpp"
 #include "config/json_text.hpp"
+#include "config/litellm.hpp"
 #include "config/reader.hpp"
 
 #include "jsonrpc/message.hpp"
@@ -369,11 +370,14 @@ std::optional<Config> load_file(const std::string& path, Diagnostics& diag, cons
   }
   std::stringstream ss;
   ss << in.rdbuf();
+  const std::string base = fs::absolute(fs::path(path)).parent_path().lexically_normal().string();
+  if (is_yaml_path(path)) {
+    return parse_litellm(ss.str(), path, base, diag, env);  // LiteLLM's config.yaml
+  }
   auto doc = parse_json_text(ss.str(), path, diag);
   if (!doc) {
     return std::nullopt;
   }
-  const std::string base = fs::absolute(fs::path(path)).parent_path().lexically_normal().string();
   return parse(*doc, base, diag, env);
 }
 

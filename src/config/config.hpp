@@ -217,7 +217,8 @@ EnvLookup process_env();
 std::optional<Config> parse(const boost::json::value& doc, const std::string& base_dir,
                             Diagnostics& diag, const EnvLookup& env = process_env());
 
-/// Reads and parses a config file.
+/// Reads and parses a config file: JSON, or a LiteLLM config.yaml when its name ends in .yaml
+/// or .yml (see litellm.hpp).
 std::optional<Config> load_file(const std::string& path, Diagnostics& diag,
                                 const EnvLookup& env = process_env());
 

@@ -6,8 +6,10 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -107,7 +109,49 @@ json::parse_options config_options() {
   return opts;
 }
 
+/// Writes `v` at nesting `depth` (its first line already indented by the caller).
+void write_pretty(const json::value& v, std::size_t depth, std::string& out) {
+  const std::string pad((depth + 1) * 2, ' ');
+  const std::string close(depth * 2, ' ');
+  if (v.is_object() && !v.get_object().empty()) {
+    out += "{\n";
+    bool first = true;
+    for (const auto& kv : v.get_object()) {
+      out += first ? "" : ",\n";
+      first = false;
+      out += pad + json::serialize(json::value(kv.key())) + ": ";
+      write_pretty(kv.value(), depth + 1, out);
+    }
+    out += "\n" + close + "}";
+    return;
+  }
+  if (v.is_array() && !v.get_array().empty()) {
+    const auto& a = v.get_array();
+    const bool plain = std::none_of(a.begin(), a.end(), [](const json::value& x) {
+      return x.is_structured();
+    });
+    if (std::string one = json::serialize(v); plain && one.size() + pad.size() <= 80) {
+      out += one;  // ["-y", "server"]: a command's arguments read best on one line
+      return;
+    }
+    out += "[\n";
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      out += (i == 0 ? "" : ",\n") + pad;
+      write_pretty(a[i], depth + 1, out);
+    }
+    out += "\n" + close + "]";
+    return;
+  }
+  out += json::serialize(v);
+}
+
 }  // namespace
+
+std::string pretty_json(const json::value& v) {
+  std::string out;
+  write_pretty(v, 0, out);
+  return out;
+}
 
 std::string line_and_column(std::string_view text, std::size_t offset) {
   offset = std::min(offset, text.size());

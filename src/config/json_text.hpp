@@ -20,4 +20,8 @@ std::string line_and_column(std::string_view text, std::size_t offset);
 std::optional<boost::json::value> parse_json_text(std::string_view text, const std::string& file,
                                                   Diagnostics& diag);
 
+/// `v` as JSON text for a person to read and edit: two spaces of indent, one member per line,
+/// short lists of plain values on one line.
+std::string pretty_json(const boost::json::value& v);
+
 }  // namespace mcpgw::config

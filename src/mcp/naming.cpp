@@ -69,8 +69,12 @@ std::string Naming::check_server_name(std::string_view server, std::string_view 
   std::string joined(server);
   joined.append(separator);
   if (!separator.empty() && joined.find(separator) != server.size()) {
-    return fmt::format("server name \"{}\" must not contain or end in part of the separator \"{}\"",
-                       server, separator);
+    const bool contains = server.find(separator) != std::string_view::npos;
+    return fmt::format("server name \"{}\" must not {} the separator \"{}\": a tool named "
+                       "\"{}{}TOOL\" could not be split back into server and tool (rename the "
+                       "server, or choose another gateway.separator)",
+                       server, contains ? "contain" : "end in part of", separator, server,
+                       separator);
   }
   return {};
 }

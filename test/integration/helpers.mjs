@@ -191,11 +191,14 @@ export class Gateway {
  * Starts `MCPGW_BIN serve --config <tmp>/mcpgw.json --listen 127.0.0.1:0` (or `listen`, e.g. to
  * come back on the same port after a restart) and resolves once
  * it logs its listening line (with `port` set). Rejects if it exits first or takes too long.
+ * `configFile`: serve that file (e.g. a LiteLLM config.yaml) instead of writing `config`.
  */
-export async function startGateway(config = defaultConfig(), { ready = true, env = {}, wrap = [], listen = '127.0.0.1:0' } = {}) {
+export async function startGateway(config = defaultConfig(), {
+  ready = true, env = {}, wrap = [], configFile, listen = '127.0.0.1:0',
+} = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-it-'));
-  const file = path.join(dir, 'mcpgw.json');
-  writeFileSync(file, JSON.stringify(config, null, 2));
+  const file = configFile ?? path.join(dir, 'mcpgw.json');
+  if (!configFile) writeFileSync(file, JSON.stringify(config, null, 2));
   // `wrap`: a command that execs the gateway (e.g. prlimit), so the pid is still the gateway's.
   const argv = [MCPGW_BIN, 'serve', '--config', file, '--listen', listen];
   const child = spawn(wrap.length ? wrap[0] : argv[0], [...wrap.slice(1), ...(wrap.length ? argv : argv.slice(1))], {

@@ -63,6 +63,13 @@ TEST(Naming, ServerNamesThatWouldBreakSplittingAreRejected) {
   EXPECT_NE(Naming::check_server_name("a b", "__"), "");
   EXPECT_NE(Naming::check_server_name("a,b", "__"), "");
   EXPECT_NE(Naming::check_server_name("db-main", "-"), "");
+  // What a user reads: which name, which separator, and why it cannot be.
+  EXPECT_EQ(Naming::check_server_name("db-main", "-"),
+            "server name \"db-main\" must not contain the separator \"-\": a tool named "
+            "\"db-main-TOOL\" could not be split back into server and tool (rename the server, "
+            "or choose another gateway.separator)");
+  EXPECT_NE(Naming::check_server_name("a_", "__").find("must not end in part of the separator"),
+            std::string::npos);
 }
 
 TEST(Naming, ResourceUrisKeepTheirServer) {
