@@ -1,5 +1,6 @@
 // mcpgw: one MCP endpoint for every client, in front of many MCP servers.
 #include "app/import_cmd.hpp"
+#include "app/probe_cmd.hpp"
 #include "app/serve.hpp"
 #include "app/stdio_cmd.hpp"
 #include "app/subcommand.hpp"
@@ -348,12 +349,18 @@ int main(int argc, char** argv) {
   std::vector<mcpgw::app::SubcommandPtr> more;  // the subcommands that live in their own file
   more.push_back(mcpgw::app::make_stdio_command());
   more.push_back(mcpgw::app::make_import_command());
+  more.push_back(mcpgw::app::make_probe_command());
   std::vector<CLI::App*> more_cmds;
   for (auto& c : more) {
     more_cmds.push_back(c->add(app));
   }
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a wrong command line exits 2, like a wrong config.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   for (std::size_t i = 0; i < more.size(); ++i) {
     if (*more_cmds[i]) {

@@ -16,12 +16,13 @@ inline std::string lower(std::string_view s) {
   return out;
 }
 
-/// "a, b,,c " → {"a", "b", "c"}: comma-separated items, spaces trimmed, empty items skipped.
-inline std::vector<std::string> split_list(std::string_view text) {
+/// "a, b,,c " → {"a", "b", "c"}: comma-separated items (or `sep`-separated: the labels of a
+/// host name), spaces trimmed, empty items skipped.
+inline std::vector<std::string> split_list(std::string_view text, char sep = ',') {
   std::vector<std::string> out;
   std::size_t pos = 0;
   while (pos <= text.size()) {
-    auto comma = text.find(',', pos);
+    auto comma = text.find(sep, pos);
     if (comma == std::string_view::npos) {
       comma = text.size();
     }
