@@ -43,10 +43,12 @@ apt-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
 
 # Claude Code 2.1.49 (the field report's version) lives apart: both it and the latest install
-# a `claude` bin.
+# a `claude` bin. So does the Claude Agent SDK: it wants zod 4 as a peer, the rest zod 3.
 CLAUDE_2149 := test/clients/claude-2.1.49
+AGENT_SDK := test/clients/agent-sdk
 
-npm-deps: node_modules/.package-lock.json $(CLAUDE_2149)/node_modules/.package-lock.json
+npm-deps: node_modules/.package-lock.json $(CLAUDE_2149)/node_modules/.package-lock.json \
+  $(AGENT_SDK)/node_modules/.package-lock.json
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -54,6 +56,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 $(CLAUDE_2149)/node_modules/.package-lock.json: $(CLAUDE_2149)/package.json $(CLAUDE_2149)/package-lock.json
 	npm ci --prefix $(CLAUDE_2149) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(AGENT_SDK)/node_modules/.package-lock.json: $(AGENT_SDK)/package.json $(AGENT_SDK)/package-lock.json
+	npm ci --prefix $(AGENT_SDK) --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(BUILD_DIR)/build.ninja:

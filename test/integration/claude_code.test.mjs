@@ -6,15 +6,15 @@
 // Claude Code runs offline: a temporary HOME, no autoupdater, no nonessential traffic, and
 // ANTHROPIC_BASE_URL pointing at the fake. Environment:
 //   CLAUDE_BIN  the Claude Code binary (default node_modules/.bin/claude)
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { MCPGW_BIN, ROOT, defaultConfig, useGateway, waitFor, withTimeout } from './helpers.mjs';
 import { startFakeAnthropic } from './fixtures/fake_anthropic.mjs';
+import { claudeEnv, toolExchange, useTempDirs } from './fixtures/claude_env.mjs';
 
 const CLAUDE_BIN = process.env.CLAUDE_BIN ? path.resolve(process.env.CLAUDE_BIN) : path.join(ROOT, 'node_modules', '.bin', 'claude');
 const SKIP = !existsSync(CLAUDE_BIN) && `Claude Code not installed at ${CLAUDE_BIN} (npm ci)`;
@@ -37,28 +37,6 @@ process.on('exit', () => {
     try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
   }
 });
-
-/**
- * The environment for Claude Code: the caller's, minus anything that would point it at a real
- * account or API, with a temporary HOME and localhost kept off any proxy.
- */
-function claudeEnv(home, extra = {}) {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(ANTHROPIC_|CLAUDE_CODE_|CLAUDE_CONFIG_DIR$|CLAUDECODE$)/.test(k)) continue;
-    env[k] = v;
-  }
-  return {
-    ...env,
-    HOME: home,
-    XDG_CONFIG_HOME: path.join(home, '.config'),
-    DISABLE_AUTOUPDATER: '1',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    NO_PROXY: '127.0.0.1,localhost',
-    no_proxy: '127.0.0.1,localhost',
-    ...extra,
-  };
-}
 
 /**
  * Runs `claude ...args` in `cwd`; resolves to { code, signal, out, err, ms }. Killed (its own
@@ -92,19 +70,6 @@ function jsonLines(text) {
   return text.split('\n').filter((l) => l.trim()).map((l) => {
     try { return JSON.parse(l); } catch { return { raw: l }; }
   });
-}
-
-/** A temporary HOME and project directory, removed after the describe(). */
-function useTempDirs() {
-  const dirs = {};
-  before(() => {
-    dirs.home = mkdtempSync(path.join(tmpdir(), 'mcpgw-cc-home-'));
-    dirs.project = mkdtempSync(path.join(tmpdir(), 'mcpgw-cc-proj-'));
-  });
-  after(() => {
-    for (const d of [dirs.home, dirs.project]) if (d) rmSync(d, { recursive: true, force: true });
-  });
-  return dirs;
 }
 
 describe('Claude Code: claude mcp list', { skip: SKIP }, () => {
@@ -229,15 +194,10 @@ describe('Claude Code: a tool call through the gateway', { skip: SKIP }, () => {
       assert.equal(run.code, 0, why());
 
       // The tool call Claude Code made, and the tool_result it sent back to the API.
-      const toolUse = lines.filter((l) => l.type === 'assistant')
-        .flatMap((l) => l.message?.content ?? []).find((b) => b.type === 'tool_use');
+      const { toolUse, toolResult } = toolExchange(lines);
       assert.equal(toolUse?.name, TOOL, why());
       assert.deepEqual(toolUse.input, { message: MESSAGE });
-      const toolResult = lines.filter((l) => l.type === 'user')
-        .flatMap((l) => (Array.isArray(l.message?.content) ? l.message.content : []))
-        .find((b) => b.type === 'tool_result');
-      assert.ok(toolResult, `a user line with the tool_result\n${why()}`);
-      assert.equal(toolResult.tool_use_id, toolUse.id);
+      assert.ok(toolResult, `a user line with the tool_result for ${toolUse.id}\n${why()}`);
       assert.ok(!toolResult.is_error, `tool_result is not an error: ${JSON.stringify(toolResult)}`);
       assert.match(JSON.stringify(toolResult.content), new RegExp(`Echo: ${MESSAGE}`));
 
