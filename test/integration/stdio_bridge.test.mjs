@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -132,6 +132,28 @@ describe('mcpgw stdio in front of a gateway with keys', () => {
       /HTTP 401/,
     );
     assert.ok(Date.now() - t0 < 5000 * SLOW, `took ${Date.now() - t0} ms`);
+  });
+});
+
+describe('a Claude Desktop config, served as it is', () => {
+  test('its app settings are warned about and ignored; its servers reach Desktop through mcpgw stdio', async () => {
+    const file = path.join(dir, 'claude_desktop_config.json');
+    writeFileSync(file, JSON.stringify({
+      globalShortcut: 'Ctrl+Space',
+      preferences: { menuBarEnabled: true, quickEntryShortcut: 'off' },
+      mcpServers: { remote: { command: NODE, args: [REMOTE_JS, '--transport', 'stdio', '--name', 'remote'] } },
+    }, null, 2));
+    const gw = await startGateway(undefined, { configFile: file });
+    try {
+      assert.match(gw.stderr, /globalShortcut: a Claude Desktop setting; mcpgw ignores it/);
+      assert.match(gw.stderr, /preferences: a Claude Desktop setting; mcpgw ignores it/);
+      const b = await bridgeClient(['--url', gw.url]);
+      const r = await b.client.callTool({ name: 'remote__echo', arguments: { message: 'desktop' } });
+      assert.match(textOf(r), /desktop/);
+      await b.client.close();
+    } finally {
+      await gw.stop();
+    }
   });
 });
 
