@@ -58,6 +58,9 @@ function targets() {
   const mp = path.join(here, 'peers', 'node_modules', 'mcp-proxy', 'dist', 'bin', 'mcp-proxy.mjs');
   const list = [
     { name: 'mcpgw', path: '/mcp/demo', tool: 'echo', cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`]] },
+    // 2026-07-28: stateless requests (the envelope in _meta, the mirrored headers, no session).
+    { name: 'mcpgw-modern', path: '/mcp/demo', tool: 'echo', noSession: true, modern: true,
+      cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`]] },
     { name: 'mcpgw-aggregate', path: '/mcp', tool: 'demo__echo', cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`]] },
     // Every request authenticated with an API key (SHA-256, store check, rate bucket); the
     // audit trail on (its default with keys), then off.
@@ -121,12 +124,12 @@ async function measure(t) {
     await sleep(300);
     const idle = { rss_kb: rssKb(proc.pid), tree_rss_kb: treeRssKb(proc.pid) };
     // Warm up (connections, caches, JIT for the Node peers), then the measured runs.
-    wrk(url, { conns: 16, seconds: 1, session, tool: t.tool, script: SCRIPT, apiKey });
+    wrk(url, { conns: 16, seconds: 1, session, tool: t.tool, script: SCRIPT, apiKey, modern: t.modern });
     const runs = [];
     for (const c of conns) {
       const cpu0 = cpuSeconds(proc.pid);
       const t0 = process.hrtime.bigint();
-      const r = wrk(url, { conns: c, seconds: duration, session, tool: t.tool, script: SCRIPT, apiKey });
+      const r = wrk(url, { conns: c, seconds: duration, session, tool: t.tool, script: SCRIPT, apiKey, modern: t.modern });
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
       const cpu = cpuSeconds(proc.pid) - cpu0;
       r.cpu_cores = Math.round((cpu / wall) * 100) / 100;

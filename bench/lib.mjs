@@ -122,10 +122,11 @@ function toMs(value, unit) {
 }
 
 /** Runs wrk against `url`; returns calls/s, latency percentiles and the reply check. */
-export function wrk(url, { conns, seconds, session, tool, script, apiKey = '' }) {
+export function wrk(url, { conns, seconds, session, tool, script, apiKey = '', modern = false }) {
   const threads = conns === 1 ? 1 : 2;
   const r = spawnSync('wrk', ['-t', String(threads), '-c', String(conns), '-d', `${seconds}s`, '--latency',
-    '-s', script, url], { encoding: 'utf8', env: { ...process.env, MCP_SESSION_ID: session, MCP_TOOL: tool, MCP_API_KEY: apiKey },
+    '-s', script, url], { encoding: 'utf8', env: { ...process.env, MCP_SESSION_ID: session, MCP_TOOL: tool, MCP_API_KEY: apiKey,
+      MCP_MODERN: modern ? '1' : '' },
     timeout: (seconds + 30) * 1000 });
   const out = r.stdout ?? '';
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);

@@ -10,6 +10,12 @@ local session = os.getenv("MCP_SESSION_ID") or ""
 local tool = os.getenv("MCP_TOOL") or "echo"
 local proto = os.getenv("MCP_PROTOCOL_VERSION") or "2025-06-18"
 local api_key = os.getenv("MCP_API_KEY") or ""
+-- MCP_MODERN=1: the 2026-07-28 revision: no session, the envelope in _meta, mirrored headers.
+local modern = (os.getenv("MCP_MODERN") or "") == "1"
+if modern then proto = "2026-07-28" end
+local envelope = ',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",' ..
+  '"io.modelcontextprotocol/clientCapabilities":{},' ..
+  '"io.modelcontextprotocol/clientInfo":{"name":"wrk","version":"1"}}'
 
 local threads = {}
 local counter = 1
@@ -32,6 +38,10 @@ function init(args)
     ["MCP-Protocol-Version"] = proto,
   }
   if session ~= "" then headers["Mcp-Session-Id"] = session end
+  if modern then
+    headers["Mcp-Method"] = "tools/call"
+    headers["Mcp-Name"] = tool
+  end
   if api_key ~= "" then headers["Authorization"] = "Bearer " .. api_key end
   base = tid * 100000000
 end
@@ -40,7 +50,7 @@ function request()
   n = n + 1
   local id = base + n
   local body = '{"jsonrpc":"2.0","id":' .. id .. ',"method":"tools/call","params":{"name":"' ..
-    tool .. '","arguments":{"message":"m' .. id .. '"}}}'
+    tool .. '","arguments":{"message":"m' .. id .. '"}' .. (modern and envelope or "") .. '}}'
   return wrk.format("POST", nil, headers, body)
 end
 

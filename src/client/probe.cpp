@@ -8,6 +8,8 @@
 #include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace mcpgw::client {
 
 namespace probe_detail {
@@ -58,7 +60,21 @@ void judge_discover(Context& ctx, const Reply& r, const upstream::Url& url) {
   const char* what = "2026-07-28 (server/discover)";
   if (r.message) {
     const auto* result = r.message->if_contains("result");
-    if (result != nullptr && result->is_object()) {
+    const auto* versions = result != nullptr && result->is_object()
+                               ? result->get_object().if_contains("supportedVersions")
+                               : nullptr;
+    const bool modern = versions != nullptr && versions->is_array() &&
+                        std::find(versions->get_array().begin(), versions->get_array().end(),
+                                  json::value("2026-07-28")) != versions->get_array().end();
+    if (result != nullptr && result->is_object() && !modern) {
+      ctx.add("discover", what, Mark::info,
+              fmt::format("answers server/discover without offering 2026-07-28 "
+                          "(supportedVersions {}): clients use initialize",
+                          supported_versions(result->get_object())),
+              url);
+      return;
+    }
+    if (modern) {
       ctx.add("discover", what, Mark::ok,
               fmt::format("speaks 2026-07-28: supportedVersions {}",
                           supported_versions(result->get_object())),

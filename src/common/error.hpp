@@ -16,6 +16,10 @@ inline constexpr int kInvalidParams = -32602;   ///< params fail validation (unk
 inline constexpr int kInternalError = -32603;   ///< the gateway or a backend failed
 inline constexpr int kServerError = -32000;     ///< generic transport-level error
 inline constexpr int kSessionNotFound = -32001; ///< unknown or expired session (HTTP 404)
+/// 2026-07-28: an HTTP header that mirrors the body (Mcp-Method, Mcp-Name, …) disagrees with it.
+inline constexpr int kHeaderMismatch = -32020;
+/// 2026-07-28: a protocol revision the gateway does not speak (data: supported, requested).
+inline constexpr int kUnsupportedVersion = -32022;
 }  // namespace rpc_code
 
 enum class Errc {

@@ -296,6 +296,30 @@ class HttpServer::Impl {
 
   asio::awaitable<bool> streamable_get(Conn& c, Request& req, const std::string& endpoint);
 
+  // -------------------------------------------------------------------------------------------
+  // The 2026-07-28 revision (stateless requests) on the same URLs
+
+  /// A request of the stateless revision (its `_meta` names one), or server/discover, with no
+  /// session header; a session's traffic is never one.
+  static bool is_modern_request(const Request& req, const json::object& msg, jsonrpc::Kind kind);
+  /// The 400/404 for a modern request the gateway will not serve: another revision (-32022),
+  /// an incomplete `_meta` (-32602), mirrored headers that disagree with the body (-32020), a
+  /// method the revision does not have here (404 -32601).
+  std::optional<Response> modern_refusal(const Request& req, const json::object& msg,
+                                         jsonrpc::Kind kind);
+  /// The caller's hidden session for modern requests on `endpoint` (made on first use, remade
+  /// when it expired); else the refusal (unknown server, no session to spare).
+  std::variant<SessionPtr, Response> modern_session(const Conn& c, const Request& req,
+                                                    const std::string& server,
+                                                    const std::string& endpoint,
+                                                    json::object client_info,
+                                                    const json::value& id);
+  /// Waits for the first event of a reply, or for the client to go away (false).
+  asio::awaitable<bool> first_event_or_close(Conn& c, EventStream& out);
+  asio::awaitable<bool> modern_post(Conn& c, Request& req, json::object msg, jsonrpc::Kind kind,
+                                    const std::string& server, const std::string& endpoint,
+                                    Accepts accepts);
+
   asio::awaitable<bool> streamable_delete(Conn& c, Request& req, const std::string& endpoint);
 
   // -------------------------------------------------------------------------------------------
@@ -355,6 +379,10 @@ class HttpServer::Impl {
   std::shared_ptr<upstream::JwksFetcher> jwks_;  ///< auth mode jwt with a JWKS URL
   /// By key name ("" without auth) and scope; closed ones are dropped as new ones are made.
   std::unordered_map<std::string, SessionPtr> rest_sessions_;
+  /// Hidden sessions of modern (2026-07-28) callers, by endpoint, caller, view, scope and the
+  /// credentials passed on; closed ones are dropped as new ones are made.
+  std::unordered_map<std::string, SessionPtr> modern_sessions_;
+  std::int64_t next_modern_id_ = 1;  ///< the ids modern requests travel under
   const config::GatewayConfig& gw_;
   tcp::acceptor acceptor_;
   std::vector<std::string> allowed_hosts_;

@@ -111,12 +111,10 @@ asio::awaitable<bool> HttpServer::Impl::streamable_post(Conn& c, Request& req,
   json::object msg = std::move(parsed->get_object());
   const std::string_view method = jsonrpc::method(msg);
 
-  // 2026-07-28 clients probe with server/discover first; an immediate "method not found"
-  // makes them fall back to initialize at once.
-  if (kind == jsonrpc::Kind::request && method == mcp::method::kServerDiscover) {
-    auto res = json_response(req, 200, jsonrpc::serialize(jsonrpc::make_error(
-        msg.at("id"), rpc_code::kMethodNotFound, "Method not found: server/discover")));
-    co_return co_await write(c, res);
+  // 2026-07-28: stateless requests (and server/discover, how its clients begin) beside the
+  // sessions of the older revisions.
+  if (is_modern_request(req, msg, kind)) {
+    co_return co_await modern_post(c, req, std::move(msg), kind, server, endpoint, accepts);
   }
 
   if (kind == jsonrpc::Kind::request && method == mcp::method::kInitialize) {
@@ -229,6 +227,12 @@ asio::awaitable<bool> HttpServer::Impl::reply(Conn& c, Request& req, const Sessi
                                               const std::shared_ptr<EventStream>& out,
                                               Accepts accepts, const std::string& version,
                                               bool initialize) {
+  if (version == mcp::kModernVersion) {
+    // The stateless revision cancels a request by closing its stream: watch for that.
+    if (!co_await first_event_or_close(c, *out)) {
+      co_return false;
+    }
+  }
   while (out->size() == 0 && !out->finished()) {
     out->wake().reset();
     co_await out->wake().wait_until(Clock::time_point::max());
@@ -248,7 +252,9 @@ asio::awaitable<bool> HttpServer::Impl::reply(Conn& c, Request& req, const Sessi
     co_return co_await write_json(c, req, 200, body, session_id);
   }
   s->register_stream(out);  // an SSE reply can be resumed with Last-Event-ID
-  const bool priming = mcp::at_least(version, mcp::kPrimingVersion);
+  // The stateless revision has no resumption, so nothing to prime.
+  const bool priming =
+      mcp::at_least(version, mcp::kPrimingVersion) && version != mcp::kModernVersion;
   // Named locals, not temporaries, in co_await expressions (g++ 12 coroutine temporaries).
   std::string session_header = initialize ? s->id : std::string();
   const bool ok = co_await write_sse(c, req, s, out, 0, priming, std::move(session_header),

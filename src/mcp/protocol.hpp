@@ -14,6 +14,13 @@ inline constexpr std::string_view kAssumedHeaderVersion = "2025-03-26";
 /// The first revision whose SSE streams carry a priming event.
 inline constexpr std::string_view kPrimingVersion = "2025-11-25";
 
+/// The stateless revision: no initialize, no session; every request names its version in
+/// `_meta` (mcp/modern.hpp).
+inline constexpr std::string_view kModernVersion = "2026-07-28";
+/// What server/discover offers: the stateless revision and, through initialize, the others.
+inline constexpr std::array<std::string_view, 5> kDiscoverVersions = {
+    "2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"};
+
 bool is_supported(std::string_view version) noexcept;
 /// The version the gateway answers to a client asking for `requested`.
 std::string_view negotiate(std::string_view requested) noexcept;

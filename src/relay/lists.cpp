@@ -5,6 +5,7 @@
 
 #include "common/error.hpp"
 #include "jsonrpc/message.hpp"
+#include "mcp/modern.hpp"
 #include "mcp/protocol.hpp"
 
 #include <fmt/format.h>
@@ -105,6 +106,15 @@ asio::awaitable<void> Relay::initialize(Exchange& ex) {
                caps && caps->is_object() ? caps->get_object() : json::object(),
                info && info->is_object() ? info->get_object() : json::object());
 
+  const auto slots = co_await ready_view(s);
+  ex.reply = jsonrpc::make_result(ex.id, initialize_result(*s, slots));
+  s->mark_initialized();
+  spdlog::info("session {}: initialize from {} ({}), protocol {}", s->id,
+               string_at(s->client_info(), "name"), string_at(s->client_info(), "version"),
+               s->protocol_version());
+}
+
+asio::awaitable<std::vector<BackendSlot*>> Relay::ready_view(const SessionPtr& s) {
   // Wait (bounded) for the servers this session sees, so the capabilities are known.
   const auto deadline = Clock::now() + cfg_.gateway.timeouts.list;
   std::vector<BackendSlot*> slots;
@@ -118,12 +128,36 @@ asio::awaitable<void> Relay::initialize(Exchange& ex) {
       co_await slot->backend->wait_ready(deadline);
     }
   }
+  co_return slots;
+}
 
-  ex.reply = jsonrpc::make_result(ex.id, initialize_result(*s, slots));
-  s->mark_initialized();
-  spdlog::info("session {}: initialize from {} ({}), protocol {}", s->id,
-               string_at(s->client_info(), "name"), string_at(s->client_info(), "version"),
-               s->protocol_version());
+void Relay::adopt_modern(Session& s, json::object client_info) {
+  s.negotiate(std::string(mcp::kModernVersion), json::object(), std::move(client_info));
+  s.log_rank = mcp::log_level_rank("emergency") + 1;
+  s.mark_initialized();
+  spdlog::info("session {}: stateless requests from {} ({}), protocol {}", s.id,
+               string_at(s.client_info(), "name"), string_at(s.client_info(), "version"),
+               s.protocol_version());
+}
+
+asio::awaitable<void> Relay::discover(Exchange& ex) {
+  const auto slots = co_await ready_view(ex.session);
+  json::object result = initialize_result(*ex.session, slots);
+  result.erase("protocolVersion");
+  json::array versions;
+  for (auto v : mcp::kDiscoverVersions) {
+    versions.emplace_back(v);
+  }
+  result["supportedVersions"] = std::move(versions);
+  json::object meta;
+  meta[mcp::meta::kServerInfo] = std::move(result["serverInfo"]);
+  result.erase("serverInfo");
+  result["_meta"] = std::move(meta);
+  result["resultType"] = "complete";
+  // What the gateway offers changes with its servers and depends on who asks.
+  result["ttlMs"] = 0;
+  result["cacheScope"] = "private";
+  ex.reply = jsonrpc::make_result(ex.id, std::move(result));
 }
 
 asio::awaitable<void> Relay::list(Exchange& ex, ListKind kind) {

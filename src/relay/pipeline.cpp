@@ -4,6 +4,7 @@
 
 #include "common/error.hpp"
 #include "jsonrpc/message.hpp"
+#include "mcp/modern.hpp"
 #include "mcp/protocol.hpp"
 
 #include <fmt/format.h>
@@ -58,6 +59,8 @@ const Relay::Method* Relay::find_method(std::string_view name) {
   static const Method kMethods[] = {
       {mm::kInitialize, Routing::local, nullptr,
        [](Relay& r, Exchange& ex) { return r.initialize(ex); }},
+      {mm::kServerDiscover, Routing::local, nullptr,
+       [](Relay& r, Exchange& ex) { return r.discover(ex); }},
       {mm::kPing, Routing::local, nullptr,
        [](Relay&, Exchange& ex) -> asio::awaitable<void> {
          ex.reply = jsonrpc::make_result(ex.id, json::object());
@@ -102,10 +105,17 @@ asio::awaitable<void> Relay::relay_to_server(Relay& r, Exchange& ex) {
 // Intake
 
 asio::awaitable<void> Relay::handle_request(SessionPtr session, json::object request,
-                                            std::shared_ptr<EventStream> out) {
+                                            std::shared_ptr<EventStream> out,
+                                            json::value client_id) {
   Exchange ex(std::move(session), std::move(request), std::move(out));
   Session& s = *ex.session;
   co_await run_guarded(ex);
+  if (s.protocol_version() == mcp::kModernVersion) {
+    mcp::stamp_result(ex.reply, ex.method);
+  }
+  if (!client_id.is_null()) {
+    ex.reply["id"] = std::move(client_id);
+  }
   const bool cancelled = s.cancelled.erase(jsonrpc::id_key(ex.id)) != 0;
   std::string text = jsonrpc::serialize(ex.reply);
   close_audit(ex, text.size());

@@ -62,6 +62,10 @@ class Relay {
   /// Opens a session. `spec.owner` (a principal's name, or the client's address without
   /// auth) is counted against limits.maxSessionsPerClient; empty for the gateway's own.
   boost::system::result<SessionPtr> create_session(SessionSpec spec);
+  /// Makes `s` a session of the stateless revision (2026-07-28): no initialize exchange; its
+  /// requests name the revision themselves. Server log messages are not queued for it (the
+  /// revision sends them only on a request that asks, which is not relayed yet).
+  void adopt_modern(Session& s, json::object client_info);
   SessionPtr find_session(std::string_view id) const;
   void close_session(const SessionPtr& session, std::string_view why);
   std::size_t session_count() const noexcept { return sessions_.size(); }
@@ -76,8 +80,12 @@ class Relay {
                                                        std::string& error) const;
 
   // Messages from a client. A request's response is pushed to `out` as its final message.
+  // `client_id`, when not null, is the id the client gave: the request travels under an id of
+  // the gateway's (stateless requests of many clients share a hidden session, where their ids
+  // may collide) and the reply carries the client's.
   asio::awaitable<void> handle_request(SessionPtr session, json::object request,
-                                       std::shared_ptr<EventStream> out);
+                                       std::shared_ptr<EventStream> out,
+                                       json::value client_id = nullptr);
   /// The same for the gateway's own surfaces (REST): the reply as an object, with nothing
   /// pushed to a stream (and so nothing serialized and parsed again).
   asio::awaitable<json::object> call(SessionPtr session, json::object request);
@@ -156,6 +164,12 @@ class Relay {
 
   // Handlers.
   asio::awaitable<void> initialize(Exchange& ex);
+  /// server/discover (2026-07-28): the revisions, capabilities and identity, without a
+  /// handshake.
+  asio::awaitable<void> discover(Exchange& ex);
+  /// The slots of the session's view, once each (that is not down) is ready or the list
+  /// deadline passed: what initialize and discover describe.
+  asio::awaitable<std::vector<BackendSlot*>> ready_view(const SessionPtr& s);
   asio::awaitable<void> list(Exchange& ex, ListKind kind);
   /// Each server's list (cached, or fetched side by side until timeouts.listMs); null where
   /// a server gave none in time. `slots` gets the session's servers, in view order.

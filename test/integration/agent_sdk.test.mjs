@@ -184,8 +184,13 @@ describe(`Claude Agent SDK${SDK_VERSION ? ` ${SDK_VERSION}` : ''}: the gateway a
       assert.equal(result.result, `the tool said: Echo: ${MESSAGE}`, why());
 
       const log = ctx.gw.logSince(mark);
-      const sid = new RegExp(`session (\\S+): initialize from claude-code \\(${init.claude_code_version.replace(/\./g, '\\.')}\\)`).exec(log)?.[1];
-      assert.ok(sid, `the gateway logged Claude Code's initialize:\n${log}`);
+      // Over http this Claude Code asks for 2026-07-28 first and gets it (stateless requests,
+      // no initialize); legacy SSE has sessions and an initialize.
+      const opened = type === 'http' ? 'stateless requests from' : 'initialize from';
+      const version = init.claude_code_version.replace(/\./g, '\\.');
+      const sid = new RegExp(`session (\\S+): ${opened} claude-code \\(${version}\\)`).exec(log)?.[1];
+      assert.ok(sid, `the gateway logged Claude Code's ${opened}:\n${log}`);
+      if (type === 'http') assert.match(log, new RegExp(`session ${sid}: ${opened} .*protocol 2026-07-28`));
       assert.match(log, new RegExp(`session ${sid}: tools/call → demo: ok`), log);
       assert.doesNotMatch(log, /^\S+ +(error|critical) /m, 'no errors in the gateway log');
       if (type === 'sse') {

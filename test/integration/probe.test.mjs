@@ -61,7 +61,7 @@ describe('probe: mcpgw itself', () => {
     assert.equal(r.code, 0, r.out + r.err);
     const port = ctx.gw.port;
     assert.match(r.out, new RegExp(`✓  reachable +connected to 127\\.0\\.0\\.1:${port}\\n`));
-    assert.match(r.out, /–  2026-07-28 \(server\/discover\) +does not speak 2026-07-28 \(server\/discover → HTTP 200, -32601 /);
+    assert.match(r.out, /✓  2026-07-28 \(server\/discover\) +speaks 2026-07-28: supportedVersions 2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05/);
     assert.match(r.out, /✓  Streamable HTTP: POST initialize +HTTP 200, reply as (JSON \(application\/json\)|SSE \(text\/event-stream\)); protocol 2025-11-25; server mcpgw /);
     assert.match(r.out, /✓  Streamable HTTP: session +Mcp-Session-Id given/);
     assert.match(r.out, /✓  Streamable HTTP: tools\/list +\d+ tools/);
@@ -84,7 +84,7 @@ describe('probe: mcpgw itself', () => {
     assert.equal(j.server.name, 'mcpgw');
     assert.equal(j.protocolVersion, '2025-11-25');
     assert.equal(check(j, 'reach').ok, true);
-    assert.equal(check(j, 'discover').ok, null);
+    assert.equal(check(j, 'discover').ok, true);
     assert.equal(check(j, 'http.initialize').ok, true);
     assert.equal(check(j, 'http.accept_json').ok, true);
     assert.equal(check(j, 'http.get_stream').ok, true);

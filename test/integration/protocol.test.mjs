@@ -115,10 +115,14 @@ describe('protocol: Streamable HTTP endpoint', () => {
     assert.equal(r.status, 403, r.text);
   });
 
-  test('server/discover without a session: 200 with -32601', async () => {
+  test('server/discover without a session: the revisions, capabilities and identity (2026-07-28)', async () => {
     const r = await post(ctx.gw.url, rpc(9, 'server/discover'));
-    assertRpcError(r, 200, -32601, 'server/discover');
+    assert.equal(r.status, 200, r.text);
     assert.equal(r.json.id, 9);
+    assert.deepEqual(r.json.result.supportedVersions, ['2026-07-28', '2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']);
+    assert.equal(r.json.result._meta['io.modelcontextprotocol/serverInfo'].name, 'mcpgw');
+    assert.equal(r.json.result.resultType, 'complete');
+    assert.ok(r.json.result.capabilities.tools, 'tools capability');
   });
 
   test('GET /mcp with a session opens a text/event-stream', async () => {

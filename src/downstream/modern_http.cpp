@@ -1,0 +1,183 @@
+// The 2026-07-28 revision on the Streamable HTTP URLs: stateless requests that name their
+// revision in `_meta`, served beside the sessions of the older revisions (dual era, decided per
+// request). Each caller's requests run in one hidden session (its principal, endpoint, view,
+// scope and forwarded credentials), so the stages, the taint scope and the servers' sessions
+// are those of a session; the client never sees it.
+#include "downstream/server_impl.hpp"
+
+#include "mcp/modern.hpp"
+
+namespace mcpgw::downstream {
+
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto kWatchCloseAfter = std::chrono::milliseconds(20);
+
+/// What a modern client may ask of the gateway (discover, the lists, calls, reads, completion).
+bool served_modern(std::string_view method) {
+  namespace mm = mcp::method;
+  for (auto m : {mm::kServerDiscover, mm::kToolsList, mm::kToolsCall, mm::kPromptsList,
+                 mm::kPromptsGet, mm::kResourcesList, mm::kResourceTemplatesList,
+                 mm::kResourcesRead, mm::kCompletionComplete}) {
+    if (m == method) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool HttpServer::Impl::is_modern_request(const Request& req, const json::object& msg,
+                                         jsonrpc::Kind kind) {
+  if (kind == jsonrpc::Kind::response || kind == jsonrpc::Kind::invalid ||
+      !req[kSessionHeader].empty()) {
+    return false;  // a session's traffic stays the session's
+  }
+  return !mcp::meta_version(msg).empty() ||
+         jsonrpc::method(msg) == mcp::method::kServerDiscover;
+}
+
+std::optional<Response> HttpServer::Impl::modern_refusal(const Request& req,
+                                                         const json::object& msg,
+                                                         jsonrpc::Kind kind) {
+  const json::value id = kind == jsonrpc::Kind::request ? msg.at("id") : json::value(nullptr);
+  const auto version = mcp::meta_version(msg);
+  if (version.empty()) {
+    return std::nullopt;  // server/discover from a client of an older revision (a probe)
+  }
+  if (version != mcp::kModernVersion) {
+    json::array supported;
+    for (auto v : mcp::kDiscoverVersions) {
+      supported.emplace_back(v);
+    }
+    json::object data;
+    data["supported"] = std::move(supported);
+    data["requested"] = version;
+    return json_response(req, 400, jsonrpc::serialize(jsonrpc::make_error(
+        id, rpc_code::kUnsupportedVersion,
+        fmt::format("Unsupported protocol version: {} (initialize for the older revisions)",
+                    version),
+        std::move(data))));
+  }
+  if (auto key = mcp::missing_meta(msg); !key.empty()) {
+    return error_response(req, 400, id, rpc_code::kInvalidParams,
+                          fmt::format("Invalid params: _meta lacks {}", key));
+  }
+  const auto why = mcp::check_mirrored(
+      msg, {req[kVersionHeader], req["Mcp-Method"], req["Mcp-Name"]});
+  if (!why.empty()) {
+    return error_response(req, 400, id, rpc_code::kHeaderMismatch,
+                          fmt::format("Bad Request: the request headers and body disagree: {}",
+                                      why));
+  }
+  if (kind == jsonrpc::Kind::request && !served_modern(jsonrpc::method(msg))) {
+    return error_response(req, 404, id, rpc_code::kMethodNotFound,
+                          fmt::format("Method not found: {}", jsonrpc::method(msg)));
+  }
+  return std::nullopt;
+}
+
+std::variant<SessionPtr, Response> HttpServer::Impl::modern_session(
+    const Conn& c, const Request& req, const std::string& server, const std::string& endpoint,
+    json::object client_info, const json::value& id) {
+  const auto servers = req["x-mcp-servers"];
+  const auto authorization = req[http::field::authorization];
+  std::string key = fmt::format("{}\n{}\n{}\n{}\n{}\n{}", endpoint, owner(c),
+                                c.principal ? c.principal->name : std::string(),
+                                std::string_view(servers), c.scope,
+                                std::string_view(authorization));
+  std::string error;
+  auto view = relay_.resolve_view(server, servers, c.principal.get(), error);
+  if (!view) {
+    return error_response(req, 404, id, rpc_code::kInvalidParams, error);
+  }
+  const auto passed = passed_headers(req, *view);
+  for (const auto& [name, headers] : passed) {
+    for (const auto& [h, v] : headers) {
+      key += fmt::format("\n{}:{}:{}", name, h, v);
+    }
+  }
+  if (auto it = modern_sessions_.find(key); it != modern_sessions_.end()) {
+    if (!it->second->closed()) {
+      return it->second;
+    }
+    modern_sessions_.erase(it);
+  }
+  auto created = open_session(c, req, relay::ClientTransport::streamable_http, std::move(*view),
+                              server, endpoint);
+  if (!created) {
+    return session_refused(req, created.error(), id);
+  }
+  relay_.adopt_modern(**created, std::move(client_info));
+  std::erase_if(modern_sessions_, [](const auto& kv) { return kv.second->closed(); });
+  modern_sessions_[std::move(key)] = *created;
+  return *created;
+}
+
+asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json::object msg,
+                                                    jsonrpc::Kind kind, const std::string& server,
+                                                    const std::string& endpoint,
+                                                    Accepts accepts) {
+  if (auto refusal = modern_refusal(req, msg, kind)) {
+    co_return co_await write(c, *refusal);
+  }
+  if (kind == jsonrpc::Kind::notification) {
+    // Nothing a modern client notifies needs the gateway yet (a request is cancelled by
+    // closing its stream).
+    co_return co_await write_json(c, req, 202, {}, {});
+  }
+  const json::value id = msg.at("id");
+  auto envelope = mcp::take_envelope(msg);
+  auto session = modern_session(c, req, server, endpoint, std::move(envelope.client_info), id);
+  if (auto* refusal = std::get_if<Response>(&session)) {
+    co_return co_await write(c, *refusal);
+  }
+  SessionPtr s = std::get<SessionPtr>(std::move(session));
+  // Clients share the hidden session and number their requests alike (the v2 SDK from 0):
+  // each request travels under an id of the gateway's; the reply gets the client's back.
+  const std::int64_t gateway_id = next_modern_id_++;
+  msg["id"] = gateway_id;
+  auto out = s->new_request_stream(accepts.sse);
+  asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, id), asio::detached);
+  // Named local, not a temporary, in the co_await (g++ 12 coroutine temporaries).
+  const std::string version(mcp::kModernVersion);
+  const bool keep = co_await reply(c, req, s, out, accepts, version, false);
+  if (!out->finished()) {
+    // The client closed the stream before the answer: in this revision, that is the cancel.
+    json::object params;
+    params["requestId"] = gateway_id;
+    params["reason"] = "the client closed the request's stream";
+    relay_.handle_notification(s, jsonrpc::make_notification(mcp::method::kCancelled,
+                                                             std::move(params)));
+  }
+  co_return keep;
+}
+
+asio::awaitable<bool> HttpServer::Impl::first_event_or_close(Conn& c, EventStream& out) {
+  // Most answers come at once. Watching the connection costs a read and its cancellation per
+  // request, so only a request still unanswered after a moment is watched.
+  if (out.size() == 0 && !out.finished()) {
+    out.wake().reset();
+    co_await out.wake().wait_until(Clock::now() + kWatchCloseAfter);
+  }
+  while (out.size() == 0 && !out.finished()) {
+    out.wake().reset();
+    if (!c.probing) {
+      co_await out.wake().wait_until(Clock::time_point::max());
+      continue;
+    }
+    auto which = co_await (out.wake().wait_until(Clock::time_point::max()) || probe(c));
+    if (which.index() == 1) {
+      if (std::get<1>(which)) {
+        co_return false;  // the client went away
+      }
+      c.probing = false;  // pipelined bytes: they wait in the buffer for their turn
+    }
+  }
+  co_return true;
+}
+
+}  // namespace mcpgw::downstream

@@ -1,0 +1,179 @@
+#include "mcp/modern.hpp"
+
+#include "mcp/protocol.hpp"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+namespace mcpgw::mcp {
+
+namespace {
+
+constexpr std::string_view kSentinelOpen = "=?base64?";
+constexpr std::string_view kSentinelClose = "?=";
+
+const json::object* params_of(const json::object& msg) noexcept {
+  const auto* p = msg.if_contains("params");
+  return p != nullptr && p->is_object() ? &p->get_object() : nullptr;
+}
+
+std::string_view string_in(const json::object* o, std::string_view key) noexcept {
+  if (o == nullptr) {
+    return {};
+  }
+  const auto* v = o->if_contains(key);
+  return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+}
+
+/// The body value Mcp-Name must mirror, or null when the method has none.
+const char* name_field(std::string_view method) noexcept {
+  if (method == method::kToolsCall || method == method::kPromptsGet) {
+    return "name";
+  }
+  if (method == method::kResourcesRead) {
+    return "uri";
+  }
+  return nullptr;
+}
+
+bool is_cacheable(std::string_view method) noexcept {
+  return method == method::kToolsList || method == method::kPromptsList ||
+         method == method::kResourcesList || method == method::kResourceTemplatesList ||
+         method == method::kResourcesRead;
+}
+
+}  // namespace
+
+const json::object* request_meta(const json::object& msg) noexcept {
+  const auto* params = params_of(msg);
+  if (params == nullptr) {
+    return nullptr;
+  }
+  const auto* m = params->if_contains("_meta");
+  return m != nullptr && m->is_object() ? &m->get_object() : nullptr;
+}
+
+std::string_view meta_version(const json::object& msg) noexcept {
+  return string_in(request_meta(msg), meta::kProtocolVersion);
+}
+
+std::optional<std::string> decode_header_value(std::string_view value) {
+  if (value.size() < kSentinelOpen.size() + kSentinelClose.size() ||
+      !value.starts_with(kSentinelOpen) || !value.ends_with(kSentinelClose)) {
+    return std::string(value);
+  }
+  const auto b64 = value.substr(kSentinelOpen.size(),
+                                value.size() - kSentinelOpen.size() - kSentinelClose.size());
+  if (b64.size() % 4 != 0) {
+    return std::nullopt;
+  }
+  std::string out(b64.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(b64.data()),
+                                static_cast<int>(b64.size()));
+  if (n < 0) {
+    return std::nullopt;
+  }
+  // EVP_DecodeBlock counts the padding as zero bytes.
+  std::size_t len = static_cast<std::size_t>(n);
+  for (std::size_t i = b64.size(); i > 0 && b64[i - 1] == '=' && len > 0; --i) {
+    --len;
+  }
+  out.resize(len);
+  return out;
+}
+
+std::string check_mirrored(const json::object& msg, const MirroredHeaders& h) {
+  const auto body_version = meta_version(msg);
+  if (h.version.empty()) {
+    return "the MCP-Protocol-Version header is missing";
+  }
+  if (h.version != body_version) {
+    return fmt::format("the MCP-Protocol-Version header says \"{}\" but _meta says \"{}\"",
+                       h.version, body_version);
+  }
+  if (!msg.contains("id")) {
+    return {};  // notifications carry no Mcp-Method
+  }
+  const auto* m = msg.if_contains("method");
+  const std::string_view method = m != nullptr && m->is_string() ? m->get_string() : "";
+  if (h.method != method) {
+    return h.method.empty()
+               ? std::string("the Mcp-Method header is missing")
+               : fmt::format("the Mcp-Method header names \"{}\" but the body's method is \"{}\"",
+                             h.method, method);
+  }
+  const char* field = name_field(method);
+  if (field == nullptr) {
+    return {};
+  }
+  const auto body_name = string_in(params_of(msg), field);
+  const auto header_name = decode_header_value(h.name);
+  if (h.name.empty() || !header_name || *header_name != body_name) {
+    return h.name.empty() ? std::string("the Mcp-Name header is missing")
+                          : fmt::format("the Mcp-Name header does not match params.{} (\"{}\")",
+                                        field, body_name);
+  }
+  return {};
+}
+
+std::string_view missing_meta(const json::object& msg) noexcept {
+  const auto* m = request_meta(msg);
+  if (m == nullptr || !m->contains(meta::kProtocolVersion)) {
+    return meta::kProtocolVersion;
+  }
+  const auto* caps = m->if_contains(meta::kClientCapabilities);
+  if (caps == nullptr || !caps->is_object()) {
+    return meta::kClientCapabilities;
+  }
+  return {};
+}
+
+Envelope take_envelope(json::object& msg) {
+  Envelope env;
+  auto* p = msg.if_contains("params");
+  if (p == nullptr || !p->is_object()) {
+    return env;
+  }
+  auto& params = p->get_object();
+  auto* m = params.if_contains("_meta");
+  if (m == nullptr || !m->is_object()) {
+    return env;
+  }
+  auto& meta_obj = m->get_object();
+  if (auto* v = meta_obj.if_contains(meta::kClientInfo); v != nullptr && v->is_object()) {
+    env.client_info = std::move(v->get_object());
+  }
+  if (auto* v = meta_obj.if_contains(meta::kClientCapabilities); v != nullptr && v->is_object()) {
+    env.client_capabilities = std::move(v->get_object());
+  }
+  for (auto key : {meta::kProtocolVersion, meta::kClientInfo, meta::kClientCapabilities,
+                   meta::kLogLevel}) {
+    meta_obj.erase(key);
+  }
+  if (meta_obj.empty()) {
+    params.erase("_meta");
+  }
+  return env;
+}
+
+void stamp_result(json::object& reply, std::string_view method) {
+  auto* r = reply.if_contains("result");
+  if (r == nullptr || !r->is_object()) {
+    return;
+  }
+  auto& result = r->get_object();
+  if (!result.contains("resultType")) {
+    result["resultType"] = "complete";
+  }
+  if (is_cacheable(method) && result.at("resultType") == "complete") {
+    if (!result.contains("ttlMs")) {
+      result["ttlMs"] = 0;
+    }
+    if (!result.contains("cacheScope")) {
+      result["cacheScope"] = "private";
+    }
+  }
+}
+
+}  // namespace mcpgw::mcp

@@ -1,0 +1,61 @@
+#pragma once
+// The 2026-07-28 revision's per-request envelope: the `_meta` keys every request carries, the
+// HTTP headers that mirror the body, and what every result of that revision must hold.
+#include <boost/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mcpgw::mcp {
+
+namespace json = boost::json;
+
+namespace meta {
+inline constexpr std::string_view kProtocolVersion = "io.modelcontextprotocol/protocolVersion";
+inline constexpr std::string_view kClientCapabilities = "io.modelcontextprotocol/clientCapabilities";
+inline constexpr std::string_view kClientInfo = "io.modelcontextprotocol/clientInfo";
+inline constexpr std::string_view kLogLevel = "io.modelcontextprotocol/logLevel";
+inline constexpr std::string_view kServerInfo = "io.modelcontextprotocol/serverInfo";
+}  // namespace meta
+
+/// `params._meta` of a message, or null.
+const json::object* request_meta(const json::object& msg) noexcept;
+
+/// The revision a request names in `_meta` (empty when it names none: not a modern request).
+std::string_view meta_version(const json::object& msg) noexcept;
+
+/// A mirrored header's value as sent: plain, or `=?base64?…?=` (decoded). Nullopt when the
+/// sentinel's Base64 is not valid.
+std::optional<std::string> decode_header_value(std::string_view value);
+
+/// What the mirrored headers say. Absent headers are empty.
+struct MirroredHeaders {
+  std::string_view version;  ///< MCP-Protocol-Version
+  std::string_view method;   ///< Mcp-Method
+  std::string_view name;     ///< Mcp-Name
+};
+
+/// Empty when the headers agree with the body; else why not, for the -32020 error. Requests
+/// need MCP-Protocol-Version (equal to `_meta`'s) and Mcp-Method; tools/call and prompts/get
+/// need Mcp-Name = params.name, resources/read Mcp-Name = params.uri.
+std::string check_mirrored(const json::object& msg, const MirroredHeaders& h);
+
+/// The params of a modern request lack a key the envelope requires (empty if complete).
+std::string_view missing_meta(const json::object& msg) noexcept;
+
+/// Takes the envelope out of a request before it goes to a server of an older revision (which
+/// would not know it); what the request itself carries in `_meta` (progressToken, trace
+/// context) stays. Returns the client's info and capabilities.
+struct Envelope {
+  json::object client_info;
+  json::object client_capabilities;
+};
+Envelope take_envelope(json::object& msg);
+
+/// Makes a reply one of the modern revision: `resultType` on every result; `ttlMs` and
+/// `cacheScope` on the lists and resources/read (private: what the gateway lists depends on
+/// who asks; ttl 0: the lists change when a server says so, and nothing tells this client).
+void stamp_result(json::object& reply, std::string_view method);
+
+}  // namespace mcpgw::mcp
