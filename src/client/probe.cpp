@@ -31,14 +31,30 @@ void Context::note_refusal(const Reply& r) {
 
 namespace {
 
-json::object discover_request(std::int64_t id) {
+/// A request of the 2026-07-28 revision: its envelope in `_meta`, no session.
+json::object modern_request(std::int64_t id, std::string_view method) {
   json::object meta;
   meta["io.modelcontextprotocol/protocolVersion"] = kModernVersion;
   meta["io.modelcontextprotocol/clientCapabilities"] = json::object();
   meta["io.modelcontextprotocol/clientInfo"] = client_info();
   json::object params;
   params["_meta"] = std::move(meta);
-  return rpc_request(id, "server/discover", std::move(params));
+  return rpc_request(id, method, std::move(params));
+}
+
+/// Why a 2026-07-28 tools/list result would be refused by that revision's clients, or empty.
+std::string modern_list_problem(const json::object& result) {
+  const auto* tools = result.if_contains("tools");
+  if (tools == nullptr || !tools->is_array()) {
+    return "the result has no tools array";
+  }
+  if (!result.contains("resultType")) {
+    return "the result has no resultType: 2026-07-28 clients refuse it";
+  }
+  if (!result.contains("ttlMs") || !result.contains("cacheScope")) {
+    return "the result has no ttlMs/cacheScope: 2026-07-28 clients refuse it";
+  }
+  return {};
 }
 
 /// The versions in a server/discover result, "a, b".
@@ -55,8 +71,8 @@ std::string supported_versions(const json::object& result) {
   return out.empty() ? "none listed" : out;
 }
 
-/// The "discover" row for the answer to server/discover.
-void judge_discover(Context& ctx, const Reply& r, const upstream::Url& url) {
+/// The "discover" row for the answer to server/discover; true if it offers 2026-07-28.
+bool judge_discover(Context& ctx, const Reply& r, const upstream::Url& url) {
   const char* what = "2026-07-28 (server/discover)";
   if (r.message) {
     const auto* result = r.message->if_contains("result");
@@ -72,21 +88,21 @@ void judge_discover(Context& ctx, const Reply& r, const upstream::Url& url) {
                           "(supportedVersions {}): clients use initialize",
                           supported_versions(result->get_object())),
               url);
-      return;
+      return false;
     }
     if (modern) {
       ctx.add("discover", what, Mark::ok,
               fmt::format("speaks 2026-07-28: supportedVersions {}",
                           supported_versions(result->get_object())),
               url);
-      return;
+      return true;
     }
     ctx.add("discover", what, Mark::info,
             fmt::format("does not speak 2026-07-28 (server/discover → HTTP {}, {}): clients "
                         "fall back to initialize",
                         r.status, rpc_error_text(*r.message)),
             url);
-    return;
+    return false;
   }
   if (r.refused()) {
     ctx.add("discover", what, Mark::info,
@@ -107,6 +123,7 @@ void judge_discover(Context& ctx, const Reply& r, const upstream::Url& url) {
   } else {
     ctx.add("discover", what, Mark::fail, ctx.why(r), url);
   }
+  return false;
 }
 
 /// `url` with its path's `from` ending replaced by `to` ("/mcp" → "/sse"), if it ends so; a
@@ -134,6 +151,14 @@ void conclude(Context& ctx) {
   if (!f.transport.empty()) {
     return;
   }
+  if (f.modern) {
+    f.modern_only = true;
+    f.transport = "http";
+    f.working_url = ctx.opts.url.origin() + ctx.opts.url.target;
+    f.protocol_version = std::string(kModernVersion);
+    f.tools = std::move(f.modern_tools);
+    return;
+  }
   if (f.auth.status != 0) {
     f.failure = fmt::format("the server refuses the probe (HTTP {}) for want of credentials",
                             f.auth.status);
@@ -150,7 +175,8 @@ asio::awaitable<bool> reach_and_discover(Context& ctx, const upstream::Url& url)
   // (The headers are built first: g++ 12 rejects a braced list in a co_await's arguments.)
   const Fields headers{{"MCP-Protocol-Version", std::string(kModernVersion)},
                        {"Mcp-Method", "server/discover"}};
-  const Reply r = co_await ctx.http.rpc(url, discover_request(ctx.http.next_id()), headers);
+  const Reply r = co_await ctx.http.rpc(url, modern_request(ctx.http.next_id(), "server/discover"),
+                                       headers);
   if (r.connect_failed) {
     ctx.add("reach", "reachable", Mark::fail, r.error, url);
     ctx.found.failure = r.error;
@@ -164,11 +190,47 @@ asio::awaitable<bool> reach_and_discover(Context& ctx, const upstream::Url& url)
   }
   ctx.add("reach", "reachable", Mark::ok,
           fmt::format("connected to {}{}", url.host_header(), how), url);
-  judge_discover(ctx, r, url);
+  const bool modern = judge_discover(ctx, r, url);
   if (r.refused()) {
     ctx.note_refusal(r);
   }
+  if (modern) {
+    co_await try_stateless_list(ctx, url);
+  }
   co_return true;
+}
+
+asio::awaitable<void> try_stateless_list(Context& ctx, const upstream::Url& url) {
+  const char* what = "2026-07-28: tools/list, no session";
+  const Fields headers{{"MCP-Protocol-Version", std::string(kModernVersion)},
+                       {"Mcp-Method", "tools/list"}};
+  const Reply r = co_await ctx.http.rpc(url, modern_request(ctx.http.next_id(), "tools/list"),
+                                       headers);
+  const auto* result = r.message ? r.message->if_contains("result") : nullptr;
+  if (result == nullptr || !result->is_object()) {
+    ctx.add("modern.tools", what, Mark::fail,
+            r.message ? fmt::format("HTTP {}, {}", r.status, rpc_error_text(*r.message))
+                      : ctx.why(r),
+            url);
+    co_return;
+  }
+  const auto& res = result->get_object();
+  if (auto problem = modern_list_problem(res); !problem.empty()) {
+    ctx.add("modern.tools", what, Mark::fail, fmt::format("HTTP {}, but {}", r.status, problem),
+            url);
+    co_return;
+  }
+  ctx.found.modern = true;
+  for (const auto& t : res.at("tools").as_array()) {
+    if (const auto* o = t.if_object()) {
+      ctx.found.modern_tools.push_back(tool_summary(*o));
+    }
+  }
+  ctx.add("modern.tools", what, Mark::ok,
+          fmt::format("{} tools, with resultType, ttlMs {} and cacheScope {}",
+                      res.at("tools").as_array().size(), json::serialize(res.at("ttlMs")),
+                      json::serialize(res.at("cacheScope"))),
+          url);
 }
 
 }  // namespace probe_detail

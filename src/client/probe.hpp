@@ -56,6 +56,11 @@ struct Findings {
   std::string server_name, server_version, protocol_version;
   AuthFinding auth;
   bool reachable = false;
+  /// The 2026-07-28 revision works (discover, and tools/list with no session); its tools.
+  bool modern = false;
+  std::vector<ToolSummary> modern_tools;
+  /// Only that revision works: clients of the older ones (initialize) fail here.
+  bool modern_only = false;
   /// Why nothing works, in one line (empty when something works).
   std::string failure;
 };

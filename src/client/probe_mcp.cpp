@@ -41,6 +41,10 @@ std::string first_line(std::string_view text) {
 
 }  // namespace
 
+ToolSummary tool_summary(const json::object& tool) {
+  return {str(tool, "name"), first_line(str(tool, "description"))};
+}
+
 json::object client_info() {
   json::object info;
   info["name"] = "mcpgw-probe";
@@ -119,7 +123,7 @@ asio::awaitable<void> list_tools(Context& ctx, Channel& ch, std::string_view pre
     if (const auto* list = result->if_contains("tools"); list != nullptr && list->is_array()) {
       for (const auto& t : list->get_array()) {
         if (const auto* o = t.if_object()) {
-          tools.push_back({str(*o, "name"), first_line(str(*o, "description"))});
+          tools.push_back(tool_summary(*o));
         }
       }
     }

@@ -88,6 +88,12 @@ std::string verdict(const Findings& f, const ReportOptions& o) {
     return v;
   }
   const std::string moved = f.working_url != o.url ? " (not the URL given)" : "";
+  if (f.modern_only) {
+    return fmt::format("Verdict: works for clients of the 2026-07-28 revision only (the v2 SDKs, "
+                       "current Claude Code over http), at {}. Clients that initialize (older "
+                       "revisions, legacy SSE) fail here.",
+                       f.working_url);
+  }
   if (f.transport == "sse") {
     return fmt::format("Verdict: works over legacy HTTP+SSE only, at {}{}: clients must use "
                        "their SSE transport.",
@@ -180,6 +186,8 @@ json::object render_json(const Findings& f, const ReportOptions& o) {
   json::object out;
   out["url"] = o.url;
   out["ok"] = !f.transport.empty();
+  out["modern"] = f.modern;            // 2026-07-28 works (discover, stateless tools/list)
+  out["modernOnly"] = f.modern_only;  // and nothing older does
   out["reachable"] = f.reachable;
   out["transport"] = str_or_null(f.transport);
   out["workingUrl"] = str_or_null(f.working_url);

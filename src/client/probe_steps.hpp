@@ -65,7 +65,14 @@ asio::awaitable<void> list_tools(Context& ctx, Channel& ch, std::string_view pre
 
 /// Connects with a server/discover request: the "reach" and "discover" rows. False when the
 /// server cannot be reached at all.
+/// A tool of a tools/list result as the report shows it: its name and its description's first
+/// line.
+ToolSummary tool_summary(const json::object& tool);
+
 asio::awaitable<bool> reach_and_discover(Context& ctx, const upstream::Url& url);
+/// After a discover that offers 2026-07-28: tools/list as that revision's clients send it (no
+/// session), and whether its result is one they accept.
+asio::awaitable<void> try_stateless_list(Context& ctx, const upstream::Url& url);
 /// Streamable HTTP at `url`: initialize, initialized, tools/list and the checks that explain
 /// client failures; ends the session. True when it works.
 asio::awaitable<bool> try_streamable(Context& ctx, const upstream::Url& url);

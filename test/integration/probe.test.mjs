@@ -14,6 +14,7 @@ import path from 'node:path';
 
 import { MCPGW_BIN, NODE, SANITIZED, servers, useGateway } from './helpers.mjs';
 import { REMOTE_SERVER_JS, startRemote } from './fixtures/remote.mjs';
+import { fileURLToPath } from 'node:url';
 import { startSupergateway } from './fixtures/postgres.mjs';
 import { makeTestCA } from './fixtures/tls.mjs';
 
@@ -53,6 +54,37 @@ const gatewayConfig = (extra = {}) => ({
   gateway: { timeouts: { drainMs: 2000 }, ...extra },
 });
 
+describe('probe: a server of the 2026-07-28 revision only', () => {
+  const V2_SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'v2_server.mjs');
+  const ctx = {};
+  before(async () => {
+    ctx.child = spawn(NODE, [V2_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    ctx.port = await new Promise((resolve, reject) => {
+      let out = '';
+      ctx.child.stdout.setEncoding('utf8').on('data', (d) => {
+        out += d;
+        const m = /LISTENING (\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      ctx.child.on('exit', (code) => reject(new Error(`v2 server exited (${code})`)));
+    });
+  });
+  after(() => { try { process.kill(ctx.child.pid); } catch { /* gone */ } });
+
+  test('works for 2026-07-28 clients only, said in words; its tools are listed', async () => {
+    const url = `http://127.0.0.1:${ctx.port}/mcp`;
+    const r = await probe(url);
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.out, /✓  2026-07-28 \(server\/discover\) +speaks 2026-07-28: supportedVersions 2026-07-28\n/);
+    assert.match(r.out, /✓  2026-07-28: tools\/list, no session +5 tools/);
+    assert.match(r.out, /✗  Streamable HTTP: POST initialize +HTTP 400, but initialize failed: -32022/);
+    assert.match(r.out, /Verdict: works for clients of the 2026-07-28 revision only .*Clients that initialize \(older revisions, legacy SSE\) fail here\./);
+    assert.match(r.out, /\n {2}echo +Echo the message back/);
+    const j = (await probe(url, '--json')).json;
+    assert.deepEqual([j.ok, j.modern, j.modernOnly, j.transport, j.protocolVersion], [true, true, true, 'http', '2026-07-28']);
+  });
+});
+
 describe('probe: mcpgw itself', () => {
   const ctx = useGateway(gatewayConfig());
 
@@ -62,6 +94,7 @@ describe('probe: mcpgw itself', () => {
     const port = ctx.gw.port;
     assert.match(r.out, new RegExp(`✓  reachable +connected to 127\\.0\\.0\\.1:${port}\\n`));
     assert.match(r.out, /✓  2026-07-28 \(server\/discover\) +speaks 2026-07-28: supportedVersions 2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05/);
+    assert.match(r.out, /✓  2026-07-28: tools\/list, no session +\d+ tools, with resultType, ttlMs 0 and cacheScope "private"/);
     assert.match(r.out, /✓  Streamable HTTP: POST initialize +HTTP 200, reply as (JSON \(application\/json\)|SSE \(text\/event-stream\)); protocol 2025-11-25; server mcpgw /);
     assert.match(r.out, /✓  Streamable HTTP: session +Mcp-Session-Id given/);
     assert.match(r.out, /✓  Streamable HTTP: tools\/list +\d+ tools/);
@@ -85,6 +118,8 @@ describe('probe: mcpgw itself', () => {
     assert.equal(j.protocolVersion, '2025-11-25');
     assert.equal(check(j, 'reach').ok, true);
     assert.equal(check(j, 'discover').ok, true);
+    assert.equal(check(j, 'modern.tools').ok, true);
+    assert.deepEqual([j.modern, j.modernOnly], [true, false]);
     assert.equal(check(j, 'http.initialize').ok, true);
     assert.equal(check(j, 'http.accept_json').ok, true);
     assert.equal(check(j, 'http.get_stream').ok, true);
