@@ -36,7 +36,7 @@ bool HttpServer::Impl::is_modern_request(const Request& req, const json::object&
       !req[kSessionHeader].empty()) {
     return false;  // a session's traffic stays the session's
   }
-  return !mcp::meta_version(msg).empty() ||
+  return !mcp::meta_version(msg).empty() || req[kVersionHeader] == mcp::kModernVersion ||
          jsonrpc::method(msg) == mcp::method::kServerDiscover;
 }
 
@@ -45,10 +45,19 @@ std::optional<Response> HttpServer::Impl::modern_refusal(const Request& req,
                                                          jsonrpc::Kind kind) {
   const json::value id = kind == jsonrpc::Kind::request ? msg.at("id") : json::value(nullptr);
   const auto version = mcp::meta_version(msg);
-  if (version.empty()) {
+  const auto header = req[kVersionHeader];
+  if (version.empty() && header != mcp::kModernVersion) {
     return std::nullopt;  // server/discover from a client of an older revision (a probe)
   }
-  if (version != mcp::kModernVersion) {
+  if (!version.empty() && !header.empty() && header != version) {
+    // Checked before the version itself: the body and its mirror disagree.
+    return error_response(req, 400, id, rpc_code::kHeaderMismatch,
+                          fmt::format("Bad Request: the request headers and body disagree: the "
+                                      "MCP-Protocol-Version header says \"{}\" but _meta says "
+                                      "\"{}\"",
+                                      std::string_view(header), version));
+  }
+  if (!version.empty() && version != mcp::kModernVersion) {
     json::array supported;
     for (auto v : mcp::kDiscoverVersions) {
       supported.emplace_back(v);

@@ -6,6 +6,7 @@
 
 #include "common/error.hpp"
 #include "jsonrpc/message.hpp"
+#include "mcp/protocol.hpp"
 
 #include <fmt/format.h>
 
@@ -77,7 +78,10 @@ bool Relay::admit_named(Exchange& ex, Routing routing) {
     } else {
       json::object data;
       data["uri"] = ex.target;
-      ex.fail(-32002, fmt::format("Resource not found: {}", ex.target), std::move(data));
+      // -32002 until 2026-07-28, which standardizes on -32602 (SEP-2164).
+      const bool modern = s.protocol_version() == mcp::kModernVersion;
+      ex.fail(modern ? rpc_code::kInvalidParams : -32002,
+              fmt::format("Resource not found: {}", ex.target), std::move(data));
     }
     return false;
   }

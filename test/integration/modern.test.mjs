@@ -39,7 +39,7 @@ async function modernPost(url, method, params = {}, { headers = {}, meta = ENVEL
   };
   const res = await fetch(url, {
     method: 'POST', headers: h,
-    body: JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: meta } }),
+    body: JSON.stringify({ jsonrpc: '2.0', id, method, params: meta ? { ...params, _meta: meta } : params }),
   });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: text ? JSON.parse(text) : null };
@@ -137,6 +137,39 @@ describe('2026-07-28 on the wire', () => {
     const encoded = await modernPost(ctx.gw.url, 'tools/call', { name: 'remote__echo', arguments: { message: 'b64' } },
       { headers: { 'mcp-name': b64 } });
     assert.equal(encoded.status, 200, encoded.text);
+  });
+
+  test('the 2026-07-28 header without the envelope: 400 -32602, with the request\'s id', async () => {
+    for (const method of ['server/discover', 'tools/list']) {
+      const r = await modernPost(ctx.gw.url, method, {}, { meta: null, id: 5 });
+      assert.equal(r.status, 400, `${method}: ${r.text}`);
+      assert.equal(r.json.id, 5);
+      assert.equal(r.json.error.code, -32602);
+      assert.match(r.json.error.message, /protocolVersion/);
+    }
+  });
+
+  test('the header and _meta naming different revisions: -32020 before -32022', async () => {
+    const r = await modernPost(ctx.gw.url, 'tools/list', {}, {
+      meta: { ...ENVELOPE, 'io.modelcontextprotocol/protocolVersion': 'v999.0.0' } });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error.code, -32020);
+  });
+
+  test('discover offers no list_changed, subscriptions or logging (not on this revision yet)', async () => {
+    const caps = (await modernPost(ctx.gw.url, 'server/discover')).json.result.capabilities;
+    assert.ok(caps.tools, JSON.stringify(caps));
+    assert.equal(caps.tools.listChanged, undefined);
+    assert.equal(caps.resources?.subscribe, undefined);
+    assert.equal(caps.logging, undefined);
+  });
+
+  test('an unknown resource: -32602 (the revision\'s code), with its URI', async () => {
+    const r = await modernPost(ctx.gw.url, 'resources/read', { uri: 'mcpgw://nowhere/x' },
+      { headers: { 'mcp-name': 'mcpgw://nowhere/x' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.error.code, -32602);
+    assert.equal(r.json.error.data.uri, 'mcpgw://nowhere/x');
   });
 
   test('an envelope without clientCapabilities: 400 -32602', async () => {
