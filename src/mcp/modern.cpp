@@ -1,5 +1,6 @@
 #include "mcp/modern.hpp"
 
+#include "jsonrpc/message.hpp"
 #include "mcp/protocol.hpp"
 
 #include <fmt/format.h>
@@ -95,8 +96,7 @@ std::string check_mirrored(const json::object& msg, const MirroredHeaders& h) {
   if (!msg.contains("id")) {
     return {};  // notifications carry no Mcp-Method
   }
-  const auto* m = msg.if_contains("method");
-  const std::string_view method = m != nullptr && m->is_string() ? m->get_string() : "";
+  const std::string_view method = jsonrpc::method(msg);
   if (h.method != method) {
     return h.method.empty()
                ? std::string("the Mcp-Method header is missing")
