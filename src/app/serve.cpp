@@ -9,6 +9,7 @@
 #include "downstream/http_server.hpp"
 #include "upstream/keeper.hpp"
 #include "upstream/process.hpp"
+#include "upstream/server_pool.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -212,7 +213,9 @@ void print_plan(const config::Config& cfg) {
       fmt::print("  {:<20} stdio  {}{}  (cwd {}, isolation {})\n", s.name, s.command, args, s.cwd,
                  config::to_string(s.options.isolation));
     } else {
-      fmt::print("  {:<20} {:<5}  {}\n", s.name, config::to_string(s.transport), s.url);
+      // Without userinfo and query: either may hold a key.
+      fmt::print("  {:<20} {:<5}  {}\n", s.name, config::to_string(s.transport),
+                 upstream::display_url(s.url));
     }
   }
 }

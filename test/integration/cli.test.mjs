@@ -67,6 +67,19 @@ describe('command line', () => {
     });
   });
 
+  test('check-config shows a remote server\'s URL without the key in its query or userinfo', () => {
+    withConfig({ mcpServers: {
+      q: { type: 'http', url: 'https://example.com/mcp/v1?api_key=SECRET-IN-QUERY' },
+      u: { type: 'sse', url: 'https://user:SECRET-IN-USERINFO@example.org/sse' },
+    } }, (file) => {
+      const r = run(['check-config', '--no-start', file]);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /q +http +https:\/\/example\.com\/mcp\/v1\n/);
+      assert.match(r.out, /u +sse +https:\/\/example\.org\/sse\n/);
+      assert.doesNotMatch(r.out + r.err, /SECRET/);
+    });
+  });
+
   test('keys create --servers names only servers of the config it is given', () => {
     withConfig(defaultConfig(), (file) => {
       const store = path.join(path.dirname(file), 'keys.db');
