@@ -5,6 +5,7 @@
 #include "client/probe.hpp"
 #include "client/probe_config.hpp"
 #include "client/probe_report.hpp"
+#include "config/json_text.hpp"
 #include "common/log.hpp"
 
 #include <fmt/format.h>
@@ -69,7 +70,7 @@ class ProbeCommand : public Subcommand {
       r.name = client::name_from_url(opts_.url);
     }
     if (json_) {
-      fmt::print("{}\n", client::pretty_json(client::render_json(found, r)));
+      fmt::print("{}\n", config::pretty_json(client::render_json(found, r)));
     } else {
       fmt::print("{}", client::render_text(found, r));
     }

@@ -39,7 +39,7 @@ json::object modern_request(std::int64_t id, std::string_view method) {
   meta["io.modelcontextprotocol/clientInfo"] = client_info();
   json::object params;
   params["_meta"] = std::move(meta);
-  return rpc_request(id, method, std::move(params));
+  return jsonrpc::make_request(id, method, std::move(params));
 }
 
 /// Why a 2026-07-28 tools/list result would be refused by that revision's clients, or empty.

@@ -290,22 +290,6 @@ asio::awaitable<std::pair<Reply, std::unique_ptr<EventStream>>> Http::stream(
 
 // ---------------------------------------------------------------------------------------------
 
-json::object rpc_request(std::int64_t id, std::string_view method, json::object params) {
-  json::object o;
-  o["jsonrpc"] = "2.0";
-  o["id"] = id;
-  o["method"] = method;
-  o["params"] = std::move(params);
-  return o;
-}
-
-json::object rpc_notification(std::string_view method) {
-  json::object o;
-  o["jsonrpc"] = "2.0";
-  o["method"] = method;
-  return o;
-}
-
 std::string excerpt(std::string_view text, std::size_t max) {
   std::string out;
   bool space = false;

@@ -104,11 +104,6 @@ class Http {
   std::map<std::string, std::shared_ptr<upstream::HttpClient>> clients_;  ///< by origin
 };
 
-/// A JSON-RPC request.
-json::object rpc_request(std::int64_t id, std::string_view method, json::object params = {});
-/// A JSON-RPC notification.
-json::object rpc_notification(std::string_view method);
-
 /// `text` cut to `max` characters (at a UTF-8 boundary) with "…", on one line.
 std::string excerpt(std::string_view text, std::size_t max = 200);
 /// The words of an error body: a JSON-RPC error, an OAuth-style {"error": …}, or the text.

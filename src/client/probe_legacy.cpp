@@ -127,7 +127,7 @@ asio::awaitable<bool> try_legacy(Context& ctx, const upstream::Url& url) {
           fmt::format("POST → HTTP {}; protocol {}; server {}", init.status, h.version, h.server),
           url);
   keep_handshake(ctx, h, "sse", url);
-  const Reply note = co_await ch.notify(rpc_notification("notifications/initialized"));
+  const Reply note = co_await ch.notify(jsonrpc::make_notification(mcp::method::kInitialized, {}));
   if (note.status < 200 || note.status >= 300) {
     ctx.add("sse.initialized", "legacy SSE: notifications/initialized", Mark::fail,
             ctx.why(note), url);

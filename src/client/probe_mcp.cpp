@@ -57,7 +57,7 @@ json::object initialize_request(std::int64_t id, std::string_view version) {
   params["protocolVersion"] = version;
   params["capabilities"] = json::object();
   params["clientInfo"] = client_info();
-  return rpc_request(id, "initialize", std::move(params));
+  return jsonrpc::make_request(id, mcp::method::kInitialize, std::move(params));
 }
 
 bool read_handshake(const json::object& response, Handshake& out, std::string& why) {
@@ -108,7 +108,7 @@ asio::awaitable<void> list_tools(Context& ctx, Channel& ch, std::string_view pre
     if (!cursor.empty()) {
       params["cursor"] = cursor;
     }
-    const Reply r = co_await ch.call(rpc_request(ctx.http.next_id(), "tools/list", params));
+    const Reply r = co_await ch.call(jsonrpc::make_request(ctx.http.next_id(), mcp::method::kToolsList, params));
     if (!r.message) {
       ctx.add(id, what, Mark::fail, ctx.why(r), url);
       co_return;

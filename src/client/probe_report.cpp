@@ -2,6 +2,7 @@
 
 #include "client/probe_config.hpp"
 #include "client/probe_http.hpp"
+#include "config/json_text.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
@@ -122,11 +123,11 @@ void configs(std::string& out, const Findings& f, const ReportOptions& o) {
   out += "\nClaude Code:\n";
   indented(out, c.claude_code);
   out += "\n.mcp.json (Claude Code, per project):\n";
-  indented(out, pretty_json(c.mcp_json));
+  indented(out, config::pretty_json(c.mcp_json));
   out += "\nClaude Desktop (stdio only, through the mcpgw stdio bridge):\n";
-  indented(out, pretty_json(c.claude_desktop));
+  indented(out, config::pretty_json(c.claude_desktop));
   out += "\nmcpgw (in front of it, in the config's mcpServers):\n";
-  indented(out, pretty_json(c.mcpgw));
+  indented(out, config::pretty_json(c.mcpgw));
   if (!o.headers.empty() && !o.show_secrets) {
     out += fmt::format("\nHeader values are shown as {}; --show-secrets prints them as given.\n",
                        kHiddenValue);
@@ -214,39 +215,6 @@ json::object render_json(const Findings& f, const ReportOptions& o) {
   out["failure"] = str_or_null(f.failure);
   out["configs"] = configs_json(f, o);
   return out;
-}
-
-std::string pretty_json(const json::value& v, int indent) {
-  const std::string in(static_cast<std::size_t>(indent + 2), ' ');
-  const std::string close(static_cast<std::size_t>(indent), ' ');
-  if (const auto* o = v.if_object(); o != nullptr && !o->empty()) {
-    std::string out = "{\n";
-    std::size_t i = 0;
-    for (const auto& [k, item] : *o) {
-      out += fmt::format("{}{}: {}{}\n", in, json::serialize(json::value(k)),
-                         pretty_json(item, indent + 2), ++i < o->size() ? "," : "");
-    }
-    return out + close + "}";
-  }
-  if (const auto* a = v.if_array(); a != nullptr && !a->empty()) {
-    // A short list of strings or numbers, ["stdio", "--url", "…"], reads best on one line.
-    std::string line = "[";
-    for (std::size_t i = 0; i < a->size() && line.size() <= 80; ++i) {
-      const auto& item = (*a)[i];
-      line += item.is_structured() ? std::string(100, ' ')
-                                   : fmt::format("{}{}", i == 0 ? "" : ", ", json::serialize(item));
-    }
-    if (line.size() <= 80) {
-      return line + "]";
-    }
-    std::string out = "[\n";
-    for (std::size_t i = 0; i < a->size(); ++i) {
-      out += fmt::format("{}{}{}\n", in, pretty_json((*a)[i], indent + 2),
-                         i + 1 < a->size() ? "," : "");
-    }
-    return out + close + "]";
-  }
-  return json::serialize(v);
 }
 
 }  // namespace mcpgw::client

@@ -25,7 +25,4 @@ inline constexpr std::size_t kToolsShown = 50;
 std::string render_text(const Findings& f, const ReportOptions& o);
 boost::json::object render_json(const Findings& f, const ReportOptions& o);
 
-/// `v` as indented JSON (two spaces a level), for configs a person copies.
-std::string pretty_json(const boost::json::value& v, int indent = 0);
-
 }  // namespace mcpgw::client

@@ -3,6 +3,8 @@
 // transports seen as one "send a JSON-RPC message, get its response" channel. Internal to the
 // client module.
 #include "client/probe_http.hpp"
+#include "jsonrpc/message.hpp"
+#include "mcp/protocol.hpp"
 
 #include <string>
 #include <string_view>

@@ -99,7 +99,7 @@ bool judge_initialize(Context& ctx, const upstream::Url& url, const Reply& r, Ha
 asio::awaitable<void> send_initialized(Context& ctx, StreamableChannel& ch,
                                        const upstream::Url& url) {
   const char* what = "Streamable HTTP: notifications/initialized";
-  const Reply r = co_await ch.notify(rpc_notification("notifications/initialized"));
+  const Reply r = co_await ch.notify(jsonrpc::make_notification(mcp::method::kInitialized, {}));
   if (r.status >= 200 && r.status < 300) {
     ctx.add("http.initialized", what, Mark::ok, fmt::format("HTTP {}", r.status), url);
   } else {
@@ -113,7 +113,7 @@ asio::awaitable<void> check_json_only(Context& ctx, StreamableChannel& ch,
                                       const upstream::Url& url) {
   const char* what = "POST with Accept: application/json only";
   const Fields headers = ch.headers({{"Accept", "application/json"}});
-  const Reply r = co_await ctx.http.rpc(url, rpc_request(ctx.http.next_id(), "tools/list"),
+  const Reply r = co_await ctx.http.rpc(url, jsonrpc::make_request(ctx.http.next_id(), mcp::method::kToolsList, {}),
                                         headers);
   if (r.status == 406) {
     ctx.add("http.accept_json", what, Mark::fail,

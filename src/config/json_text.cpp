@@ -130,9 +130,16 @@ void write_pretty(const json::value& v, std::size_t depth, std::string& out) {
     const bool plain = std::none_of(a.begin(), a.end(), [](const json::value& x) {
       return x.is_structured();
     });
-    if (std::string one = json::serialize(v); plain && one.size() + pad.size() <= 80) {
-      out += one;  // ["-y", "server"]: a command's arguments read best on one line
-      return;
+    if (plain) {
+      std::string one = "[";
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        one += (i == 0 ? "" : ", ") + json::serialize(a[i]);
+      }
+      one += "]";
+      if (one.size() + pad.size() <= 80) {
+        out += one;  // ["-y", "server"]: a command's arguments read best on one line
+        return;
+      }
     }
     out += "[\n";
     for (std::size_t i = 0; i < a.size(); ++i) {

@@ -92,21 +92,17 @@ std::optional<Response> HttpServer::Impl::modern_refusal(const Request& req,
 std::variant<SessionPtr, Response> HttpServer::Impl::modern_session(
     const Conn& c, const Request& req, const std::string& server, const std::string& endpoint,
     json::object client_info, const json::value& id) {
-  const auto servers = req["x-mcp-servers"];
-  const auto authorization = req[http::field::authorization];
-  std::string key = fmt::format("{}\n{}\n{}\n{}\n{}\n{}", endpoint, owner(c),
-                                c.principal ? c.principal->name : std::string(),
-                                std::string_view(servers), c.scope,
-                                std::string_view(authorization));
-  std::string error;
-  auto view = relay_.resolve_view(server, servers, c.principal.get(), error);
-  if (!view) {
-    return error_response(req, 404, id, rpc_code::kInvalidParams, error);
-  }
-  const auto passed = passed_headers(req, *view);
-  for (const auto& [name, headers] : passed) {
-    for (const auto& [h, v] : headers) {
-      key += fmt::format("\n{}:{}:{}", name, h, v);
+  // The key is made of the request's own values (every x-mcp-* header among them: the view and
+  // the headers passed to servers), so a caller's next request finds its session without
+  // resolving its view again.
+  std::string key;
+  key.append(endpoint).append("\n").append(owner(c)).append("\n");
+  key.append(c.principal ? c.principal->name : std::string()).append("\n").append(c.scope);
+  key.append("\n").append(req[http::field::authorization]);
+  for (const auto& field : req) {
+    const auto name = field.name_string();
+    if (name.size() > 6 && contains_ci(name.substr(0, 6), "x-mcp-")) {
+      key.append("\n").append(name).append(":").append(field.value());
     }
   }
   if (auto it = modern_sessions_.find(key); it != modern_sessions_.end()) {
@@ -114,6 +110,11 @@ std::variant<SessionPtr, Response> HttpServer::Impl::modern_session(
       return it->second;
     }
     modern_sessions_.erase(it);
+  }
+  std::string error;
+  auto view = relay_.resolve_view(server, req["x-mcp-servers"], c.principal.get(), error);
+  if (!view) {
+    return error_response(req, 404, id, rpc_code::kInvalidParams, error);
   }
   auto created = open_session(c, req, relay::ClientTransport::streamable_http, std::move(*view),
                               server, endpoint);

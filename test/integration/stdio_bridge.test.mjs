@@ -11,7 +11,9 @@ import path from 'node:path';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { ElicitRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 
 import { MCPGW_BIN, NODE, SLOW, sleep, startGateway, textOf, waitFor, withTimeout } from './helpers.mjs';
 import { REMOTE_JS, startRemote } from './fixtures/remote.mjs';
@@ -100,6 +102,33 @@ describe('mcpgw stdio in front of a gateway with keys', () => {
     const r = await ctx.bridge.client.callTool({ name: 'remote__elicit', arguments: { question: 'Favourite colour?' } });
     assert.deepEqual(ctx.elicited, ['Favourite colour?']);
     assert.match(textOf(r), /elicited: accept \{"answer":"blue"\}/);
+  });
+
+  test('sampling, a log message and list_changed reach the stdio client', async () => {
+    const logs = [];
+    let changed = 0;
+    const b = await bridgeClient(ctx.args, {
+      env: { DESKTOP_KEY: ctx.key },
+      capabilities: { sampling: {} },
+    });
+    try {
+      b.client.setRequestHandler(CreateMessageRequestSchema, async (req) => ({
+        role: 'assistant', model: 'stand-in',
+        content: { type: 'text', text: `you said ${req.params.messages[0].content.text}` },
+      }));
+      b.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { logs.push(n.params.data); });
+      b.client.setNotificationHandler(ToolListChangedNotificationSchema, () => { changed += 1; });
+      const sampled = await b.client.callTool({ name: 'remote__sample', arguments: { prompt: 'hello' } });
+      assert.match(textOf(sampled), /sampled: you said hello/);
+      await b.client.callTool({ name: 'remote__log', arguments: { message: 'from the server' } });
+      await waitFor(() => logs.includes('from the server'), { ms: 5000, label: 'log message' });
+      await b.client.callTool({ name: 'remote__add_tool', arguments: { name: 'fresh' } });
+      await waitFor(() => changed > 0, { ms: 5000, label: 'tools/list_changed' });
+      const names = (await b.client.listTools()).tools.map((t) => t.name);
+      assert.ok(names.includes('remote__fresh'), `${names}`);
+    } finally {
+      await b.client.close();
+    }
   });
 
   test('a cancelled call is cancelled at the server', async () => {

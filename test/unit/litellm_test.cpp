@@ -421,7 +421,7 @@ TEST(LiteLlm, TheConvertedConfigPrintsAsJsonThatReadsBackTheSame) {
   const std::string text = pretty_json(r.conv.doc);
   EXPECT_EQ(boost::json::parse(text), r.conv.doc);
   EXPECT_NE(text.find("\n  \"mcpServers\": {\n    \"fs\": {\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("\"args\": [\"-y\",\"server-fs\"]"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"args\": [\"-y\", \"server-fs\"]"), std::string::npos) << text;
   Diagnostics d;
   EXPECT_TRUE(parse(boost::json::parse(text), "/etc/mcpgw", d, fake_env()));
 }

@@ -4,6 +4,7 @@
 #include "client/probe_config.hpp"
 #include "client/probe_http.hpp"
 #include "client/probe_report.hpp"
+#include "config/json_text.hpp"
 
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
@@ -180,8 +181,8 @@ TEST(ProbeReport, JsonForScripts) {
   EXPECT_EQ(j.at("configs").at("claudeCode").as_string(),
             "claude mcp add --transport http local_9 http://127.0.0.1:9/mcp");
   // The pretty form is the same JSON.
-  EXPECT_EQ(json::parse(pretty_json(j)), json::value(j));
-  EXPECT_EQ(pretty_json(json::parse(R"({"a":[1,{}],"b":{},"c":["x","y"]})")),
+  EXPECT_EQ(json::parse(mcpgw::config::pretty_json(j)), json::value(j));
+  EXPECT_EQ(mcpgw::config::pretty_json(json::parse(R"({"a":[1,{}],"b":{},"c":["x","y"]})")),
             "{\n  \"a\": [\n    1,\n    {}\n  ],\n  \"b\": {},\n  \"c\": [\"x\", \"y\"]\n}");
 }
 
