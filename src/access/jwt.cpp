@@ -25,15 +25,6 @@ namespace {
 constexpr std::size_t kMaxToken = 16 * 1024;
 constexpr std::size_t kMaxCached = 4096;
 
-int b64url_value(char c) noexcept {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-
 struct PkeyFree {
   void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
 };
@@ -386,29 +377,6 @@ std::shared_ptr<Principal> principal_for(const config::JwtConfig& cfg,
 }
 
 }  // namespace
-
-std::optional<std::string> base64url_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    const int v = b64url_value(c);
-    if (v < 0) {
-      return std::nullopt;
-    }
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  if (bits >= 6) {
-    return std::nullopt;  // a single leftover character encodes no byte
-  }
-  return out;
-}
 
 bool looks_like_jwt(std::string_view token) noexcept {
   const auto a = token.find('.');

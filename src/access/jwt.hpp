@@ -6,6 +6,7 @@
 // Verified tokens are cached until they expire or the keys change, so a client that sends the
 // same token on every request pays for one signature check.
 #include "access/principal.hpp"
+#include "common/base64.hpp"
 #include "config/config.hpp"
 
 #include <chrono>
@@ -18,9 +19,6 @@
 #include <vector>
 
 namespace mcpgw::access {
-
-/// Decodes unpadded base64url (RFC 4648 §5); nullopt on any other character.
-std::optional<std::string> base64url_decode(std::string_view in);
 
 /// Three dot-separated base64url parts, the first a JSON object: worth trying as a JWT.
 bool looks_like_jwt(std::string_view token) noexcept;

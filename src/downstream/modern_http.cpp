@@ -28,6 +28,12 @@ bool served_modern(std::string_view method) {
   return false;
 }
 
+/// A retry that continues a request which needed the client's input (MRTR).
+bool is_retry(const json::object& msg) {
+  const auto* p = msg.if_contains("params");
+  return p != nullptr && p->is_object() && p->get_object().contains("requestState");
+}
+
 }  // namespace
 
 bool HttpServer::Impl::is_modern_request(const Request& req, const json::object& msg,
@@ -146,12 +152,25 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
     co_return co_await write(c, *refusal);
   }
   SessionPtr s = std::get<SessionPtr>(std::move(session));
-  // Clients share the hidden session and number their requests alike (the v2 SDK from 0):
-  // each request travels under an id of the gateway's; the reply gets the client's back.
-  const std::int64_t gateway_id = next_modern_id_++;
-  msg["id"] = gateway_id;
+  s->update_capabilities(std::move(envelope.client_capabilities));
   auto out = s->new_request_stream(accepts.sse);
-  asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, id), asio::detached);
+  json::value gateway_id;
+  if (is_retry(msg)) {
+    // The answers to a question the request asked (input_required): the same call goes on.
+    auto resumed = relay_.resume(s, msg, out, id);
+    if (auto* why = std::get_if<std::string>(&resumed)) {
+      const std::string body =
+          jsonrpc::serialize(jsonrpc::make_error(id, rpc_code::kInvalidParams, *why));
+      co_return co_await write_json(c, req, 200, body, {});
+    }
+    gateway_id = std::get<json::value>(std::move(resumed));
+  } else {
+    // Clients share the hidden session and number their requests alike (the v2 SDK from 0):
+    // each request travels under an id of the gateway's; the reply gets the client's back.
+    gateway_id = next_modern_id_++;
+    msg["id"] = gateway_id;
+    asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, id), asio::detached);
+  }
   // Named local, not a temporary, in the co_await (g++ 12 coroutine temporaries).
   const std::string version(mcp::kModernVersion);
   const bool keep = co_await reply(c, req, s, out, accepts, version, false);

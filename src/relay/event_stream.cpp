@@ -31,17 +31,63 @@ void EventStream::append(std::string data) {
   wake_.set();
 }
 
-void EventStream::push(std::string data) { append(std::move(data)); }
+void EventStream::push(std::string data) {
+  if (next_) {
+    next_->push(std::move(data));
+  } else if (between_rounds_) {
+    held_.push_back(std::move(data));
+    if (held_.size() > replay_) {
+      held_.pop_front();
+      ++dropped_;
+    }
+  } else {
+    append(std::move(data));
+  }
+}
 
 void EventStream::push_final(std::string data) {
+  if (next_) {
+    next_->push_final(std::move(data));
+    return;
+  }
   append(std::move(data));
   finished_ = true;
   wake_.set();
 }
 
 void EventStream::finish() {
+  if (next_) {
+    next_->finish();
+  }
   finished_ = true;
+  between_rounds_ = false;
   wake_.set();
+}
+
+void EventStream::end_round(std::string data) {
+  append(std::move(data));
+  finished_ = true;
+  between_rounds_ = true;
+  wake_.set();
+}
+
+void EventStream::continue_on(std::shared_ptr<EventStream> next) {
+  if (next->sse_ok()) {  // a JSON reply carries the final message alone
+    for (auto& data : held_) {
+      next->push(std::move(data));
+    }
+  }
+  held_.clear();
+  between_rounds_ = false;
+  next_ = std::move(next);
+}
+
+EventStream& EventStream::current() noexcept {
+  EventStream* s = this;
+  while (s->next_) {
+    s = s->next_.get();
+  }
+  return *s;
 }
 
 std::uint64_t EventStream::attach() noexcept {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,18 @@ class EventStream {
   /// Ends the stream without a further message (session closed).
   void finish();
   bool finished() const noexcept { return finished_; }
+
+  // A request that needs the client's input (2026-07-28, MRTR) has a stream per round.
+  /// Ends this round with `data` (its input_required reply); what is pushed after it is held
+  /// for the next round.
+  void end_round(std::string data);
+  /// The request goes on on `next` (the client's retry): what was held moves there, and what
+  /// is pushed here from now on goes there.
+  void continue_on(std::shared_ptr<EventStream> next);
+  /// Between rounds: ended, and its continuation not come yet.
+  bool between_rounds() const noexcept { return between_rounds_; }
+  /// The stream a message pushed here reaches: this one, or its latest round's.
+  EventStream& current() noexcept;
   /// False for a POST whose client does not accept SSE: only the final message may go here.
   bool sse_ok() const noexcept { return sse_ok_; }
 
@@ -78,6 +91,9 @@ class EventStream {
   std::size_t replay_;
   std::size_t dropped_ = 0;
   bool finished_ = false;
+  bool between_rounds_ = false;
+  std::deque<std::string> held_;  ///< pushed between rounds (bounded by replay_)
+  std::shared_ptr<EventStream> next_;
   bool sse_ok_;
   Event wake_;
 };

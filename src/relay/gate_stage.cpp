@@ -166,7 +166,10 @@ asio::awaitable<std::optional<json::object>> Relay::ask_client(SessionPtr s,
   auto ask = std::make_shared<GatewayAsk>(ex_);
   const std::string key = jsonrpc::id_key(client_id);
   s->server_requests[key] = PendingServerRequest{nullptr, client_id, std::string(method), ask};
-  deliver(*s, out, jsonrpc::make_request(client_id, method, std::move(params)));
+  if (!deliver_request(*s, out, jsonrpc::make_request(client_id, method, std::move(params)))) {
+    s->server_requests.erase(key);
+    co_return std::nullopt;
+  }
   co_await ask->done.wait_until(deadline);
   s->server_requests.erase(key);
   co_return std::move(ask->answer);

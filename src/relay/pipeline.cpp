@@ -109,9 +109,20 @@ asio::awaitable<void> Relay::handle_request(SessionPtr session, json::object req
                                             json::value client_id) {
   Exchange ex(std::move(session), std::move(request), std::move(out));
   Session& s = *ex.session;
+  auto rounds = open_rounds(ex, client_id);
   co_await run_guarded(ex);
   if (s.protocol_version() == mcp::kModernVersion) {
     mcp::stamp_result(ex.reply, ex.method);
+  }
+  if (rounds) {
+    if (rounds->stream->between_rounds()) {
+      // The call ended while its client was answering a question: the retry gets the reply.
+      close_audit(ex, jsonrpc::serialize(ex.reply).size());
+      rounds->final_reply = std::move(ex.reply);
+      co_return;
+    }
+    client_id = rounds->client_id;  // the last round's
+    s.rounds.erase(jsonrpc::id_key(ex.id));
   }
   if (!client_id.is_null()) {
     ex.reply["id"] = std::move(client_id);

@@ -7,6 +7,7 @@
 #include "relay/exchange.hpp"
 #include "relay/session.hpp"
 #include "access/audit.hpp"
+#include "common/sealer.hpp"
 #include "upstream/backend.hpp"
 #include "upstream/server_pool.hpp"
 #include "upstream/server_slot.hpp"
@@ -15,6 +16,7 @@
 
 #include <functional>
 #include <optional>
+#include <variant>
 
 namespace mcpgw::relay {
 
@@ -91,6 +93,15 @@ class Relay {
   asio::awaitable<json::object> call(SessionPtr session, json::object request);
   void handle_notification(const SessionPtr& session, json::object msg);
   void handle_response(const SessionPtr& session, json::object msg);
+  /// A stateless client's retry of a request that needed its input (2026-07-28 MRTR): checks
+  /// the sealed requestState (this caller's, unexpired, unused, the same method and target),
+  /// passes the answers in inputResponses to whoever asked, and continues the request on
+  /// `out` with the client's `client_id`. Returns the id the request travels under (to cancel
+  /// it), or why the retry is refused (-32602).
+  std::variant<json::value, std::string> resume(const SessionPtr& session,
+                                                const json::object& retry,
+                                                std::shared_ptr<EventStream> out,
+                                                json::value client_id);
 
   /// Makes a server's backend. The default picks the transport from the server's config;
   /// tests give their own.
@@ -224,6 +235,19 @@ class Relay {
     std::shared_ptr<EventStream> out;
   };
   std::optional<Target> attribute(BackendSlot& slot, bool& ambiguous);
+  /// A request to the client: on `out` (older revisions), or as a question of the round `out`
+  /// belongs to (2026-07-28). False when a stateless caller has no request there to carry it.
+  bool deliver_request(Session& s, const std::shared_ptr<EventStream>& out,
+                       const json::object& request);
+  // MRTR (input_required.cpp).
+  /// The rounds of a stateless request that may ask for input (null for other requests).
+  std::shared_ptr<Rounds> open_rounds(Exchange& ex, const json::value& client_id);
+  /// Ends the current round with the questions not answered yet.
+  void end_round(Session& s, const std::string& key, Rounds& r);
+  /// A retry's checks (requestState, method, target, inputResponses); the rounds it
+  /// continues, or why not.
+  std::variant<std::shared_ptr<Rounds>, std::string> check_retry(Session& s,
+                                                                  const json::object& retry);
   void deliver(Session& s, const std::shared_ptr<EventStream>& preferred, const json::object& msg);
   void notify_sessions(BackendSlot& slot, std::string_view method);
   void forward_server_request(BackendSlot& slot, json::object&& msg);
@@ -256,6 +280,8 @@ class Relay {
   access::AuditLog* audit_ = nullptr;
   gate::Gate* gate_ = nullptr;
   std::set<std::string> warned_shortened_;
+  /// Seals MRTR's requestState (a key of this process's).
+  Sealer sealer_ = Sealer::random();
 };
 
 template <class F>

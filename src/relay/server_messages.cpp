@@ -48,11 +48,15 @@ std::optional<Relay::Target> Relay::attribute(BackendSlot& slot, bool& ambiguous
 void Relay::deliver(Session& s, const std::shared_ptr<EventStream>& preferred,
                     const json::object& msg) {
   std::string text = jsonrpc::serialize(msg);
-  if (preferred && preferred->sse_ok() && !preferred->finished()) {
-    preferred->push(std::move(text));
-  } else {
-    s.standalone()->push(std::move(text));
+  if (preferred) {
+    // A stateless request's stream of the moment (between rounds, held for the next).
+    EventStream& to = preferred->current();
+    if (to.between_rounds() || (to.sse_ok() && !to.finished())) {
+      to.push(std::move(text));
+      return;
+    }
   }
+  s.standalone()->push(std::move(text));
 }
 
 void Relay::notify_sessions(BackendSlot& slot, std::string_view method) {
@@ -196,7 +200,12 @@ void Relay::forward_server_request(BackendSlot& slot, json::object&& msg) {
   slot.server_requests[jsonrpc::id_key(backend_id)] =
       BackendSlot::ServerRequestRoute{target->session, client_id};
   msg["id"] = client_id;
-  deliver(s, target->out, msg);
+  if (!deliver_request(s, target->out, msg)) {
+    s.server_requests.erase(jsonrpc::id_key(client_id));
+    slot.server_requests.erase(jsonrpc::id_key(backend_id));
+    answer_error(rpc_code::kInternalError,
+                 fmt::format("mcpgw: no request of this client is waiting to carry {}", m));
+  }
 }
 
 void Relay::on_backend_state(BackendSlot& slot, upstream::BackendState state) {

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -48,6 +49,23 @@ struct PendingServerRequest {
   json::value backend_id;
   std::string method;
   std::shared_ptr<GatewayAsk> ask;
+};
+
+/// A stateless request (2026-07-28) that may need the client's input mid-call (MRTR). Each
+/// round is one HTTP request: a question from a server (or the gate) ends a round with an
+/// `input_required` reply, and the client's retry (its answers, the sealed requestState, a new
+/// id) opens the next. The call itself runs on, across rounds, as one exchange.
+struct Rounds {
+  json::value request_id;  ///< the id the request travels under (the gateway's)
+  std::string method;      ///< a retry must repeat the request's method and target
+  std::string target;      ///< params.name, or params.uri
+  json::value client_id;   ///< the id the current round's reply carries
+  std::shared_ptr<EventStream> stream;  ///< the current round's
+  /// Questions put to the client and not answered yet, by their key in `inputRequests`
+  /// (a question that came between rounds goes out with the next).
+  std::map<std::string, json::object> asked;
+  std::optional<json::object> final_reply;  ///< the call ended between rounds
+  Clock::time_point expires;                ///< a retry after this is refused
 };
 
 /// What a session is opened with, by the transport that opens it. Fixed for its lifetime.
@@ -99,6 +117,10 @@ class Session : public std::enable_shared_from_this<Session> {
   /// initialize: the version agreed and what the client said of itself (before the reply is
   /// made: a session's own backends are started with them).
   void negotiate(std::string version, json::object capabilities, json::object info);
+  /// A stateless request's own clientCapabilities (its caller's session has no handshake).
+  void update_capabilities(json::object capabilities) {
+    client_capabilities_ = std::move(capabilities);
+  }
   /// initialize answered.
   void mark_initialized() noexcept { initialized_ = true; }
   bool initialized() const noexcept { return initialized_; }
@@ -134,6 +156,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unordered_map<std::string, PendingServerRequest> server_requests;  ///< by id_key
   std::int64_t next_server_request = 1;
   std::set<std::string> subscriptions;  ///< resource URIs as the client sees them
+  /// Stateless requests that may need the client's input, by their id_key.
+  std::unordered_map<std::string, std::shared_ptr<Rounds>> rounds;
   /// The security gate (gateway.security): the scope (named by scope_name, or the session's
   /// own) and this session's filters. Made on the first gated request.
   gate::ScopePtr scope;

@@ -12,37 +12,13 @@ import path from 'node:path';
 import { MCPGW_BIN, NODE, connect, textOf, useGateway, waitFor, withTimeout } from './helpers.mjs';
 import { REMOTE_JS } from './fixtures/remote.mjs';
 import { v2Connect } from './fixtures/v2_client.mjs';
-
-const MODERN = '2026-07-28';
-const ENVELOPE = {
-  'io.modelcontextprotocol/protocolVersion': MODERN,
-  'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
+import { ENVELOPE, MODERN, modernPost } from './fixtures/modern_post.mjs';
 
 function config(extra = {}) {
   return {
     mcpServers: { remote: { command: NODE, args: [REMOTE_JS, '--transport', 'stdio', '--name', 'remote'] } },
     gateway: { timeouts: { drainMs: 1000 }, ...extra },
   };
-}
-
-/** POSTs one modern request with the mirrored headers (overridable); returns {status, json, headers}. */
-async function modernPost(url, method, params = {}, { headers = {}, meta = ENVELOPE, id = 1 } = {}) {
-  const h = {
-    'content-type': 'application/json',
-    accept: 'application/json, text/event-stream',
-    'mcp-protocol-version': MODERN,
-    'mcp-method': method,
-    ...(params.name ? { 'mcp-name': params.name } : {}),
-    ...headers,
-  };
-  const res = await fetch(url, {
-    method: 'POST', headers: h,
-    body: JSON.stringify({ jsonrpc: '2.0', id, method, params: meta ? { ...params, _meta: meta } : params }),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, text, json: text ? JSON.parse(text) : null };
 }
 
 describe('2026-07-28: the v2 SDK client, pinned', () => {

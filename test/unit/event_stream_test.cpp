@@ -96,5 +96,56 @@ TEST(Session, UndeliveredStreamsStayForResumption) {
   EXPECT_EQ(s.find_stream(stream->number), stream);
 }
 
+std::vector<std::string> texts(const EventStream& s) {
+  std::vector<std::string> out;
+  s.for_each_after(0, [&](const StreamEvent& e) { out.push_back(e.data); });
+  return out;
+}
+
+TEST(EventStream, RoundsHoldWhatComesBetweenThemForTheNext) {
+  boost::asio::io_context ioc;
+  auto first = std::make_shared<EventStream>(ioc.get_executor(), 1, 16, true);
+  first->push("progress 1");
+  first->end_round("input_required");
+  EXPECT_TRUE(first->finished());
+  EXPECT_TRUE(first->between_rounds());
+  first->push("progress 2");  // between rounds: held, not lost, not on the ended stream
+  EXPECT_EQ(texts(*first), (std::vector<std::string>{"progress 1", "input_required"}));
+  EXPECT_EQ(&first->current(), first.get());
+
+  auto second = std::make_shared<EventStream>(ioc.get_executor(), 2, 16, true);
+  first->continue_on(second);
+  EXPECT_FALSE(first->between_rounds());
+  EXPECT_EQ(&first->current(), second.get());
+  first->push("progress 3");  // whoever holds the first round's stream reaches the second
+  first->push_final("result");
+  EXPECT_TRUE(second->finished());
+  EXPECT_EQ(texts(*second), (std::vector<std::string>{"progress 2", "progress 3", "result"}));
+}
+
+TEST(EventStream, AJsonRoundCarriesTheFinalMessageAlone) {
+  boost::asio::io_context ioc;
+  auto first = std::make_shared<EventStream>(ioc.get_executor(), 1, 16, true);
+  first->end_round("input_required");
+  first->push("log");
+  auto json_only = std::make_shared<EventStream>(ioc.get_executor(), 2, 16, false);
+  first->continue_on(json_only);
+  first->push_final("result");
+  EXPECT_EQ(texts(*json_only), (std::vector<std::string>{"result"}));
+}
+
+TEST(EventStream, HeldBetweenRoundsIsBounded) {
+  boost::asio::io_context ioc;
+  auto first = std::make_shared<EventStream>(ioc.get_executor(), 1, 2, true);
+  first->end_round("input_required");
+  for (int i = 0; i < 5; ++i) {
+    first->push(std::to_string(i));
+  }
+  EXPECT_EQ(first->dropped(), 3u);
+  auto second = std::make_shared<EventStream>(ioc.get_executor(), 2, 16, true);
+  first->continue_on(second);
+  EXPECT_EQ(texts(*second), (std::vector<std::string>{"3", "4"}));
+}
+
 }  // namespace
 }  // namespace mcpgw::relay
