@@ -20,7 +20,7 @@ bool served_modern(std::string_view method) {
   namespace mm = mcp::method;
   for (auto m : {mm::kServerDiscover, mm::kToolsList, mm::kToolsCall, mm::kPromptsList,
                  mm::kPromptsGet, mm::kResourcesList, mm::kResourceTemplatesList,
-                 mm::kResourcesRead, mm::kCompletionComplete}) {
+                 mm::kResourcesRead, mm::kCompletionComplete, mm::kSubscriptionsListen}) {
     if (m == method) {
       return true;
     }
@@ -153,7 +153,13 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
   }
   SessionPtr s = std::get<SessionPtr>(std::move(session));
   s->update_capabilities(std::move(envelope.client_capabilities));
+  if (jsonrpc::method(msg) == mcp::method::kSubscriptionsListen) {
+    co_return co_await modern_listen(c, req, s, std::move(msg), id, accepts);
+  }
   auto out = s->new_request_stream(accepts.sse);
+  if (!envelope.log_level.empty()) {
+    out->set_log_rank(mcp::log_level_rank(envelope.log_level));
+  }
   json::value gateway_id;
   if (is_retry(msg)) {
     // The answers to a question the request asked (input_required): the same call goes on.
@@ -182,6 +188,28 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
     relay_.handle_notification(s, jsonrpc::make_notification(mcp::method::kCancelled,
                                                              std::move(params)));
   }
+  co_return keep;
+}
+
+asio::awaitable<bool> HttpServer::Impl::modern_listen(Conn& c, Request& req, SessionPtr s,
+                                                      json::object msg, json::value id,
+                                                      Accepts accepts) {
+  if (!accepts.sse) {
+    auto res = error_response(req, 406, id, rpc_code::kServerError,
+                              "Not Acceptable: subscriptions/listen answers with "
+                              "text/event-stream");
+    co_return co_await write(c, res);
+  }
+  auto out = s->new_request_stream(true);
+  auto refused = co_await relay_.listen(s, std::move(msg), out, id);
+  if (refused) {
+    const std::string body = jsonrpc::serialize(*refused);
+    co_return co_await write_json(c, req, 200, body, {});
+  }
+  // Open until the client leaves (or the gateway stops): that ends the subscription.
+  const bool keep = co_await write_sse(c, req, s, out, 0, false, std::string(), false,
+                                       std::string());
+  co_await relay_.unlisten(s, out);
   co_return keep;
 }
 

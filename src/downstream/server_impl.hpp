@@ -316,6 +316,10 @@ class HttpServer::Impl {
                                                     const json::value& id);
   /// Waits for the first event of a reply, or for the client to go away (false).
   asio::awaitable<bool> first_event_or_close(Conn& c, EventStream& out);
+  /// subscriptions/listen: an event stream of the changes the caller asked to hear, open
+  /// until it leaves.
+  asio::awaitable<bool> modern_listen(Conn& c, Request& req, SessionPtr s, json::object msg,
+                                      json::value id, Accepts accepts);
   asio::awaitable<bool> modern_post(Conn& c, Request& req, json::object msg, jsonrpc::Kind kind,
                                     const std::string& server, const std::string& endpoint,
                                     Accepts accepts);

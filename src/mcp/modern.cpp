@@ -147,6 +147,9 @@ Envelope take_envelope(json::object& msg) {
   if (auto* v = meta_obj.if_contains(meta::kClientCapabilities); v != nullptr && v->is_object()) {
     env.client_capabilities = std::move(v->get_object());
   }
+  if (auto* v = meta_obj.if_contains(meta::kLogLevel); v != nullptr && v->is_string()) {
+    env.log_level = v->get_string();
+  }
   for (auto key : {meta::kProtocolVersion, meta::kClientInfo, meta::kClientCapabilities,
                    meta::kLogLevel}) {
     meta_obj.erase(key);

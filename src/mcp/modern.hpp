@@ -17,6 +17,7 @@ inline constexpr std::string_view kClientCapabilities = "io.modelcontextprotocol
 inline constexpr std::string_view kClientInfo = "io.modelcontextprotocol/clientInfo";
 inline constexpr std::string_view kLogLevel = "io.modelcontextprotocol/logLevel";
 inline constexpr std::string_view kServerInfo = "io.modelcontextprotocol/serverInfo";
+inline constexpr std::string_view kSubscriptionId = "io.modelcontextprotocol/subscriptionId";
 }  // namespace meta
 
 /// `params._meta` of a message, or null.
@@ -46,10 +47,11 @@ std::string_view missing_meta(const json::object& msg) noexcept;
 
 /// Takes the envelope out of a request before it goes to a server of an older revision (which
 /// would not know it); what the request itself carries in `_meta` (progressToken, trace
-/// context) stays. Returns the client's info and capabilities.
+/// context) stays. Returns the client's info, capabilities and log level.
 struct Envelope {
   json::object client_info;
   json::object client_capabilities;
+  std::string log_level;  ///< the log messages this request wants (empty: none)
 };
 Envelope take_envelope(json::object& msg);
 

@@ -44,6 +44,7 @@ inline constexpr std::string_view kResourcesUnsubscribe = "resources/unsubscribe
 inline constexpr std::string_view kCompletionComplete = "completion/complete";
 inline constexpr std::string_view kLoggingSetLevel = "logging/setLevel";
 inline constexpr std::string_view kServerDiscover = "server/discover";
+inline constexpr std::string_view kSubscriptionsListen = "subscriptions/listen";
 inline constexpr std::string_view kSamplingCreateMessage = "sampling/createMessage";
 inline constexpr std::string_view kElicitationCreate = "elicitation/create";
 inline constexpr std::string_view kRootsList = "roots/list";
@@ -57,6 +58,8 @@ inline constexpr std::string_view kPromptsListChanged = "notifications/prompts/l
 inline constexpr std::string_view kResourcesListChanged = "notifications/resources/list_changed";
 inline constexpr std::string_view kResourcesUpdated = "notifications/resources/updated";
 inline constexpr std::string_view kRootsListChanged = "notifications/roots/list_changed";
+inline constexpr std::string_view kSubscriptionsAcknowledged =
+    "notifications/subscriptions/acknowledged";
 }  // namespace method
 
 /// RFC 5424 severity of an MCP logging level (debug = 0 … emergency = 7), -1 if unknown.

@@ -44,6 +44,10 @@ class EventStream {
   EventStream& current() noexcept;
   /// False for a POST whose client does not accept SSE: only the final message may go here.
   bool sse_ok() const noexcept { return sse_ok_; }
+  /// The least severe log message this stream's request asked for (2026-07-28 `logLevel`, a
+  /// rank of mcp::log_level_rank); -1: as its session says.
+  int log_rank() const noexcept { return log_rank_; }
+  void set_log_rank(int rank) noexcept { log_rank_ = rank; }
 
   // Consumer side (the HTTP layer). One writer at a time; a new one supersedes the old.
   std::uint64_t attach() noexcept;
@@ -92,6 +96,7 @@ class EventStream {
   std::size_t dropped_ = 0;
   bool finished_ = false;
   bool between_rounds_ = false;
+  int log_rank_ = -1;
   std::deque<std::string> held_;  ///< pushed between rounds (bounded by replay_)
   std::shared_ptr<EventStream> next_;
   bool sse_ok_;

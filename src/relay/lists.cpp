@@ -144,16 +144,6 @@ asio::awaitable<void> Relay::discover(Exchange& ex) {
   const auto slots = co_await ready_view(ex.session);
   json::object result = initialize_result(*ex.session, slots);
   result.erase("protocolVersion");
-  // What this revision does not have here yet: list_changed and resource updates come through
-  // subscriptions/listen, and log messages are asked for per request.
-  auto& caps = result["capabilities"].as_object();
-  caps.erase("logging");
-  for (const char* kind : {"tools", "prompts", "resources"}) {
-    if (auto* c = caps.if_contains(kind); c != nullptr && c->is_object()) {
-      c->as_object().erase("listChanged");
-      c->as_object().erase("subscribe");
-    }
-  }
   json::array versions;
   for (auto v : mcp::kDiscoverVersions) {
     versions.emplace_back(v);

@@ -201,6 +201,7 @@ void Relay::close_session(const SessionPtr& s, std::string_view why) {
     }
   }
   s->standalone()->finish();
+  end_listens(*s);
   for (auto& [name, slot] : s->isolated) {
     if (slot->backend) {
       // Keep the session (and so the slot the backend reports to) alive until it stopped.

@@ -65,8 +65,8 @@ class Relay {
   /// auth) is counted against limits.maxSessionsPerClient; empty for the gateway's own.
   boost::system::result<SessionPtr> create_session(SessionSpec spec);
   /// Makes `s` a session of the stateless revision (2026-07-28): no initialize exchange; its
-  /// requests name the revision themselves. Server log messages are not queued for it (the
-  /// revision sends them only on a request that asks, which is not relayed yet).
+  /// requests name the revision themselves. Server log messages reach it only on a request
+  /// that names a level (its stream's log rank); changes only on its listen streams.
   void adopt_modern(Session& s, json::object client_info);
   SessionPtr find_session(std::string_view id) const;
   void close_session(const SessionPtr& session, std::string_view why);
@@ -88,6 +88,16 @@ class Relay {
   asio::awaitable<void> handle_request(SessionPtr session, json::object request,
                                        std::shared_ptr<EventStream> out,
                                        json::value client_id = nullptr);
+  /// subscriptions/listen (2026-07-28): what `request` asks to hear (list changes, updates
+  /// of resources, subscribed at their servers as needed) goes to `out`, each notification
+  /// tagged with `client_id`; the acknowledgement first. Nullopt when listening; else the
+  /// error to answer with.
+  asio::awaitable<std::optional<json::object>> listen(SessionPtr session, json::object request,
+                                                      std::shared_ptr<EventStream> out,
+                                                      json::value client_id);
+  /// The listen on `out` ended (its client left): resources no other listen of the session
+  /// wants are unsubscribed.
+  asio::awaitable<void> unlisten(SessionPtr session, std::shared_ptr<EventStream> out);
   /// The same for the gateway's own surfaces (REST): the reply as an object, with nothing
   /// pushed to a stream (and so nothing serialized and parsed again).
   asio::awaitable<json::object> call(SessionPtr session, json::object request);
@@ -250,6 +260,13 @@ class Relay {
                                                                   const json::object& retry);
   void deliver(Session& s, const std::shared_ptr<EventStream>& preferred, const json::object& msg);
   void notify_sessions(BackendSlot& slot, std::string_view method);
+  /// Ends a closing session's listen streams gracefully (their result, then the end).
+  void end_listens(Session& s);
+  /// A change notification to a stateless caller's listen streams that asked for it.
+  void publish(Session& s, const json::object& msg);
+  /// One listen's resource subscriptions (subscribed through the stages, as a client would).
+  asio::awaitable<void> listen_resources(const SessionPtr& s, Listener& l,
+                                         const json::value& uris);
   void forward_server_request(BackendSlot& slot, json::object&& msg);
   void deliver_progress(json::object& msg);
   void deliver_server_cancel(BackendSlot& slot, json::object& msg);
@@ -274,6 +291,7 @@ class Relay {
   };
   std::unordered_map<std::int64_t, ProgressRoute> progress_;
   std::int64_t next_progress_token_ = 1;
+  std::uint64_t next_listen_call_ = 1;
   std::uint64_t next_inflight_order_ = 1;
   std::size_t inflight_count_ = 0;
   bool stopping_ = false;

@@ -5,6 +5,7 @@
 
 #include "common/error.hpp"
 #include "jsonrpc/message.hpp"
+#include "mcp/modern.hpp"
 #include "mcp/protocol.hpp"
 
 #include <fmt/format.h>
@@ -47,6 +48,10 @@ std::optional<Relay::Target> Relay::attribute(BackendSlot& slot, bool& ambiguous
 
 void Relay::deliver(Session& s, const std::shared_ptr<EventStream>& preferred,
                     const json::object& msg) {
+  if (!preferred && s.protocol_version() == mcp::kModernVersion) {
+    publish(s, msg);  // a stateless caller hears changes only on its listen streams
+    return;
+  }
   std::string text = jsonrpc::serialize(msg);
   if (preferred) {
     // A stateless request's stream of the moment (between rounds, held for the next).
@@ -147,7 +152,12 @@ void Relay::deliver_log(BackendSlot& slot, json::object& msg) {
                        : -1;
   bool ambiguous = false;
   if (auto target = attribute(slot, ambiguous)) {
-    if (rank < 0 || rank >= target->session->log_rank) {
+    // A stateless request names its own level; a session's requests share the session's.
+    int wanted = target->out ? target->out->current().log_rank() : -1;
+    if (wanted < 0) {
+      wanted = target->session->log_rank;
+    }
+    if (rank < 0 || rank >= wanted) {
       deliver(*target->session, target->out, msg);
     }
     return;

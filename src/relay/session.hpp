@@ -68,6 +68,16 @@ struct Rounds {
   Clock::time_point expires;                ///< a retry after this is refused
 };
 
+/// A stateless caller's subscriptions/listen stream (2026-07-28): what it asked to hear.
+struct Listener {
+  json::value id;  ///< the listen request's: every notification carries it as subscriptionId
+  std::shared_ptr<EventStream> stream;
+  bool tools = false;
+  bool prompts = false;
+  bool resources = false;
+  std::set<std::string> uris;  ///< resource subscriptions, as the client names the resources
+};
+
 /// What a session is opened with, by the transport that opens it. Fixed for its lifetime.
 struct SessionSpec {
   ClientTransport transport = ClientTransport::streamable_http;
@@ -158,6 +168,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::set<std::string> subscriptions;  ///< resource URIs as the client sees them
   /// Stateless requests that may need the client's input, by their id_key.
   std::unordered_map<std::string, std::shared_ptr<Rounds>> rounds;
+  /// Stateless callers' subscriptions/listen streams: where list changes and resource updates
+  /// go (the older revisions' standalone stream).
+  std::vector<std::shared_ptr<Listener>> listeners;
   /// The security gate (gateway.security): the scope (named by scope_name, or the session's
   /// own) and this session's filters. Made on the first gated request.
   gate::ScopePtr scope;

@@ -132,14 +132,6 @@ describe('2026-07-28 on the wire', () => {
     assert.equal(r.json.error.code, -32020);
   });
 
-  test('discover offers no list_changed, subscriptions or logging (not on this revision yet)', async () => {
-    const caps = (await modernPost(ctx.gw.url, 'server/discover')).json.result.capabilities;
-    assert.ok(caps.tools, JSON.stringify(caps));
-    assert.equal(caps.tools.listChanged, undefined);
-    assert.equal(caps.resources?.subscribe, undefined);
-    assert.equal(caps.logging, undefined);
-  });
-
   test('an unknown resource: -32602 (the revision\'s code), with its URI', async () => {
     const r = await modernPost(ctx.gw.url, 'resources/read', { uri: 'mcpgw://nowhere/x' },
       { headers: { 'mcp-name': 'mcpgw://nowhere/x' } });
