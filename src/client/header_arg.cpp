@@ -1,20 +1,12 @@
 #include "client/header_arg.hpp"
 
+#include "common/text.hpp"
+
 #include <fmt/format.h>
 
 namespace mcpgw::client {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
 
 /// RFC 9110 token characters.
 bool is_token_char(char c) {

@@ -18,6 +18,9 @@ inline constexpr int kServerError = -32000;     ///< generic transport-level err
 inline constexpr int kSessionNotFound = -32001; ///< unknown or expired session (HTTP 404)
 /// 2026-07-28: an HTTP header that mirrors the body (Mcp-Method, Mcp-Name, …) disagrees with it.
 inline constexpr int kHeaderMismatch = -32020;
+/// 2026-07-28: the request needs a client capability it did not declare (data:
+/// requiredCapabilities).
+inline constexpr int kMissingCapability = -32021;
 /// 2026-07-28: a protocol revision the gateway does not speak (data: supported, requested).
 inline constexpr int kUnsupportedVersion = -32022;
 }  // namespace rpc_code

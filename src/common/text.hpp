@@ -16,6 +16,17 @@ inline std::string lower(std::string_view s) {
   return out;
 }
 
+/// Without the spaces and tabs around it (and a trailing CR).
+inline std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
 /// "a, b,,c " → {"a", "b", "c"}: comma-separated items (or `sep`-separated: the labels of a
 /// host name), spaces trimmed, empty items skipped.
 inline std::vector<std::string> split_list(std::string_view text, char sep = ',') {
@@ -26,13 +37,7 @@ inline std::vector<std::string> split_list(std::string_view text, char sep = ','
     if (comma == std::string_view::npos) {
       comma = text.size();
     }
-    std::string_view item = text.substr(pos, comma - pos);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
-      item.remove_prefix(1);
-    }
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
-      item.remove_suffix(1);
-    }
+    std::string_view item = trim(text.substr(pos, comma - pos));
     if (!item.empty()) {
       out.emplace_back(item);
     }

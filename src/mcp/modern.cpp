@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
+
 namespace mcpgw::mcp {
 
 namespace {
@@ -175,6 +177,100 @@ void stamp_result(json::object& reply, std::string_view method) {
     }
     if (!result.contains("cacheScope")) {
       result["cacheScope"] = "private";
+    }
+  }
+}
+
+}  // namespace mcpgw::mcp
+
+namespace mcpgw::mcp {
+
+void put_envelope(json::object& msg, const json::object& client_info,
+                  const json::object& capabilities) {
+  json::value& p = msg["params"];
+  if (!p.is_object()) {
+    p = json::object();
+  }
+  json::value& m = p.get_object()["_meta"];
+  if (!m.is_object()) {
+    m = json::object();
+  }
+  auto& meta_obj = m.get_object();
+  meta_obj[meta::kProtocolVersion] = kModernVersion;
+  meta_obj[meta::kClientInfo] = client_info;
+  meta_obj[meta::kClientCapabilities] = capabilities;
+}
+
+std::vector<std::pair<std::string, std::string>> mirrored_headers(const json::object& msg) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string_view method = jsonrpc::method(msg);
+  if (!msg.contains("id") || method.empty()) {
+    return out;
+  }
+  out.emplace_back("Mcp-Method", std::string(method));
+  const char* field = name_field(method);
+  if (field == nullptr) {
+    return out;
+  }
+  const std::string_view name = string_in(params_of(msg), field);
+  const bool plain = !name.empty() && name.front() != ' ' && name.back() != ' ' &&
+                     std::all_of(name.begin(), name.end(),
+                                 [](char c) { return c >= 0x20 && c < 0x7f; }) &&
+                     !name.starts_with("=?");
+  if (plain) {
+    out.emplace_back("Mcp-Name", std::string(name));
+    return out;
+  }
+  std::string b64(4 * ((name.size() + 2) / 3), '\0');
+  EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                  reinterpret_cast<const unsigned char*>(name.data()),
+                  static_cast<int>(name.size()));
+  out.emplace_back("Mcp-Name", fmt::format("{}{}{}", kSentinelOpen, b64, kSentinelClose));
+  return out;
+}
+
+bool refuses_for_modern(const json::object& error) noexcept {
+  const auto* code = error.if_contains("code");
+  if (code == nullptr || !code->is_int64() || code->get_int64() != -32022) {
+    return false;
+  }
+  const auto* data = error.if_contains("data");
+  const auto* supported = data != nullptr && data->is_object()
+                              ? data->get_object().if_contains("supported")
+                              : nullptr;
+  if (supported == nullptr || !supported->is_array()) {
+    return false;
+  }
+  for (const auto& v : supported->get_array()) {
+    if (v.is_string() && v.get_string() == kModernVersion) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool is_input_required(const json::object& reply) noexcept {
+  const auto* r = reply.if_contains("result");
+  if (r == nullptr || !r->is_object()) {
+    return false;
+  }
+  const auto* t = r->get_object().if_contains("resultType");
+  return t != nullptr && t->is_string() && t->get_string() == "input_required";
+}
+
+void strip_result(json::object& reply) {
+  auto* r = reply.if_contains("result");
+  if (r == nullptr || !r->is_object()) {
+    return;
+  }
+  auto& result = r->get_object();
+  for (auto key : {"resultType", "ttlMs", "cacheScope"}) {
+    result.erase(key);
+  }
+  if (auto* m = result.if_contains("_meta"); m != nullptr && m->is_object()) {
+    m->get_object().erase(meta::kServerInfo);
+    if (m->get_object().empty()) {
+      result.erase("_meta");
     }
   }
 }

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace mcpgw::mcp {
 
@@ -54,6 +56,29 @@ struct Envelope {
   std::string log_level;  ///< the log messages this request wants (empty: none)
 };
 Envelope take_envelope(json::object& msg);
+
+// Toward a server that speaks only this revision.
+
+/// Puts the envelope in a request's `_meta`: the revision, the gateway's client info and
+/// capabilities.
+void put_envelope(json::object& msg, const json::object& client_info,
+                  const json::object& capabilities);
+
+/// The mirrored headers a request to a server of this revision needs: Mcp-Method, and
+/// Mcp-Name for tools/call, prompts/get and resources/read (Base64 sentinel when the value is
+/// not plain printable ASCII). Pairs of name and value.
+std::vector<std::pair<std::string, std::string>> mirrored_headers(const json::object& msg);
+
+/// Whether an initialize was refused because the server speaks only this revision
+/// (-32022 with data.supported naming it).
+bool refuses_for_modern(const json::object& error) noexcept;
+
+/// Whether a reply is an `input_required` result.
+bool is_input_required(const json::object& reply) noexcept;
+
+/// Takes out of a reply from a server of this revision what belongs to that server's own
+/// revision and identity: `resultType`, `ttlMs`, `cacheScope`, `_meta`'s serverInfo.
+void strip_result(json::object& reply);
 
 /// Makes a reply one of the modern revision: `resultType` on every result; `ttlMs` and
 /// `cacheScope` on the lists and resources/read (private: what the gateway lists depends on

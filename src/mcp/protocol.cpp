@@ -14,9 +14,17 @@ std::string_view negotiate(std::string_view requested) noexcept {
   return is_supported(requested) ? requested : kLatestVersion;
 }
 
+namespace {
+constexpr std::array<std::string_view, 8> kLevels = {
+    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
+}  // namespace
+
+std::string_view log_level_name(int rank) noexcept {
+  return rank >= 0 && rank < static_cast<int>(kLevels.size()) ? kLevels[rank]
+                                                              : std::string_view();
+}
+
 int log_level_rank(std::string_view level) noexcept {
-  static constexpr std::array<std::string_view, 8> kLevels = {
-      "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
   for (std::size_t i = 0; i < kLevels.size(); ++i) {
     if (kLevels[i] == level) {
       return static_cast<int>(i);

@@ -64,5 +64,7 @@ inline constexpr std::string_view kSubscriptionsAcknowledged =
 
 /// RFC 5424 severity of an MCP logging level (debug = 0 … emergency = 7), -1 if unknown.
 int log_level_rank(std::string_view level) noexcept;
+/// The level of a rank (empty when out of range).
+std::string_view log_level_name(int rank) noexcept;
 
 }  // namespace mcpgw::mcp

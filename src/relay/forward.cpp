@@ -4,6 +4,7 @@
 
 #include "common/error.hpp"
 #include "jsonrpc/message.hpp"
+#include "mcp/modern.hpp"
 #include "mcp/protocol.hpp"
 
 #include <fmt/format.h>
@@ -32,6 +33,24 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
   }
   json::object req = std::move(ex.request);
   const auto token = gateway_progress_token(ex, req);
+  // A server of the stateless revision may ask for input: its retries repeat the request.
+  std::optional<json::object> original;
+  if (backend->info().protocol_version == mcp::kModernVersion) {
+    // What this request's client can answer (the revision asks per request).
+    json::object caps;
+    for (const char* cap : {"roots", "sampling", "elicitation"}) {
+      if (const auto* v = ex.session->client_capabilities().if_contains(cap)) {
+        caps[cap] = *v;
+      }
+    }
+    // An empty elicitation capability (2025) means forms.
+    if (auto* e = caps.if_contains("elicitation"); e && e->is_object() && e->get_object().empty()) {
+      e->get_object()["form"] = json::object();
+    }
+    mcp::put_envelope(req, gateway_client_info(), caps);
+    ask_for_logs(ex, req);
+    original = req;
+  }
   auto inflight = track(ex);
   const auto started = Clock::now();
   auto call = backend->send_request(std::move(req));
@@ -48,6 +67,10 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
     backend->cancel(*call, make_error_code(Errc::upstream_timeout),
                     fmt::format("mcpgw: no response within {} ms", timeout.count()));
   }
+  if (original && !call->ec && mcp::is_input_required(*call->response)) {
+    *call->response = co_await fulfil_input(ex, *original, std::move(*call->response), *inflight,
+                                            deadline);
+  }
   untrack(ex, inflight);
   if (token) {
     progress_.erase(*token);
@@ -63,6 +86,9 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
   }
   json::object response = std::move(*call->response);
   response["id"] = ex.id;
+  if (original) {
+    mcp::strip_result(response);  // the server's own revision marks; the gateway adds its own
+  }
   if (!ex.session->single_server) {
     if (auto* result = response.if_contains("result")) {
       expose_uris(*result, ex.method, slot.cfg.name);
@@ -105,6 +131,23 @@ std::optional<std::int64_t> Relay::gateway_progress_token(Exchange& ex, json::ob
   progress_[token] = ProgressRoute{ex.session, *t, ex.out};
   req["params"].as_object()["_meta"].as_object()["progressToken"] = token;
   return token;
+}
+
+void Relay::ask_for_logs(const Exchange& ex, json::object& req) {
+  // A server of the stateless revision logs only for a request that names a level: the
+  // request's own (a stateless client's), else its session's (logging/setLevel; a session
+  // that set none hears everything).
+  int rank = ex.out ? ex.out->current().log_rank() : -1;
+  if (rank < 0) {
+    rank = std::max(ex.session->log_rank, 0);
+  }
+  if (const auto level = mcp::log_level_name(rank); !level.empty()) {
+    json::value& meta = params_of(req)["_meta"];
+    if (!meta.is_object()) {
+      meta = json::object();
+    }
+    meta.get_object()[mcp::meta::kLogLevel] = level;
+  }
 }
 
 std::shared_ptr<InFlight> Relay::track(Exchange& ex) {
@@ -152,10 +195,8 @@ asio::awaitable<void> Relay::set_level(Exchange& ex) {
         min_rank = std::min(min_rank, other.log_rank);
       }
     });
-    static constexpr const char* kLevels[] = {"debug", "info", "notice", "warning",
-                                              "error", "critical", "alert", "emergency"};
     json::object p;
-    p["level"] = kLevels[min_rank];
+    p["level"] = mcp::log_level_name(min_rank);
     slot->backend->send_request(
         jsonrpc::make_request(0, mcp::method::kLoggingSetLevel, std::move(p)));
   }

@@ -10,11 +10,16 @@
 #include "mcp/modern.hpp"
 #include "mcp/protocol.hpp"
 
+#include "common/error.hpp"
+
 #include <fmt/format.h>
 
 namespace mcpgw::relay {
 
 namespace {
+
+/// How many rounds a server of the stateless revision may ask for before the call fails.
+constexpr int kMaxRounds = 10;
 
 /// Bound into every requestState: a token the gateway sealed for something else never opens.
 constexpr std::string_view kPurpose = "mcpgw/mrtr/requestState/1";
@@ -192,6 +197,94 @@ std::variant<json::value, std::string> Relay::resume(const SessionPtr& session,
     end_round(*session, key, *r);  // what is still unanswered, or came meanwhile
   }
   return r->request_id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The other way: a server of the stateless revision asks, the client is of any revision.
+
+asio::awaitable<json::object> Relay::fulfil_input(Exchange& ex, const json::object& original,
+                                                  json::object response, InFlight& inflight,
+                                                  Clock::time_point deadline) {
+  auto backend = ex.slot->backend;
+  for (int round = 1; mcp::is_input_required(response); ++round) {
+    if (round > kMaxRounds) {
+      co_return jsonrpc::make_error(
+          ex.id, rpc_code::kInternalError,
+          fmt::format("Server '{}' still asked for input after {} rounds", ex.server,
+                      kMaxRounds));
+    }
+    json::object& result = response["result"].as_object();
+    json::object answers;
+    if (const auto* questions = result.if_contains("inputRequests");
+        questions != nullptr && questions->is_object()) {
+      for (const auto& [key, question] : questions->get_object()) {
+        auto answer = co_await ask_for(ex, question, deadline);
+        if (auto* refusal = std::get_if<json::object>(&answer)) {
+          co_return std::move(*refusal);
+        }
+        answers[key] = std::get<json::value>(std::move(answer));
+      }
+    }
+    json::object retry = original;
+    json::object& params = params_of(retry);
+    if (!answers.empty()) {
+      params["inputResponses"] = std::move(answers);
+    }
+    if (const auto* state = result.if_contains("requestState")) {
+      params["requestState"] = *state;
+    }
+    auto call = backend->send_request(std::move(retry));
+    inflight.call = call;
+    if (!co_await call->done.wait_until(deadline)) {
+      backend->cancel(*call, make_error_code(Errc::upstream_timeout), "mcpgw: no response in time");
+    }
+    if (call->ec) {
+      co_return jsonrpc::make_error(ex.id, to_rpc_code(call->ec),
+                                    call->detail.empty() ? call->ec.message() : call->detail);
+    }
+    response = std::move(*call->response);
+  }
+  co_return response;
+}
+
+asio::awaitable<std::variant<json::value, json::object>> Relay::ask_for(
+    Exchange& ex, const json::value& question, Clock::time_point deadline) {
+  const json::object* q = question.is_object() ? &question.get_object() : nullptr;
+  const std::string method(q ? string_at(*q, "method") : std::string_view());
+  namespace mm = mcp::method;
+  const char* needed = method == mm::kSamplingCreateMessage ? "sampling"
+                       : method == mm::kElicitationCreate   ? "elicitation"
+                       : method == mm::kRootsList           ? "roots"
+                                                            : nullptr;
+  if (needed == nullptr || !ex.session->client_capabilities().contains(needed)) {
+    json::object missing;
+    missing[needed ? needed : "unknown"] = json::object();
+    json::object data;
+    data["requiredCapabilities"] = std::move(missing);
+    co_return jsonrpc::make_error(
+        ex.id, rpc_code::kMissingCapability,
+        fmt::format("Server '{}' asked the client for {}, which the client did not declare",
+                    ex.server, method.empty() ? std::string("something unknown") : method),
+        std::move(data));
+  }
+  json::object params;
+  if (const auto* p = q->if_contains("params"); p != nullptr && p->is_object()) {
+    params = p->get_object();
+  }
+  auto answer = co_await ask_client(ex.session, ex.out, method, std::move(params), deadline);
+  if (!answer) {
+    co_return jsonrpc::make_error(ex.id, rpc_code::kInternalError,
+                                  fmt::format("The client did not answer the {} of server '{}'",
+                                              method, ex.server));
+  }
+  if (auto* result = answer->if_contains("result")) {
+    co_return std::move(*result);
+  }
+  const auto* e = answer->if_contains("error");
+  co_return jsonrpc::make_error(
+      ex.id, rpc_code::kInternalError,
+      fmt::format("The client refused the {} of server '{}': {}", method, ex.server,
+                  e ? json::serialize(*e) : std::string("no result")));
 }
 
 }  // namespace mcpgw::relay

@@ -211,6 +211,8 @@ class Relay {
   /// The error for a server that is not ready (after waiting, bounded, for one that is
   /// starting); nullopt when it is ready.
   asio::awaitable<std::optional<json::object>> not_ready(Exchange& ex, Clock::time_point deadline);
+  /// Toward a server of the stateless revision: the log level the request's client wants.
+  static void ask_for_logs(const Exchange& ex, json::object& req);
   /// Replaces the client's progress token in `req` by one of the gateway's (if it gave one).
   std::optional<std::int64_t> gateway_progress_token(Exchange& ex, json::object& req);
   /// The in-flight record of a forwarded request (for cancellation and attribution).
@@ -254,6 +256,17 @@ class Relay {
   std::shared_ptr<Rounds> open_rounds(Exchange& ex, const json::value& client_id);
   /// Ends the current round with the questions not answered yet.
   void end_round(Session& s, const std::string& key, Rounds& r);
+  /// A server of the stateless revision answered `input_required`: each question goes to the
+  /// client (a real request on its session, or a round of its own), and the request is sent
+  /// again with the answers and the server's requestState, until the server completes it.
+  asio::awaitable<json::object> fulfil_input(Exchange& ex, const json::object& original,
+                                             json::object response, InFlight& inflight,
+                                             Clock::time_point deadline);
+  /// One question of a server to the client: its answer (a result), or the error reply that
+  /// ends the call.
+  asio::awaitable<std::variant<json::value, json::object>> ask_for(Exchange& ex,
+                                                                   const json::value& question,
+                                                                   Clock::time_point deadline);
   /// A retry's checks (requestState, method, target, inputResponses); the rounds it
   /// continues, or why not.
   std::variant<std::shared_ptr<Rounds>, std::string> check_retry(Session& s,

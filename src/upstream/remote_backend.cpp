@@ -1,7 +1,9 @@
 #include "upstream/remote_backend.hpp"
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 #include "jsonrpc/message.hpp"
+#include "mcp/modern.hpp"
 #include "mcp/protocol.hpp"
 #include "upstream/sse_parser.hpp"
 
@@ -13,7 +15,6 @@
 namespace mcpgw::upstream {
 
 namespace {
-constexpr std::size_t kErrorBodyBytes = 512;
 constexpr auto kDeleteTimeout = std::chrono::seconds(2);
 constexpr auto kStreamRetryMin = std::chrono::milliseconds(500);
 constexpr auto kStreamRetryMax = std::chrono::seconds(30);
@@ -22,23 +23,6 @@ constexpr int kResumeAttempts = 3;
 constexpr auto kCancelGrace = std::chrono::milliseconds(500);
 constexpr std::string_view kAcceptBoth = "application/json, text/event-stream";
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-std::string printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, kErrorBodyBytes)) {
-    out.push_back(c == '\n' || c == '\r' ? ' ' : (static_cast<unsigned char>(c) < 0x20 ? '?' : c));
-  }
-  return std::string(trim(out));
-}
 }  // namespace
 
 RemoteBackend::RemoteBackend(asio::any_io_executor ex, const config::ServerConfig& server,
@@ -86,32 +70,6 @@ bool RemoteBackend::deliver_text(std::string_view text) {
   return true;
 }
 
-asio::awaitable<std::string> RemoteBackend::describe_status(HttpResponse& resp,
-                                                            std::string_view what) {
-  std::string body;
-  boost::system::error_code ec;
-  co_await resp.read_all(body, 64 * 1024, Clock::now() + std::chrono::seconds(2), ec);
-  const unsigned status = resp.status();
-  std::string text = printable(body);
-  co_return fmt::format("{} answered HTTP {} {}{}{}", what, status,
-                        http::obsolete_reason(static_cast<http::status>(status)),
-                        text.empty() ? "" : ": ", text);
-}
-
-asio::awaitable<void> RemoteBackend::refused(HttpResponse& resp, const json::object& message,
-                                              std::int64_t wire_id, bool degrade) {
-  auto why = co_await describe_status(resp, "the server");
-  if (wire_id != 0) {
-    fail_call(wire_id, make_error_code(Errc::upstream_protocol),
-              fmt::format("server '{}': {}", server_.name, why));
-  } else {
-    spdlog::warn("[{}] {} not accepted: {}", server_.name, jsonrpc::method(message), why);
-  }
-  if (degrade) {
-    set_degraded(std::move(why));
-  }
-}
-
 template <class F>
 asio::awaitable<bool> RemoteBackend::read_events(HttpResponse& resp, Clock::time_point& deadline,
                                                  std::string& last_id, F&& on_event) {
@@ -150,14 +108,24 @@ asio::awaitable<bool> RemoteBackend::read_events(HttpResponse& resp, Clock::time
 // ---------------------------------------------------------------------------------------------
 // Streamable HTTP
 
-void StreamableHttpBackend::request_headers(http::fields& h, bool initialize) const {
+void StreamableHttpBackend::request_headers(http::fields& h, const json::object* message) const {
   add_headers(h);
   h.set(http::field::content_type, "application/json");
   h.set(http::field::accept, kAcceptBoth);
   if (!session_id_.empty()) {
     h.set("Mcp-Session-Id", session_id_);
   }
-  if (!initialize && !info_.protocol_version.empty()) {
+  const bool initialize =
+      message != nullptr && jsonrpc::method(*message) == mcp::method::kInitialize;
+  if (modern_) {
+    // The stateless revision: the body's revision, method and name mirrored in headers.
+    h.set("MCP-Protocol-Version", mcp::kModernVersion);
+    if (message != nullptr) {
+      for (auto& [name, value] : mcp::mirrored_headers(*message)) {
+        h.set(name, value);
+      }
+    }
+  } else if (!initialize && !info_.protocol_version.empty()) {
     h.set("MCP-Protocol-Version", info_.protocol_version);
   }
 }
@@ -186,8 +154,10 @@ asio::awaitable<bool> StreamableHttpBackend::run_once() {
   spdlog::info("[{}] ready (protocol {}, {}, {})", server_.name, info_.protocol_version,
                url_.origin(), session_id_.empty() ? "stateless" : "session " + session_id_);
   became_ready();
-  asio::co_spawn(ex_, [self = me(), gen = generation_]() { return self->listen(gen); },
-                 asio::detached);
+  if (!modern_) {  // the stateless revision has no GET stream
+    asio::co_spawn(ex_, [self = me(), gen = generation_]() { return self->listen(gen); },
+                   asio::detached);
+  }
 
   co_await serve_until(broken_, broken_reason_);
   ++generation_;
@@ -278,7 +248,7 @@ asio::awaitable<void> StreamableHttpBackend::post(json::object message, std::int
   HttpRequest req;
   req.method = http::verb::post;
   req.target = url_.target;
-  request_headers(req.headers, is_init);
+  request_headers(req.headers, &message);
   req.body = jsonrpc::serialize(message);
   const std::string sent_session = session_id_;
   const auto deadline = Clock::now() + (is_init ? Clock::duration(gateway_.timeouts.startup)
@@ -328,6 +298,10 @@ asio::awaitable<void> StreamableHttpBackend::post(json::object message, std::int
     std::string body;
     co_await resp->read_all(body, 64 * 1024, deadline, ec);
     co_return;  // accepted; a request's response then comes on the GET stream
+  }
+  if (status / 100 == 4 && (is_init || modern_) && wire_id != 0) {
+    co_await error_body(*resp, wire_id, is_init, deadline);
+    co_return;
   }
   if (status / 100 != 2) {
     co_await refused(*resp, message, wire_id, !is_init);
@@ -429,7 +403,7 @@ HttpRequest StreamableHttpBackend::stream_request(std::string_view last_id) cons
   HttpRequest req;
   req.method = http::verb::get;
   req.target = url_.target;
-  request_headers(req.headers, false);
+  request_headers(req.headers, nullptr);
   req.headers.set(http::field::accept, "text/event-stream");
   req.headers.erase(http::field::content_type);
   if (!last_id.empty()) {

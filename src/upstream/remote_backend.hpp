@@ -10,6 +10,9 @@
 namespace mcpgw::upstream {
 
 /// What both remote transports share: the HTTP client, the configured headers, reading SSE.
+/// The start of a body, on one line, fit for a log or an error message.
+std::string printable(std::string_view s);
+
 class RemoteBackend : public RpcBackend {
  public:
   RemoteBackend(asio::any_io_executor ex, const config::ServerConfig& server,
@@ -74,7 +77,13 @@ class StreamableHttpBackend final : public RemoteBackend {
   /// The upstream session `old` is gone: starts a new one (once, however many noticed).
   asio::awaitable<bool> reinitialize(std::string old);
   asio::awaitable<void> listen(std::uint64_t generation);
-  void request_headers(http::fields& h, bool initialize) const;
+  /// The headers of a POST of `message` (null: the GET stream).
+  void request_headers(http::fields& h, const json::object* message) const;
+  /// A request answered 4xx: a JSON-RPC error for it from a server of 2026-07-28 (or an
+  /// initialize refused for that revision alone) is delivered as its response; else the call
+  /// fails with the status and body.
+  asio::awaitable<void> error_body(HttpResponse& resp, std::int64_t wire_id, bool is_init,
+                                   Clock::time_point deadline);
   /// The server cannot be reached: end this life of the backend (the supervisor reconnects).
   void broken(std::string reason);
   std::shared_ptr<StreamableHttpBackend> me() {

@@ -2,12 +2,15 @@
 
 #include "common/error.hpp"
 #include "jsonrpc/message.hpp"
+#include "mcp/modern.hpp"
 #include "mcp/protocol.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 namespace mcpgw::upstream {
 
@@ -109,7 +112,34 @@ asio::awaitable<void> RpcBackend::supervise() {
   stopped_.set();
 }
 
+asio::awaitable<std::optional<json::object>> RpcBackend::handshake_call(
+    json::object request, Clock::time_point deadline, Handshake& failure) {
+  const std::string method(jsonrpc::method(request));
+  auto call = std::make_shared<Call>(ex_);
+  call->wire_id = next_wire_id();
+  request["id"] = call->wire_id;
+  pending_[call->wire_id] = call;
+  transmit(std::move(request), call->wire_id);
+  const bool answered = co_await call->done.wait_until(deadline);
+  if (!answered) {
+    pending_.erase(call->wire_id);
+    abandon(call->wire_id);
+    last_error_ = fmt::format("no answer to {} within {} ms", method,
+                              std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  gateway_.timeouts.startup).count());
+    failure = Handshake::no_answer;
+    co_return std::nullopt;
+  }
+  if (call->ec) {
+    last_error_ = call->detail.empty() ? call->ec.message() : call->detail;
+    failure = Handshake::transport_failed;
+    co_return std::nullopt;
+  }
+  co_return std::move(*call->response);
+}
+
 asio::awaitable<RpcBackend::Handshake> RpcBackend::handshake(Clock::time_point deadline) {
+  modern_ = false;
   json::object params;
   if (identity_.protocol_version.empty()) {
     params["protocolVersion"] = mcp::kLatestVersion;
@@ -118,29 +148,21 @@ asio::awaitable<RpcBackend::Handshake> RpcBackend::handshake(Clock::time_point d
   }
   params["capabilities"] = identity_.capabilities;
   params["clientInfo"] = identity_.client_info;
-  auto init = std::make_shared<Call>(ex_);
-  init->wire_id = next_wire_id();
-  auto req = jsonrpc::make_request(init->wire_id, mcp::method::kInitialize, std::move(params));
-  pending_[init->wire_id] = init;
-  transmit(std::move(req), init->wire_id);
-  const bool answered = co_await init->done.wait_until(deadline);
-  if (!answered) {
-    pending_.erase(init->wire_id);
-    abandon(init->wire_id);
-    last_error_ = fmt::format("no answer to initialize within {} ms",
-                              std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  gateway_.timeouts.startup).count());
-    co_return Handshake::no_answer;
+  Handshake failure = Handshake::ok;
+  auto response = co_await handshake_call(
+      jsonrpc::make_request(0, mcp::method::kInitialize, std::move(params)), deadline, failure);
+  if (!response) {
+    co_return failure;
   }
-  if (init->ec) {
-    last_error_ = init->detail.empty() ? init->ec.message() : init->detail;
-    co_return Handshake::transport_failed;
-  }
-  if (const auto* e = init->response->if_contains("error")) {
+  if (const auto* e = response->if_contains("error")) {
+    if (e->is_object() && mcp::refuses_for_modern(e->get_object()) &&
+        identity_.protocol_version.empty()) {
+      co_return co_await discover(deadline);  // a server of the stateless revision only
+    }
     last_error_ = fmt::format("initialize failed: {}", json::serialize(*e));
     co_return Handshake::refused;
   }
-  const auto* r = init->response->if_contains("result");
+  const auto* r = response->if_contains("result");
   if (r == nullptr || !r->is_object()) {
     last_error_ = "initialize answered without a result object";
     co_return Handshake::refused;
@@ -150,17 +172,59 @@ asio::awaitable<RpcBackend::Handshake> RpcBackend::handshake(Clock::time_point d
   if (const auto* v = res.if_contains("protocolVersion"); v && v->is_string()) {
     info_.protocol_version = std::string(v->get_string());
   }
-  if (const auto* v = res.if_contains("capabilities"); v && v->is_object()) {
-    info_.capabilities = v->get_object();
-  }
+  read_description(res);
   if (const auto* v = res.if_contains("serverInfo"); v && v->is_object()) {
     info_.server_info = v->get_object();
+  }
+  transmit(jsonrpc::make_notification(mcp::method::kInitialized, {}), 0);
+  co_return Handshake::ok;
+}
+
+asio::awaitable<RpcBackend::Handshake> RpcBackend::discover(Clock::time_point deadline) {
+  modern_ = true;  // from now on every request carries the envelope
+  json::object request = jsonrpc::make_request(0, mcp::method::kServerDiscover, json::object());
+  mcp::put_envelope(request, identity_.client_info, identity_.capabilities);
+  Handshake failure = Handshake::ok;
+  auto response = co_await handshake_call(std::move(request), deadline, failure);
+  if (!response) {
+    modern_ = false;
+    co_return failure;
+  }
+  const auto* r = response->if_contains("result");
+  const auto* versions = r != nullptr && r->is_object()
+                             ? r->get_object().if_contains("supportedVersions")
+                             : nullptr;
+  const bool speaks = versions != nullptr && versions->is_array() &&
+                      std::any_of(versions->get_array().begin(), versions->get_array().end(),
+                                  [](const json::value& v) {
+                                    return v.is_string() && v.get_string() == mcp::kModernVersion;
+                                  });
+  if (!speaks) {
+    modern_ = false;
+    last_error_ = fmt::format("the server refused initialize for {} and server/discover "
+                              "offers no revision the gateway speaks: {}",
+                              mcp::kLatestVersion, json::serialize(*response));
+    co_return Handshake::refused;
+  }
+  const auto& res = r->get_object();
+  info_ = InitInfo{};
+  info_.protocol_version = std::string(mcp::kModernVersion);
+  read_description(res);
+  if (const auto* m = res.if_contains("_meta"); m && m->is_object()) {
+    if (const auto* v = m->get_object().if_contains(mcp::meta::kServerInfo); v && v->is_object()) {
+      info_.server_info = v->get_object();
+    }
+  }
+  co_return Handshake::ok;
+}
+
+void RpcBackend::read_description(const json::object& res) {
+  if (const auto* v = res.if_contains("capabilities"); v && v->is_object()) {
+    info_.capabilities = v->get_object();
   }
   if (const auto* v = res.if_contains("instructions"); v && v->is_string()) {
     info_.instructions = std::string(v->get_string());
   }
-  transmit(jsonrpc::make_notification(mcp::method::kInitialized, {}), 0);
-  co_return Handshake::ok;
 }
 
 void RpcBackend::deliver(json::value&& parsed) {
@@ -304,6 +368,9 @@ CallPtr RpcBackend::send_request(json::object&& request) {
   }
   call->wire_id = next_wire_id();
   request["id"] = call->wire_id;
+  if (modern_ && mcp::meta_version(request).empty()) {
+    mcp::put_envelope(request, identity_.client_info, identity_.capabilities);
+  }
   pending_[call->wire_id] = call;
   transmit(std::move(request), call->wire_id);
   return call;

@@ -67,7 +67,17 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   enum class Handshake { ok, no_answer, transport_failed, refused };
   /// Sends initialize through `transmit`, waits until `deadline`, records what the server said
   /// (or why it failed, in last_error_), and sends notifications/initialized on success.
+  /// A server that refuses initialize for the 2026-07-28 revision alone is asked
+  /// server/discover instead: `modern_` then, and every request carries the envelope.
   asio::awaitable<Handshake> handshake(Clock::time_point deadline);
+  asio::awaitable<Handshake> discover(Clock::time_point deadline);
+  /// One request of the handshake, answered (result or error) by `deadline`; else nullopt,
+  /// with `failure` and last_error_ saying why.
+  asio::awaitable<std::optional<json::object>> handshake_call(json::object request,
+                                                              Clock::time_point deadline,
+                                                              Handshake& failure);
+  /// Capabilities and instructions, from initialize's or discover's result.
+  void read_description(const json::object& result);
   /// Routes a message from the server: responses complete their call, anything else goes to
   /// the listener. Batches are taken apart.
   void deliver(json::value&& msg);
@@ -105,6 +115,9 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   unsigned failures_ = 0;
   bool stopping_ = false;
   bool started_ = false;
+  /// The server speaks only 2026-07-28: no session, the envelope and mirrored headers on
+  /// every request.
+  bool modern_ = false;
   bool listener_gone_ = false;  ///< stop() returned: listener_ may be destroyed
   Event ready_;    ///< state_ == ready
   Event stopped_;  ///< supervisor finished

@@ -121,8 +121,12 @@ describe('audit trail', () => {
     const since = Date.now();
     const { client } = await connect(gw, { headers: { Authorization: `Bearer ${key}` } });
     const outcomes = [];
+    const errors = new Set();  // what the calls that failed were told (shown if rows are missing)
     const calls = Array.from({ length: 40 }, (_, i) => client.callTool({ name: 'alpha__sleep', arguments: { ms: 50 + (i % 5) * 40 } })
-      .then(() => outcomes.push('ok'), (e) => outcomes.push(/fetch failed|ECONNREFUSED|closed|terminated/i.test(e.message) ? 'lost' : 'answered-error')));
+      .then(() => outcomes.push('ok'), (e) => {
+        outcomes.push(/fetch failed|ECONNREFUSED|closed|terminated/i.test(e.message) ? 'lost' : 'answered-error');
+        errors.add(e.message);
+      }));
     await new Promise((r) => setTimeout(r, 60));
     const stopping = stopCleanly(gw);
     await Promise.all(calls);
@@ -130,6 +134,6 @@ describe('audit trail', () => {
     const answered = outcomes.filter((o) => o !== 'lost').length;
     assert.ok(answered > 0, 'some calls were answered');
     const written = rows().filter((r) => r.ts_ms >= since && r.target === 'alpha__sleep');
-    assert.equal(written.length, answered, `${answered} answered calls, ${written.length} rows`);
+    assert.equal(written.length, answered, `${answered} answered calls, ${written.length} rows; errors: ${[...errors].join(' | ')}`);
   });
 });

@@ -89,3 +89,53 @@ TEST(Modern, ResultsAreStamped) {
   stamp_result(error, "tools/list");
   EXPECT_FALSE(error.contains("result"));
 }
+
+TEST(Modern, TowardAModernServerTheEnvelopeAndHeadersAreMade) {
+  json::object req{{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"},
+                   {"params", json::object{{"name", "echo"}}}};
+  put_envelope(req, json::object{{"name", "mcpgw"}}, json::object{{"roots", json::object()}});
+  EXPECT_EQ(meta_version(req), "2026-07-28");
+  EXPECT_TRUE(missing_meta(req).empty());
+  const auto headers = mirrored_headers(req);
+  ASSERT_EQ(headers.size(), 2u);
+  EXPECT_EQ(headers[0], (std::pair<std::string, std::string>{"Mcp-Method", "tools/call"}));
+  EXPECT_EQ(headers[1], (std::pair<std::string, std::string>{"Mcp-Name", "echo"}));
+  EXPECT_TRUE(check_mirrored(req, {"2026-07-28", headers[0].second, headers[1].second}).empty());
+
+  json::object odd{{"id", 4}, {"method", "resources/read"},
+                   {"params", json::object{{"uri", "file:///caf\xc3\xa9 menu.txt"}}}};
+  const auto encoded = mirrored_headers(odd);
+  ASSERT_EQ(encoded.size(), 2u);
+  EXPECT_TRUE(encoded[1].second.starts_with("=?base64?")) << encoded[1].second;
+  EXPECT_EQ(decode_header_value(encoded[1].second),
+            std::optional<std::string>("file:///caf\xc3\xa9 menu.txt"));
+  json::object list{{"id", 5}, {"method", "tools/list"}};
+  EXPECT_EQ(mirrored_headers(list).size(), 1u) << "Mcp-Method only";
+}
+
+TEST(Modern, AnInitializeRefusedForTheModernRevisionAloneIsRecognized) {
+  const auto refusal = [](json::array supported, int code = -32022) {
+    return json::object{{"code", code},
+                        {"data", json::object{{"supported", std::move(supported)}}}};
+  };
+  EXPECT_TRUE(refuses_for_modern(refusal({"2026-07-28"})));
+  EXPECT_FALSE(refuses_for_modern(refusal({"2099-01-01"})));
+  EXPECT_FALSE(refuses_for_modern(refusal({"2026-07-28"}, -32602)));
+  EXPECT_FALSE(refuses_for_modern(json::object{{"code", -32022}}));
+}
+
+TEST(Modern, AModernServersMarksAreTakenOut) {
+  json::object asks{{"id", 1}, {"result", json::object{{"resultType", "input_required"}}}};
+  EXPECT_TRUE(is_input_required(asks));
+  json::object done{
+      {"id", 1},
+      {"result", json::object{{"resultType", "complete"},
+                              {"ttlMs", 5},
+                              {"cacheScope", "public"},
+                              {"content", json::array()},
+                              {"_meta", json::object{{"io.modelcontextprotocol/serverInfo",
+                                                      json::object{{"name", "up"}}}}}}}};
+  EXPECT_FALSE(is_input_required(done));
+  strip_result(done);
+  EXPECT_EQ(json::serialize(done.at("result")), R"({"content":[]})");
+}

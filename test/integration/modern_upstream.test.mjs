@@ -1,0 +1,88 @@
+// A server that speaks only 2026-07-28 behind mcpgw (a v2 `@modelcontextprotocol/server`
+// over Streamable HTTP that refuses initialize): mcpgw asks server/discover instead, sends
+// every request with the envelope and the mirrored headers, and turns the server's
+// `input_required` into a real elicitation for the client. Driven by the 1.x SDK client over
+// each transport and by the v2 client pinned to 2026-07-28: list, call, progress, a log,
+// an elicitation answered, and one that the client cannot answer.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { LoggingMessageNotificationSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+
+import { MODES, connect, textOf, useGateway, withTimeout } from './helpers.mjs';
+import { startServer } from './fixtures/v2_server.mjs';
+import { v2Connect } from './fixtures/v2_client.mjs';
+
+let v2;
+before(async () => { v2 = await startServer(); });
+after(async () => { await v2?.close(); });
+
+/** A client of either era with the same few calls: `kind` is one of MODES or 'v2'. */
+async function open(ctx, kind, { elicit = true } = {}) {
+  const logs = [];
+  const asked = [];
+  if (kind === 'v2') {
+    const c = await v2Connect(ctx.gw.url, { capabilities: elicit ? { elicitation: { form: {} } } : {} });
+    ctx.clients.push(c);
+    if (elicit) c.setRequestHandler('elicitation/create', async (req) => { asked.push(req.params.message); return { action: 'accept', content: { name: 'Ada' } }; });
+    c.setNotificationHandler('notifications/message', (n) => logs.push(n.params));
+    return { c, logs, asked, logMeta: { 'io.modelcontextprotocol/logLevel': 'info' } };
+  }
+  const { client: c } = await connect(ctx.gw, { ctx, mode: kind, capabilities: elicit ? { elicitation: {} } : {} });
+  if (elicit) c.setRequestHandler(ElicitRequestSchema, async (req) => { asked.push(req.params.message); return { action: 'accept', content: { name: 'Ada' } }; });
+  c.setNotificationHandler(LoggingMessageNotificationSchema, (n) => logs.push(n.params));
+  return { c, logs, asked, logMeta: undefined };
+}
+
+describe('a server of 2026-07-28 only, behind the gateway', () => {
+  const ctx = useGateway(() => ({
+    mcpServers: { modern: { url: `http://127.0.0.1:${v2.port}/mcp` } },
+    gateway: { timeouts: { drainMs: 1000 } },
+  }));
+
+  for (const kind of [...MODES, 'v2']) {
+    test(`${kind} client: list, call, progress, a log, an elicitation answered`, async () => {
+      const { c, logs, asked, logMeta } = await open(ctx, kind);
+      const names = (await c.listTools()).tools.map((t) => t.name).sort();
+      assert.deepEqual(names, ['modern__add', 'modern__echo', 'modern__elicit', 'modern__log', 'modern__progress']);
+
+      const echo = await c.callTool({ name: 'modern__echo', arguments: { message: `from ${kind}` } });
+      assert.equal(textOf(echo), `from ${kind}`);
+      assert.equal(echo.resultType === undefined || echo.resultType === 'complete', true);
+      if (kind !== 'v2') {
+        assert.equal(echo.resultType, undefined, 'a client of an older revision gets no resultType');
+        assert.equal(echo._meta?.['io.modelcontextprotocol/serverInfo'], undefined);
+      }
+
+      const steps = [];
+      const onprogress = (n) => steps.push(n.progress);
+      const p = kind === 'v2'  // the v2 client takes its options second; 1.x a result schema first
+        ? await c.callTool({ name: 'modern__progress', arguments: { steps: 3 } }, { onprogress })
+        : await c.callTool({ name: 'modern__progress', arguments: { steps: 3 } }, undefined, { onprogress });
+      assert.equal(textOf(p), 'done 3 steps');
+      assert.deepEqual(steps, [1, 2, 3]);
+
+      const logged = await c.callTool({ name: 'modern__log', arguments: { level: 'warning', message: `log ${kind}` }, ...(logMeta ? { _meta: logMeta } : {}) });
+      assert.equal(textOf(logged), 'logged at warning');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(logs.some((l) => JSON.stringify(l.data).includes(`log ${kind}`)), JSON.stringify(logs));
+
+      const hello = await withTimeout(c.callTool({ name: 'modern__elicit', arguments: {} }), 10000, 'elicit');
+      assert.equal(textOf(hello), 'hello Ada');
+      assert.deepEqual(asked, ['What is your name?']);
+    });
+  }
+
+  test('the gateway reached it with server/discover: ready, stateless', async () => {
+    const health = await ctx.gw.health();
+    const s = health.servers?.modern ?? health.servers?.find?.((x) => x.name === 'modern');
+    assert.ok(s, JSON.stringify(health));
+    assert.equal(s.state, 'ready', JSON.stringify(s));
+  });
+
+  test('a client that did not declare elicitation: the server\'s -32021, not a hang', async () => {
+    const { c } = await open(ctx, 'both', { elicit: false });
+    await assert.rejects(withTimeout(c.callTool({ name: 'modern__elicit', arguments: {} }), 10000, 'elicit'),
+      (e) => e.code === -32021 && /capabilit/.test(e.message));
+  });
+});
