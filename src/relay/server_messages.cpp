@@ -72,6 +72,14 @@ void Relay::notify_sessions(BackendSlot& slot, std::string_view method) {
 void Relay::on_backend_message(BackendSlot& slot, json::object&& msg) {
   const std::string m(jsonrpc::method(msg));
   namespace mm = mcp::method;
+  if (m == mm::kSubscriptionsAcknowledged) {
+    return;  // the gateway's own listen at a server of 2026-07-28 is open
+  }
+  if (auto* p = msg.if_contains("params"); p != nullptr && p->is_object()) {
+    if (auto* meta = p->get_object().if_contains("_meta"); meta != nullptr && meta->is_object()) {
+      meta->get_object().erase(mcp::meta::kSubscriptionId);  // that listen's, not a client's
+    }
+  }
   if (msg.contains("id")) {
     forward_server_request(slot, std::move(msg));
   } else if (m == mm::kProgress) {

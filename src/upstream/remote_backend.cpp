@@ -154,10 +154,8 @@ asio::awaitable<bool> StreamableHttpBackend::run_once() {
   spdlog::info("[{}] ready (protocol {}, {}, {})", server_.name, info_.protocol_version,
                url_.origin(), session_id_.empty() ? "stateless" : "session " + session_id_);
   became_ready();
-  if (!modern_) {  // the stateless revision has no GET stream
-    asio::co_spawn(ex_, [self = me(), gen = generation_]() { return self->listen(gen); },
-                   asio::detached);
-  }
+  asio::co_spawn(ex_, [self = me(), gen = generation_]() { return self->listen(gen); },
+                 asio::detached);
 
   co_await serve_until(broken_, broken_reason_);
   ++generation_;
@@ -412,6 +410,24 @@ HttpRequest StreamableHttpBackend::stream_request(std::string_view last_id) cons
   return req;
 }
 
+std::optional<HttpRequest> StreamableHttpBackend::listen_http_request(
+    std::string_view last_id) const {
+  if (!modern_) {
+    return stream_request(last_id);  // the GET stream
+  }
+  json::object listen = listen_request();
+  if (listen.empty()) {
+    return std::nullopt;  // nothing of it changes
+  }
+  HttpRequest req;
+  req.method = http::verb::post;
+  req.target = url_.target;
+  request_headers(req.headers, &listen);
+  req.headers.set(http::field::accept, "text/event-stream");
+  req.body = jsonrpc::serialize(listen);
+  return req;
+}
+
 asio::awaitable<bool> StreamableHttpBackend::reinitialize(std::string old) {
   auto keep = me();
   if (reinitializing_) {
@@ -450,10 +466,14 @@ asio::awaitable<void> StreamableHttpBackend::listen(std::uint64_t generation) {
   auto backoff = std::chrono::milliseconds(kStreamRetryMin);
   std::string last_id;
   while (!stopping_ && generation == generation_) {
+    auto request = listen_http_request(last_id);
+    if (!request) {
+      co_return;
+    }
     boost::system::error_code ec;
     std::string error;
     bool connect_failed = false;
-    auto resp = co_await client_->send(stream_request(last_id),
+    auto resp = co_await client_->send(std::move(*request),
                                        Clock::now() + gateway_.timeouts.startup, ec, error,
                                        connect_failed);
     if (stopping_ || generation != generation_) {

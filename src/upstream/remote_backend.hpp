@@ -5,14 +5,15 @@
 #include "upstream/rpc_backend.hpp"
 #include "upstream/sse_parser.hpp"
 
+#include <optional>
 #include <unordered_map>
 
 namespace mcpgw::upstream {
 
-/// What both remote transports share: the HTTP client, the configured headers, reading SSE.
 /// The start of a body, on one line, fit for a log or an error message.
 std::string printable(std::string_view s);
 
+/// What both remote transports share: the HTTP client, the configured headers, reading SSE.
 class RemoteBackend : public RpcBackend {
  public:
   RemoteBackend(asio::any_io_executor ex, const config::ServerConfig& server,
@@ -79,6 +80,9 @@ class StreamableHttpBackend final : public RemoteBackend {
   asio::awaitable<void> listen(std::uint64_t generation);
   /// The headers of a POST of `message` (null: the GET stream).
   void request_headers(http::fields& h, const json::object* message) const;
+  /// The request that opens the stream of what the server sends on its own: the GET stream,
+  /// or subscriptions/listen for a server of 2026-07-28 (nullopt: it has nothing to send).
+  std::optional<HttpRequest> listen_http_request(std::string_view last_id) const;
   /// A request answered 4xx: a JSON-RPC error for it from a server of 2026-07-28 (or an
   /// initialize refused for that revision alone) is delivered as its response; else the call
   /// fails with the status and body.

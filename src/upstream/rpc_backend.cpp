@@ -218,6 +218,33 @@ asio::awaitable<RpcBackend::Handshake> RpcBackend::discover(Clock::time_point de
   co_return Handshake::ok;
 }
 
+json::object RpcBackend::listen_request() const {
+  if (!modern_) {
+    return {};
+  }
+  json::object filter;
+  for (auto [kind, key] : {std::pair{"tools", "toolsListChanged"},
+                           std::pair{"prompts", "promptsListChanged"},
+                           std::pair{"resources", "resourcesListChanged"}}) {
+    const auto* c = info_.capabilities.if_contains(kind);
+    const auto* changes = c != nullptr && c->is_object() ? c->get_object().if_contains("listChanged")
+                                                         : nullptr;
+    if (changes != nullptr && changes->is_bool() && changes->get_bool()) {
+      filter[key] = true;
+    }
+  }
+  if (filter.empty()) {
+    return {};
+  }
+  json::object params;
+  params["notifications"] = std::move(filter);
+  json::object request =
+      jsonrpc::make_request(json::value("mcpgw-listen"), mcp::method::kSubscriptionsListen,
+                            std::move(params));
+  mcp::put_envelope(request, identity_.client_info, identity_.capabilities);
+  return request;
+}
+
 void RpcBackend::read_description(const json::object& res) {
   if (const auto* v = res.if_contains("capabilities"); v && v->is_object()) {
     info_.capabilities = v->get_object();

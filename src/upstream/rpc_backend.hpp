@@ -76,6 +76,9 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   asio::awaitable<std::optional<json::object>> handshake_call(json::object request,
                                                               Clock::time_point deadline,
                                                               Handshake& failure);
+  /// A server of 2026-07-28 sends its list changes only on subscriptions/listen: the request
+  /// for the kinds it says change (empty when none does, or for older servers).
+  json::object listen_request() const;
   /// Capabilities and instructions, from initialize's or discover's result.
   void read_description(const json::object& result);
   /// Routes a message from the server: responses complete their call, anything else goes to

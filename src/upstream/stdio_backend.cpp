@@ -138,28 +138,33 @@ asio::awaitable<bool> StdioBackend::run_once() {
   }
 
   if (ok) {
-    spdlog::info("[{}] ready (protocol {}, pid {})", server_.name, info_.protocol_version, pid);
-    became_ready();
-    while (!child_exited_ && !stdout_closed_ && !stopping_) {
-      co_await exited_.wait_until(Clock::time_point::max());
-    }
-    // Not ready from this instant: no request may be written to a process that is gone.
-    set_state(BackendState::restarting);
-    if (!stopping_) {
-      // stdout usually closes a moment before the exit is reaped: wait briefly for the status.
-      co_await reaped_.wait_until(Clock::now() + kReapWait);
-      last_error_ = protocol_error_.empty() ? exit_reason()
-                                            : fmt::format("{} ({})", protocol_error_, exit_reason());
-    }
-    if (!stopping_) {
-      spdlog::error("[{}] {}", server_.name, last_error_);
-    }
+    co_await serve_child(pid);
   }
 
   // Tear down: fail what is outstanding, then make sure the whole process group is gone.
   fail_outstanding(Errc::upstream_closed);
   co_await close_child();
   co_return ok;
+}
+
+asio::awaitable<void> StdioBackend::serve_child(pid_t pid) {
+  spdlog::info("[{}] ready (protocol {}, pid {})", server_.name, info_.protocol_version, pid);
+  became_ready();
+  if (auto listen = listen_request(); !listen.empty()) {
+    transmit(std::move(listen), 0);  // its notifications come on stdout as any other
+  }
+  while (!child_exited_ && !stdout_closed_ && !stopping_) {
+    co_await exited_.wait_until(Clock::time_point::max());
+  }
+  // Not ready from this instant: no request may be written to a process that is gone.
+  set_state(BackendState::restarting);
+  if (!stopping_) {
+    // stdout usually closes a moment before the exit is reaped: wait briefly for the status.
+    co_await reaped_.wait_until(Clock::now() + kReapWait);
+    last_error_ = protocol_error_.empty() ? exit_reason()
+                                          : fmt::format("{} ({})", protocol_error_, exit_reason());
+    spdlog::error("[{}] {}", server_.name, last_error_);
+  }
 }
 
 asio::awaitable<void> StdioBackend::close_child() {

@@ -40,6 +40,8 @@ class StdioBackend final : public RpcBackend {
   void on_gone();
   /// "process exited with status 1", "process killed by signal 9", "closed its stdout".
   std::string exit_reason() const;
+  /// The server is ready: serves until its process ends (or stop()).
+  asio::awaitable<void> serve_child(pid_t pid);
   asio::awaitable<void> close_child();
   /// The child is gone for good: forget it, untrack its group, give back its process slot.
   void release_child();

@@ -3,13 +3,17 @@
 // every request with the envelope and the mirrored headers, and turns the server's
 // `input_required` into a real elicitation for the client. Driven by the 1.x SDK client over
 // each transport and by the v2 client pinned to 2026-07-28: list, call, progress, a log,
-// an elicitation answered, and one that the client cannot answer.
+// an elicitation answered, a list change delivered, and one question the client cannot answer.
+// The server runs over Streamable HTTP and over stdio.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { LoggingMessageNotificationSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ElicitRequestSchema, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 
-import { MODES, connect, textOf, useGateway, withTimeout } from './helpers.mjs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { MODES, NODE, connect, textOf, useGateway, waitFor, withTimeout } from './helpers.mjs';
 import { startServer } from './fixtures/v2_server.mjs';
 import { v2Connect } from './fixtures/v2_client.mjs';
 
@@ -34,9 +38,13 @@ async function open(ctx, kind, { elicit = true } = {}) {
   return { c, logs, asked, logMeta: undefined };
 }
 
-describe('a server of 2026-07-28 only, behind the gateway', () => {
+const V2_SERVER_JS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'v2_server.mjs');
+
+for (const transport of ['http', 'stdio']) describe(`a server of 2026-07-28 only, behind the gateway (${transport})`, () => {
   const ctx = useGateway(() => ({
-    mcpServers: { modern: { url: `http://127.0.0.1:${v2.port}/mcp` } },
+    mcpServers: {
+      modern: transport === 'http' ? { url: `http://127.0.0.1:${v2.port}/mcp` } : { command: NODE, args: [V2_SERVER_JS, '--stdio'] },
+    },
     gateway: { timeouts: { drainMs: 1000 } },
   }));
 
@@ -44,7 +52,7 @@ describe('a server of 2026-07-28 only, behind the gateway', () => {
     test(`${kind} client: list, call, progress, a log, an elicitation answered`, async () => {
       const { c, logs, asked, logMeta } = await open(ctx, kind);
       const names = (await c.listTools()).tools.map((t) => t.name).sort();
-      assert.deepEqual(names, ['modern__add', 'modern__echo', 'modern__elicit', 'modern__log', 'modern__progress']);
+      assert.deepEqual(names, ['modern__add', 'modern__announce', 'modern__echo', 'modern__elicit', 'modern__log', 'modern__progress']);
 
       const echo = await c.callTool({ name: 'modern__echo', arguments: { message: `from ${kind}` } });
       assert.equal(textOf(echo), `from ${kind}`);
@@ -70,6 +78,17 @@ describe('a server of 2026-07-28 only, behind the gateway', () => {
       const hello = await withTimeout(c.callTool({ name: 'modern__elicit', arguments: {} }), 10000, 'elicit');
       assert.equal(textOf(hello), 'hello Ada');
       assert.deepEqual(asked, ['What is your name?']);
+
+      // The server's list change (on the gateway's listen at it) reaches the client: on its
+      // session's stream, or on its own listen.
+      let changed = 0;
+      const sub = kind === 'v2' ? await c.listen({ toolsListChanged: true }) : null;
+      if (kind === 'v2') c.setNotificationHandler('notifications/tools/list_changed', () => { changed += 1; });
+      else c.setNotificationHandler(ToolListChangedNotificationSchema, () => { changed += 1; });
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(textOf(await c.callTool({ name: 'modern__announce', arguments: {} })), 'announced');
+      await waitFor(() => changed > 0, { ms: 5000, label: 'tools/list_changed' });
+      await sub?.close();
     });
   }
 
