@@ -75,6 +75,9 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
   if (token) {
     progress_.erase(*token);
   }
+  if (!inflight->missing_capability.empty()) {
+    co_return missing_capability(ex, inflight->missing_capability);
+  }
   if (call->ec) {
     std::string detail = call->detail;
     if (call->ec == make_error_code(Errc::upstream_timeout)) {
@@ -131,6 +134,19 @@ std::optional<std::int64_t> Relay::gateway_progress_token(Exchange& ex, json::ob
   progress_[token] = ProgressRoute{ex.session, *t, ex.out};
   req["params"].as_object()["_meta"].as_object()["progressToken"] = token;
   return token;
+}
+
+json::object Relay::missing_capability(const Exchange& ex, const std::string& capability) {
+  json::object missing;
+  missing[capability] = json::object();
+  json::object data;
+  data["requiredCapabilities"] = std::move(missing);
+  return jsonrpc::make_error(
+      ex.id, rpc_code::kMissingCapability,
+      fmt::format("Missing required client capabilities: {} (server '{}' asked for {} during "
+                  "the request; declare it in _meta's clientCapabilities)",
+                  capability, ex.server, capability),
+      std::move(data));
 }
 
 void Relay::ask_for_logs(const Exchange& ex, json::object& req) {

@@ -257,15 +257,7 @@ asio::awaitable<std::variant<json::value, json::object>> Relay::ask_for(
                        : method == mm::kRootsList           ? "roots"
                                                             : nullptr;
   if (needed == nullptr || !ex.session->client_capabilities().contains(needed)) {
-    json::object missing;
-    missing[needed ? needed : "unknown"] = json::object();
-    json::object data;
-    data["requiredCapabilities"] = std::move(missing);
-    co_return jsonrpc::make_error(
-        ex.id, rpc_code::kMissingCapability,
-        fmt::format("Server '{}' asked the client for {}, which the client did not declare",
-                    ex.server, method.empty() ? std::string("something unknown") : method),
-        std::move(data));
+    co_return missing_capability(ex, needed != nullptr ? needed : method);
   }
   json::object params;
   if (const auto* p = q->if_contains("params"); p != nullptr && p->is_object()) {

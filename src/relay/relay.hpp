@@ -211,6 +211,8 @@ class Relay {
   /// The error for a server that is not ready (after waiting, bounded, for one that is
   /// starting); nullopt when it is ready.
   asio::awaitable<std::optional<json::object>> not_ready(Exchange& ex, Clock::time_point deadline);
+  /// The -32021 error for a stateless request whose server needed `capability` of it.
+  static json::object missing_capability(const Exchange& ex, const std::string& capability);
   /// Toward a server of the stateless revision: the log level the request's client wants.
   static void ask_for_logs(const Exchange& ex, json::object& req);
   /// Replaces the client's progress token in `req` by one of the gateway's (if it gave one).
@@ -245,6 +247,7 @@ class Relay {
   struct Target {
     SessionPtr session;
     std::shared_ptr<EventStream> out;
+    InFlight* inflight = nullptr;  ///< the request it is about (the newest), if any
   };
   std::optional<Target> attribute(BackendSlot& slot, bool& ambiguous);
   /// A request to the client: on `out` (older revisions), or as a question of the round `out`

@@ -38,12 +38,12 @@ std::optional<Relay::Target> Relay::attribute(BackendSlot& slot, bool& ambiguous
       return std::nullopt;
     }
     ambiguous = false;
-    return Target{slot.owner->shared_from_this(), newest ? newest->out : nullptr};
+    return Target{slot.owner->shared_from_this(), newest ? newest->out : nullptr, newest};
   }
   if (ambiguous || newest == nullptr) {
     return std::nullopt;
   }
-  return Target{newest->session.lock(), newest->out};
+  return Target{newest->session.lock(), newest->out, newest};
 }
 
 void Relay::deliver(Session& s, const std::shared_ptr<EventStream>& preferred,
@@ -210,6 +210,9 @@ void Relay::forward_server_request(BackendSlot& slot, json::object&& msg) {
                                                              : nullptr;
   if (needed != nullptr && !s.client_capabilities().contains(needed)) {
     answer_error(rpc_code::kMethodNotFound, fmt::format("Client does not support {}", needed));
+    if (s.protocol_version() == mcp::kModernVersion && target->inflight != nullptr) {
+      target->inflight->missing_capability = needed;  // the revision's answer: -32021
+    }
     return;
   }
   // Server request ids are per server; clients see one id space per session.

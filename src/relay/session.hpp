@@ -33,6 +33,9 @@ struct InFlight {
   BackendSlot* slot = nullptr;
   upstream::CallPtr call;
   std::uint64_t order = 0;  ///< start order, newest = highest
+  /// The server asked for something this stateless request did not declare it can answer
+  /// (sampling, elicitation, roots): the request ends with -32021.
+  std::string missing_capability;
 };
 
 /// A request of the gateway's own to the client (an approval by elicitation).

@@ -90,11 +90,11 @@ describe('MRTR: a server of an older revision asks a stateless client', () => {
     assert.equal(await callText(client, 'remote__roots', {}), '["file:///work/a","file:///work/b"]');
   });
 
-  test('a client that declares no elicitation: the server is told, the call is answered', async () => {
+  test('a client that declares no elicitation: -32021 naming it; the server is told, not hung', async () => {
     const { client } = await open({});
-    const r = await withTimeout(client.callTool({ name: 'remote__elicit', arguments: { question: 'q' } }), 15000, 'call');
-    assert.equal(r.isError, true);
-    assert.match(textOf(r), /does not support elicitation/);
+    await assert.rejects(withTimeout(client.callTool({ name: 'remote__elicit', arguments: { question: 'q' } }), 15000, 'call'),
+      (e) => e.code === -32021 && /elicitation/.test(e.message) && e.data?.requiredCapabilities?.elicitation !== undefined);
+    assert.match(await callText(client, 'remote__echo', { message: 'still fine' }), /still fine/);
   });
 
   test('one audit row per logical call, however many rounds', async () => {
