@@ -86,8 +86,8 @@ describe('MRTR: a server of an older revision asks a stateless client', () => {
   });
 
   test('the roots are the client\'s', async () => {
-    const { client } = await open({ roots: ['file:///work/a', 'file:///work/b'] });
-    assert.equal(await callText(client, 'remote__roots', {}), '["file:///work/a","file:///work/b"]');
+    const { client } = await open({ roots: ['file:///projects/a', 'file:///projects/b'] });
+    assert.equal(await callText(client, 'remote__roots', {}), '["file:///projects/a","file:///projects/b"]');
   });
 
   test('a client that declares no elicitation: -32021 naming it; the server is told, not hung', async () => {
