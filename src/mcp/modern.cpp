@@ -185,8 +185,7 @@ void stamp_result(json::object& reply, std::string_view method) {
 
 namespace mcpgw::mcp {
 
-void put_envelope(json::object& msg, const json::object& client_info,
-                  const json::object& capabilities) {
+json::object& meta_of(json::object& msg) {
   json::value& p = msg["params"];
   if (!p.is_object()) {
     p = json::object();
@@ -195,7 +194,12 @@ void put_envelope(json::object& msg, const json::object& client_info,
   if (!m.is_object()) {
     m = json::object();
   }
-  auto& meta_obj = m.get_object();
+  return m.get_object();
+}
+
+void put_envelope(json::object& msg, const json::object& client_info,
+                  const json::object& capabilities) {
+  auto& meta_obj = meta_of(msg);
   meta_obj[meta::kProtocolVersion] = kModernVersion;
   meta_obj[meta::kClientInfo] = client_info;
   meta_obj[meta::kClientCapabilities] = capabilities;

@@ -22,6 +22,9 @@ inline constexpr std::string_view kServerInfo = "io.modelcontextprotocol/serverI
 inline constexpr std::string_view kSubscriptionId = "io.modelcontextprotocol/subscriptionId";
 }  // namespace meta
 
+/// `params._meta` of a message, made (with `params`) when absent or not an object.
+json::object& meta_of(json::object& msg);
+
 /// `params._meta` of a message, or null.
 const json::object* request_meta(const json::object& msg) noexcept;
 

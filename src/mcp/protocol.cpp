@@ -19,6 +19,13 @@ constexpr std::array<std::string_view, 8> kLevels = {
     "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
 }  // namespace
 
+const char* capability_for(std::string_view m) noexcept {
+  return m == method::kSamplingCreateMessage ? "sampling"
+         : m == method::kElicitationCreate   ? "elicitation"
+         : m == method::kRootsList           ? "roots"
+                                             : nullptr;
+}
+
 std::string_view log_level_name(int rank) noexcept {
   return rank >= 0 && rank < static_cast<int>(kLevels.size()) ? kLevels[rank]
                                                               : std::string_view();

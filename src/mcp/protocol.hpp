@@ -64,6 +64,10 @@ inline constexpr std::string_view kSubscriptionsAcknowledged =
 
 /// RFC 5424 severity of an MCP logging level (debug = 0 … emergency = 7), -1 if unknown.
 int log_level_rank(std::string_view level) noexcept;
+/// The client capability a server→client request needs ("sampling", "elicitation", "roots");
+/// null for other methods.
+const char* capability_for(std::string_view method) noexcept;
+
 /// The level of a rank (empty when out of range).
 std::string_view log_level_name(int rank) noexcept;
 

@@ -37,12 +37,7 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
   std::optional<json::object> original;
   if (backend->info().protocol_version == mcp::kModernVersion) {
     // What this request's client can answer (the revision asks per request).
-    json::object caps;
-    for (const char* cap : {"roots", "sampling", "elicitation"}) {
-      if (const auto* v = ex.session->client_capabilities().if_contains(cap)) {
-        caps[cap] = *v;
-      }
-    }
+    json::object caps = ex.session->answerable_capabilities();
     // An empty elicitation capability (2025) means forms.
     if (auto* e = caps.if_contains("elicitation"); e && e->is_object() && e->get_object().empty()) {
       e->get_object()["form"] = json::object();
@@ -158,11 +153,7 @@ void Relay::ask_for_logs(const Exchange& ex, json::object& req) {
     rank = std::max(ex.session->log_rank, 0);
   }
   if (const auto level = mcp::log_level_name(rank); !level.empty()) {
-    json::value& meta = params_of(req)["_meta"];
-    if (!meta.is_object()) {
-      meta = json::object();
-    }
-    meta.get_object()[mcp::meta::kLogLevel] = level;
+    mcp::meta_of(req)[mcp::meta::kLogLevel] = level;
   }
 }
 

@@ -251,11 +251,7 @@ asio::awaitable<std::variant<json::value, json::object>> Relay::ask_for(
     Exchange& ex, const json::value& question, Clock::time_point deadline) {
   const json::object* q = question.is_object() ? &question.get_object() : nullptr;
   const std::string method(q ? string_at(*q, "method") : std::string_view());
-  namespace mm = mcp::method;
-  const char* needed = method == mm::kSamplingCreateMessage ? "sampling"
-                       : method == mm::kElicitationCreate   ? "elicitation"
-                       : method == mm::kRootsList           ? "roots"
-                                                            : nullptr;
+  const char* needed = mcp::capability_for(method);
   if (needed == nullptr || !ex.session->client_capabilities().contains(needed)) {
     co_return missing_capability(ex, needed != nullptr ? needed : method);
   }

@@ -22,11 +22,7 @@ bool asked(const json::object& filter, std::string_view key) {
 }
 
 void tag(json::object& msg, const json::value& subscription) {
-  json::value& meta = params_of(msg)["_meta"];
-  if (!meta.is_object()) {
-    meta = json::object();
-  }
-  meta.get_object()[mcp::meta::kSubscriptionId] = subscription;
+  mcp::meta_of(msg)[mcp::meta::kSubscriptionId] = subscription;
 }
 
 }  // namespace

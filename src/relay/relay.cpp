@@ -281,11 +281,7 @@ BackendSlot* Relay::slot_for(Session& s, std::string_view server) {
   // capabilities (roots included) and identity.
   auto slot = std::make_unique<BackendSlot>(*this, *cfg, &s);
   upstream::ClientIdentity identity;
-  for (const char* cap : {"roots", "sampling", "elicitation"}) {
-    if (const auto* v = s.client_capabilities().if_contains(cap)) {
-      identity.capabilities[cap] = *v;
-    }
-  }
+  identity.capabilities = s.answerable_capabilities();
   identity.client_info = s.client_info().empty() ? gateway_client_info() : s.client_info();
   if (cfg->options.forward_authorization) {
     identity.authorization = s.authorization;

@@ -204,10 +204,7 @@ void Relay::forward_server_request(BackendSlot& slot, json::object&& msg) {
     return;
   }
   Session& s = *target->session;
-  const char* needed = m == mcp::method::kSamplingCreateMessage ? "sampling"
-                       : m == mcp::method::kElicitationCreate ? "elicitation"
-                       : m == mcp::method::kRootsList        ? "roots"
-                                                             : nullptr;
+  const char* needed = mcp::capability_for(m);
   if (needed != nullptr && !s.client_capabilities().contains(needed)) {
     answer_error(rpc_code::kMethodNotFound, fmt::format("Client does not support {}", needed));
     if (s.protocol_version() == mcp::kModernVersion && target->inflight != nullptr) {

@@ -36,6 +36,16 @@ void Session::negotiate(std::string version, json::object capabilities, json::ob
   client_info_ = std::move(info);
 }
 
+json::object Session::answerable_capabilities() const {
+  json::object caps;
+  for (const char* cap : {"roots", "sampling", "elicitation"}) {
+    if (const auto* v = client_capabilities_.if_contains(cap)) {
+      caps[cap] = *v;
+    }
+  }
+  return caps;
+}
+
 Session::~Session() = default;
 
 std::shared_ptr<EventStream> Session::new_request_stream(bool sse_ok) {

@@ -139,6 +139,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool initialized() const noexcept { return initialized_; }
   const std::string& protocol_version() const noexcept { return protocol_version_; }
   const json::object& client_capabilities() const noexcept { return client_capabilities_; }
+  /// What of the client's capabilities a server may use through the gateway: roots,
+  /// sampling, elicitation.
+  json::object answerable_capabilities() const;
   const json::object& client_info() const noexcept { return client_info_; }
   bool closed() const noexcept { return closed_; }
 
