@@ -135,7 +135,9 @@ asio::awaitable<bool> HttpServer::Impl::write_json(Conn& c, const Request& req, 
   const bool keep = req.version() != 10 && req.keep_alive();
   std::string head;
   head.reserve(256);
-  head.append(status == 202 ? "HTTP/1.1 202 Accepted\r\n" : "HTTP/1.1 200 OK\r\n");
+  head.append(status == 202   ? "HTTP/1.1 202 Accepted\r\n"
+              : status == 400 ? "HTTP/1.1 400 Bad Request\r\n"
+                              : "HTTP/1.1 200 OK\r\n");
   head.append("Server: mcpgw\r\nContent-Type: application/json\r\nContent-Length: ");
   head.append(std::to_string(body.size()));
   head.append("\r\n");

@@ -34,6 +34,22 @@ bool is_retry(const json::object& msg) {
   return p != nullptr && p->is_object() && p->get_object().contains("requestState");
 }
 
+/// The request's Mcp-Param-* headers: the name after the prefix, lowercase, and the value.
+std::vector<std::pair<std::string, std::string>> param_headers(const Request& req) {
+  constexpr std::string_view kPrefix = "mcp-param-";
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& field : req) {
+    const auto name = field.name_string();
+    if (name.size() > kPrefix.size() && contains_ci(name.substr(0, kPrefix.size()), kPrefix)) {
+      std::string suffix(name.substr(kPrefix.size()));
+      std::transform(suffix.begin(), suffix.end(), suffix.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      out.emplace_back(std::move(suffix), std::string(field.value()));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 bool HttpServer::Impl::is_modern_request(const Request& req, const json::object& msg,
@@ -161,21 +177,37 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
     out->set_log_rank(mcp::log_level_rank(envelope.log_level));
   }
   json::value gateway_id;
+  // A retry of a round a server of this revision asked for goes on as a request of its own;
+  // a retry of a round the gateway asked for continues the call parked at its server.
+  std::optional<std::string> passed;
   if (is_retry(msg)) {
+    passed = relay_.open_passed(*s, msg);
+  }
+  std::string refused = passed ? *passed : std::string();
+  if (is_retry(msg) && !passed) {
     // The answers to a question the request asked (input_required): the same call goes on.
     auto resumed = relay_.resume(s, msg, out, id);
     if (auto* why = std::get_if<std::string>(&resumed)) {
-      const std::string body =
-          jsonrpc::serialize(jsonrpc::make_error(id, rpc_code::kInvalidParams, *why));
-      co_return co_await write_json(c, req, 200, body, {});
+      refused = std::move(*why);
+    } else {
+      gateway_id = std::get<json::value>(std::move(resumed));
     }
-    gateway_id = std::get<json::value>(std::move(resumed));
-  } else {
+  } else if (refused.empty()) {
     // Clients share the hidden session and number their requests alike (the v2 SDK from 0):
     // each request travels under an id of the gateway's; the reply gets the client's back.
     gateway_id = next_modern_id_++;
     msg["id"] = gateway_id;
-    asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, id), asio::detached);
+    relay::StatelessIntake intake;
+    intake.mirrored = true;
+    intake.continues = passed.has_value();
+    intake.param_headers = param_headers(req);
+    asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, id, std::move(intake)),
+                   asio::detached);
+  }
+  if (!refused.empty()) {
+    const std::string body =
+        jsonrpc::serialize(jsonrpc::make_error(id, rpc_code::kInvalidParams, refused));
+    co_return co_await write_json(c, req, 200, body, {});
   }
   // Named local, not a temporary, in the co_await (g++ 12 coroutine temporaries).
   const std::string version(mcp::kModernVersion);

@@ -129,7 +129,8 @@ class HttpServer::Impl {
   Response error_response(const Request& req, const boost::system::error_code& ec,
                           json::value id = nullptr, std::string_view message = {});
 
-  /// The hot path's reply: a 200/202 JSON body written as one preformatted buffer (no
+  /// The hot path's reply: a 200/202 (or, refusing a stateless request, 400) JSON body written
+  /// as one preformatted buffer (no
   /// header-field containers, one gathered send).
   asio::awaitable<bool> write_json(Conn& c, const Request& req, unsigned status,
                                    std::string_view body, std::string_view session_id);

@@ -249,7 +249,7 @@ asio::awaitable<bool> HttpServer::Impl::reply(Conn& c, Request& req, const Sessi
         relay_.close_session(s, "initialize failed");
       }
     }
-    co_return co_await write_json(c, req, 200, body, session_id);
+    co_return co_await write_json(c, req, out->http_status(), body, session_id);
   }
   s->register_stream(out);  // an SSE reply can be resumed with Last-Event-ID
   // The stateless revision has no resumption, so nothing to prime.

@@ -1,5 +1,6 @@
 #include "mcp/modern.hpp"
 
+#include "common/error.hpp"
 #include "jsonrpc/message.hpp"
 #include "mcp/protocol.hpp"
 
@@ -119,6 +120,78 @@ std::string check_mirrored(const json::object& msg, const MirroredHeaders& h) {
   return {};
 }
 
+namespace {
+
+/// A primitive argument as its header carries it; nullopt for what no header carries.
+std::optional<std::string> header_text(const json::value& v) {
+  if (v.is_string()) {
+    return std::string(v.get_string());
+  }
+  if (v.is_bool()) {
+    return std::string(v.get_bool() ? "true" : "false");
+  }
+  if (v.is_number()) {
+    return json::serialize(v);
+  }
+  return std::nullopt;
+}
+
+const std::string* find_header(const std::vector<std::pair<std::string, std::string>>& headers,
+                               std::string_view lowercase_suffix) {
+  for (const auto& [name, value] : headers) {
+    if (name == lowercase_suffix) {
+      return &value;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string check_param_headers(const json::object& tool, const json::object& call_params,
+                                const std::vector<std::pair<std::string, std::string>>& headers) {
+  const auto* schema = tool.if_contains("inputSchema");
+  const auto* props = schema != nullptr && schema->is_object()
+                          ? schema->get_object().if_contains("properties")
+                          : nullptr;
+  if (props == nullptr || !props->is_object()) {
+    return {};
+  }
+  const auto* a = call_params.if_contains("arguments");
+  const json::object* args = a != nullptr && a->is_object() ? &a->get_object() : nullptr;
+  for (const auto& [prop, def] : props->get_object()) {
+    const auto* h = def.is_object() ? def.get_object().if_contains("x-mcp-header") : nullptr;
+    if (h == nullptr || !h->is_string()) {
+      continue;
+    }
+    std::string suffix(h->get_string());
+    std::transform(suffix.begin(), suffix.end(), suffix.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    const std::string* sent = find_header(headers, suffix);
+    const json::value* v = args != nullptr ? args->if_contains(prop) : nullptr;
+    const auto body = v != nullptr ? header_text(*v) : std::nullopt;
+    if (!body) {
+      if (sent != nullptr && (v == nullptr || v->is_null())) {
+        return fmt::format("the Mcp-Param-{} header is sent but arguments.{} is not",
+                           std::string_view(h->get_string()), std::string_view(prop));
+      }
+      continue;
+    }
+    if (sent == nullptr) {
+      return fmt::format("the Mcp-Param-{} header is missing (arguments.{} is given)",
+                         std::string_view(h->get_string()), std::string_view(prop));
+    }
+    const auto decoded = decode_header_value(*sent);
+    if (!decoded || *decoded != *body) {
+      return fmt::format("the Mcp-Param-{} header {} arguments.{}",
+                         std::string_view(h->get_string()),
+                         decoded ? "does not match" : "is not valid Base64, so it cannot match",
+                         std::string_view(prop));
+    }
+  }
+  return {};
+}
+
 std::string_view missing_meta(const json::object& msg) noexcept {
   const auto* m = request_meta(msg);
   if (m == nullptr || !m->contains(meta::kProtocolVersion)) {
@@ -181,6 +254,20 @@ void stamp_result(json::object& reply, std::string_view method) {
   }
 }
 
+int http_status_of(const json::object& reply) noexcept {
+  const auto* e = reply.if_contains("error");
+  const auto* code = e != nullptr && e->is_object() ? e->get_object().if_contains("code")
+                                                    : nullptr;
+  if (code == nullptr || !code->is_int64()) {
+    return 200;
+  }
+  const auto c = code->get_int64();
+  return c == rpc_code::kHeaderMismatch || c == rpc_code::kMissingCapability ||
+                 c == rpc_code::kUnsupportedVersion
+             ? 400
+             : 200;
+}
+
 }  // namespace mcpgw::mcp
 
 namespace mcpgw::mcp {
@@ -205,6 +292,45 @@ void put_envelope(json::object& msg, const json::object& client_info,
   meta_obj[meta::kClientCapabilities] = capabilities;
 }
 
+std::string header_value(std::string_view text) {
+  const bool plain = !text.empty() && text.front() != ' ' && text.back() != ' ' &&
+                     std::all_of(text.begin(), text.end(),
+                                 [](char c) { return c >= 0x20 && c < 0x7f; }) &&
+                     !text.starts_with("=?");
+  if (plain) {
+    return std::string(text);
+  }
+  std::string b64(4 * ((text.size() + 2) / 3), '\0');
+  EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                  reinterpret_cast<const unsigned char*>(text.data()),
+                  static_cast<int>(text.size()));
+  return fmt::format("{}{}{}", kSentinelOpen, b64, kSentinelClose);
+}
+
+std::vector<std::pair<std::string, std::string>> param_headers(const json::object& tool,
+                                                               const json::object& call_params) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const auto* schema = tool.if_contains("inputSchema");
+  const auto* props = schema != nullptr && schema->is_object()
+                          ? schema->get_object().if_contains("properties")
+                          : nullptr;
+  const auto* a = call_params.if_contains("arguments");
+  if (props == nullptr || !props->is_object() || a == nullptr || !a->is_object()) {
+    return out;
+  }
+  for (const auto& [prop, def] : props->get_object()) {
+    const auto* h = def.is_object() ? def.get_object().if_contains("x-mcp-header") : nullptr;
+    const auto* v = a->get_object().if_contains(prop);
+    const auto text = h != nullptr && h->is_string() && v != nullptr ? header_text(*v)
+                                                                     : std::nullopt;
+    if (text) {
+      out.emplace_back(fmt::format("Mcp-Param-{}", std::string_view(h->get_string())),
+                       header_value(*text));
+    }
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, std::string>> mirrored_headers(const json::object& msg) {
   std::vector<std::pair<std::string, std::string>> out;
   const std::string_view method = jsonrpc::method(msg);
@@ -216,20 +342,7 @@ std::vector<std::pair<std::string, std::string>> mirrored_headers(const json::ob
   if (field == nullptr) {
     return out;
   }
-  const std::string_view name = string_in(params_of(msg), field);
-  const bool plain = !name.empty() && name.front() != ' ' && name.back() != ' ' &&
-                     std::all_of(name.begin(), name.end(),
-                                 [](char c) { return c >= 0x20 && c < 0x7f; }) &&
-                     !name.starts_with("=?");
-  if (plain) {
-    out.emplace_back("Mcp-Name", std::string(name));
-    return out;
-  }
-  std::string b64(4 * ((name.size() + 2) / 3), '\0');
-  EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
-                  reinterpret_cast<const unsigned char*>(name.data()),
-                  static_cast<int>(name.size()));
-  out.emplace_back("Mcp-Name", fmt::format("{}{}{}", kSentinelOpen, b64, kSentinelClose));
+  out.emplace_back("Mcp-Name", header_value(string_in(params_of(msg), field)));
   return out;
 }
 

@@ -35,6 +35,12 @@ std::string_view meta_version(const json::object& msg) noexcept;
 /// sentinel's Base64 is not valid.
 std::optional<std::string> decode_header_value(std::string_view value);
 
+/// Checks a tools/call's Mcp-Param-* headers (`headers`: the name after the prefix, lowercase,
+/// and the value) against its `arguments`, by the tool's `x-mcp-header` parameters (`tool`: the
+/// tool as its server lists it). Empty when they agree; else what disagrees.
+std::string check_param_headers(const json::object& tool, const json::object& call_params,
+                                const std::vector<std::pair<std::string, std::string>>& headers);
+
 /// What the mirrored headers say. Absent headers are empty.
 struct MirroredHeaders {
   std::string_view version;  ///< MCP-Protocol-Version
@@ -72,6 +78,15 @@ void put_envelope(json::object& msg, const json::object& client_info,
 /// not plain printable ASCII). Pairs of name and value.
 std::vector<std::pair<std::string, std::string>> mirrored_headers(const json::object& msg);
 
+/// A value as a header carries it: as it is when plain printable ASCII, else in the Base64
+/// sentinel (=?base64?…?=).
+std::string header_value(std::string_view text);
+
+/// The Mcp-Param-* headers of a tools/call to `tool` (as its server lists it): one for each
+/// `x-mcp-header` parameter its arguments give. Pairs of name and value.
+std::vector<std::pair<std::string, std::string>> param_headers(const json::object& tool,
+                                                               const json::object& call_params);
+
 /// Whether an initialize was refused because the server speaks only this revision
 /// (-32022 with data.supported naming it).
 bool refuses_for_modern(const json::object& error) noexcept;
@@ -87,5 +102,9 @@ void strip_result(json::object& reply);
 /// `cacheScope` on the lists and resources/read (private: what the gateway lists depends on
 /// who asks; ttl 0: the lists change when a server says so, and nothing tells this client).
 void stamp_result(json::object& reply, std::string_view method);
+
+/// The HTTP status of a plain JSON reply of this revision: 400 for the errors that say the
+/// request itself was wrong for it (-32020, -32021, -32022), else 200.
+int http_status_of(const json::object& reply) noexcept;
 
 }  // namespace mcpgw::mcp

@@ -6,6 +6,7 @@
 
 #include "common/error.hpp"
 #include "jsonrpc/message.hpp"
+#include "mcp/modern.hpp"
 #include "mcp/protocol.hpp"
 
 #include <fmt/format.h>
@@ -41,16 +42,23 @@ asio::awaitable<bool> Relay::admit_tool(Exchange& ex) {
   bool denied = false;
   if (route && s.principal) {
     ex.server = route->slot->cfg.name;
-    if (!tool_allowed(s, ex.server, route->name)) {
-      denied = true;
-      exists = false;
-    } else {
-      auto tools = co_await fetch_list(*route->slot, ListKind::tools, ex.session);
-      // No list (the server is down): let the call say so, as it would without access control.
-      exists = !tools || std::any_of(tools->begin(), tools->end(), [&](const json::value& t) {
-        return t.is_object() && string_at(t.get_object(), "name") == route->name;
-      });
+    denied = !tool_allowed(s, ex.server, route->name);
+    exists = !denied;
+  }
+  // The tool as its server lists it: whether it exists for a caller with grants, and the
+  // x-mcp-header parameters a stateless request's headers must agree with.
+  std::shared_ptr<const json::array> tools;
+  const json::object* tool = nullptr;
+  if (exists && (s.principal || ex.intake.mirrored)) {
+    tools = co_await fetch_list(*route->slot, ListKind::tools, ex.session);
+    for (std::size_t i = 0; tools && i < tools->size() && tool == nullptr; ++i) {
+      const json::value& t = (*tools)[i];
+      if (t.is_object() && string_at(t.get_object(), "name") == route->name) {
+        tool = &t.get_object();
+      }
     }
+    // No list (the server is down): let the call say so, as it would without access control.
+    exists = !tools || tool != nullptr || !s.principal;
   }
   if (ex.target.empty() || !exists) {
     ex.fail(rpc_code::kInvalidParams, fmt::format("Unknown tool: {}", ex.target));
@@ -59,6 +67,14 @@ asio::awaitable<bool> Relay::admit_tool(Exchange& ex) {
       ex.denied = fmt::format("not permitted for key '{}'", s.principal->name);
     }
     co_return false;
+  }
+  if (tool != nullptr && ex.intake.mirrored) {
+    if (auto why = mcp::check_param_headers(*tool, params, ex.intake.param_headers);
+        !why.empty()) {
+      ex.fail(rpc_code::kHeaderMismatch,
+              fmt::format("Bad Request: the request headers and body disagree: {}", why));
+      co_return false;
+    }
   }
   params["name"] = route->name;
   routed(ex, std::move(*route));

@@ -59,6 +59,7 @@ void Relay::close_audit(Exchange& ex, std::size_t bytes_out) {
         r.detail = std::string(string_at(e->get_object(), "message").substr(0, 500));
       }
       break;
+    case Outcome::input_required: r.detail = "the server asked the client for input"; break;
     case Outcome::ok: break;
   }
   if (!ex.decisions.empty() && ex.outcome != Outcome::denied) {

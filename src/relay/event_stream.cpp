@@ -45,11 +45,12 @@ void EventStream::push(std::string data) {
   }
 }
 
-void EventStream::push_final(std::string data) {
+void EventStream::push_final(std::string data, int http_status) {
   if (next_) {
-    next_->push_final(std::move(data));
+    next_->push_final(std::move(data), http_status);
     return;
   }
+  http_status_ = http_status;
   append(std::move(data));
   finished_ = true;
   wake_.set();

@@ -25,8 +25,9 @@ class EventStream {
 
   // Producer side (the relay).
   void push(std::string data);
-  /// The last message (the response); the stream ends after it.
-  void push_final(std::string data);
+  /// The last message (the response); the stream ends after it. `http_status`: what a plain
+  /// JSON reply made of it answers with (a 2026-07-28 refusal is a 400).
+  void push_final(std::string data, int http_status = 200);
   /// Ends the stream without a further message (session closed).
   void finish();
   bool finished() const noexcept { return finished_; }
@@ -76,6 +77,8 @@ class EventStream {
   const StreamEvent* front() const noexcept { return events_.empty() ? nullptr : &events_.front(); }
   /// True once everything pushed has been delivered and no more will come.
   bool drained() const noexcept { return finished_ && delivered_ >= last_seq(); }
+  /// The HTTP status a plain JSON reply of the final message answers with.
+  int http_status() const noexcept { return http_status_; }
 
   /// Wakes the writer when something was pushed or the stream ended.
   Event& wake() noexcept { return wake_; }
@@ -97,6 +100,7 @@ class EventStream {
   bool finished_ = false;
   bool between_rounds_ = false;
   int log_rank_ = -1;
+  int http_status_ = 200;
   std::deque<std::string> held_;  ///< pushed between rounds (bounded by replay_)
   std::shared_ptr<EventStream> next_;
   bool sse_ok_;

@@ -8,10 +8,20 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace mcpgw::relay {
 
 struct BackendSlot;
+
+/// What the HTTP layer knows of a stateless (2026-07-28) request beyond its message.
+struct StatelessIntake {
+  bool mirrored = false;   ///< it came with the revision's mirrored headers (checked)
+  bool continues = false;  ///< a retry of a round its server asked for (passed_rounds.cpp)
+  /// Its Mcp-Param-* headers: the name after the prefix, lowercase, and the value as sent.
+  std::vector<std::pair<std::string, std::string>> param_headers;
+};
 
 /// How an exchange ended, set where it is known.
 enum class Outcome {
@@ -20,6 +30,7 @@ enum class Outcome {
   error,       ///< a JSON-RPC error
   denied,      ///< refused by access control or the security gate
   timeout,     ///< the server did not answer by the deadline
+  input_required,  ///< a round of a call ended with the server's questions (2026-07-28)
 };
 
 /// The audit row's word for it.
@@ -39,6 +50,10 @@ struct Exchange {
   BackendSlot* slot = nullptr;
   std::string server;          ///< the server the target resolved to (also when refused)
   std::string name;            ///< the target as its server knows it
+  /// A stateless request's: the mirrored headers to check, and whether it is a later round of
+  /// a call the security gate let through (a server's question passed to the client: the
+  /// same call, so it is not held again).
+  StatelessIntake intake;
 
   // How it ended.
   json::object reply;

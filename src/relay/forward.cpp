@@ -36,19 +36,15 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
   // A server of the stateless revision may ask for input: its retries repeat the request.
   std::optional<json::object> original;
   if (backend->info().protocol_version == mcp::kModernVersion) {
-    // What this request's client can answer (the revision asks per request).
-    json::object caps = ex.session->answerable_capabilities();
-    // An empty elicitation capability (2025) means forms.
-    if (auto* e = caps.if_contains("elicitation"); e && e->is_object() && e->get_object().empty()) {
-      e->get_object()["form"] = json::object();
-    }
-    mcp::put_envelope(req, gateway_client_info(), caps);
-    ask_for_logs(ex, req);
+    put_modern_envelope(ex, req);
     original = req;
   }
+  // Named local, not a temporary, in the co_await (g++ 12 coroutine temporaries).
+  const bool modern = original.has_value();
+  auto headers = co_await param_headers(ex, req, modern);
   auto inflight = track(ex);
   const auto started = Clock::now();
-  auto call = backend->send_request(std::move(req));
+  auto call = backend->send_request(std::move(req), headers);
   inflight->call = call;
   const bool answered = co_await call->done.wait_until(deadline);
   spdlog::debug(
@@ -62,9 +58,16 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
     backend->cancel(*call, make_error_code(Errc::upstream_timeout),
                     fmt::format("mcpgw: no response within {} ms", timeout.count()));
   }
+  bool passed = false;
   if (original && !call->ec && mcp::is_input_required(*call->response)) {
-    *call->response = co_await fulfil_input(ex, *original, std::move(*call->response), *inflight,
-                                            deadline);
+    if (ex.session->protocol_version() == mcp::kModernVersion) {
+      // Client and server speak the same revision: the questions pass through.
+      *call->response = pass_input_required(ex, *original, std::move(*call->response));
+      passed = mcp::is_input_required(*call->response);
+    } else {
+      *call->response = co_await fulfil_input(ex, *original, std::move(*call->response),
+                                              *inflight, deadline, std::move(headers));
+    }
   }
   untrack(ex, inflight);
   if (token) {
@@ -84,7 +87,7 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
   }
   json::object response = std::move(*call->response);
   response["id"] = ex.id;
-  if (original) {
+  if (original && !passed) {
     mcp::strip_result(response);  // the server's own revision marks; the gateway adds its own
   }
   if (!ex.session->single_server) {
@@ -129,6 +132,36 @@ std::optional<std::int64_t> Relay::gateway_progress_token(Exchange& ex, json::ob
   progress_[token] = ProgressRoute{ex.session, *t, ex.out};
   req["params"].as_object()["_meta"].as_object()["progressToken"] = token;
   return token;
+}
+
+void Relay::put_modern_envelope(const Exchange& ex, json::object& req) {
+  // What this request's client can answer (the revision asks per request).
+  json::object caps = ex.session->answerable_capabilities();
+  // An empty elicitation capability (2025) means forms.
+  if (auto* e = caps.if_contains("elicitation"); e && e->is_object() && e->get_object().empty()) {
+    e->get_object()["form"] = json::object();
+  }
+  mcp::put_envelope(req, gateway_client_info(), caps);
+  ask_for_logs(ex, req);
+}
+
+asio::awaitable<std::vector<std::pair<std::string, std::string>>> Relay::param_headers(
+    Exchange& ex, const json::object& req, bool modern) {
+  if (!modern || ex.method != mcp::method::kToolsCall) {
+    co_return std::vector<std::pair<std::string, std::string>>{};
+  }
+  // The tool's x-mcp-header parameters, from its server's list (cached).
+  auto tools = co_await fetch_list(*ex.slot, ListKind::tools, ex.session);
+  for (std::size_t i = 0; tools && i < tools->size(); ++i) {
+    const json::value& t = (*tools)[i];
+    if (t.is_object() && string_at(t.get_object(), "name") == ex.name) {
+      const auto* p = req.if_contains("params");
+      co_return p != nullptr && p->is_object()
+          ? mcp::param_headers(t.get_object(), p->get_object())
+          : std::vector<std::pair<std::string, std::string>>{};
+    }
+  }
+  co_return std::vector<std::pair<std::string, std::string>>{};
 }
 
 json::object Relay::missing_capability(const Exchange& ex, const std::string& capability) {

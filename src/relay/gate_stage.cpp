@@ -38,7 +38,12 @@ asio::awaitable<void> Relay::through_gate(Exchange& ex, Handler handler) {
   gate::Chain& chain = chain_of(*ex.session);
   gate::Call call = co_await gate_call(ex, chain);
   gate_callbacks(ex, call);
-  const gate::Outcome outcome = co_await chain.request(call);
+  // A later round of a call already let through (the client answered its server's question)
+  // is not decided again; its result still crosses the chain.
+  gate::Outcome outcome;
+  if (!ex.intake.continues) {
+    outcome = co_await chain.request(call);
+  }
   if (outcome.kind == gate::Outcome::Kind::deny) {
     join(ex.decisions, call.decisions);
     ex.reply = gate::Chain::refusal(call, ex.id, outcome.reason);

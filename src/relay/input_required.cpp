@@ -181,7 +181,8 @@ std::variant<json::value, std::string> Relay::resume(const SessionPtr& session,
     // The call ended while the client was answering: this round carries its reply.
     json::object reply = std::move(*r->final_reply);
     reply["id"] = r->client_id;
-    out->push_final(jsonrpc::serialize(reply));
+    const int status = mcp::http_status_of(reply);
+    out->push_final(jsonrpc::serialize(reply), status);
     json::value id = r->request_id;
     session->rounds.erase(key);
     return id;
@@ -204,7 +205,9 @@ std::variant<json::value, std::string> Relay::resume(const SessionPtr& session,
 
 asio::awaitable<json::object> Relay::fulfil_input(Exchange& ex, const json::object& original,
                                                   json::object response, InFlight& inflight,
-                                                  Clock::time_point deadline) {
+                                                  Clock::time_point deadline,
+                                                  std::vector<std::pair<std::string, std::string>>
+                                                      headers) {
   auto backend = ex.slot->backend;
   for (int round = 1; mcp::is_input_required(response); ++round) {
     if (round > kMaxRounds) {
@@ -233,7 +236,7 @@ asio::awaitable<json::object> Relay::fulfil_input(Exchange& ex, const json::obje
     if (const auto* state = result.if_contains("requestState")) {
       params["requestState"] = *state;
     }
-    auto call = backend->send_request(std::move(retry));
+    auto call = backend->send_request(std::move(retry), headers);
     inflight.call = call;
     if (!co_await call->done.wait_until(deadline)) {
       backend->cancel(*call, make_error_code(Errc::upstream_timeout), "mcpgw: no response in time");

@@ -21,6 +21,7 @@ std::string_view to_string(Outcome o) noexcept {
     case Outcome::error: return "error";
     case Outcome::denied: return "denied";
     case Outcome::timeout: return "timeout";
+    case Outcome::input_required: return "input_required";
   }
   return "error";
 }
@@ -106,13 +107,16 @@ asio::awaitable<void> Relay::relay_to_server(Relay& r, Exchange& ex) {
 
 asio::awaitable<void> Relay::handle_request(SessionPtr session, json::object request,
                                             std::shared_ptr<EventStream> out,
-                                            json::value client_id) {
+                                            json::value client_id, StatelessIntake intake) {
   Exchange ex(std::move(session), std::move(request), std::move(out));
   Session& s = *ex.session;
+  ex.intake = std::move(intake);
   auto rounds = open_rounds(ex, client_id);
   co_await run_guarded(ex);
+  int http_status = 200;
   if (s.protocol_version() == mcp::kModernVersion) {
     mcp::stamp_result(ex.reply, ex.method);
+    http_status = mcp::http_status_of(ex.reply);
   }
   if (rounds) {
     if (rounds->stream->between_rounds()) {
@@ -138,7 +142,7 @@ asio::awaitable<void> Relay::handle_request(SessionPtr session, json::object req
   } else if (cancelled && ex.out->sse_ok()) {
     ex.out->finish();  // an SSE reply may end without a response; a JSON reply needs a body
   } else {
-    ex.out->push_final(std::move(text));
+    ex.out->push_final(std::move(text), http_status);
   }
 }
 

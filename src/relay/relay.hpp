@@ -87,7 +87,8 @@ class Relay {
   // may collide) and the reply carries the client's.
   asio::awaitable<void> handle_request(SessionPtr session, json::object request,
                                        std::shared_ptr<EventStream> out,
-                                       json::value client_id = nullptr);
+                                       json::value client_id = nullptr,
+                                       StatelessIntake intake = {});
   /// subscriptions/listen (2026-07-28): what `request` asks to hear (list changes, updates
   /// of resources, subscribed at their servers as needed) goes to `out`, each notification
   /// tagged with `client_id`; the acknowledgement first. Nullopt when listening; else the
@@ -108,6 +109,11 @@ class Relay {
   /// passes the answers in inputResponses to whoever asked, and continues the request on
   /// `out` with the client's `client_id`. Returns the id the request travels under (to cancel
   /// it), or why the retry is refused (-32602).
+  /// A stateless client's retry of a round its server asked for (the server's questions were
+  /// passed on): nullopt when `retry`'s requestState is not such a round's; else why the
+  /// retry is refused, or empty when `retry` now carries the server's own requestState and
+  /// goes on as a request (handle_request, `intake.continues`).
+  std::optional<std::string> open_passed(const Session& s, json::object& retry) const;
   std::variant<json::value, std::string> resume(const SessionPtr& session,
                                                 const json::object& retry,
                                                 std::shared_ptr<EventStream> out,
@@ -264,7 +270,20 @@ class Relay {
   /// again with the answers and the server's requestState, until the server completes it.
   asio::awaitable<json::object> fulfil_input(Exchange& ex, const json::object& original,
                                              json::object response, InFlight& inflight,
-                                             Clock::time_point deadline);
+                                             Clock::time_point deadline,
+                                             std::vector<std::pair<std::string, std::string>>
+                                                 headers);
+  /// A request to a server of 2026-07-28 gets the revision's envelope: what its client can
+  /// answer, the gateway as the client, the log level asked for.
+  void put_modern_envelope(const Exchange& ex, json::object& req);
+  /// The Mcp-Param-* headers of a tools/call to a server of 2026-07-28 (`modern`), from the
+  /// tool's x-mcp-header parameters; none for other requests and servers.
+  asio::awaitable<std::vector<std::pair<std::string, std::string>>> param_headers(
+      Exchange& ex, const json::object& req, bool modern);
+  /// A server of the stateless revision asked a stateless client (passed_rounds.cpp): its
+  /// questions go out as they are, its requestState sealed in the gateway's.
+  json::object pass_input_required(Exchange& ex, const json::object& request,
+                                   json::object response);
   /// One question of a server to the client: its answer (a result), or the error reply that
   /// ends the call.
   asio::awaitable<std::variant<json::value, json::object>> ask_for(Exchange& ex,

@@ -12,6 +12,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace mcpgw::upstream {
 
@@ -44,6 +46,9 @@ struct Call {
   /// It failed before any of it reached the server (nothing could be connected to): sending
   /// it again cannot run it twice.
   bool unsent = false;
+  /// Headers of this request beyond the transport's own (2026-07-28 Mcp-Param-*: what only
+  /// the tool's schema says); transports without headers ignore them.
+  std::vector<std::pair<std::string, std::string>> headers;
   Event done;
 };
 using CallPtr = std::shared_ptr<Call>;
@@ -95,7 +100,9 @@ class Backend {
 
   /// Sends a request. Its id is replaced by a backend-unique wire id (the caller keeps the
   /// original). If the backend is not ready the call completes at once with an error.
-  virtual CallPtr send_request(json::object&& request) = 0;
+  virtual CallPtr send_request(json::object&& request,
+                               std::vector<std::pair<std::string, std::string>> headers) = 0;
+  CallPtr send_request(json::object&& request) { return send_request(std::move(request), {}); }
   /// Gives up on a call: completes it with `ec` and tells the server (notifications/cancelled).
   virtual void cancel(Call& call, boost::system::error_code ec, std::string_view reason) = 0;
   /// Sends a notification, or a response to a server→client request. Dropped if not ready.

@@ -124,6 +124,12 @@ void StreamableHttpBackend::request_headers(http::fields& h, const json::object*
       for (auto& [name, value] : mcp::mirrored_headers(*message)) {
         h.set(name, value);
       }
+      // What only the tool's schema says (Mcp-Param-*), given with the call.
+      if (const Call* call = pending_call(*message)) {
+        for (const auto& [name, value] : call->headers) {
+          h.set(name, value);
+        }
+      }
     }
   } else if (!initialize && !info_.protocol_version.empty()) {
     h.set("MCP-Protocol-Version", info_.protocol_version);

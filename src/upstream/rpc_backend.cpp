@@ -382,8 +382,10 @@ asio::awaitable<bool> RpcBackend::wait_ready(Clock::time_point deadline) {
   co_return true;
 }
 
-CallPtr RpcBackend::send_request(json::object&& request) {
+CallPtr RpcBackend::send_request(json::object&& request,
+                                 std::vector<std::pair<std::string, std::string>> headers) {
   auto call = std::make_shared<Call>(ex_);
+  call->headers = std::move(headers);
   if (state_ != BackendState::ready) {
     call->ec = make_error_code(stopping_ ? Errc::shutting_down : Errc::upstream_unavailable);
     call->detail = last_error_.empty() ? fmt::format("server '{}' is {}", server_.name,

@@ -45,7 +45,9 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   void start() override;
   asio::awaitable<void> stop() override;
   asio::awaitable<bool> wait_ready(Clock::time_point deadline) override;
-  CallPtr send_request(json::object&& request) override;
+  using Backend::send_request;
+  CallPtr send_request(json::object&& request,
+                       std::vector<std::pair<std::string, std::string>> headers) override;
   void cancel(Call& call, boost::system::error_code ec, std::string_view reason) override;
   void send(json::object&& message) override;
 
@@ -98,6 +100,13 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   /// for `reason` (read when it ends).
   asio::awaitable<void> serve_until(std::shared_ptr<Event> ended, const std::string& reason);
   bool is_pending(std::int64_t wire_id) const { return pending_.count(wire_id) != 0; }
+  /// The call a request on its way out belongs to (null if none is pending under its id).
+  const Call* pending_call(const json::object& request) const {
+    const auto* id = request.if_contains("id");
+    const auto it = id != nullptr && id->is_int64() ? pending_.find(id->get_int64())
+                                                    : pending_.end();
+    return it == pending_.end() ? nullptr : it->second.get();
+  }
   void set_state(BackendState s);
   void became_ready();
   /// Records that requests fail while the server is up; cleared by the next success.

@@ -182,11 +182,11 @@ describe('2026-07-28 on the wire', () => {
     assert.equal(quick.json.id, 0);
   });
 
-  test('a legacy server asking the modern client to elicit: the call is answered, not hung', async () => {
+  test('a legacy server asking a modern client that declared no elicitation: -32021 with HTTP 400, not a hang', async () => {
     const r = await withTimeout(modernPost(ctx.gw.url, 'tools/call', { name: 'remote__elicit', arguments: { question: 'q?' } }), 10000, 'elicit call');
-    assert.equal(r.status, 200, r.text);
-    const body = JSON.stringify(r.json);
-    assert.match(body, /elicitation/i, body);
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error.code, -32021, r.text);
+    assert.deepEqual(r.json.error.data.requiredCapabilities, { elicitation: {} }, r.text);
   });
 });
 

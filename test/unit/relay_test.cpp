@@ -29,7 +29,9 @@ class FakeBackend final : public fakes::ReadyBackend {
     info_.capabilities["prompts"] = json::object();
   }
 
-  upstream::CallPtr send_request(json::object&& request) override {
+  using upstream::Backend::send_request;
+  upstream::CallPtr send_request(json::object&& request,
+                                 std::vector<std::pair<std::string, std::string>>) override {
     auto call = std::make_shared<upstream::Call>(ex_);
     const std::string method(jsonrpc::method(request));
     json::object result;

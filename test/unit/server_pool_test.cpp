@@ -34,7 +34,9 @@ class PagedBackend final : public fakes::ReadyBackend {
     ReadyBackend::cancel(call, ec, why);
   }
 
-  upstream::CallPtr send_request(json::object&& request) override {
+  using upstream::Backend::send_request;
+  upstream::CallPtr send_request(json::object&& request,
+                                 std::vector<std::pair<std::string, std::string>>) override {
     ++requests;
     auto call = std::make_shared<upstream::Call>(ex_);
     if (silent) {

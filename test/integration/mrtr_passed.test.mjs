@@ -1,0 +1,117 @@
+// A stateless client and a server of the same revision (2026-07-28) behind mcpgw: the server's
+// questions reach the client as the server asked them (its own inputRequests keys), and its
+// requestState travels sealed inside the gateway's. The retry is checked before the server
+// sees it: the same caller, the same request, an unaltered state. Each round leaves an audit
+// row; a round that ended with questions says so.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { MCPGW_BIN, textOf, useGateway } from './helpers.mjs';
+import { ENVELOPE, modernPost } from './fixtures/modern_post.mjs';
+import { startServer } from './fixtures/v2_server.mjs';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-mrtr-passed-'));
+const STORE = path.join(dir, 'mcpgw.db');
+const AUDIT = path.join(dir, 'mcpgw.audit.db');
+const cli = (...args) => execFileSync(MCPGW_BIN, args, { encoding: 'utf8' });
+const newKey = (name) => cli('keys', 'create', '--name', name, '--store', STORE).trim().split('\n').at(-1);
+const rows = () => cli('audit', 'query', '--store', AUDIT, '--json')
+  .trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+const ASKS = {
+  ...ENVELOPE,
+  'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } },
+};
+const ANSWER = { action: 'accept', content: { name: 'Ada' } };
+
+let v2;
+const keys = {};
+before(async () => {
+  v2 = await startServer();
+  keys.ada = newKey('ada');
+  keys.eve = newKey('eve');
+});
+after(async () => {
+  await v2?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a 2026-07-28 server asks a 2026-07-28 client, through the gateway', () => {
+  const ctx = useGateway(() => ({
+    mcpServers: { modern: { url: `http://127.0.0.1:${v2.port}/mcp` } },
+    gateway: { auth: { mode: 'keys', store: STORE }, audit: { arguments: true } },
+  }));
+  const as = (who) => ({ meta: ASKS, headers: { authorization: `Bearer ${keys[who]}` } });
+  const ask = (who, params = {}) =>
+    modernPost(ctx.gw.url, 'tools/call', { name: 'modern__elicit', arguments: {}, ...params }, as(who));
+
+  test('the question keeps the server\'s key; the retry with the answer completes the call', async () => {
+    const first = await ask('ada');
+    assert.equal(first.status, 200, first.text);
+    const result = first.json.result;
+    assert.equal(result.resultType, 'input_required', first.text);
+    assert.deepEqual(Object.keys(result.inputRequests), ['who'], 'the server named its question "who"');
+    assert.equal(result.inputRequests.who.method, 'elicitation/create');
+    assert.equal(typeof result.requestState, 'string');
+    assert.notEqual(result.requestState, 'round-1', 'the server\'s own state is not handed out as it is');
+    assert.ok(!Buffer.from(result.requestState, 'base64url').toString('latin1').includes('round-1'),
+      'the server\'s state is sealed, not just encoded');
+
+    const done = await ask('ada', { inputResponses: { who: ANSWER }, requestState: result.requestState });
+    assert.equal(done.status, 200, done.text);
+    assert.equal(done.json.result.resultType, 'complete', done.text);
+    assert.equal(textOf(done.json.result), 'hello Ada');
+  });
+
+  test('a retry from another caller, of another request, or with an altered state never reaches the server', async () => {
+    const { json } = await ask('ada');
+    const state = json.result.requestState;
+    const retry = { inputResponses: { who: ANSWER }, requestState: state };
+
+    const eve = await ask('eve', retry);
+    assert.equal(eve.json.error?.code, -32602, eve.text);
+    assert.match(eve.json.error.message, /another caller/);
+
+    const otherArgs = await ask('ada', { ...retry, arguments: { extra: 'x' } });
+    assert.equal(otherArgs.json.error?.code, -32602, otherArgs.text);
+    assert.match(otherArgs.json.error.message, /must repeat the request/);
+
+    const otherTool = await modernPost(ctx.gw.url, 'tools/call',
+      { name: 'modern__echo', arguments: {}, ...retry }, as('ada'));
+    assert.equal(otherTool.json.error?.code, -32602, otherTool.text);
+
+    const flipped = state.slice(0, 10) + (state[10] === 'A' ? 'B' : 'A') + state.slice(11);
+    const altered = await ask('ada', { ...retry, requestState: flipped });
+    assert.equal(altered.json.error?.code, -32602, altered.text);
+    assert.match(altered.json.error.message, /not one this gateway issued|altered/);
+
+    // The untouched state still works: nothing above consumed it.
+    const done = await ask('ada', retry);
+    assert.equal(textOf(done.json.result), 'hello Ada', done.text);
+  });
+
+  test('a client that declared no elicitation gets -32021 with HTTP 400', async () => {
+    const r = await modernPost(ctx.gw.url, 'tools/call', { name: 'modern__elicit', arguments: {} },
+      { headers: { authorization: `Bearer ${keys.ada}` } });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error.code, -32021, r.text);
+  });
+
+  test('each round leaves an audit row; the one that asked says input_required', async () => {
+    await new Promise((r) => setTimeout(r, 50));
+    const since = Date.now();
+    const { json } = await ask('ada');
+    await ask('ada', { inputResponses: { who: ANSWER }, requestState: json.result.requestState });
+    let mine = [];
+    for (let i = 0; i < 50 && mine.length < 2; i += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      mine = rows().filter((r) => r.ts_ms >= since).sort((a, b) => a.ts_ms - b.ts_ms);
+    }
+    assert.deepEqual(mine.map((r) => [r.target, r.outcome]),
+      [['modern__elicit', 'input_required'], ['modern__elicit', 'ok']], JSON.stringify(mine));
+  });
+});
