@@ -11,6 +11,8 @@
 
 namespace mcpgw::relay {
 
+struct Exchange;
+
 struct StreamEvent {
   std::uint64_t seq;
   std::string data;  ///< one JSON-RPC message, serialized
@@ -49,6 +51,10 @@ class EventStream {
   /// rank of mcp::log_level_rank); -1: as its session says.
   int log_rank() const noexcept { return log_rank_; }
   void set_log_rank(int rank) noexcept { log_rank_ = rank; }
+  /// The stateless request this stream answers, while it runs and may ask its client
+  /// something (its MRTR rounds open when the first question comes); null otherwise.
+  Exchange* asker() const noexcept { return asker_; }
+  void set_asker(Exchange* ex) noexcept { asker_ = ex; }
 
   // Consumer side (the HTTP layer). One writer at a time; a new one supersedes the old.
   std::uint64_t attach() noexcept;
@@ -101,6 +107,7 @@ class EventStream {
   bool between_rounds_ = false;
   int log_rank_ = -1;
   int http_status_ = 200;
+  Exchange* asker_ = nullptr;
   std::deque<std::string> held_;  ///< pushed between rounds (bounded by replay_)
   std::shared_ptr<EventStream> next_;
   bool sse_ok_;

@@ -54,6 +54,8 @@ struct Exchange {
   /// a call the security gate let through (a server's question passed to the client: the
   /// same call, so it is not held again).
   StatelessIntake intake;
+  json::value client_id;          ///< a stateless request's own id (it travels under ours)
+  std::shared_ptr<Rounds> rounds;  ///< its MRTR rounds, once a question came
 
   // How it ended.
   json::object reply;

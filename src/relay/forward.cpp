@@ -243,6 +243,37 @@ asio::awaitable<void> Relay::set_level(Exchange& ex) {
   ex.reply = jsonrpc::make_result(ex.id, json::object());
 }
 
+bool Relay::subscribe_by_listen(Exchange& ex, const std::string& server_uri, bool on) {
+  auto backend = ex.slot->backend;
+  if (!backend || backend->info().protocol_version != mcp::kModernVersion) {
+    return false;  // resources/subscribe goes to the server itself
+  }
+  const auto* res = backend->info().capabilities.if_contains("resources");
+  const auto* can = res != nullptr && res->is_object() ? res->get_object().if_contains("subscribe")
+                                                       : nullptr;
+  if (can == nullptr || !can->is_bool() || !can->get_bool()) {
+    ex.fail(rpc_code::kMethodNotFound,
+            fmt::format("Server '{}' does not offer resource subscriptions", ex.server));
+    return true;
+  }
+  // This revision has no resources/subscribe: the gateway's listen at the server names the
+  // resources, and is opened again with the new set.
+  std::set<std::string> uris;
+  for (const auto& [uri, count] : ex.slot->subscriptions) {
+    if (count > 0 && uri != server_uri) {
+      uris.insert(uri);
+    }
+  }
+  if (on) {
+    uris.insert(server_uri);
+  }
+  if (!backend->listen_for_resources(std::move(uris))) {
+    return false;
+  }
+  ex.reply = jsonrpc::make_result(ex.id, json::object());
+  return true;
+}
+
 asio::awaitable<void> Relay::subscribe(Exchange& ex) {
   // A shared server is subscribed once, however many sessions want the resource: the access
   // stage routed the URI, and this counts the sessions that asked.
@@ -274,7 +305,9 @@ asio::awaitable<void> Relay::subscribe(Exchange& ex) {
     ex.reply = jsonrpc::make_result(ex.id, json::object());
     co_return;
   }
-  ex.reply = co_await forward(ex);
+  if (!subscribe_by_listen(ex, server_uri, on)) {
+    ex.reply = co_await forward(ex);
+  }
   int& c = slot.subscriptions[server_uri];
   if (ex.reply.contains("result")) {
     if (on) {

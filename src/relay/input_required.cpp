@@ -49,12 +49,13 @@ std::string principal_of(const Session& s) { return s.principal ? s.principal->n
 
 }  // namespace
 
-std::shared_ptr<Rounds> Relay::open_rounds(Exchange& ex, const json::value& client_id) {
+bool Relay::can_ask(const Exchange& ex) const {
+  return !ex.client_id.is_null() && ex.session->protocol_version() == mcp::kModernVersion &&
+         may_ask(ex.method);
+}
+
+std::shared_ptr<Rounds> Relay::open_rounds(Exchange& ex) {
   Session& s = *ex.session;
-  if (client_id.is_null() || s.protocol_version() != mcp::kModernVersion ||
-      !may_ask(ex.method)) {
-    return nullptr;
-  }
   // Calls that ended while their client was away, and whose retry never came.
   const auto now = Clock::now();
   std::erase_if(s.rounds, [&](const auto& kv) {
@@ -63,10 +64,11 @@ std::shared_ptr<Rounds> Relay::open_rounds(Exchange& ex, const json::value& clie
   auto r = std::make_shared<Rounds>();
   r->request_id = ex.id;
   r->method = ex.method;
-  r->target = target_of(ex.request);
-  r->client_id = client_id;
+  r->target = ex.target;  // what the client named (the request itself is at its server now)
+  r->client_id = ex.client_id;
   r->stream = ex.out;
   s.rounds[jsonrpc::id_key(ex.id)] = r;
+  ex.rounds = r;
   return r;
 }
 
@@ -80,6 +82,9 @@ bool Relay::deliver_request(Session& s, const std::shared_ptr<EventStream>& out,
     return false;
   }
   EventStream* current = &out->current();
+  if (Exchange* asker = out->asker(); asker != nullptr && !asker->rounds) {
+    open_rounds(*asker);  // the request's first question
+  }
   for (auto& [key, r] : s.rounds) {
     if (r->stream.get() != current || r->final_reply) {
       continue;

@@ -111,8 +111,17 @@ asio::awaitable<void> Relay::handle_request(SessionPtr session, json::object req
   Exchange ex(std::move(session), std::move(request), std::move(out));
   Session& s = *ex.session;
   ex.intake = std::move(intake);
-  auto rounds = open_rounds(ex, client_id);
+  ex.client_id = std::move(client_id);
+  const bool may_ask = can_ask(ex);
+  if (may_ask) {
+    ex.out->set_asker(&ex);  // rounds open if a question comes (input_required.cpp)
+  }
   co_await run_guarded(ex);
+  if (may_ask) {
+    ex.out->set_asker(nullptr);
+  }
+  client_id = std::move(ex.client_id);
+  auto rounds = std::move(ex.rounds);
   int http_status = 200;
   if (s.protocol_version() == mcp::kModernVersion) {
     mcp::stamp_result(ex.reply, ex.method);

@@ -261,8 +261,11 @@ class Relay {
   bool deliver_request(Session& s, const std::shared_ptr<EventStream>& out,
                        const json::object& request);
   // MRTR (input_required.cpp).
-  /// The rounds of a stateless request that may ask for input (null for other requests).
-  std::shared_ptr<Rounds> open_rounds(Exchange& ex, const json::value& client_id);
+  /// Whether a request may be asked something of its client in rounds (a stateless
+  /// tools/call, prompts/get or resources/read).
+  bool can_ask(const Exchange& ex) const;
+  /// Opens the rounds of such a request, when its first question comes.
+  std::shared_ptr<Rounds> open_rounds(Exchange& ex);
   /// Ends the current round with the questions not answered yet.
   void end_round(Session& s, const std::string& key, Rounds& r);
   /// A server of the stateless revision answered `input_required`: each question goes to the
@@ -273,6 +276,9 @@ class Relay {
                                              Clock::time_point deadline,
                                              std::vector<std::pair<std::string, std::string>>
                                                  headers);
+  /// resources/subscribe (or unsubscribe) at a server of 2026-07-28: its listen's
+  /// resourceSubscriptions instead. False for a server that takes resources/subscribe.
+  bool subscribe_by_listen(Exchange& ex, const std::string& server_uri, bool on);
   /// A request to a server of 2026-07-28 gets the revision's envelope: what its client can
   /// answer, the gateway as the client, the log level asked for.
   void put_modern_envelope(const Exchange& ex, json::object& req);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -107,6 +108,10 @@ class Backend {
   virtual void cancel(Call& call, boost::system::error_code ec, std::string_view reason) = 0;
   /// Sends a notification, or a response to a server→client request. Dropped if not ready.
   virtual void send(json::object&& message) = 0;
+  /// A server of 2026-07-28 has no resources/subscribe: the resources to hear about go in the
+  /// `resourceSubscriptions` of the gateway's listen at it, which is opened again with `uris`.
+  /// False for a server of an older revision (it takes resources/subscribe itself).
+  virtual bool listen_for_resources(std::set<std::string> /*uris*/) { return false; }
 };
 
 using BackendPtr = std::shared_ptr<Backend>;

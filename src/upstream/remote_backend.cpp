@@ -9,6 +9,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -16,8 +17,6 @@ namespace mcpgw::upstream {
 
 namespace {
 constexpr auto kDeleteTimeout = std::chrono::seconds(2);
-constexpr auto kStreamRetryMin = std::chrono::milliseconds(500);
-constexpr auto kStreamRetryMax = std::chrono::seconds(30);
 constexpr auto kTailAfterAnswer = std::chrono::seconds(1);
 constexpr int kResumeAttempts = 3;
 constexpr auto kCancelGrace = std::chrono::milliseconds(500);
@@ -70,9 +69,9 @@ bool RemoteBackend::deliver_text(std::string_view text) {
   return true;
 }
 
-template <class F>
 asio::awaitable<bool> RemoteBackend::read_events(HttpResponse& resp, Clock::time_point& deadline,
-                                                 std::string& last_id, F&& on_event) {
+                                                 std::string& last_id,
+                                                 std::function<bool(SseEvent&&)> on_event) {
   SseParser parser(gateway_.limits.max_message_bytes);
   std::string chunk;
   boost::system::error_code ec;
@@ -182,10 +181,13 @@ void StreamableHttpBackend::transmit(json::object&& message, std::int64_t wire_i
 }
 
 void StreamableHttpBackend::abandon(std::int64_t wire_id) {
+  if (auto it = cuts_.find(wire_id); it != cuts_.end()) {
+    it->second->set();  // still waiting for the head: the send is cut, its connection closed
+  }
   if (auto it = replies_.find(wire_id); it != replies_.end()) {
     auto resp = std::move(it->second);
     replies_.erase(it);
-    if (stopping_) {
+    if (stopping_ || modern_) {  // 2026-07-28: closing the stream is the cancel
       resp->abort();
       return;
     }
@@ -260,24 +262,13 @@ asio::awaitable<void> StreamableHttpBackend::post(json::object message, std::int
   boost::system::error_code ec;
   std::string error;
   bool connect_failed = false;
-  auto resp = co_await client_->send(req, deadline, ec, error, connect_failed);
+  bool was_cut = false;
+  auto resp = co_await send_or_cut(req, deadline, ec, error, connect_failed, wire_id, was_cut);
+  if (was_cut) {
+    co_return;  // cancelled: the call has ended already
+  }
   if (!resp) {
-    if (is_init) {
-      fail_call(wire_id, make_error_code(Errc::upstream_unavailable), error);
-    } else if (wire_id != 0) {
-      fail_call(wire_id, make_error_code(Errc::upstream_unavailable),
-                fmt::format("server '{}' is unreachable: {}", server_.name, error),
-                connect_failed);
-    } else {
-      spdlog::warn("[{}] could not deliver {}: {}", server_.name, jsonrpc::method(message), error);
-    }
-    if (!is_init) {
-      if (connect_failed) {
-        broken(error);
-      } else {
-        set_degraded(error);
-      }
-    }
+    unreachable(message, wire_id, is_init, error, connect_failed);
     co_return;
   }
   const unsigned status = resp->status();
@@ -315,6 +306,49 @@ asio::awaitable<void> StreamableHttpBackend::post(json::object message, std::int
     session_id_ = std::string(resp->header("Mcp-Session-Id"));
   }
   co_await read_reply(std::move(resp), wire_id);
+}
+
+void StreamableHttpBackend::unreachable(const json::object& message, std::int64_t wire_id,
+                                        bool is_init, const std::string& error,
+                                        bool connect_failed) {
+  if (is_init) {
+    fail_call(wire_id, make_error_code(Errc::upstream_unavailable), error);
+  } else if (wire_id != 0) {
+    fail_call(wire_id, make_error_code(Errc::upstream_unavailable),
+              fmt::format("server '{}' is unreachable: {}", server_.name, error), connect_failed);
+  } else {
+    spdlog::warn("[{}] could not deliver {}: {}", server_.name, jsonrpc::method(message), error);
+  }
+  if (!is_init) {
+    if (connect_failed) {
+      broken(error);
+    } else {
+      set_degraded(error);
+    }
+  }
+}
+
+asio::awaitable<HttpResponsePtr> StreamableHttpBackend::send_or_cut(
+    const HttpRequest& req, Clock::time_point deadline, boost::system::error_code& ec,
+    std::string& error, bool& connect_failed, std::int64_t wire_id, bool& was_cut) {
+  if (!modern_ || wire_id == 0) {
+    co_return co_await client_->send(req, deadline, ec, error, connect_failed);
+  }
+  // A request to a server of 2026-07-28 is cancelled by closing its connection: abandon()
+  // cuts the send, even before the response's head has come.
+  auto cut = std::make_shared<Event>(ex_);
+  cuts_[wire_id] = cut;
+  using namespace asio::experimental::awaitable_operators;
+  auto which = co_await (client_->send(req, deadline, ec, error, connect_failed) ||
+                         cut->wait_until(deadline));
+  cuts_.erase(wire_id);
+  if (which.index() == 0) {
+    co_return std::get<0>(std::move(which));
+  }
+  was_cut = cut->is_set();
+  ec = asio::error::operation_aborted;
+  error = was_cut ? "cancelled" : "no response in time";
+  co_return nullptr;  // the connection closed with the send's coroutine
 }
 
 asio::awaitable<void> StreamableHttpBackend::read_reply(HttpResponsePtr resp, std::int64_t wire_id) {
@@ -403,37 +437,6 @@ asio::awaitable<void> StreamableHttpBackend::follow_reply(HttpResponsePtr resp,
   }
 }
 
-HttpRequest StreamableHttpBackend::stream_request(std::string_view last_id) const {
-  HttpRequest req;
-  req.method = http::verb::get;
-  req.target = url_.target;
-  request_headers(req.headers, nullptr);
-  req.headers.set(http::field::accept, "text/event-stream");
-  req.headers.erase(http::field::content_type);
-  if (!last_id.empty()) {
-    req.headers.set("Last-Event-ID", last_id);
-  }
-  return req;
-}
-
-std::optional<HttpRequest> StreamableHttpBackend::listen_http_request(
-    std::string_view last_id) const {
-  if (!modern_) {
-    return stream_request(last_id);  // the GET stream
-  }
-  json::object listen = listen_request();
-  if (listen.empty()) {
-    return std::nullopt;  // nothing of it changes
-  }
-  HttpRequest req;
-  req.method = http::verb::post;
-  req.target = url_.target;
-  request_headers(req.headers, &listen);
-  req.headers.set(http::field::accept, "text/event-stream");
-  req.body = jsonrpc::serialize(listen);
-  return req;
-}
-
 asio::awaitable<bool> StreamableHttpBackend::reinitialize(std::string old) {
   auto keep = me();
   if (reinitializing_) {
@@ -465,60 +468,6 @@ asio::awaitable<bool> StreamableHttpBackend::reinitialize(std::string old) {
   asio::co_spawn(ex_, [self = me(), gen = generation_]() { return self->listen(gen); },
                  asio::detached);
   co_return true;
-}
-
-asio::awaitable<void> StreamableHttpBackend::listen(std::uint64_t generation) {
-  auto keep = me();
-  auto backoff = std::chrono::milliseconds(kStreamRetryMin);
-  std::string last_id;
-  while (!stopping_ && generation == generation_) {
-    auto request = listen_http_request(last_id);
-    if (!request) {
-      co_return;
-    }
-    boost::system::error_code ec;
-    std::string error;
-    bool connect_failed = false;
-    auto resp = co_await client_->send(std::move(*request),
-                                       Clock::now() + gateway_.timeouts.startup, ec, error,
-                                       connect_failed);
-    if (stopping_ || generation != generation_) {
-      break;
-    }
-    if (resp && resp->status() == 200 && resp->content_type_is("text/event-stream")) {
-      get_stream_ = resp;
-      backoff = kStreamRetryMin;
-      auto forever = Clock::time_point::max();
-      co_await read_events(*resp, forever, last_id, [&](SseEvent&& ev) {
-        deliver_event(ev);
-        return !stopping_ && generation == generation_;
-      });
-      if (get_stream_ == resp) {
-        get_stream_.reset();
-      }
-      if (stopping_ || generation != generation_) {
-        break;
-      }
-      spdlog::debug("[{}] the GET stream ended; reopening", server_.name);
-    } else if (resp && (resp->status() == 405 || resp->status() == 404 ||
-                        resp->status() == 400)) {
-      // 405: the server offers no stream. 404: the session is gone; the next POST notices.
-      spdlog::debug("[{}] no GET stream (HTTP {})", server_.name, resp->status());
-      break;
-    } else if (!resp && connect_failed) {
-      broken(error);  // the server went away: reconnect (and report it down) now, not at the next call
-      break;
-    } else {
-      spdlog::debug("[{}] GET stream failed: {}", server_.name,
-                    resp ? fmt::format("HTTP {}", resp->status()) : error);
-    }
-    if (!listen_wake_) {
-      listen_wake_ = std::make_shared<Event>(ex_);
-    }
-    auto wake = listen_wake_;
-    co_await wake->wait_until(Clock::now() + backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(kStreamRetryMax));
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

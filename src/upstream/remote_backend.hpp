@@ -5,6 +5,7 @@
 #include "upstream/rpc_backend.hpp"
 #include "upstream/sse_parser.hpp"
 
+#include <functional>
 #include <optional>
 #include <unordered_map>
 
@@ -26,9 +27,9 @@ class RemoteBackend : public RpcBackend {
   Clock::duration call_timeout() const;
   /// Reads an SSE body, passing each event to `on_event(SseEvent&&)` (which returns false to
   /// stop reading). Returns false if the stream broke (error or limit) rather than ended.
-  template <class F>
   asio::awaitable<bool> read_events(HttpResponse& resp, Clock::time_point& deadline,
-                                    std::string& last_id, F&& on_event);
+                                    std::string& last_id,
+                                    std::function<bool(SseEvent&&)> on_event);
   /// Parses one message from the server and delivers it; false if it was not JSON.
   bool deliver_text(std::string_view text);
   /// Delivers a `message` event's data (other event types and empty data are skipped).
@@ -61,6 +62,7 @@ class StreamableHttpBackend final : public RemoteBackend {
   asio::awaitable<bool> run_once() override;
   void transmit(json::object&& message, std::int64_t wire_id) override;
   void abandon(std::int64_t wire_id) override;
+  void relisten() override;
   void begin_stop() override;
   asio::awaitable<void> finish_stop() override;
 
@@ -80,6 +82,15 @@ class StreamableHttpBackend final : public RemoteBackend {
   asio::awaitable<void> listen(std::uint64_t generation);
   /// The headers of a POST of `message` (null: the GET stream).
   void request_headers(http::fields& h, const json::object* message) const;
+  /// client_->send; for a request to a server of 2026-07-28, cut short by abandon() (then
+  /// null, `was_cut`, and the connection is closed: the revision's cancel).
+  asio::awaitable<HttpResponsePtr> send_or_cut(const HttpRequest& req, Clock::time_point deadline,
+                                               boost::system::error_code& ec, std::string& error,
+                                               bool& connect_failed, std::int64_t wire_id,
+                                               bool& was_cut);
+  /// A POST that reached no response: its call fails, the server is marked.
+  void unreachable(const json::object& message, std::int64_t wire_id, bool is_init,
+                   const std::string& error, bool connect_failed);
   /// The request that opens the stream of what the server sends on its own: the GET stream,
   /// or subscriptions/listen for a server of 2026-07-28 (nullopt: it has nothing to send).
   std::optional<HttpRequest> listen_http_request(std::string_view last_id) const;
@@ -103,6 +114,10 @@ class StreamableHttpBackend final : public RemoteBackend {
   std::unordered_map<std::int64_t, HttpResponsePtr> replies_;  ///< reply streams by call
   HttpResponsePtr get_stream_;
   std::shared_ptr<Event> listen_wake_;  ///< ends the GET stream's retry wait (stop)
+  bool listen_running_ = false;          ///< the GET stream's (or listen's) loop runs
+  /// Requests to a server of 2026-07-28 still waiting for their response's head, by wire id:
+  /// setting the event cuts the send (the revision's cancel).
+  std::unordered_map<std::int64_t, std::shared_ptr<Event>> cuts_;
 };
 
 /**

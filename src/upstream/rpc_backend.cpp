@@ -233,16 +233,34 @@ json::object RpcBackend::listen_request() const {
       filter[key] = true;
     }
   }
+  if (!listened_resources_.empty()) {
+    json::array uris;
+    for (const auto& uri : listened_resources_) {
+      uris.emplace_back(uri);
+    }
+    filter["resourceSubscriptions"] = std::move(uris);
+  }
   if (filter.empty()) {
     return {};
   }
   json::object params;
   params["notifications"] = std::move(filter);
-  json::object request =
-      jsonrpc::make_request(json::value("mcpgw-listen"), mcp::method::kSubscriptionsListen,
-                            std::move(params));
+  json::object request = jsonrpc::make_request(
+      json::value(fmt::format("mcpgw-listen-{}", listens_)), mcp::method::kSubscriptionsListen,
+      std::move(params));
   mcp::put_envelope(request, identity_.client_info, identity_.capabilities);
   return request;
+}
+
+bool RpcBackend::listen_for_resources(std::set<std::string> uris) {
+  if (!modern_) {
+    return false;
+  }
+  if (uris != listened_resources_) {
+    listened_resources_ = std::move(uris);
+    relisten();
+  }
+  return true;
 }
 
 void RpcBackend::read_description(const json::object& res) {

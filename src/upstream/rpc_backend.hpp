@@ -7,6 +7,7 @@
 #include "config/config.hpp"
 #include "upstream/backend.hpp"
 
+#include <set>
 #include <unordered_map>
 
 namespace mcpgw::upstream {
@@ -45,6 +46,7 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   void start() override;
   asio::awaitable<void> stop() override;
   asio::awaitable<bool> wait_ready(Clock::time_point deadline) override;
+  bool listen_for_resources(std::set<std::string> uris) override;
   using Backend::send_request;
   CallPtr send_request(json::object&& request,
                        std::vector<std::pair<std::string, std::string>> headers) override;
@@ -81,6 +83,8 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   /// A server of 2026-07-28 sends its list changes only on subscriptions/listen: the request
   /// for the kinds it says change (empty when none does, or for older servers).
   json::object listen_request() const;
+  /// The listen is to be opened again (its resourceSubscriptions changed).
+  virtual void relisten() {}
   /// Capabilities and instructions, from initialize's or discover's result.
   void read_description(const json::object& result);
   /// Routes a message from the server: responses complete their call, anything else goes to
@@ -130,6 +134,8 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   /// The server speaks only 2026-07-28: no session, the envelope and mirrored headers on
   /// every request.
   bool modern_ = false;
+  std::set<std::string> listened_resources_;  ///< resourceSubscriptions of the listen
+  std::uint64_t listens_ = 0;                  ///< listen requests sent (their ids differ)
   bool listener_gone_ = false;  ///< stop() returned: listener_ may be destroyed
   Event ready_;    ///< state_ == ready
   Event stopped_;  ///< supervisor finished

@@ -167,6 +167,22 @@ asio::awaitable<void> StdioBackend::serve_child(pid_t pid) {
   }
 }
 
+void StdioBackend::relisten() {
+  if (state_ != BackendState::ready) {
+    return;  // the listen sent when the server is ready has them
+  }
+  // The old listen is cancelled (this revision's listen lives as long as its request), and
+  // the new one takes its place.
+  json::object params;
+  params["requestId"] = fmt::format("mcpgw-listen-{}", listens_);
+  params["reason"] = "mcpgw listens again, for other resources";
+  transmit(jsonrpc::make_notification(mcp::method::kCancelled, std::move(params)), 0);
+  ++listens_;
+  if (auto listen = listen_request(); !listen.empty()) {
+    transmit(std::move(listen), 0);
+  }
+}
+
 asio::awaitable<void> StdioBackend::close_child() {
   write_queue_.clear();
   queued_bytes_ = 0;

@@ -30,6 +30,7 @@ class StdioBackend final : public RpcBackend {
   void transmit(json::object&& message, std::int64_t wire_id) override;
   void begin_stop() override;
   asio::awaitable<void> finish_stop() override;
+  void relisten() override;
 
   asio::awaitable<void> read_stdout(std::shared_ptr<asio::posix::stream_descriptor> out);
   asio::awaitable<void> read_stderr(std::shared_ptr<asio::posix::stream_descriptor> err);

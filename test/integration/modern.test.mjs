@@ -48,6 +48,13 @@ describe('2026-07-28: the v2 SDK client, pinned', () => {
     assert.deepEqual(seen, [1, 2, 3]);
   });
 
+  test('the trace context in _meta reaches a server of an older revision; the envelope does not', async () => {
+    const trace = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'rojo=00f067aa0ba902b7' };
+    const who = JSON.parse(textOf(await client.callTool({ name: 'remote__whoami', arguments: {}, _meta: trace })));
+    assert.equal(who.meta?.traceparent, trace.traceparent, JSON.stringify(who));
+    assert.equal(who.meta?.tracestate, trace.tracestate, JSON.stringify(who));
+    assert.equal(who.meta['io.modelcontextprotocol/protocolVersion'], undefined, 'the server of 2025 gets no envelope');
+  });
   test('a 2025-11-25 client (SDK 1.x) on the same URL still gets a session', async () => {
     const { client: old, transport } = await connect(ctx.gw, { mode: 'both', ctx });
     assert.ok(transport.sessionId, 'initialize opened a session');

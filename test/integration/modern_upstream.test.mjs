@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { ElicitRequestSchema, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,15 +25,18 @@ after(async () => { await v2?.close(); });
 async function open(ctx, kind, { elicit = true } = {}) {
   const logs = [];
   const asked = [];
+  const model = async (req) => ({ role: 'assistant', model: 'stand-in', content: { type: 'text', text: `echo of ${req.params.messages[0].content.text}` } });
   if (kind === 'v2') {
-    const c = await v2Connect(ctx.gw.url, { capabilities: elicit ? { elicitation: { form: {} } } : {} });
+    const c = await v2Connect(ctx.gw.url, { capabilities: elicit ? { elicitation: { form: {} }, sampling: {} } : {} });
     ctx.clients.push(c);
     if (elicit) c.setRequestHandler('elicitation/create', async (req) => { asked.push(req.params.message); return { action: 'accept', content: { name: 'Ada' } }; });
+    if (elicit) c.setRequestHandler('sampling/createMessage', model);
     c.setNotificationHandler('notifications/message', (n) => logs.push(n.params));
     return { c, logs, asked, logMeta: { 'io.modelcontextprotocol/logLevel': 'info' } };
   }
-  const { client: c } = await connect(ctx.gw, { ctx, mode: kind, capabilities: elicit ? { elicitation: {} } : {} });
+  const { client: c } = await connect(ctx.gw, { ctx, mode: kind, capabilities: elicit ? { elicitation: {}, sampling: {} } : {} });
   if (elicit) c.setRequestHandler(ElicitRequestSchema, async (req) => { asked.push(req.params.message); return { action: 'accept', content: { name: 'Ada' } }; });
+  if (elicit) c.setRequestHandler(CreateMessageRequestSchema, model);
   c.setNotificationHandler(LoggingMessageNotificationSchema, (n) => logs.push(n.params));
   return { c, logs, asked, logMeta: undefined };
 }
@@ -52,7 +55,8 @@ for (const transport of ['http', 'stdio']) describe(`a server of 2026-07-28 only
     test(`${kind} client: list, call, progress, a log, an elicitation answered`, async () => {
       const { c, logs, asked, logMeta } = await open(ctx, kind);
       const names = (await c.listTools()).tools.map((t) => t.name).sort();
-      assert.deepEqual(names, ['modern__add', 'modern__announce', 'modern__echo', 'modern__elicit', 'modern__log', 'modern__progress']);
+      assert.deepEqual(names, ['modern__add', 'modern__announce', 'modern__cancelled', 'modern__echo', 'modern__elicit',
+        'modern__log', 'modern__meta', 'modern__nag', 'modern__progress', 'modern__sample', 'modern__slow']);
 
       const echo = await c.callTool({ name: 'modern__echo', arguments: { message: `from ${kind}` } });
       assert.equal(textOf(echo), `from ${kind}`);
@@ -90,6 +94,29 @@ for (const transport of ['http', 'stdio']) describe(`a server of 2026-07-28 only
       await waitFor(() => changed > 0, { ms: 5000, label: 'tools/list_changed' });
       await sub?.close();
     });
+
+    test(`${kind} client: a sampling answered, a cancel that reaches the server, the trace context passed on`, async () => {
+      const { c } = await open(ctx, kind);
+      const sampled = await withTimeout(c.callTool({ name: 'modern__sample', arguments: { prompt: `hello from ${kind}` } }), 10000, 'sample');
+      assert.equal(textOf(sampled), `model said: echo of hello from ${kind}`);
+
+      const count = async () => Number(textOf(await c.callTool({ name: 'modern__cancelled', arguments: {} })));
+      const before = await count();
+      const abort = new AbortController();
+      const slow = { name: 'modern__slow', arguments: { ms: 8000 } };
+      const call = kind === 'v2' ? c.callTool(slow, { signal: abort.signal }) : c.callTool(slow, undefined, { signal: abort.signal });
+      setTimeout(() => abort.abort('the user pressed stop'), 300);
+      await assert.rejects(withTimeout(call, 5000, 'cancelled call'));
+      await waitFor(async () => (await count()) > before, { ms: 5000, label: 'the server saw the cancel' });
+
+      const trace = {
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        tracestate: 'mcpgw-test=1',
+      };
+      const meta = JSON.parse(textOf(await c.callTool({ name: 'modern__meta', arguments: {}, _meta: trace })));
+      assert.equal(meta.traceparent, trace.traceparent, JSON.stringify(meta));
+      assert.equal(meta.tracestate, trace.tracestate, JSON.stringify(meta));
+    });
   }
 
   test('the gateway reached it with server/discover: ready, stateless', async () => {
@@ -97,6 +124,14 @@ for (const transport of ['http', 'stdio']) describe(`a server of 2026-07-28 only
     const s = health.servers?.modern ?? health.servers?.find?.((x) => x.name === 'modern');
     assert.ok(s, JSON.stringify(health));
     assert.equal(s.state, 'ready', JSON.stringify(s));
+  });
+
+  test('a server that never stops asking: a session\'s call ends after 10 rounds, each question answered', async () => {
+    const { c, asked } = await open(ctx, 'both');
+    await assert.rejects(withTimeout(c.callTool({ name: 'modern__nag', arguments: {} }), 15000, 'nag'),
+      /still asked for input after 10 rounds/);
+    assert.equal(asked.length, 10, JSON.stringify(asked));
+    assert.ok(asked.every((m) => m === 'Are you sure?'));
   });
 
   test('a client that did not declare elicitation: the server\'s -32021, not a hang', async () => {

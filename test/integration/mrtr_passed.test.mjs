@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { MCPGW_BIN, textOf, useGateway } from './helpers.mjs';
+import { GATE_TRUST, gateServer } from './fixtures/gate.mjs';
 import { ENVELOPE, modernPost } from './fixtures/modern_post.mjs';
+import { v2Connect } from './fixtures/v2_client.mjs';
 import { startServer } from './fixtures/v2_server.mjs';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-mrtr-passed-'));
@@ -113,5 +115,53 @@ describe('a 2026-07-28 server asks a 2026-07-28 client, through the gateway', ()
     }
     assert.deepEqual(mine.map((r) => [r.target, r.outcome]),
       [['modern__elicit', 'input_required'], ['modern__elicit', 'ok']], JSON.stringify(mine));
+  });
+});
+
+describe('a passed round expires', () => {
+  const ctx = useGateway(() => ({
+    mcpServers: { modern: { url: `http://127.0.0.1:${v2.port}/mcp` } },
+    gateway: { timeouts: { callMs: 1000 } },
+  }));
+
+  test('a retry later than gateway.timeouts.callMs after the round is refused', async () => {
+    const ask = (params = {}) => modernPost(ctx.gw.url, 'tools/call',
+      { name: 'modern__elicit', arguments: {}, ...params }, { meta: ASKS });
+    const { json } = await ask();
+    const retry = { inputResponses: { who: ANSWER }, requestState: json.result.requestState };
+    await new Promise((r) => setTimeout(r, 1300));
+    const late = await ask(retry);
+    assert.equal(late.json.error?.code, -32602, late.text);
+    assert.match(late.json.error.message, /expired/);
+  });
+});
+
+describe('the security gate holds a passed call once', () => {
+  const ctx = useGateway(() => ({
+    mcpServers: { web: gateServer('web'), modern: { url: `http://127.0.0.1:${v2.port}/mcp` } },
+    gateway: {
+      auth: { mode: 'keys', store: STORE },
+      security: { approvalTimeoutS: 5, filters: [{ type: 'fence' }, { type: 'taint' }] },
+      // The server is a public sink with dangerous writes, as the gate's mail server.
+      servers: { web: GATE_TRUST.web, modern: { trust: GATE_TRUST.mail.trust } },
+    },
+  }));
+
+  test('after an untrusted read, the approval is asked once; the server\'s question follows; the call completes', async () => {
+    const client = await v2Connect(ctx.gw.url, {
+      headers: { authorization: `Bearer ${keys.eve}` }, capabilities: { elicitation: { form: {} } },
+    });
+    ctx.clients.push(client);
+    const asked = [];
+    client.setRequestHandler('elicitation/create', async (req) => {
+      asked.push(req.params.message);
+      return /your name/.test(req.params.message) ? ANSWER : { action: 'accept' };
+    });
+    await client.callTool({ name: 'web__fetch_page', arguments: { url: 'https://example.com' } });
+    const r = await client.callTool({ name: 'modern__elicit', arguments: {} });
+    assert.equal(textOf(r), 'hello Ada');
+    assert.equal(asked.length, 2, JSON.stringify(asked));
+    assert.match(asked[0], /modern\/elicit/, 'first the gate\'s approval of this call');
+    assert.equal(asked[1], 'What is your name?', 'then the server\'s own question, once');
   });
 });

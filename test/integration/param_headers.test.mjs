@@ -5,30 +5,16 @@
 // without it). The server is the 2026-07-28 conformance fixture.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 
-import { NODE, ROOT, connect, textOf, useGateway } from './helpers.mjs';
+import { connect, textOf, useGateway } from './helpers.mjs';
+import { startConformance2026 } from './fixtures/conformance_2026.mjs';
 import { modernPost } from './fixtures/modern_post.mjs';
 import { v2Connect } from './fixtures/v2_client.mjs';
 
-const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'conformance_server_2026.mjs');
-
 let server;
 let port;
-before(async () => {
-  server = spawn(NODE, [FIXTURE, '--http', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  port = await new Promise((resolve, reject) => {
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`fixture did not start: ${err}`)), 10000);
-    server.stderr.on('data', (d) => {
-      err += d;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(err);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-    });
-  });
-});
-after(() => { server?.kill('SIGTERM'); });
+before(async () => { server = await startConformance2026(); port = server.port; });
+after(() => { server?.stop(); });
 
 describe('Mcp-Param-* headers', () => {
   const ctx = useGateway(() => ({ mcpServers: { conf: { url: `http://127.0.0.1:${port}/mcp` } } }));

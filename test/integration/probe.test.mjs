@@ -76,7 +76,7 @@ describe('probe: a server of the 2026-07-28 revision only', () => {
     const r = await probe(url);
     assert.equal(r.code, 0, r.out + r.err);
     assert.match(r.out, /✓  2026-07-28 \(server\/discover\) +speaks 2026-07-28: supportedVersions 2026-07-28\n/);
-    assert.match(r.out, /✓  2026-07-28: tools\/list, no session +6 tools/);
+    assert.match(r.out, /✓  2026-07-28: tools\/list, no session +11 tools/);
     assert.match(r.out, /✗  Streamable HTTP: POST initialize +HTTP 400, but initialize failed: -32022/);
     assert.match(r.out, /Verdict: works for clients of the 2026-07-28 revision only .*Clients that initialize \(older revisions, legacy SSE\) fail here\./);
     assert.match(r.out, /\n {2}echo +Echo the message back/);
