@@ -307,6 +307,24 @@ std::string header_value(std::string_view text) {
   return fmt::format("{}{}{}", kSentinelOpen, b64, kSentinelClose);
 }
 
+bool has_header_params(const json::array& tools) {
+  for (const auto& t : tools) {
+    const auto* schema = t.is_object() ? t.get_object().if_contains("inputSchema") : nullptr;
+    const auto* props = schema != nullptr && schema->is_object()
+                            ? schema->get_object().if_contains("properties")
+                            : nullptr;
+    if (props == nullptr || !props->is_object()) {
+      continue;
+    }
+    for (const auto& [name, def] : props->get_object()) {
+      if (def.is_object() && def.get_object().contains("x-mcp-header")) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 std::vector<std::pair<std::string, std::string>> param_headers(const json::object& tool,
                                                                const json::object& call_params) {
   std::vector<std::pair<std::string, std::string>> out;

@@ -82,6 +82,9 @@ std::vector<std::pair<std::string, std::string>> mirrored_headers(const json::ob
 /// sentinel (=?base64?…?=).
 std::string header_value(std::string_view text);
 
+/// Whether a tool of `tools` (a tools/list's) has an `x-mcp-header` parameter.
+bool has_header_params(const json::array& tools);
+
 /// The Mcp-Param-* headers of a tools/call to `tool` (as its server lists it): one for each
 /// `x-mcp-header` parameter its arguments give. Pairs of name and value.
 std::vector<std::pair<std::string, std::string>> param_headers(const json::object& tool,

@@ -33,6 +33,17 @@ asio::awaitable<bool> Relay::admit(Exchange& ex, Routing routing) {
   co_return true;
 }
 
+namespace {
+
+/// Whether a stateless request's Mcp-Param-* headers need the tool's schema: it sent some, or
+/// a tool of its server (or a list not fetched yet) has x-mcp-header parameters.
+bool headers_to_check(const Exchange& ex, const BackendSlot& slot) {
+  const auto& cached = slot.lists[static_cast<int>(ListKind::tools)];
+  return !ex.intake.param_headers.empty() || !cached.items || cached.header_params;
+}
+
+}  // namespace
+
 asio::awaitable<bool> Relay::admit_tool(Exchange& ex) {
   Session& s = *ex.session;
   json::object& params = params_of(ex.request);
@@ -49,7 +60,8 @@ asio::awaitable<bool> Relay::admit_tool(Exchange& ex) {
   // x-mcp-header parameters a stateless request's headers must agree with.
   std::shared_ptr<const json::array> tools;
   const json::object* tool = nullptr;
-  if (exists && (s.principal || ex.intake.mirrored)) {
+  const bool check_headers = exists && ex.intake.mirrored && headers_to_check(ex, *route->slot);
+  if (exists && (s.principal || check_headers)) {
     tools = co_await fetch_list(*route->slot, ListKind::tools, ex.session);
     for (std::size_t i = 0; tools && i < tools->size() && tool == nullptr; ++i) {
       const json::value& t = (*tools)[i];
@@ -68,7 +80,7 @@ asio::awaitable<bool> Relay::admit_tool(Exchange& ex) {
     }
     co_return false;
   }
-  if (tool != nullptr && ex.intake.mirrored) {
+  if (tool != nullptr && check_headers) {
     if (auto why = mcp::check_param_headers(*tool, params, ex.intake.param_headers);
         !why.empty()) {
       ex.fail(rpc_code::kHeaderMismatch,

@@ -39,9 +39,12 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
     put_modern_envelope(ex, req);
     original = req;
   }
-  // Named local, not a temporary, in the co_await (g++ 12 coroutine temporaries).
-  const bool modern = original.has_value();
-  auto headers = co_await param_headers(ex, req, modern);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (original) {
+    // Named local, not a temporary, in the co_await (g++ 12 coroutine temporaries).
+    const bool modern = true;
+    headers = co_await param_headers(ex, req, modern);
+  }
   auto inflight = track(ex);
   const auto started = Clock::now();
   auto call = backend->send_request(std::move(req), headers);
@@ -147,7 +150,8 @@ void Relay::put_modern_envelope(const Exchange& ex, json::object& req) {
 
 asio::awaitable<std::vector<std::pair<std::string, std::string>>> Relay::param_headers(
     Exchange& ex, const json::object& req, bool modern) {
-  if (!modern || ex.method != mcp::method::kToolsCall) {
+  const auto& cached = ex.slot->cache(ListKind::tools);
+  if (!modern || ex.method != mcp::method::kToolsCall || (cached.items && !cached.header_params)) {
     co_return std::vector<std::pair<std::string, std::string>>{};
   }
   // The tool's x-mcp-header parameters, from its server's list (cached).

@@ -1,6 +1,8 @@
 // A server slot's list cache: one fetch of every page, shared by everyone who asks meanwhile.
 #include "upstream/server_slot.hpp"
 
+#include "mcp/modern.hpp"
+
 #include "common/error.hpp"
 #include "jsonrpc/message.hpp"
 
@@ -114,6 +116,7 @@ asio::awaitable<std::shared_ptr<const json::array>> ServerSlot::fetch_list(
     now.fetching.reset();
     if (answer) {
       now.items = answer;
+      now.header_params = kind == ListKind::tools && mcp::has_header_params(*answer);
       filled = true;
     }
   }

@@ -35,6 +35,8 @@ struct ListCache {
   std::shared_ptr<const json::array> items;
   std::shared_ptr<Event> fetching;  ///< set when the running fetch ends
   bool served_partial = false;      ///< an aggregate went out without this server's items
+  /// (tools) a tool of it mirrors a parameter in an HTTP header (`x-mcp-header`, 2026-07-28).
+  bool header_params = false;
 };
 
 /// How long a list fetch may take: the whole fetch, and the wait for a starting server.
