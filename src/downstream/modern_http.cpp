@@ -180,8 +180,9 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
   // A retry of a round a server of this revision asked for goes on as a request of its own;
   // a retry of a round the gateway asked for continues the call parked at its server.
   std::optional<std::string> passed;
+  std::string passed_server;
   if (is_retry(msg)) {
-    passed = relay_.open_passed(*s, msg);
+    passed = relay_.open_passed(*s, msg, passed_server);
   }
   std::string refused = passed ? *passed : std::string();
   if (is_retry(msg) && !passed) {
@@ -200,6 +201,7 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
     relay::StatelessIntake intake;
     intake.mirrored = true;
     intake.continues = passed.has_value();
+    intake.continues_at = std::move(passed_server);
     intake.param_headers = param_headers(req);
     asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, id, std::move(intake)),
                    asio::detached);

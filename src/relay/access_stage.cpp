@@ -22,15 +22,23 @@ void Relay::routed(Exchange& ex, Route route) {
 }
 
 asio::awaitable<bool> Relay::admit(Exchange& ex, Routing routing) {
+  bool admitted = true;
   switch (routing) {
-    case Routing::tool: co_return co_await admit_tool(ex);
+    case Routing::tool: admitted = co_await admit_tool(ex); break;
     case Routing::prompt:
-    case Routing::resource: co_return admit_named(ex, routing);
-    case Routing::completion: co_return admit_completion(ex);
-    case Routing::server: co_return admit_server(ex);
+    case Routing::resource: admitted = admit_named(ex, routing); break;
+    case Routing::completion: admitted = admit_completion(ex); break;
+    case Routing::server: admitted = admit_server(ex); break;
     case Routing::local: break;
   }
-  co_return true;
+  if (admitted && !ex.intake.continues_at.empty() && ex.server != ex.intake.continues_at) {
+    // A passed round's state goes back only to the server that made it (the same name may
+    // reach another server on another endpoint).
+    ex.fail(rpc_code::kInvalidParams,
+            "Invalid params: this requestState belongs to a request to another server");
+    co_return false;
+  }
+  co_return admitted;
 }
 
 namespace {

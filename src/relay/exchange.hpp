@@ -19,6 +19,7 @@ struct BackendSlot;
 struct StatelessIntake {
   bool mirrored = false;   ///< it came with the revision's mirrored headers (checked)
   bool continues = false;  ///< a retry of a round its server asked for (passed_rounds.cpp)
+  std::string continues_at;  ///< …and the server that asked (the retry must reach it)
   /// Its Mcp-Param-* headers: the name after the prefix, lowercase, and the value as sent.
   std::vector<std::pair<std::string, std::string>> param_headers;
 };

@@ -79,7 +79,8 @@ json::object Relay::pass_input_required(Exchange& ex, const json::object& reques
   return jsonrpc::make_result(ex.id, std::move(passed));
 }
 
-std::optional<std::string> Relay::open_passed(const Session& s, json::object& retry) const {
+std::optional<std::string> Relay::open_passed(const Session& s, json::object& retry,
+                                              std::string& server) const {
   json::object& params = retry["params"].as_object();
   const json::value& token = params.at("requestState");
   auto plain = token.is_string() ? sealer_.open(token.get_string(), kPurpose) : std::nullopt;
@@ -112,6 +113,7 @@ std::optional<std::string> Relay::open_passed(const Session& s, json::object& re
       answers != nullptr && !answers->is_object()) {
     return std::string("Invalid params: inputResponses must be an object");
   }
+  server = std::string(string_at(st, "sv"));
   // The server gets its own state back, and the answers under its own keys.
   if (auto* upstream_state = st.if_contains("u")) {
     params["requestState"] = std::move(*upstream_state);

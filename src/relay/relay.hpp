@@ -113,7 +113,9 @@ class Relay {
   /// passed on): nullopt when `retry`'s requestState is not such a round's; else why the
   /// retry is refused, or empty when `retry` now carries the server's own requestState and
   /// goes on as a request (handle_request, `intake.continues`).
-  std::optional<std::string> open_passed(const Session& s, json::object& retry) const;
+  /// `server` is set to the server the round's state belongs to (intake.continues_at).
+  std::optional<std::string> open_passed(const Session& s, json::object& retry,
+                                         std::string& server) const;
   std::variant<json::value, std::string> resume(const SessionPtr& session,
                                                 const json::object& retry,
                                                 std::shared_ptr<EventStream> out,

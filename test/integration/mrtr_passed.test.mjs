@@ -9,13 +9,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-import { MCPGW_BIN, textOf, useGateway } from './helpers.mjs';
+import { MCPGW_BIN, NODE, textOf, useGateway } from './helpers.mjs';
 import { GATE_TRUST, gateServer } from './fixtures/gate.mjs';
 import { ENVELOPE, modernPost } from './fixtures/modern_post.mjs';
 import { v2Connect } from './fixtures/v2_client.mjs';
 import { startServer } from './fixtures/v2_server.mjs';
 
+const V2_SERVER_JS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'v2_server.mjs');
 const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-mrtr-passed-'));
 const STORE = path.join(dir, 'mcpgw.db');
 const AUDIT = path.join(dir, 'mcpgw.audit.db');
@@ -163,5 +165,27 @@ describe('the security gate holds a passed call once', () => {
     assert.equal(asked.length, 2, JSON.stringify(asked));
     assert.match(asked[0], /modern\/elicit/, 'first the gate\'s approval of this call');
     assert.equal(asked[1], 'What is your name?', 'then the server\'s own question, once');
+  });
+});
+
+describe('a passed round belongs to its server', () => {
+  const ctx = useGateway(() => ({
+    mcpServers: {
+      a: { url: `http://127.0.0.1:${v2.port}/mcp` },
+      b: { command: NODE, args: [V2_SERVER_JS, '--stdio'] },
+    },
+  }));
+
+  test('a retry sent to another server\'s endpoint, with the same tool name, is refused', async () => {
+    const ask = (server, params = {}) => modernPost(ctx.gw.endpoint(`/mcp/${server}`), 'tools/call',
+      { name: 'elicit', arguments: {}, ...params }, { meta: ASKS });
+    const { json } = await ask('a');
+    assert.equal(json.result?.resultType, 'input_required', JSON.stringify(json));
+    const retry = { inputResponses: { who: ANSWER }, requestState: json.result.requestState };
+    const elsewhere = await ask('b', retry);
+    assert.equal(elsewhere.json.error?.code, -32602, elsewhere.text);
+    assert.match(elsewhere.json.error.message, /another server/);
+    const home = await ask('a', retry);
+    assert.equal(textOf(home.json.result), 'hello Ada', home.text);
   });
 });
