@@ -86,9 +86,15 @@ class Relay {
   // the gateway's (stateless requests of many clients share a hidden session, where their ids
   // may collide) and the reply carries the client's.
   asio::awaitable<void> handle_request(SessionPtr session, json::object request,
-                                       std::shared_ptr<EventStream> out,
-                                       json::value client_id = nullptr,
-                                       StatelessIntake intake = {});
+                                       std::shared_ptr<EventStream> out, json::value client_id,
+                                       StatelessIntake intake);
+  /// A session's request. (Not a coroutine: g++ 12 mishandles a coroutine's defaulted
+  /// parameters of class type, destroying what was never made.)
+  asio::awaitable<void> handle_request(SessionPtr session, json::object request,
+                                       std::shared_ptr<EventStream> out) {
+    return handle_request(std::move(session), std::move(request), std::move(out), nullptr,
+                          StatelessIntake{});
+  }
   /// subscriptions/listen (2026-07-28): what `request` asks to hear (list changes, updates
   /// of resources, subscribed at their servers as needed) goes to `out`, each notification
   /// tagged with `client_id`; the acknowledgement first. Nullopt when listening; else the
