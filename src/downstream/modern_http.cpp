@@ -41,10 +41,7 @@ std::vector<std::pair<std::string, std::string>> param_headers(const Request& re
   for (const auto& field : req) {
     const auto name = field.name_string();
     if (name.size() > kPrefix.size() && contains_ci(name.substr(0, kPrefix.size()), kPrefix)) {
-      std::string suffix(name.substr(kPrefix.size()));
-      std::transform(suffix.begin(), suffix.end(), suffix.begin(),
-                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-      out.emplace_back(std::move(suffix), std::string(field.value()));
+      out.emplace_back(lower(name.substr(kPrefix.size())), std::string(field.value()));
     }
   }
   return out;

@@ -1,6 +1,7 @@
 #include "mcp/modern.hpp"
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 #include "jsonrpc/message.hpp"
 #include "mcp/protocol.hpp"
 
@@ -136,6 +137,15 @@ std::optional<std::string> header_text(const json::value& v) {
   return std::nullopt;
 }
 
+/// The `properties` of a tool's inputSchema, when it has them.
+const json::object* schema_properties(const json::object& tool) {
+  const auto* schema = tool.if_contains("inputSchema");
+  const auto* props = schema != nullptr && schema->is_object()
+                          ? schema->get_object().if_contains("properties")
+                          : nullptr;
+  return props != nullptr && props->is_object() ? &props->get_object() : nullptr;
+}
+
 const std::string* find_header(const std::vector<std::pair<std::string, std::string>>& headers,
                                std::string_view lowercase_suffix) {
   for (const auto& [name, value] : headers) {
@@ -150,24 +160,18 @@ const std::string* find_header(const std::vector<std::pair<std::string, std::str
 
 std::string check_param_headers(const json::object& tool, const json::object& call_params,
                                 const std::vector<std::pair<std::string, std::string>>& headers) {
-  const auto* schema = tool.if_contains("inputSchema");
-  const auto* props = schema != nullptr && schema->is_object()
-                          ? schema->get_object().if_contains("properties")
-                          : nullptr;
-  if (props == nullptr || !props->is_object()) {
+  const json::object* props = schema_properties(tool);
+  if (props == nullptr) {
     return {};
   }
   const auto* a = call_params.if_contains("arguments");
   const json::object* args = a != nullptr && a->is_object() ? &a->get_object() : nullptr;
-  for (const auto& [prop, def] : props->get_object()) {
+  for (const auto& [prop, def] : *props) {
     const auto* h = def.is_object() ? def.get_object().if_contains("x-mcp-header") : nullptr;
     if (h == nullptr || !h->is_string()) {
       continue;
     }
-    std::string suffix(h->get_string());
-    std::transform(suffix.begin(), suffix.end(), suffix.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    const std::string* sent = find_header(headers, suffix);
+    const std::string* sent = find_header(headers, lower(h->get_string()));
     const json::value* v = args != nullptr ? args->if_contains(prop) : nullptr;
     const auto body = v != nullptr ? header_text(*v) : std::nullopt;
     if (!body) {
@@ -309,14 +313,11 @@ std::string header_value(std::string_view text) {
 
 bool has_header_params(const json::array& tools) {
   for (const auto& t : tools) {
-    const auto* schema = t.is_object() ? t.get_object().if_contains("inputSchema") : nullptr;
-    const auto* props = schema != nullptr && schema->is_object()
-                            ? schema->get_object().if_contains("properties")
-                            : nullptr;
-    if (props == nullptr || !props->is_object()) {
+    const json::object* props = t.is_object() ? schema_properties(t.get_object()) : nullptr;
+    if (props == nullptr) {
       continue;
     }
-    for (const auto& [name, def] : props->get_object()) {
+    for (const auto& [name, def] : *props) {
       if (def.is_object() && def.get_object().contains("x-mcp-header")) {
         return true;
       }
@@ -328,15 +329,12 @@ bool has_header_params(const json::array& tools) {
 std::vector<std::pair<std::string, std::string>> param_headers(const json::object& tool,
                                                                const json::object& call_params) {
   std::vector<std::pair<std::string, std::string>> out;
-  const auto* schema = tool.if_contains("inputSchema");
-  const auto* props = schema != nullptr && schema->is_object()
-                          ? schema->get_object().if_contains("properties")
-                          : nullptr;
+  const json::object* props = schema_properties(tool);
   const auto* a = call_params.if_contains("arguments");
-  if (props == nullptr || !props->is_object() || a == nullptr || !a->is_object()) {
+  if (props == nullptr || a == nullptr || !a->is_object()) {
     return out;
   }
-  for (const auto& [prop, def] : props->get_object()) {
+  for (const auto& [prop, def] : *props) {
     const auto* h = def.is_object() ? def.get_object().if_contains("x-mcp-header") : nullptr;
     const auto* v = a->get_object().if_contains(prop);
     const auto text = h != nullptr && h->is_string() && v != nullptr ? header_text(*v)

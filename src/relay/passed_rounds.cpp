@@ -6,6 +6,7 @@
 #include "relay/util.hpp"
 
 #include "access/key_store.hpp"
+#include "common/clock.hpp"
 #include "jsonrpc/message.hpp"
 #include "mcp/modern.hpp"
 #include "mcp/protocol.hpp"
@@ -18,12 +19,6 @@ namespace {
 
 /// Bound into every passed requestState: it never opens as another kind of token.
 constexpr std::string_view kPurpose = "mcpgw/mrtr/passed/1";
-
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 const json::object* params_if(const json::object& msg) {
   const auto* p = msg.if_contains("params");
@@ -67,7 +62,7 @@ json::object Relay::pass_input_required(Exchange& ex, const json::object& reques
   state["m"] = ex.method;
   state["t"] = ex.target;
   state["d"] = arguments_digest(request);
-  state["x"] = unix_ms_now() + cfg_.gateway.timeouts.call.count();
+  state["x"] = unix_ms() + cfg_.gateway.timeouts.call.count();
   if (const auto* upstream_state = result.if_contains("requestState")) {
     state["u"] = *upstream_state;
   }
@@ -97,7 +92,7 @@ std::optional<std::string> Relay::open_passed(const Session& s, json::object& re
     return std::string("Invalid params: requestState belongs to another caller");
   }
   const auto* expires = st.if_contains("x");
-  if (expires == nullptr || !expires->is_int64() || unix_ms_now() > expires->get_int64()) {
+  if (expires == nullptr || !expires->is_int64() || unix_ms() > expires->get_int64()) {
     return std::string("Invalid params: requestState expired");
   }
   const auto* name = params.if_contains("name");
