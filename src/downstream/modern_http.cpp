@@ -174,6 +174,7 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
     out->set_log_rank(mcp::log_level_rank(envelope.log_level));
   }
   json::value gateway_id;
+  relay::StatelessIntake intake;
   // A retry of a round a server of this revision asked for goes on as a request of its own;
   // a retry of a round the gateway asked for continues the call parked at its server.
   std::optional<std::string> passed;
@@ -181,32 +182,30 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
   if (is_retry(msg)) {
     passed = relay_.open_passed(*s, msg, passed_server);
   }
-  std::string refused = passed ? *passed : std::string();
   if (is_retry(msg) && !passed) {
     // The answers to a question the request asked (input_required): the same call goes on.
     auto resumed = relay_.resume(s, msg, out, id);
     if (auto* why = std::get_if<std::string>(&resumed)) {
-      refused = std::move(*why);
+      intake.refused = std::move(*why);
     } else {
       gateway_id = std::get<json::value>(std::move(resumed));
     }
-  } else if (refused.empty()) {
-    // Clients share the hidden session and number their requests alike (the v2 SDK from 0):
-    // each request travels under an id of the gateway's; the reply gets the client's back.
-    gateway_id = next_modern_id_++;
-    msg["id"] = gateway_id;
-    relay::StatelessIntake intake;
-    intake.mirrored = true;
+  } else if (passed && !passed->empty()) {
+    intake.refused = std::move(*passed);
+  } else {
     intake.continues = passed.has_value();
     intake.continues_at = std::move(passed_server);
+  }
+  if (gateway_id.is_null()) {
+    // A request, or a retry refused (answered by the pipeline, so it is audited). Clients
+    // share the hidden session and number their requests alike (the v2 SDK from 0): each
+    // request travels under an id of the gateway's; the reply gets the client's back.
+    gateway_id = next_modern_id_++;
+    msg["id"] = gateway_id;
+    intake.mirrored = true;
     intake.param_headers = param_headers(req);
     asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, id, std::move(intake)),
                    asio::detached);
-  }
-  if (!refused.empty()) {
-    const std::string body =
-        jsonrpc::serialize(jsonrpc::make_error(id, rpc_code::kInvalidParams, refused));
-    co_return co_await write_json(c, req, 200, body, {});
   }
   // Named local, not a temporary, in the co_await (g++ 12 coroutine temporaries).
   const std::string version(mcp::kModernVersion);

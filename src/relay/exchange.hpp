@@ -20,6 +20,9 @@ struct StatelessIntake {
   bool mirrored = false;   ///< it came with the revision's mirrored headers (checked)
   bool continues = false;  ///< a retry of a round its server asked for (passed_rounds.cpp)
   std::string continues_at;  ///< …and the server that asked (the retry must reach it)
+  /// Why its requestState was refused (a retry that continues nothing it may continue): the
+  /// exchange is answered -32602 after access control, so it leaves an audit row.
+  std::string refused;
   /// Its Mcp-Param-* headers: the name after the prefix, lowercase, and the value as sent.
   std::vector<std::pair<std::string, std::string>> param_headers;
 };

@@ -186,12 +186,21 @@ asio::awaitable<void> Relay::run(Exchange& ex) {
     ex.fail(rpc_code::kMethodNotFound, fmt::format("Method not found: {}", ex.method));
     co_return;
   }
-  if (m->routing == Routing::local) {
-    co_await m->handler(*this, ex);
+  if (m->routing != Routing::local) {
+    open_audit(ex, m->args_key);
+    if (!co_await admit(ex, m->routing)) {
+      co_return;
+    }
+  }
+  if (!ex.intake.refused.empty()) {
+    ex.fail(rpc_code::kInvalidParams, ex.intake.refused);
+    ex.outcome = Outcome::denied;
+    ex.denied = std::move(ex.intake.refused);
     co_return;
   }
-  open_audit(ex, m->args_key);
-  if (co_await admit(ex, m->routing)) {
+  if (m->routing == Routing::local) {
+    co_await m->handler(*this, ex);
+  } else {
     co_await through_gate(ex, m->handler);
   }
 }

@@ -146,6 +146,11 @@ describe('MRTR: a server of an older revision asks a stateless client', () => {
       assert.equal(ok.json.result.resultType, 'complete');
       assert.equal(textOf(ok.json.result), 'elicited: accept {"answer":"raw"}');
       refused(await retry(keys.alice, state, accept(qid)), /used already|has ended/);
+      // bob's attempt is on the audit trail: refused, and why.
+      await waitFor(() => auditRows('remote__elicit').some((r) => r.principal === 'bob' && r.outcome === 'denied'),
+        { ms: 5000, label: 'the refused retry\'s audit row' });
+      const bobs = auditRows('remote__elicit').filter((r) => r.principal === 'bob' && r.outcome === 'denied');
+      assert.match(bobs.at(-1).detail, /another caller/);
     });
   });
 });

@@ -96,6 +96,18 @@ describe('a 2026-07-28 server asks a 2026-07-28 client, through the gateway', ()
     // The untouched state still works: nothing above consumed it.
     const done = await ask('ada', retry);
     assert.equal(textOf(done.json.result), 'hello Ada', done.text);
+
+    // Each refusal is on the audit trail, with who tried and why.
+    let eves = [];
+    for (let i = 0; i < 50 && eves.length === 0; i += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+      eves = rows().filter((r) => r.principal === 'eve');
+    }
+    assert.deepEqual(eves.map((r) => [r.target, r.outcome]), [['modern__elicit', 'denied']], JSON.stringify(eves));
+    assert.match(eves[0].detail, /another caller/);
+    const altereds = rows().filter((r) => r.principal === 'ada' && /not one this gateway issued|altered/.test(r.detail ?? ''));
+    assert.equal(altereds.length, 1, JSON.stringify(rows()));
+    assert.equal(altereds[0].outcome, 'denied');
   });
 
   test('a client that declared no elicitation gets -32021 with HTTP 400', async () => {
