@@ -30,7 +30,7 @@ asio::awaitable<boost::system::error_code> HttpServer::Impl::read_request(
     Conn& c, http::request_parser<http::string_body>& parser) {
   if (c.buffer.size() == 0) {
     c.stream.expires_after(gw_.timeouts.connection_idle);
-    auto [ec, n] = co_await c.stream.async_read_some(c.buffer.prepare(net::read_size(c.buffer)),
+    auto [ec, n] = co_await c.stream.async_read_some(c.buffer.prepare(net::read_amount(c.buffer)),
                                                      asio::as_tuple(asio::use_awaitable));
     c.buffer.commit(n);
     if (ec) {

@@ -113,7 +113,7 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
 
 asio::awaitable<void> HttpServer::Impl::run_connection(tcp::socket socket, asio::ip::address peer) {
   Conn c{beast::tcp_stream(std::move(socket)), beast::flat_buffer(read_buffer_max()), nullptr,
-         {}, true, peer};
+         {}, true, peer, peer.to_string()};
   connections_.insert(&c.stream);
   // Runs however the coroutine ends, also when its frame is destroyed without resuming (then
   // the server may be gone already).

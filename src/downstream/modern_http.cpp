@@ -34,19 +34,6 @@ bool is_retry(const json::object& msg) {
   return p != nullptr && p->is_object() && p->get_object().contains("requestState");
 }
 
-/// The request's Mcp-Param-* headers: the name after the prefix, lowercase, and the value.
-std::vector<std::pair<std::string, std::string>> param_headers(const Request& req) {
-  constexpr std::string_view kPrefix = "mcp-param-";
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& field : req) {
-    const auto name = field.name_string();
-    if (name.size() > kPrefix.size() && contains_ci(name.substr(0, kPrefix.size()), kPrefix)) {
-      out.emplace_back(lower(name.substr(kPrefix.size())), std::string(field.value()));
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 bool HttpServer::Impl::is_modern_request(const Request& req, const json::object& msg,
@@ -59,12 +46,37 @@ bool HttpServer::Impl::is_modern_request(const Request& req, const json::object&
          jsonrpc::method(msg) == mcp::method::kServerDiscover;
 }
 
+HttpServer::Impl::ModernHeaders HttpServer::Impl::read_modern_headers(const Request& req) {
+  constexpr std::string_view kParam = "mcp-param-";
+  ModernHeaders h;
+  for (const auto& field : req) {
+    const auto name = field.name_string();
+    if (field.name() == http::field::authorization) {
+      h.key.append("\nauthorization:").append(field.value());
+    } else if (name.size() > 6 && beast::iequals(name.substr(0, 6), "x-mcp-")) {
+      h.key.append("\n").append(name).append(":").append(field.value());
+    } else if (name.size() < 8 || !beast::iequals(name.substr(0, 4), "mcp-")) {
+      continue;  // most headers: none of the revision's
+    } else if (beast::iequals(name, kVersionHeader)) {
+      h.version = field.value();
+    } else if (beast::iequals(name, "mcp-method")) {
+      h.method = field.value();
+    } else if (beast::iequals(name, "mcp-name")) {
+      h.name = field.value();
+    } else if (name.size() > kParam.size() && beast::iequals(name.substr(0, kParam.size()), kParam)) {
+      h.params.emplace_back(lower(name.substr(kParam.size())), std::string(field.value()));
+    }
+  }
+  return h;
+}
+
 std::optional<Response> HttpServer::Impl::modern_refusal(const Request& req,
+                                                         const ModernHeaders& h,
                                                          const json::object& msg,
                                                          jsonrpc::Kind kind) {
   const json::value id = kind == jsonrpc::Kind::request ? msg.at("id") : json::value(nullptr);
   const auto version = mcp::meta_version(msg);
-  const auto header = req[kVersionHeader];
+  const auto header = h.version;
   if (version.empty() && header != mcp::kModernVersion) {
     return std::nullopt;  // server/discover from a client of an older revision (a probe)
   }
@@ -94,8 +106,7 @@ std::optional<Response> HttpServer::Impl::modern_refusal(const Request& req,
     return error_response(req, 400, id, rpc_code::kInvalidParams,
                           fmt::format("Invalid params: _meta lacks {}", key));
   }
-  const auto why = mcp::check_mirrored(
-      msg, {req[kVersionHeader], req["Mcp-Method"], req["Mcp-Name"]});
+  const auto why = mcp::check_mirrored(msg, {h.version, h.method, h.name});
   if (!why.empty()) {
     return error_response(req, 400, id, rpc_code::kHeaderMismatch,
                           fmt::format("Bad Request: the request headers and body disagree: {}",
@@ -109,21 +120,16 @@ std::optional<Response> HttpServer::Impl::modern_refusal(const Request& req,
 }
 
 std::variant<SessionPtr, Response> HttpServer::Impl::modern_session(
-    const Conn& c, const Request& req, const std::string& server, const std::string& endpoint,
-    json::object client_info, const json::value& id) {
+    const Conn& c, const Request& req, const ModernHeaders& h, const std::string& server,
+    const std::string& endpoint, json::object client_info, const json::value& id) {
   // The key is made of the request's own values (every x-mcp-* header among them: the view and
   // the headers passed to servers), so a caller's next request finds its session without
   // resolving its view again.
   std::string key;
-  key.append(endpoint).append("\n").append(owner(c)).append("\n");
-  key.append(c.principal ? c.principal->name : std::string()).append("\n").append(c.scope);
-  key.append("\n").append(req[http::field::authorization]);
-  for (const auto& field : req) {
-    const auto name = field.name_string();
-    if (name.size() > 6 && contains_ci(name.substr(0, 6), "x-mcp-")) {
-      key.append("\n").append(name).append(":").append(field.value());
-    }
-  }
+  key.reserve(endpoint.size() + c.peer_text.size() + c.scope.size() + h.key.size() + 64);
+  key.append(endpoint).append("\n");
+  key.append(c.principal ? std::string_view(c.principal->name) : std::string_view(c.peer_text));
+  key.append(c.principal ? "\np\n" : "\na\n").append(c.scope).append(h.key);
   if (auto it = modern_sessions_.find(key); it != modern_sessions_.end()) {
     if (!it->second->closed()) {
       return it->second;
@@ -150,7 +156,8 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
                                                     jsonrpc::Kind kind, const std::string& server,
                                                     const std::string& endpoint,
                                                     Accepts accepts) {
-  if (auto refusal = modern_refusal(req, msg, kind)) {
+  ModernHeaders h = read_modern_headers(req);
+  if (auto refusal = modern_refusal(req, h, msg, kind)) {
     co_return co_await write(c, *refusal);
   }
   if (kind == jsonrpc::Kind::notification) {
@@ -160,7 +167,8 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
   }
   const json::value id = msg.at("id");
   auto envelope = mcp::take_envelope(msg);
-  auto session = modern_session(c, req, server, endpoint, std::move(envelope.client_info), id);
+  auto session =
+      modern_session(c, req, h, server, endpoint, std::move(envelope.client_info), id);
   if (auto* refusal = std::get_if<Response>(&session)) {
     co_return co_await write(c, *refusal);
   }
@@ -179,10 +187,11 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
   // a retry of a round the gateway asked for continues the call parked at its server.
   std::optional<std::string> passed;
   std::string passed_server;
-  if (is_retry(msg)) {
+  const bool retry = is_retry(msg);
+  if (retry) {
     passed = relay_.open_passed(*s, msg, passed_server);
   }
-  if (is_retry(msg) && !passed) {
+  if (retry && !passed) {
     // The answers to a question the request asked (input_required): the same call goes on.
     auto resumed = relay_.resume(s, msg, out, id);
     if (auto* why = std::get_if<std::string>(&resumed)) {
@@ -203,7 +212,7 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
     gateway_id = next_modern_id_++;
     msg["id"] = gateway_id;
     intake.mirrored = true;
-    intake.param_headers = param_headers(req);
+    intake.param_headers = std::move(h.params);
     asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, id, std::move(intake)),
                    asio::detached);
   }

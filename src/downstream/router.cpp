@@ -263,7 +263,7 @@ void HttpServer::Impl::audit_refusal(const Request& req, const std::string& path
 }
 
 std::string HttpServer::Impl::owner(const Conn& c) {
-  return c.principal ? "principal:" + c.principal->name : "address:" + c.peer.to_string();
+  return c.principal ? "principal:" + c.principal->name : "address:" + c.peer_text;
 }
 
 Response HttpServer::Impl::session_refused(const Request& req, const boost::system::error_code& ec,

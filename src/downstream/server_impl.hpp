@@ -69,6 +69,7 @@ class HttpServer::Impl {
     std::string scope;    ///< the taint scope the request names (/scope/{id}, x-mcp-scope)
     bool probing = true;  ///< watching for the client going away while a stream is open
     asio::ip::address peer;          ///< the client's address
+    std::string peer_text;           ///< …as text, made once (hidden sessions' owner)
     std::string counted_as;          ///< the principal it counts for (maxConnectionsPerPrincipal)
   };
 
@@ -303,14 +304,25 @@ class HttpServer::Impl {
   /// A request of the stateless revision (its `_meta` names one), or server/discover, with no
   /// session header; a session's traffic is never one.
   static bool is_modern_request(const Request& req, const json::object& msg, jsonrpc::Kind kind);
+  /// What a modern request's headers say, read in one pass over them.
+  struct ModernHeaders {
+    std::string_view version, method, name;  ///< MCP-Protocol-Version, Mcp-Method, Mcp-Name
+    /// Authorization and every x-mcp-* header (the view, the headers passed to servers): the
+    /// part of the hidden session's key that the headers give.
+    std::string key;
+    /// Mcp-Param-*: the name after the prefix, lowercase, and the value as sent.
+    std::vector<std::pair<std::string, std::string>> params;
+  };
+  static ModernHeaders read_modern_headers(const Request& req);
   /// The 400/404 for a modern request the gateway will not serve: another revision (-32022),
   /// an incomplete `_meta` (-32602), mirrored headers that disagree with the body (-32020), a
   /// method the revision does not have here (404 -32601).
-  std::optional<Response> modern_refusal(const Request& req, const json::object& msg,
-                                         jsonrpc::Kind kind);
+  std::optional<Response> modern_refusal(const Request& req, const ModernHeaders& h,
+                                         const json::object& msg, jsonrpc::Kind kind);
   /// The caller's hidden session for modern requests on `endpoint` (made on first use, remade
   /// when it expired); else the refusal (unknown server, no session to spare).
   std::variant<SessionPtr, Response> modern_session(const Conn& c, const Request& req,
+                                                    const ModernHeaders& h,
                                                     const std::string& server,
                                                     const std::string& endpoint,
                                                     json::object client_info,

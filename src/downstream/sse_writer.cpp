@@ -19,7 +19,7 @@ asio::awaitable<bool> HttpServer::Impl::write_chunk(Conn& c, std::string_view da
 }
 
 asio::awaitable<boost::system::error_code> HttpServer::Impl::probe(Conn& c) {
-  const std::size_t want = net::read_size(c.buffer);
+  const std::size_t want = net::read_amount(c.buffer);
   if (want == 0) {
     co_return http::error::buffer_overflow;  // a client that pipelines without end
   }

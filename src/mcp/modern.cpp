@@ -112,8 +112,10 @@ std::string check_mirrored(const json::object& msg, const MirroredHeaders& h) {
     return {};
   }
   const auto body_name = string_in(params_of(msg), field);
-  const auto header_name = decode_header_value(h.name);
-  if (h.name.empty() || !header_name || *header_name != body_name) {
+  // Most names travel as they are; only a Base64-wrapped one needs decoding.
+  const bool same = h.name.starts_with(kSentinelOpen) ? decode_header_value(h.name) == body_name
+                                                      : h.name == body_name;
+  if (h.name.empty() || !same) {
     return h.name.empty() ? std::string("the Mcp-Name header is missing")
                           : fmt::format("the Mcp-Name header does not match params.{} (\"{}\")",
                                         field, body_name);
@@ -229,12 +231,17 @@ Envelope take_envelope(json::object& msg) {
   if (auto* v = meta_obj.if_contains(meta::kLogLevel); v != nullptr && v->is_string()) {
     env.log_level = v->get_string();
   }
-  for (auto key : {meta::kProtocolVersion, meta::kClientInfo, meta::kClientCapabilities,
-                   meta::kLogLevel}) {
-    meta_obj.erase(key);
+  constexpr std::string_view kKeys[] = {meta::kProtocolVersion, meta::kClientInfo,
+                                         meta::kClientCapabilities, meta::kLogLevel};
+  const auto envelope_only = std::all_of(meta_obj.begin(), meta_obj.end(), [&](const auto& kv) {
+    return std::find(std::begin(kKeys), std::end(kKeys), kv.key()) != std::end(kKeys);
+  });
+  if (envelope_only) {
+    params.erase("_meta");  // the usual case: one erase, not one per key
+    return env;
   }
-  if (meta_obj.empty()) {
-    params.erase("_meta");
+  for (auto key : kKeys) {
+    meta_obj.erase(key);
   }
   return env;
 }
@@ -248,7 +255,7 @@ void stamp_result(json::object& reply, std::string_view method) {
   if (!result.contains("resultType")) {
     result["resultType"] = "complete";
   }
-  if (is_cacheable(method) && result.at("resultType") == "complete") {
+  if (is_cacheable(method) && result.at("resultType") == "complete") {  // lists, reads
     if (!result.contains("ttlMs")) {
       result["ttlMs"] = 0;
     }

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <limits>
 
@@ -41,11 +42,26 @@ inline constexpr std::size_t kBodyReadFloor = 16 * 1024;
 
 /// How much to ask of the socket: what the buffer already holds free, at least `floor`, so an
 /// idle connection keeps a small buffer that grows only with what arrives; never more than
-/// kReadChunk or the room left under max_size().
-inline std::size_t read_size(const beast::flat_buffer& buffer, std::size_t floor = 512) noexcept {
+/// kReadChunk or the room left under max_size(). (Not named read_size: with a Beast buffer,
+/// argument-dependent lookup would pick beast::read_size, which caps a read at 512 bytes.)
+inline std::size_t read_amount(const beast::flat_buffer& buffer,
+                               std::size_t floor = 512) noexcept {
   const std::size_t room = buffer.max_size() - buffer.size();
   const std::size_t free = buffer.capacity() - buffer.size();
   return std::min({std::max(floor, free), kReadChunk, room});
+}
+
+/// The least to ask of the socket for the rest of a message: 512 bytes while its header
+/// arrives; for its body, what remains of it and 512 bytes more (the next message's start), at
+/// most kBodyReadFloor. So a connection's buffer grows to its largest message and no further.
+template <bool isRequest>
+std::size_t read_floor(const bhttp::basic_parser<isRequest>& parser) noexcept {
+  if (!parser.is_header_done()) {
+    return 512;
+  }
+  const auto left = parser.content_length_remaining();
+  return left ? static_cast<std::size_t>(std::min<std::uint64_t>(kBodyReadFloor, *left + 512))
+              : kBodyReadFloor;
 }
 
 /// Feeds what is buffered to the parser; an exception from the parser (a field too large for
@@ -85,7 +101,7 @@ asio::awaitable<ReadStep> read_some(Stream& stream, beast::flat_buffer& buffer,
         co_return step;
       }
     }
-    const std::size_t want = read_size(buffer, parser.is_header_done() ? kBodyReadFloor : 512);
+    const std::size_t want = read_amount(buffer, read_floor(parser));
     if (want == 0) {
       step.ec = bhttp::error::buffer_overflow;  // one line or section longer than the buffer
       co_return step;
