@@ -173,7 +173,9 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
     co_return co_await write(c, *refusal);
   }
   SessionPtr s = std::get<SessionPtr>(std::move(session));
-  s->update_capabilities(std::move(envelope.client_capabilities));
+  if (s->client_capabilities() != envelope.client_capabilities) {
+    s->update_capabilities(envelope.client_capabilities);  // the listen's, and new backends'
+  }
   if (jsonrpc::method(msg) == mcp::method::kSubscriptionsListen) {
     co_return co_await modern_listen(c, req, s, std::move(msg), id, accepts);
   }
@@ -183,6 +185,7 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
   }
   json::value gateway_id;
   relay::StatelessIntake intake;
+  intake.client_capabilities = std::move(envelope.client_capabilities);
   // A retry of a round a server of this revision asked for goes on as a request of its own;
   // a retry of a round the gateway asked for continues the call parked at its server.
   std::optional<std::string> passed;

@@ -23,6 +23,9 @@ struct StatelessIntake {
   /// Why its requestState was refused (a retry that continues nothing it may continue): the
   /// exchange is answered -32602 after access control, so it leaves an audit row.
   std::string refused;
+  /// What this request declared it can answer (the revision declares it per request: two
+  /// clients of one caller share a hidden session but not their capabilities).
+  json::object client_capabilities;
   /// Its Mcp-Param-* headers: the name after the prefix, lowercase, and the value as sent.
   std::vector<std::pair<std::string, std::string>> param_headers;
 };
@@ -69,6 +72,10 @@ struct Exchange {
   Clock::time_point started;
   std::optional<access::AuditRecord> audit;  ///< the row, opened by the audit stage
 
+  /// What the client can answer: a stateless request's own declaration, else its session's.
+  const json::object& client_capabilities() const noexcept {
+    return intake.mirrored ? intake.client_capabilities : session->client_capabilities();
+  }
   /// Answers with a JSON-RPC error.
   void fail(int code, std::string_view message, json::value data = nullptr);
   /// Sets `outcome` from the reply when no stage set it (error, or a tool's isError).

@@ -139,7 +139,7 @@ std::optional<std::int64_t> Relay::gateway_progress_token(Exchange& ex, json::ob
 
 void Relay::put_modern_envelope(const Exchange& ex, json::object& req) {
   // What this request's client can answer (the revision asks per request).
-  json::object caps = ex.session->answerable_capabilities();
+  json::object caps = Session::answerable(ex.client_capabilities());
   // An empty elicitation capability (2025) means forms.
   if (auto* e = caps.if_contains("elicitation"); e && e->is_object() && e->get_object().empty()) {
     e->get_object()["form"] = json::object();
@@ -201,6 +201,7 @@ std::shared_ptr<InFlight> Relay::track(Exchange& ex) {
   inflight->out = ex.out;
   inflight->slot = ex.slot;
   inflight->order = next_inflight_order_++;
+  inflight->capabilities = &ex.client_capabilities();
   ex.session->inflight[jsonrpc::id_key(ex.id)] = inflight;
   ex.slot->inflight.push_back(inflight.get());
   ++inflight_count_;

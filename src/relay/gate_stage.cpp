@@ -103,7 +103,7 @@ asio::awaitable<gate::Call> Relay::gate_call(Exchange& ex, gate::Chain& chain) {
 void Relay::gate_callbacks(Exchange& ex, gate::Call& call) {
   SessionPtr s = ex.session;
   std::shared_ptr<EventStream> out = ex.out;
-  if (s->client_capabilities().contains("elicitation")) {
+  if (ex.client_capabilities().contains("elicitation")) {
     call.elicit = [this, s, out](std::string message) -> asio::awaitable<std::optional<bool>> {
       json::object params;
       params["message"] = std::move(message);

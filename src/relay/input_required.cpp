@@ -260,7 +260,7 @@ asio::awaitable<std::variant<json::value, json::object>> Relay::ask_for(
   const json::object* q = question.is_object() ? &question.get_object() : nullptr;
   const std::string method(q ? string_at(*q, "method") : std::string_view());
   const char* needed = mcp::capability_for(method);
-  if (needed == nullptr || !ex.session->client_capabilities().contains(needed)) {
+  if (needed == nullptr || !ex.client_capabilities().contains(needed)) {
     co_return missing_capability(ex, needed != nullptr ? needed : method);
   }
   json::object params;

@@ -47,7 +47,7 @@ json::object Relay::pass_input_required(Exchange& ex, const json::object& reques
                                            ex.server));
   }
   // The server was told what this client declared; a question beyond it is refused here.
-  const json::object& declared = ex.session->client_capabilities();
+  const json::object& declared = ex.client_capabilities();
   for (const auto& [key, q] : questions->get_object()) {
     const auto method = q.is_object() ? string_at(q.get_object(), "method") : "";
     const char* needed = mcp::capability_for(method);

@@ -205,7 +205,10 @@ void Relay::forward_server_request(BackendSlot& slot, json::object&& msg) {
   }
   Session& s = *target->session;
   const char* needed = mcp::capability_for(m);
-  if (needed != nullptr && !s.client_capabilities().contains(needed)) {
+  const json::object& declared = target->inflight && target->inflight->capabilities
+                                     ? *target->inflight->capabilities
+                                     : s.client_capabilities();
+  if (needed != nullptr && !declared.contains(needed)) {
     answer_error(rpc_code::kMethodNotFound, fmt::format("Client does not support {}", needed));
     if (s.protocol_version() == mcp::kModernVersion && target->inflight != nullptr) {
       target->inflight->missing_capability = needed;  // the revision's answer: -32021

@@ -36,10 +36,10 @@ void Session::negotiate(std::string version, json::object capabilities, json::ob
   client_info_ = std::move(info);
 }
 
-json::object Session::answerable_capabilities() const {
+json::object Session::answerable(const json::object& capabilities) {
   json::object caps;
   for (const char* cap : {"roots", "sampling", "elicitation"}) {
-    if (const auto* v = client_capabilities_.if_contains(cap)) {
+    if (const auto* v = capabilities.if_contains(cap)) {
       caps[cap] = *v;
     }
   }

@@ -36,6 +36,8 @@ struct InFlight {
   /// The server asked for something this stateless request did not declare it can answer
   /// (sampling, elicitation, roots): the request ends with -32021.
   std::string missing_capability;
+  /// What its client can answer (the exchange's, which outlives this record).
+  const json::object* capabilities = nullptr;
 };
 
 /// A request of the gateway's own to the client (an approval by elicitation).
@@ -141,7 +143,9 @@ class Session : public std::enable_shared_from_this<Session> {
   const json::object& client_capabilities() const noexcept { return client_capabilities_; }
   /// What of the client's capabilities a server may use through the gateway: roots,
   /// sampling, elicitation.
-  json::object answerable_capabilities() const;
+  json::object answerable_capabilities() const { return answerable(client_capabilities_); }
+  /// Of `capabilities`, what a server may use through the gateway.
+  static json::object answerable(const json::object& capabilities);
   const json::object& client_info() const noexcept { return client_info_; }
   bool closed() const noexcept { return closed_; }
 

@@ -109,6 +109,28 @@ describe('MRTR: a server of an older revision asks a stateless client', () => {
     assert.equal(rows[0].outcome, 'ok');
   });
 
+  test('two clients of one caller: each request is judged by what it declared', async () => {
+    // alice's elicitation-capable call is waiting at its server when her other client, which
+    // declares nothing, sends a request: the question still goes to the first as a round.
+    const auth = { authorization: `Bearer ${keys.alice}` };
+    const asking = modernPost(ctx.gw.url, 'tools/call', { name: 'remote__elicit', arguments: { question: 'who?', delayMs: 600 } },
+      { headers: auth, meta: ELICIT_CAPS });
+    await new Promise((r) => setTimeout(r, 150));
+    const other = await modernPost(ctx.gw.url, 'tools/list', {}, { headers: auth });
+    assert.equal(other.status, 200, other.text);
+    const r = await asking;
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.result?.resultType, 'input_required', r.text);
+    // And the other way: a request that declared nothing is refused the question (-32021)
+    // although a capable request of the same caller came after it.
+    const bare = modernPost(ctx.gw.url, 'tools/call', { name: 'remote__elicit', arguments: { question: 'who?', delayMs: 600 } },
+      { headers: auth });
+    await new Promise((r2) => setTimeout(r2, 150));
+    await modernPost(ctx.gw.url, 'tools/list', {}, { headers: auth, meta: ELICIT_CAPS });
+    const refused = await bare;
+    assert.equal(refused.json.error?.code, -32021, refused.text);
+  });
+
   describe('requestState is the gateway\'s, bound to its caller, used once', () => {
     const auth = (key) => ({ authorization: `Bearer ${key}` });
     const ask = async (key = keys.alice) => {
