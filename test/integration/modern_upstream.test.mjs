@@ -140,3 +140,29 @@ for (const transport of ['http', 'stdio']) describe(`a server of 2026-07-28 only
       (e) => e.code === -32021 && /capabilit/.test(e.message));
   });
 });
+
+describe('the gateway\'s listen at a server of 2026-07-28 outlives a restart of the server', () => {
+  let server;
+  let port;
+  before(async () => { server = await startServer(); port = server.port; });
+  after(async () => { await server?.close(); });
+  const ctx = useGateway(() => ({
+    mcpServers: { modern: { url: `http://127.0.0.1:${port}/mcp` } },
+    gateway: { timeouts: { drainMs: 1000 } },
+  }));
+
+  test('after the server restarts on its port, its list changes reach the client again', async () => {
+    const { c } = await open(ctx, 'both', { elicit: false });
+    let changed = 0;
+    c.setNotificationHandler(ToolListChangedNotificationSchema, () => { changed += 1; });
+    await server.close();
+    server = await startServer({ port });
+    // The listen is opened again with backoff: announce until one arrives.
+    const deadline = Date.now() + 15000;
+    while (changed === 0 && Date.now() < deadline) {
+      assert.equal(textOf(await c.callTool({ name: 'modern__announce', arguments: {} })), 'announced');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.ok(changed > 0, 'no tools/list_changed from the restarted server');
+  });
+});

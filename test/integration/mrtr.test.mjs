@@ -206,3 +206,26 @@ describe('MRTR: the gate\'s approval question to a stateless client', () => {
     });
   }
 });
+
+describe('MRTR: a parked call\'s round expires', () => {
+  const ctx = useGateway(() => ({
+    mcpServers: { remote: { command: NODE, args: [REMOTE_JS, '--transport', 'stdio', '--name', 'remote'] } },
+    gateway: { timeouts: { callMs: 1000, drainMs: 1000 } },
+  }));
+
+  test('a retry later than gateway.timeouts.callMs after the round is refused, and the server is not left asking', async () => {
+    const ask = (params = {}) => modernPost(ctx.gw.url, 'tools/call',
+      { name: 'remote__elicit', arguments: { question: 'late?' }, ...params }, { meta: ELICIT_CAPS });
+    const first = await ask();
+    assert.equal(first.json.result?.resultType, 'input_required', first.text);
+    const [qid] = Object.keys(first.json.result.inputRequests);
+    await new Promise((r) => setTimeout(r, 1300));
+    const late = await ask({ inputResponses: { [qid]: { action: 'accept', content: { answer: 'x' } } },
+      requestState: first.json.result.requestState });
+    assert.equal(late.json.error?.code, -32602, late.text);
+    assert.match(late.json.error.message, /expired|has ended/);
+    // The gateway still serves the server: the parked call did not wedge it.
+    const echo = await modernPost(ctx.gw.url, 'tools/call', { name: 'remote__echo', arguments: { message: 'after' } });
+    assert.match(textOf(echo.json.result), /after/);
+  });
+});
