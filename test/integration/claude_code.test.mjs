@@ -2,6 +2,8 @@
 // connects over Streamable HTTP, legacy SSE and a per-server endpoint, and a `claude -p` run
 // calls a tool through the gateway over "http" and over "sse", with a fake Anthropic API
 // (fixtures/fake_anthropic.mjs) that asks for the tool call and records the tool result.
+// The latest Claude Code speaks the 2026-07-28 revision over http: the gateway must serve it
+// stateless, with no fallback to initialize; over SSE it opens a session.
 //
 // Claude Code runs offline: a temporary HOME, no autoupdater, no nonessential traffic, and
 // ANTHROPIC_BASE_URL pointing at the fake. Environment:
@@ -95,8 +97,13 @@ describe('Claude Code: claude mcp list', { skip: SKIP }, () => {
       assert.ok(line, `claude mcp list shows ${name}:\n${r.out}`);
       assert.equal(line.trim(), `${name}: ${url} (${kind}) - ✔ Connected`, `claude mcp list:\n${r.out}`);
     }
-    const inits = ctx.gw.logSince(mark).match(/initialize from claude-code/g) ?? [];
-    assert.equal(inits.length, 3, `one session per endpoint in the gateway log:\n${ctx.gw.logSince(mark)}`);
+    // Over http the latest Claude Code speaks 2026-07-28 without falling back (a hidden session
+    // for each of the two http URLs); over legacy SSE it opens a session with initialize.
+    const log = ctx.gw.logSince(mark);
+    const modern = log.match(/stateless requests from claude-code \(\S+\), protocol 2026-07-28/g) ?? [];
+    const inits = log.match(/initialize from claude-code/g) ?? [];
+    assert.equal(modern.length, 2, `a hidden session for each http endpoint in the gateway log:\n${log}`);
+    assert.equal(inits.length, 1, `one session for the SSE endpoint, and no fallback over http:\n${log}`);
   });
 });
 
@@ -151,7 +158,9 @@ describe('Claude Code: a tool call through the gateway', { skip: SKIP }, () => {
       const url = { http: ctx.gw.url, sse: `${ctx.gw.base}/sse`, 'sse at /mcp/': `${ctx.gw.url}/` }[type];
       const config = path.join(dirs.project, `mcp-${type.replace(/\W/g, '-')}.json`);
       const transport = type.startsWith('sse') ? 'sse' : type;
-      writeFileSync(config, JSON.stringify({ mcpServers: { gw: { type: transport, url } } }, null, 2));
+      // alwaysLoad: the server's tools go to the model up front, not behind tool search (newer
+      // versions; older ones ignore it).
+      writeFileSync(config, JSON.stringify({ mcpServers: { gw: { type: transport, url, alwaysLoad: true } } }, null, 2));
       const mark = ctx.gw.stderr.length;
       const run = await runClaude([
         '-p', `Call ${TOOL} with the message "${MESSAGE}".`,
@@ -182,7 +191,7 @@ describe('Claude Code: a tool call through the gateway', { skip: SKIP }, () => {
 
       const init = lines.find((l) => l.type === 'system' && l.subtype === 'init');
       assert.ok(init, `a system/init line\n${why()}`);
-      assert.deepEqual(init.mcp_servers?.find((s) => s.name === 'gw'), { name: 'gw', status: 'connected' }, why());
+      assert.equal(init.mcp_servers?.find((s) => s.name === 'gw')?.status, 'connected', why());
       assert.ok(init.tools?.includes(TOOL), `init lists ${TOOL}: ${JSON.stringify(init.tools)}`);
       assert.ok(init.tools?.includes('mcp__gw__everything__get-sum'), 'init lists the other server\'s tools too');
 
@@ -204,9 +213,17 @@ describe('Claude Code: a tool call through the gateway', { skip: SKIP }, () => {
       assert.equal(fake.toolResults.length, 1, `the fake API got one tool_result\n${why()}`);
       assert.deepEqual(fake.toolResults[0], { tool_use_id: toolUse.id, is_error: false, text: `Echo: ${MESSAGE}` });
 
+      // Over http the latest Claude Code asks for 2026-07-28 first and gets it: stateless
+      // requests, no initialize, no fallback. Legacy SSE opens a session with initialize.
       const log = ctx.gw.logSince(mark);
-      const sid = /session (\S+): initialize from claude-code/.exec(log)?.[1];
-      assert.ok(sid, `the gateway logged Claude Code's initialize:\n${log}`);
+      const stateless = type === 'http' && version === VERSIONS[0];
+      const opened = stateless ? 'stateless requests from' : 'initialize from';
+      const sid = new RegExp(`session (\\S+): ${opened} claude-code`).exec(log)?.[1];
+      assert.ok(sid, `the gateway logged Claude Code's ${opened}:\n${log}`);
+      if (stateless) {
+        assert.match(log, new RegExp(`session ${sid}: ${opened} claude-code .*protocol 2026-07-28`), log);
+        assert.doesNotMatch(log, /initialize from claude-code/, `no fallback to an older revision:\n${log}`);
+      }
       assert.doesNotMatch(log, /^\S+ +(error|critical) /m, 'no errors in the gateway log');
       if (type.startsWith('sse')) {
         // Claude Code has exited: its legacy SSE stream is gone, and so is the session.
