@@ -255,7 +255,7 @@ void stamp_result(json::object& reply, std::string_view method) {
   if (!result.contains("resultType")) {
     result["resultType"] = "complete";
   }
-  if (is_cacheable(method) && result.at("resultType") == "complete") {  // lists, reads
+  if (is_cacheable(method) && result.at("resultType") == "complete") {
     if (!result.contains("ttlMs")) {
       result["ttlMs"] = 0;
     }

@@ -95,8 +95,10 @@ TEST(HttpRead, ABodyIsReadInLargeStepsAndCompletely) {
   body = read_one(io, stream, buffer);
   EXPECT_EQ(body, std::string(body.size(), 'a'));
   EXPECT_EQ(body.size(), text.size() - text.find("\r\n\r\n") - 4);
-  EXPECT_LE(stream.reads, 1 + static_cast<int>(text.size() / kBodyReadFloor) + 2)
-      << "a body is read at least kBodyReadFloor bytes at a time";
+  // 13 reads of 16 KiB when the socket holds it all; a few more where the sender refills it.
+  // Reads capped at 512 bytes took 400.
+  EXPECT_LE(stream.reads, static_cast<int>(text.size() / 4096))
+      << "a body is read in steps of many KiB, not 512 bytes";
 }
 
 }  // namespace
