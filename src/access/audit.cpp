@@ -1,6 +1,7 @@
 #include "access/audit.hpp"
 #include "common/text.hpp"
 
+#include "access/key_store.hpp"
 #include "access/principal.hpp"
 #include "access/sqlite_store.hpp"
 
@@ -52,20 +53,114 @@ void redact(boost::json::value& v) {
   }
 }
 
+void digest_arguments(AuditRecord& r) {
+  if (r.args_text.empty()) {
+    return;
+  }
+  r.args_digest = sha256_hex(r.args_text);
+  if (r.keep_arguments) {
+    r.arguments = redact_arguments(r.args_text);
+  }
+}
+
 sqlite3* open_db(const std::string& path, std::string& error) {
-  return open_sqlite(path, kSchema, "audit store", 5000, error);
+  // Only the writer thread uses the connection: SQLite's own mutexes are not needed.
+  return open_sqlite(path, kSchema, "audit store", 5000, error, SQLITE_OPEN_NOMUTEX);
 }
 
 }  // namespace
 
 struct AuditLog::Db {
   sqlite3* db = nullptr;
-  sqlite3_stmt* insert = nullptr;
+  sqlite3_stmt* insert = nullptr;       ///< one row
+  sqlite3_stmt* insert_many = nullptr;  ///< kRowsPerInsert rows: one statement's overhead for all
   ~Db() {
+    sqlite3_finalize(insert_many);
     sqlite3_finalize(insert);
     sqlite3_close(db);
   }
 };
+
+namespace {
+
+constexpr int kColumns = 14;
+constexpr std::size_t kRowsPerInsert = 16;
+
+std::string insert_sql(std::size_t rows) {
+  std::string sql =
+      "INSERT INTO audit (ts_ms, principal, session, client, server, method, target,"
+      " args_digest, arguments, outcome, detail, latency_us, bytes_in, bytes_out) VALUES ";
+  for (std::size_t i = 0; i < rows; ++i) {
+    sql += i == 0 ? "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+  }
+  return sql;
+}
+
+/// Binds `r` to the row whose first parameter is `first` (1-based).
+void bind_row(sqlite3_stmt* st, int first, const AuditRecord& r) {
+  auto text = [&](int i, const std::string& v) {
+    sqlite3_bind_text(st, first + i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  };
+  sqlite3_bind_int64(st, first, r.ts_ms);
+  text(1, r.principal);
+  text(2, r.session);
+  text(3, r.client);
+  text(4, r.server);
+  text(5, r.method);
+  text(6, r.target);
+  text(7, r.args_digest);
+  if (r.arguments.empty()) {
+    sqlite3_bind_null(st, first + 8);
+  } else {
+    text(8, r.arguments);
+  }
+  text(9, r.outcome);
+  text(10, r.detail);
+  sqlite3_bind_int64(st, first + 11, r.latency_us);
+  sqlite3_bind_int64(st, first + 12, r.bytes_in);
+  sqlite3_bind_int64(st, first + 13, r.bytes_out);
+}
+
+void step(sqlite3* db, sqlite3_stmt* st) {
+  if (sqlite3_step(st) != SQLITE_DONE) {
+    spdlog::error("audit: cannot write rows: {}", sqlite3_errmsg(db));
+  }
+  sqlite3_reset(st);
+}
+
+}  // namespace
+
+void AuditLog::write_batch(Db& d, const std::vector<AuditRecord>& batch) {
+  sqlite3_exec(d.db, "BEGIN", nullptr, nullptr, nullptr);
+  std::size_t i = 0;
+  for (; batch.size() - i >= kRowsPerInsert; i += kRowsPerInsert) {
+    for (std::size_t k = 0; k < kRowsPerInsert; ++k) {
+      bind_row(d.insert_many, static_cast<int>(k) * kColumns + 1, batch[i + k]);
+    }
+    step(d.db, d.insert_many);
+  }
+  for (; i < batch.size(); ++i) {
+    bind_row(d.insert, 1, batch[i]);
+    step(d.db, d.insert);
+  }
+  if (sqlite3_exec(d.db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    spdlog::error("audit: commit failed: {}", sqlite3_errmsg(d.db));
+  }
+}
+
+void set_arguments(AuditRecord& r, std::string text, bool keep) {
+  constexpr std::size_t kToWriterMax = 4096;
+  r.bytes_in = static_cast<std::int64_t>(text.size());
+  if (text.size() > kToWriterMax) {
+    r.args_digest = sha256_hex(text);
+    if (keep) {
+      r.arguments = redact_arguments(text);
+    }
+    return;
+  }
+  r.args_text = std::move(text);
+  r.keep_arguments = keep;
+}
 
 std::string redact_arguments(std::string_view text) {
   boost::system::error_code ec;
@@ -85,11 +180,10 @@ std::unique_ptr<AuditLog> AuditLog::open(const AuditOptions& options, std::strin
   if (log->db_->db == nullptr) {
     return nullptr;
   }
-  if (sqlite3_prepare_v2(log->db_->db,
-                         "INSERT INTO audit (ts_ms, principal, session, client, server, method,"
-                         " target, args_digest, arguments, outcome, detail, latency_us, bytes_in,"
-                         " bytes_out) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                         -1, &log->db_->insert, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(log->db_->db, insert_sql(1).c_str(), -1, &log->db_->insert, nullptr) !=
+          SQLITE_OK ||
+      sqlite3_prepare_v2(log->db_->db, insert_sql(kRowsPerInsert).c_str(), -1,
+                         &log->db_->insert_many, nullptr) != SQLITE_OK) {
     error = sqlite3_errmsg(log->db_->db);
     return nullptr;
   }
@@ -167,39 +261,10 @@ void AuditLog::run() {
       }
     }
     space_or_flushed_.notify_all();
-    sqlite3* db = db_->db;
-    sqlite3_stmt* st = db_->insert;
-    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
-    for (const auto& r : batch) {
-      auto text = [&](int i, const std::string& v) {
-        sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-      };
-      sqlite3_bind_int64(st, 1, r.ts_ms);
-      text(2, r.principal);
-      text(3, r.session);
-      text(4, r.client);
-      text(5, r.server);
-      text(6, r.method);
-      text(7, r.target);
-      text(8, r.args_digest);
-      if (r.arguments.empty()) {
-        sqlite3_bind_null(st, 9);
-      } else {
-        text(9, r.arguments);
-      }
-      text(10, r.outcome);
-      text(11, r.detail);
-      sqlite3_bind_int64(st, 12, r.latency_us);
-      sqlite3_bind_int64(st, 13, r.bytes_in);
-      sqlite3_bind_int64(st, 14, r.bytes_out);
-      if (sqlite3_step(st) != SQLITE_DONE) {
-        spdlog::error("audit: cannot write a row: {}", sqlite3_errmsg(db));
-      }
-      sqlite3_reset(st);
+    for (auto& r : batch) {
+      digest_arguments(r);
     }
-    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      spdlog::error("audit: commit failed: {}", sqlite3_errmsg(db));
-    }
+    write_batch(*db_, batch);
     {
       std::lock_guard lock(mu_);
       written_ += batch.size();

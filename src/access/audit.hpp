@@ -30,6 +30,11 @@ struct AuditRecord {
   std::int64_t latency_us = 0;
   std::int64_t bytes_in = 0;   ///< request size (serialized)
   std::int64_t bytes_out = 0;  ///< response size (serialized)
+  /// The arguments as sent (serialized), for the writer thread: it digests them into
+  /// `args_digest` and, with `keep_arguments`, stores them redacted in `arguments`, so that
+  /// neither runs on the event loop. Empty: `args_digest` and `arguments` are kept as they are.
+  std::string args_text;
+  bool keep_arguments = false;
 };
 
 struct AuditOptions {
@@ -55,8 +60,9 @@ class AuditLog {
  private:
   AuditLog() = default;
   void run();
-
   struct Db;
+  static void write_batch(Db& d, const std::vector<AuditRecord>& batch);
+
   std::unique_ptr<Db> db_;
   AuditOptions options_;
   mutable std::mutex mu_;
@@ -81,6 +87,11 @@ struct AuditQuery {
 };
 std::optional<std::vector<AuditRecord>> query_audit(const std::string& path, const AuditQuery& q,
                                                     std::string& error);
+
+/// Sets the row's arguments from `text`, as sent: its digest, and with `keep` its redacted
+/// copy. For a small text both are left to the writer thread (off the event loop); a large one
+/// is digested here, so that a queue of rows never holds more than small texts.
+void set_arguments(AuditRecord& r, std::string text, bool keep);
 
 /// Arguments as stored when gateway.audit.arguments is on: values of keys that look like
 /// secrets (password, token, secret, key, authorization, cookie…) become "[redacted]".

@@ -160,7 +160,7 @@ AuthResult Authenticator::check(const Credentials& creds) {
   }
   const KeyRecord* rec = nullptr;
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
-  switch (store_->check(key, now, &rec)) {
+  switch (store_->check(key, now, &rec, creds.memo)) {
     case KeyCheck::unknown:
       r.outcome = AuthOutcome::invalid;
       r.reason = "Unauthorized: unknown API key";

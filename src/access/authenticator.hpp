@@ -20,6 +20,7 @@ struct Credentials {
   std::string_view x_api_key;          ///< "<key>"
   std::string_view x_litellm_api_key;  ///< "Bearer <key>" (LiteLLM's header)
   std::string_view client;             ///< the caller's address, for throttling guesses
+  KeyMemo* memo = nullptr;             ///< the connection's last key, if it keeps one
 };
 
 enum class AuthOutcome {

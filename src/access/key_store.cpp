@@ -5,11 +5,10 @@
 #include "common/text.hpp"
 
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
-
-#include <sys/stat.h>
 
 #include <charconv>
 #include <ctime>
@@ -150,10 +149,10 @@ std::optional<double> parse_rate(std::string_view text) {
 }
 
 sqlite3* open_sqlite(const std::string& path, const char* schema, const char* what,
-                     int busy_ms, std::string& error) {
+                     int busy_ms, std::string& error, int flags) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | flags,
+                      nullptr) != SQLITE_OK) {
     error = fmt::format("cannot open the {} {}: {}", what, path, db ? sqlite3_errmsg(db) : "?");
     sqlite3_close(db);
     return nullptr;
@@ -183,7 +182,7 @@ std::unique_ptr<KeyStore> KeyStore::open(const std::string& path, std::string& e
     return nullptr;
   }
   auto store = std::unique_ptr<KeyStore>(new KeyStore(db));
-  store->wal_path_ = path + "-wal";
+  store->watch_ = std::make_unique<WalWatch>(path);
   return store;
 }
 
@@ -224,6 +223,7 @@ std::optional<std::string> KeyStore::create(KeyRecord r, std::string& error) {
                 : std::string(sqlite3_errmsg(db_));
     return std::nullopt;
   }
+  data_version_ = -1;  // this connection's own commits do not move data_version: reload
   return key;
 }
 
@@ -252,20 +252,24 @@ bool KeyStore::revoke(const std::string& name, std::string& error) {
     error = fmt::format("no live key named '{}'", name);
     return false;
   }
+  data_version_ = -1;  // as in create()
   return true;
 }
 
 bool KeyStore::reload_if_changed() {
-  // Every change lands in the write-ahead log first. While the log file is as it was, nothing
-  // changed: one stat() instead of a read transaction (and its file locks) per request.
-  struct stat wal {};
-  if (::stat(wal_path_.c_str(), &wal) == 0) {
-    const WalStamp stamp{wal.st_ino, wal.st_size, wal.st_mtim.tv_sec, wal.st_mtim.tv_nsec};
-    if (stamp == wal_stamp_ && data_version_ >= 0) {
-      return true;
-    }
-    wal_stamp_ = stamp;
+  // Every commit rewrites the WAL-index header. While it is as it was, nothing changed: a
+  // look at mapped memory instead of a read transaction (and its file locks) per request.
+  if (!watch_->changed() && data_version_ >= 0) {
+    return true;
   }
+  if (!reload_if_version_changed()) {
+    watch_->forget();  // not read: look again at the next request
+    return false;
+  }
+  return true;
+}
+
+bool KeyStore::reload_if_version_changed() {
   // data_version changes when another connection (another process) commits. In WAL mode it is
   // read from the shared-memory index: no file I/O while nothing changed.
   if (data_version_stmt_ == nullptr &&
@@ -296,9 +300,21 @@ bool KeyStore::reload_if_changed() {
   return true;
 }
 
-KeyCheck KeyStore::check(std::string_view key, std::int64_t now, const KeyRecord** record) {
+KeyMemo::~KeyMemo() { OPENSSL_cleanse(key_.data(), key_.size()); }
+
+const std::string& KeyMemo::digest(std::string_view key) {
+  if (key.size() != key_.size() || CRYPTO_memcmp(key.data(), key_.data(), key.size()) != 0) {
+    OPENSSL_cleanse(key_.data(), key_.size());
+    key_.assign(key);
+    digest_ = sha256_hex(key);
+  }
+  return digest_;
+}
+
+KeyCheck KeyStore::check(std::string_view key, std::int64_t now, const KeyRecord** record,
+                         KeyMemo* memo) {
   reload_if_changed();
-  auto it = by_digest_.find(sha256_hex(key));
+  auto it = memo != nullptr ? by_digest_.find(memo->digest(key)) : by_digest_.find(sha256_hex(key));
   if (it == by_digest_.end()) {
     return KeyCheck::unknown;
   }

@@ -4,9 +4,11 @@
 // the database changes (another process ran `mcpgw keys revoke`): a revocation holds from the
 // next request on, without a restart.
 #include "access/principal.hpp"
+#include "access/wal_watch.hpp"
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +32,22 @@ struct KeyRecord {
 
 enum class KeyCheck { ok, unknown, expired, revoked };
 
+/// The last key one connection sent, with its digest: a keep-alive connection that sends the
+/// same key again is not hashed again. The key is wiped when the memo forgets it.
+class KeyMemo {
+ public:
+  KeyMemo() = default;
+  KeyMemo(const KeyMemo&) = delete;
+  KeyMemo& operator=(const KeyMemo&) = delete;
+  ~KeyMemo();
+  /// The SHA-256 of `key` as hex: remembered when `key` is the last one, else computed.
+  const std::string& digest(std::string_view key);
+
+ private:
+  std::string key_;
+  std::string digest_;
+};
+
 class KeyStore {
  public:
   /// Opens (creating if needed) the store at `path`. Null with `error` on failure.
@@ -46,25 +64,20 @@ class KeyStore {
   bool revoke(const std::string& name, std::string& error);
 
   /// Hot path: finds the key. `now` in unix seconds. Sets `record` for ok/expired/revoked.
-  KeyCheck check(std::string_view key, std::int64_t now, const KeyRecord** record);
+  /// `memo`, when given, spares the digest of a key its connection sent before.
+  KeyCheck check(std::string_view key, std::int64_t now, const KeyRecord** record,
+                 KeyMemo* memo = nullptr);
   /// Bumped whenever the keys were reloaded (pointers from check() are then stale).
   std::uint64_t generation() const noexcept { return generation_; }
 
  private:
   explicit KeyStore(sqlite3* db) : db_(db) {}
   bool reload_if_changed();
+  bool reload_if_version_changed();
 
   sqlite3* db_;
   sqlite3_stmt* data_version_stmt_ = nullptr;  ///< prepared once
-  std::string wal_path_;
-  struct WalStamp {
-    std::uint64_t ino = 0;
-    std::int64_t size = -1;
-    std::int64_t sec = 0;
-    std::int64_t nsec = 0;
-    bool operator==(const WalStamp&) const = default;
-  };
-  WalStamp wal_stamp_;
+  std::unique_ptr<WalWatch> watch_;  ///< commits by any process, seen without a system call
   std::int64_t data_version_ = -1;
   std::uint64_t generation_ = 0;
   std::map<std::string, KeyRecord, std::less<>> by_digest_;

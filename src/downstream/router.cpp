@@ -122,12 +122,33 @@ bool HttpServer::Impl::is_mcp_path(const std::string& path) const {
          path == "/message" || path == "/messages";
 }
 
+access::Credentials HttpServer::Impl::credentials(Conn& c, const Request& req) {
+  // One pass over the headers; the first of each name counts, as a lookup by name would.
+  access::Credentials creds;
+  creds.client = c.peer_text;
+  creds.memo = &c.key_memo;
+  bool authorization = false, api_key = false, litellm = false;
+  for (const auto& f : req) {
+    if (f.name() == http::field::authorization) {
+      if (!std::exchange(authorization, true)) {
+        creds.authorization = f.value();
+      }
+    } else if (f.name() == http::field::unknown) {
+      const std::string_view name = f.name_string();
+      if (beast::iequals(name, "x-api-key") && !std::exchange(api_key, true)) {
+        creds.x_api_key = f.value();
+      } else if (beast::iequals(name, "x-litellm-api-key") && !std::exchange(litellm, true)) {
+        creds.x_litellm_api_key = f.value();
+      }
+    }
+  }
+  return creds;
+}
+
 asio::awaitable<std::optional<Response>> HttpServer::Impl::authenticate(Conn& c,
                                                                        const Request& req,
                                                                        const std::string& path) {
-  const std::string client = c.peer.to_string();
-  const access::Credentials creds{req[http::field::authorization], req["x-api-key"],
-                                  req["x-litellm-api-key"], client};
+  const access::Credentials creds = credentials(c, req);
   auto who = auth_.authenticate(creds);
   if (who.refresh_keys && jwks_) {
     // A key rotation: the token names a key the cached set does not have yet.

@@ -71,6 +71,7 @@ class HttpServer::Impl {
     asio::ip::address peer;          ///< the client's address
     std::string peer_text;           ///< …as text, made once (hidden sessions' owner)
     std::string counted_as;          ///< the principal it counts for (maxConnectionsPerPrincipal)
+    access::KeyMemo key_memo;        ///< the last API key it sent, and its digest
   };
 
   asio::awaitable<void> accept_loop();
@@ -179,6 +180,8 @@ class HttpServer::Impl {
   /// Paths that reach servers: authentication comes first on them.
   bool is_mcp_path(const std::string& path) const;
   /// Sets the connection's principal; 401/403 (with WWW-Authenticate) or 429 when refused.
+  /// The request's credential headers, the client's address and the connection's key memo.
+  static access::Credentials credentials(Conn& c, const Request& req);
   asio::awaitable<std::optional<Response>> authenticate(Conn& c, const Request& req,
                                                         const std::string& path);
   /// Counts the connection for its principal; 429 when the principal holds

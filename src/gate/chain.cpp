@@ -209,7 +209,12 @@ std::string Gate::filter_names() const {
 
 asio::awaitable<Outcome> Chain::request(Call& call) {
   for (auto& f : filters_) {
-    Outcome o = co_await f->on_request(call);
+    Outcome o;
+    if (f->asynchronous()) {
+      o = co_await f->on_request(call);
+    } else {
+      o = f->request(call);
+    }
     if (o.kind == Outcome::Kind::pass) {
       continue;
     }
@@ -242,7 +247,12 @@ asio::awaitable<Outcome> Chain::request(Call& call) {
 asio::awaitable<void> Chain::result(Call& call, json::object& reply) {
   for (auto it = filters_.rbegin(); it != filters_.rend(); ++it) {
     auto& f = **it;
-    Outcome o = co_await f.on_result(call, reply);
+    Outcome o;
+    if (f.asynchronous()) {
+      o = co_await f.on_result(call, reply);
+    } else {
+      o = f.result(call, reply);
+    }
     if (o.kind == Outcome::Kind::pass) {
       continue;
     }

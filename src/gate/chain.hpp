@@ -61,11 +61,18 @@ class Filter {
  public:
   virtual ~Filter() = default;
   /// Client → server, in configured order.
-  virtual asio::awaitable<Outcome> on_request(Call&) { co_return Outcome::pass(); }
+  virtual Outcome request(Call&) { return Outcome::pass(); }
   /// Server → client, in reverse order. `reply` is the whole JSON-RPC response; a filter may
   /// edit it, or answer deny (the result is withheld) or approve (a human must release it).
   /// Filters in shadow mode must not change it (they record what they would have done).
-  virtual asio::awaitable<Outcome> on_result(Call&, json::object&) { co_return Outcome::pass(); }
+  virtual Outcome result(Call&, json::object&) { return Outcome::pass(); }
+  /// A filter that waits on I/O (asynchronous() true) answers here instead: the chain awaits
+  /// these for it, and calls the two above directly for every other filter.
+  virtual bool asynchronous() const noexcept { return false; }
+  virtual asio::awaitable<Outcome> on_request(Call& call) { co_return request(call); }
+  virtual asio::awaitable<Outcome> on_result(Call& call, json::object& reply) {
+    co_return result(call, reply);
+  }
   /// A server's tools, as listed (once per fetched list, before any session sees it).
   virtual void on_tools(const std::string& /*server*/,
                         const std::shared_ptr<const json::array>& /*tools*/) {}

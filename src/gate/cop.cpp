@@ -96,6 +96,8 @@ class CopFilter final : public Filter {
  public:
   explicit CopFilter(std::shared_ptr<const CopConfig> cfg) : cfg_(std::move(cfg)) {}
 
+  bool asynchronous() const noexcept override { return true; }
+
   asio::awaitable<Outcome> on_request(Call& call) override {
     if (!wanted(cfg_->arguments, call) || call.params == nullptr) {
       co_return Outcome::pass();

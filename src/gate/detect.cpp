@@ -24,6 +24,7 @@ struct Detectors::Pattern {
 struct Detectors::Prefilter {
   RE2::Set set;
   std::vector<int> index;  ///< set entry → pattern
+  bool joinable = true;    ///< no pattern has an anchor: texts can be matched joined
   Prefilter();
 };
 
@@ -53,7 +54,7 @@ constexpr Builtin kBuiltins[] = {
      R"(\bsk-(?:ant-|proj-)?[A-Za-z0-9_\-]{32,}\b)"},
     {"stripe_key", Group::secrets, Check::none, false, R"(\b[rs]k_live_[0-9A-Za-z]{24,}\b)"},
     {"private_key", Group::secrets, Check::none, false,
-     R"((?s)-----BEGIN[A-Z ]{0,20} PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[A-Z ]{0,20} PRIVATE KEY(?: BLOCK)?-----|\z))"},
+     R"((?s)-----BEGIN[A-Z ]{0,20} PRIVATE KEY(?: BLOCK)?-----(?:.*?-----END[A-Z ]{0,20} PRIVATE KEY(?: BLOCK)?-----|.*))"},
     {"jwt", Group::secrets, Check::none, false,
      R"(\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})"},
     {"high_entropy", Group::entropy, Check::entropy_base64, false, R"([A-Za-z0-9+/_\-]{32,}={0,2})"},
@@ -102,6 +103,33 @@ bool passes(Check check, std::string_view m) {
   }
   return true;
 }
+
+/// Whether `p` may hold an anchor (^, $, \A or \z outside a character class). Errs towards
+/// yes: a pattern with one cannot be run over texts joined together.
+bool may_anchor(std::string_view p) {
+  bool in_class = false;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\') {
+      if (!in_class && i + 1 < p.size() && (p[i + 1] == 'A' || p[i + 1] == 'z')) {
+        return true;
+      }
+      ++i;
+    } else if (in_class) {
+      in_class = c != ']';
+    } else if (c == '[') {
+      in_class = true;
+      i += i + 1 < p.size() && p[i + 1] == '^' ? 1 : 0;  // "[]…]" and "[^]…]": ']' is literal
+      i += i + 1 < p.size() && p[i + 1] == ']' ? 1 : 0;
+    } else if (c == '^' || c == '$') {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Texts above this size together are scanned one by one (joining them would copy them).
+constexpr std::size_t kJoinMax = 1 << 20;
 
 RE2::Options options() {
   RE2::Options o;
@@ -164,6 +192,7 @@ std::unique_ptr<Detectors> Detectors::create(const std::vector<CustomRule>& cust
       return nullptr;
     }
     pre.index.push_back(static_cast<int>(i));
+    pre.joinable = pre.joinable && !may_anchor(p.re->pattern());
   }
   if (!d->plain_->set.Compile() || !d->folded_->set.Compile()) {
     error = "the rules need more memory than RE2 allows (16 MiB); simplify the custom rules";
@@ -217,12 +246,7 @@ void Detectors::scan(std::string_view text, const std::vector<bool>& enabled,
       }
     }
   };
-  bool any_plain = false, any_folded = false;
-  for (std::size_t i = 0; i < patterns_.size() && i < enabled.size(); ++i) {
-    if (enabled[i]) {
-      (patterns_[i]->folded ? any_folded : any_plain) = true;
-    }
-  }
+  const auto [any_plain, any_folded] = kinds(enabled);
   if (any_plain) {
     run(*plain_, text, [] { return static_cast<const std::vector<std::size_t>*>(nullptr); });
   }
@@ -235,6 +259,63 @@ void Detectors::scan(std::string_view text, const std::vector<bool>& enabled,
       return static_cast<const std::vector<std::size_t>*>(&offsets);
     });
   }
+}
+
+std::pair<bool, bool> Detectors::kinds(const std::vector<bool>& enabled) const {
+  bool plain = false, folded = false;
+  for (std::size_t i = 0; i < patterns_.size() && i < enabled.size(); ++i) {
+    if (enabled[i]) {
+      (patterns_[i]->folded ? folded : plain) = true;
+    }
+  }
+  return {plain, folded};
+}
+
+bool Detectors::hit(const Prefilter& pre, std::string_view subject,
+                    const std::vector<bool>& enabled) {
+  std::vector<int> hits;
+  if (!pre.set.Match(re2::StringPiece(subject.data(), subject.size()), &hits)) {
+    return false;
+  }
+  return std::any_of(hits.begin(), hits.end(), [&](int h) {
+    const auto d = static_cast<std::size_t>(pre.index[static_cast<std::size_t>(h)]);
+    return d < enabled.size() && enabled[d];
+  });
+}
+
+bool Detectors::may_find(const std::vector<std::string_view>& texts,
+                         const std::vector<bool>& enabled, std::pair<bool, bool> kinds) const {
+  // Joined by a newline: a match inside one text is a match of the joined text, as long as
+  // no pattern is anchored (\b sees a non-word character at a text's edge either way).
+  const auto [any_plain, any_folded] = kinds;
+  std::size_t total = 0;
+  for (auto t : texts) {
+    total += t.size() + 1;
+  }
+  if (total > kJoinMax || (any_plain && !plain_->joinable) ||
+      (any_folded && !folded_->joinable)) {
+    return true;
+  }
+  std::string joined;
+  if (any_plain) {
+    joined.reserve(total);
+    for (auto t : texts) {
+      joined.append(t).push_back('\n');
+    }
+    if (hit(*plain_, joined, enabled)) {
+      return true;
+    }
+  }
+  if (any_folded) {
+    joined.clear();
+    for (auto t : texts) {
+      joined.append(skeleton(t)).push_back('\n');
+    }
+    if (hit(*folded_, joined, enabled)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string redact(std::string_view text, std::vector<Finding> findings, const Detectors& d) {

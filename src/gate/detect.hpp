@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mcpgw::gate {
@@ -45,11 +46,24 @@ class Detectors {
   void scan(std::string_view text, const std::vector<bool>& enabled,
             std::vector<Finding>& out) const;
 
+  /// False when scan() would find nothing in any of `texts`; true when it may find something.
+  /// One pass of each pattern set over the texts joined, instead of one per text.
+  /// `kinds` is kinds(enabled), for a caller that keeps it.
+  bool may_find(const std::vector<std::string_view>& texts, const std::vector<bool>& enabled,
+                std::pair<bool, bool> kinds) const;
+  bool may_find(const std::vector<std::string_view>& texts,
+                const std::vector<bool>& enabled) const {
+    return may_find(texts, enabled, kinds(enabled));
+  }
+  /// Whether `enabled` turns on patterns run on the text, and patterns run on the skeleton.
+  std::pair<bool, bool> kinds(const std::vector<bool>& enabled) const;
   struct Pattern;
   struct Prefilter;  ///< an RE2 set over some patterns, and which pattern each entry is
 
  private:
   Detectors();
+  /// Whether `pre` matches `subject` with a pattern that `enabled` turns on.
+  static bool hit(const Prefilter& pre, std::string_view subject, const std::vector<bool>& enabled);
   std::vector<std::unique_ptr<Pattern>> patterns_;
   std::unique_ptr<Prefilter> plain_;   ///< over the patterns run on the text itself
   std::unique_ptr<Prefilter> folded_;  ///< over the patterns run on the skeleton

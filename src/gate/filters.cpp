@@ -15,25 +15,25 @@ namespace {
 
 class TaintFilter final : public Filter {
  public:
-  asio::awaitable<Outcome> on_request(Call& call) override {
+  Outcome request(Call& call) override {
     if (const char* label = call.labels.forbidden()) {
-      co_return Outcome::deny(fmt::format("{} is forbidden ({}: \"forbidden\")", call.source, label));
+      return Outcome::deny(fmt::format("{} is forbidden ({}: \"forbidden\")", call.source, label));
     }
     const Scope& scope = *call.scope;
     if (call.labels.dangerous_writes == Tri::yes && scope.untrusted) {
-      co_return Outcome::approve(fmt::format(
+      return Outcome::approve(fmt::format(
           "{} can change the world (dangerous_writes) and this scope is {}", call.source,
           scope.describe()));
     }
     if (call.labels.public_sink == Tri::yes && scope.untrusted && scope.secrets) {
-      co_return Outcome::approve(fmt::format(
+      return Outcome::approve(fmt::format(
           "{} can send data out (public_sink) and this scope is {}: untrusted input, private "
           "data and an outbound channel together", call.source, scope.describe()));
     }
-    co_return Outcome::pass();
+    return Outcome::pass();
   }
 
-  asio::awaitable<Outcome> on_result(Call& call, json::object&) override {
+  Outcome result(Call& call, json::object&) override {
     // Whatever came back is now in the agent's context, error messages included.
     if (call.labels.public_source == Tri::yes) {
       call.scope->mark_untrusted(call.source);
@@ -41,19 +41,19 @@ class TaintFilter final : public Filter {
     if (call.labels.secret_data == Tri::yes) {
       call.scope->mark_secrets(call.source);
     }
-    co_return Outcome::pass();
+    return Outcome::pass();
   }
 };
 
 class FenceFilter final : public Filter {
  public:
-  asio::awaitable<Outcome> on_result(Call& call, json::object& reply) override {
+  Outcome result(Call& call, json::object& reply) override {
     if (call.labels.public_source != Tri::yes) {
-      co_return Outcome::pass();
+      return Outcome::pass();
     }
     auto* result = reply.if_contains("result");
     if (result == nullptr || !result->is_object()) {
-      co_return Outcome::pass();
+      return Outcome::pass();
     }
     std::size_t fenced = 0;
     auto wrap = [&](json::object& holder, std::string_view key) {
@@ -96,7 +96,7 @@ class FenceFilter final : public Filter {
                                            shadow ? "shadow: would fence " : "fenced ", fenced,
                                            call.source));
     }
-    co_return Outcome::pass();
+    return Outcome::pass();
   }
 };
 

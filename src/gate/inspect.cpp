@@ -30,6 +30,7 @@ std::optional<Action> parse_action(std::string_view s) {
 struct Policy {
   std::vector<Action> action;  ///< by detector
   std::vector<bool> enabled;   ///< action != off
+  std::pair<bool, bool> kinds;  ///< Detectors::kinds(enabled)
   bool any = false;
 };
 
@@ -76,40 +77,49 @@ class InspectFilter final : public Filter {
  public:
   explicit InspectFilter(std::shared_ptr<const InspectConfig> cfg) : cfg_(std::move(cfg)) {}
 
-  asio::awaitable<Outcome> on_request(Call& call) override {
+  Outcome request(Call& call) override {
     if (!cfg_->arguments.any || call.params == nullptr) {
-      co_return Outcome::pass();
+      return Outcome::pass();
     }
     auto* args = call.params->if_contains("arguments");
     if (args == nullptr) {
-      co_return Outcome::pass();
+      return Outcome::pass();
     }
-    co_return inspect(call, *args, cfg_->arguments, kArguments);
+    return inspect(call, *args, cfg_->arguments, kArguments);
   }
 
-  asio::awaitable<Outcome> on_result(Call& call, json::object& reply) override {
+  Outcome result(Call& call, json::object& reply) override {
     if (!cfg_->results.any) {
-      co_return Outcome::pass();
+      return Outcome::pass();
     }
     auto* result = reply.if_contains("result");
     if (result == nullptr) {
-      co_return Outcome::pass();
+      return Outcome::pass();
     }
-    co_return inspect(call, *result, cfg_->results, kResult);
+    return inspect(call, *result, cfg_->results, kResult);
   }
 
  private:
   Outcome inspect(Call& call, json::value& root, const Policy& policy, std::string_view what) {
     const Detectors& d = *cfg_->detectors;
+    std::vector<json::string*> strings;
+    std::vector<std::string_view> texts;
+    each_string(root, [&](json::string& s) {
+      strings.push_back(&s);
+      texts.emplace_back(s.data(), s.size());
+    });
+    if (!d.may_find(texts, policy.enabled, policy.kinds)) {
+      return Outcome::pass();  // the usual case: one pass over all the strings found nothing
+    }
     std::vector<Found> found;
     std::vector<Finding> scratch;
-    each_string(root, [&](json::string& s) {
+    for (std::size_t i = 0; i < strings.size(); ++i) {
       scratch.clear();
-      d.scan(std::string_view(s.data(), s.size()), policy.enabled, scratch);
+      d.scan(texts[i], policy.enabled, scratch);
       if (!scratch.empty()) {
-        found.push_back({&s, scratch});
+        found.push_back({strings[i], scratch});
       }
-    });
+    }
     if (found.empty()) {
       return Outcome::pass();
     }
@@ -334,13 +344,15 @@ void set_default_actions(const Detectors& detectors, const std::vector<RuleActio
   }
 }
 
-/// Fills `enabled` and `any` from the policy's actions.
-void enable(Policy& p, std::size_t n) {
+/// Fills `enabled`, `kinds` and `any` from the policy's actions.
+void enable(Policy& p, const Detectors& d) {
+  const std::size_t n = d.size();
   p.enabled.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     p.enabled[i] = p.action[i] != Action::off;
     p.any = p.any || p.enabled[i];
   }
+  p.kinds = d.kinds(p.enabled);
 }
 
 }  // namespace
@@ -369,8 +381,8 @@ std::optional<FilterFactory> make_inspect_filter(const config::FilterConfig& fc,
   set_default_actions(*detectors, rule_actions, *cfg);
   read_policy(s, "arguments", *detectors, cfg->arguments);
   read_policy(s, "results", *detectors, cfg->results);
-  enable(cfg->arguments, detectors->size());
-  enable(cfg->results, detectors->size());
+  enable(cfg->arguments, *detectors);
+  enable(cfg->results, *detectors);
   s.finish();
   if (diag.errors.size() != errors) {
     return std::nullopt;

@@ -319,17 +319,17 @@ class PinFilter final : public Filter {
     return store_->quarantined(server, tool) == nullptr;
   }
 
-  asio::awaitable<Outcome> on_request(Call& call) override {
+  Outcome request(Call& call) override {
     if (call.method != "tools/call") {
-      co_return Outcome::pass();
+      return Outcome::pass();
     }
     if (const std::string* why = store_->quarantined(call.server, call.name)) {
-      co_return Outcome::deny(fmt::format(
+      return Outcome::deny(fmt::format(
           "tool {} is quarantined: {}. An administrator can review it with `mcpgw tools list` "
           "and release it with `mcpgw tools approve {} {}`",
           call.source, *why, call.server, call.name));
     }
-    co_return Outcome::pass();
+    return Outcome::pass();
   }
 
  private:

@@ -70,7 +70,10 @@ asio::awaitable<bool> Relay::admit_tool(Exchange& ex) {
   const json::object* tool = nullptr;
   const bool check_headers = exists && ex.intake.mirrored && headers_to_check(ex, *route->slot);
   if (exists && (s.principal || check_headers)) {
-    tools = co_await fetch_list(*route->slot, ListKind::tools, ex.session);
+    tools = route->slot->cache(ListKind::tools).items;  // cached: no suspension
+    if (!tools) {
+      tools = co_await fetch_list(*route->slot, ListKind::tools, ex.session);
+    }
     for (std::size_t i = 0; tools && i < tools->size() && tool == nullptr; ++i) {
       const json::value& t = (*tools)[i];
       if (t.is_object() && string_at(t.get_object(), "name") == route->name) {

@@ -27,12 +27,8 @@ void Relay::open_audit(Exchange& ex, const char* args_key) {
   } else if (args_key != nullptr && params != nullptr && params->is_object()) {
     args = params->get_object().if_contains(args_key);
   }
-  const std::string text = args ? json::serialize(*args) : std::string("{}");
-  r.args_digest = access::sha256_hex(text);
-  r.bytes_in = static_cast<std::int64_t>(text.size());
-  if (cfg_.gateway.audit.arguments && args != nullptr) {
-    r.arguments = access::redact_arguments(text);
-  }
+  access::set_arguments(r, args ? json::serialize(*args) : std::string("{}"),
+                        cfg_.gateway.audit.arguments && args != nullptr);
 }
 
 void Relay::close_audit(Exchange& ex, std::size_t bytes_out) {

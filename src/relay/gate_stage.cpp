@@ -73,7 +73,8 @@ asio::awaitable<gate::Call> Relay::gate_call(Exchange& ex, gate::Chain& chain) {
   call.method = ex.method;
   call.server = slot.cfg.name;
   call.name = ex.name;
-  call.source = fmt::format("{}/{}", slot.cfg.name, ex.name);
+  call.source.reserve(slot.cfg.name.size() + 1 + ex.name.size());
+  call.source.append(slot.cfg.name).append(1, '/').append(ex.name);
   call.params = &params_of(ex.request);
   call.scope = s.scope.get();
   call.principal = principal;
@@ -82,7 +83,10 @@ asio::awaitable<gate::Call> Relay::gate_call(Exchange& ex, gate::Chain& chain) {
   const json::object* annotations = nullptr;
   std::shared_ptr<const json::array> tools;
   if (tool) {
-    tools = co_await fetch_list(slot, ListKind::tools, ex.session);
+    tools = slot.cache(ListKind::tools).items;  // cached: no suspension
+    if (!tools) {
+      tools = co_await fetch_list(slot, ListKind::tools, ex.session);
+    }
     chain.tools_listed(slot.cfg.name, tools);
     for (std::size_t i = 0; tools && i < tools->size(); ++i) {
       const json::value& t = (*tools)[i];

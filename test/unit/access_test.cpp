@@ -3,6 +3,9 @@
 #include "access/jwt.hpp"
 #include "access/key_store.hpp"
 #include "access/principal.hpp"
+#include "access/wal_watch.hpp"
+
+#include <sqlite3.h>
 
 #include <gtest/gtest.h>
 
@@ -183,6 +186,75 @@ TEST_F(Store, RevocationByAnotherConnectionIsSeenAtTheNextCheck) {
   EXPECT_FALSE(cli->revoke("temp", error)) << "already revoked";
 }
 
+TEST_F(Store, RevocationIsSeenAfterTheLogWasCheckpointedAndRestarted) {
+  std::string error;
+  auto gateway = KeyStore::open(path_, error);
+  auto cli = KeyStore::open(path_, error);
+  ASSERT_TRUE(gateway && cli) << error;
+  KeyRecord r;
+  r.name = "a";
+  auto a = cli->create(r, error);
+  r.name = "b";
+  auto b = cli->create(r, error);
+  ASSERT_TRUE(a && b) << error;
+  const KeyRecord* rec = nullptr;
+  EXPECT_EQ(gateway->check(*a, 0, &rec), KeyCheck::ok);
+  // A third process checkpoints the log and truncates it: the next commit starts the log
+  // over, with the same size as before, so only the WAL index says that something changed.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(other);
+  EXPECT_EQ(gateway->check(*a, 0, &rec), KeyCheck::ok);
+  ASSERT_TRUE(cli->revoke("a", error)) << error;
+  EXPECT_EQ(gateway->check(*a, 0, &rec), KeyCheck::revoked);
+  ASSERT_TRUE(cli->revoke("b", error)) << error;
+  EXPECT_EQ(gateway->check(*b, 0, &rec), KeyCheck::revoked);
+}
+
+TEST_F(Store, TheWalIndexIsWatchedWithoutSystemCalls) {
+  std::string error;
+  auto store = KeyStore::open(path_, error);
+  ASSERT_TRUE(store) << error;
+  WalWatch watch(path_);
+  EXPECT_TRUE(watch.changed()) << "the first look";
+  EXPECT_TRUE(watch.mapped()) << "the -shm file of a database in WAL mode is mapped";
+  EXPECT_FALSE(watch.changed());
+  KeyRecord r;
+  r.name = "x";
+  ASSERT_TRUE(store->create(r, error)) << error;
+  EXPECT_TRUE(watch.changed()) << "a commit rewrites the index header";
+  EXPECT_FALSE(watch.changed());
+  watch.forget();
+  EXPECT_TRUE(watch.changed());
+}
+
+TEST_F(Store, AConnectionsKeyIsHashedOnceAndEachKeyGetsItsOwnRecord) {
+  std::string error;
+  auto store = KeyStore::open(path_, error);
+  KeyRecord r;
+  r.name = "one";
+  auto one = store->create(r, error);
+  r.name = "two";
+  auto two = store->create(r, error);
+  ASSERT_TRUE(one && two) << error;
+  KeyMemo memo;
+  EXPECT_EQ(&memo.digest(*one), &memo.digest(*one));
+  EXPECT_EQ(memo.digest(*one), sha256_hex(*one));
+  const KeyRecord* rec = nullptr;
+  // The same connection sends one key, then another, then a wrong one, then the first again.
+  ASSERT_EQ(store->check(*one, 0, &rec, &memo), KeyCheck::ok);
+  EXPECT_EQ(rec->name, "one");
+  ASSERT_EQ(store->check(*two, 0, &rec, &memo), KeyCheck::ok);
+  EXPECT_EQ(rec->name, "two");
+  std::string wrong = *two;
+  wrong.back() = wrong.back() == 'x' ? 'y' : 'x';  // same length, one character off
+  EXPECT_EQ(store->check(wrong, 0, &rec, &memo), KeyCheck::unknown);
+  ASSERT_TRUE(store->revoke("one", error)) << error;
+  EXPECT_EQ(store->check(*one, 0, &rec, &memo), KeyCheck::revoked);
+}
+
 TEST_F(Store, ExpiredKeysAreRefused) {
   std::string error;
   auto store = KeyStore::open(path_, error);
@@ -224,6 +296,43 @@ TEST(Audit, SecretsInArgumentsAreRedacted) {
   EXPECT_EQ(redact_arguments(R"({"q":"select 1","password":"p","nested":{"apiKey":"k","n":1},"list":[{"token":"t"}]})"),
             R"({"q":"select 1","password":"[redacted]","nested":{"apiKey":"[redacted]","n":1},"list":[{"token":"[redacted]"}]})");
   EXPECT_EQ(redact_arguments("not json"), "[unparsable]");
+}
+
+TEST_F(Store, TheWriterDigestsArgumentsAndRedactsThoseItKeeps) {
+  std::string error;
+  AuditOptions opts;
+  opts.path = path_;
+  const std::string small = R"({"q":"x","token":"t0p"})";
+  const std::string large = R"({"q":")" + std::string(5000, 'x') + R"(","token":"t0p"})";
+  auto redacted = [](const std::string& q) { return R"({"q":")" + q + R"(","token":"[redacted]"})"; };
+  {
+    auto log = AuditLog::open(opts, error);
+    ASSERT_TRUE(log) << error;
+    // Rows 0 and 1: small arguments, left to the writer; 2 and 3: large ones, digested before
+    // the queue. Odd rows keep their arguments.
+    for (int i = 0; i < 4; ++i) {
+      AuditRecord r;
+      r.ts_ms = i;
+      r.method = "tools/call";
+      r.outcome = "ok";
+      const std::string& text = i < 2 ? small : large;
+      set_arguments(r, text, i % 2 == 1);
+      EXPECT_EQ(r.args_text.empty(), i >= 2) << "only a small text waits in the queue";
+      EXPECT_EQ(r.bytes_in, static_cast<std::int64_t>(text.size()));
+      log->record(std::move(r));
+    }
+    log->flush();
+  }
+  AuditQuery q;
+  auto rows = query_audit(path_, q, error);
+  ASSERT_TRUE(rows) << error;
+  ASSERT_EQ(rows->size(), 4u);
+  for (const auto& row : *rows) {
+    const bool is_small = row.ts_ms < 2;
+    EXPECT_EQ(row.args_digest, sha256_hex(is_small ? small : large)) << row.ts_ms;
+    const std::string kept = redacted(is_small ? "x" : std::string(5000, 'x'));
+    EXPECT_EQ(row.arguments, row.ts_ms % 2 == 1 ? kept : "") << row.ts_ms;
+  }
 }
 
 TEST_F(Store, AuditRowsAreWrittenAndQueried) {
