@@ -178,6 +178,14 @@ struct SecurityConfig {
   std::string pin_store;
 };
 
+/// `gateway.health`: what /readyz knows before any client came.
+struct HealthConfig {
+  /// Servers that start per session (isolation "session") are started now and then on their
+  /// own, initialized and stopped, so that their state is known before a client asks.
+  bool probe = true;
+  Millis probe_interval{30'000};  ///< `probeIntervalMs`; an attempt may take timeouts.startupMs
+};
+
 struct GatewayConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
@@ -189,6 +197,7 @@ struct GatewayConfig {
   AuthConfig auth;
   AuditConfig audit;
   SecurityConfig security;
+  HealthConfig health;
   std::string log_level = "info";
 };
 

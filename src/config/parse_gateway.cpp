@@ -290,6 +290,11 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
   if (const auto* o = as_object(r.get("audit"), "gateway.audit", diag)) {
     parse_audit(*o, base_dir, diag, g.audit);
   }
+  if (const auto* o = as_object(r.get("health"), "gateway.health", diag)) {
+    ObjectReader h(*o, "gateway.health", diag);
+    h.boolean("probe", g.health.probe);
+    h.millis("probeIntervalMs", g.health.probe_interval);
+  }
   if (const auto* servers = as_object(r.get("servers"), "gateway.servers", diag)) {
     for (const auto& kv : *servers) {
       const std::string path = join_path("gateway.servers", kv.key());

@@ -1,4 +1,5 @@
-// /healthz: the relay's view, the limits and the load.
+// /healthz: the relay's view, the limits and the load. /readyz: whether a load balancer
+// should send requests here.
 #include "downstream/server_impl.hpp"
 
 namespace mcpgw::downstream {
@@ -40,6 +41,23 @@ json::object HttpServer::Impl::health() const {
     h["status"] = "overloaded";
   }
   return h;
+}
+
+bool HttpServer::Impl::is_health_path(std::string_view path) {
+  return path == "/healthz" || path == "/health" || path == "/livez" || path == "/readyz";
+}
+
+Response HttpServer::Impl::readiness(const Request& req) {
+  bool ready = false;
+  json::object body = relay_.readiness(ready);
+  if (stopping_ || shedding_) {
+    ready = false;
+    body["status"] = "not ready";
+    body["reason"] = stopping_ ? "draining: the gateway is shutting down"
+                               : "overloaded: over limits.memoryBudgetBytes";
+  }
+  body["draining"] = stopping_;
+  return json_response(req, ready ? 200 : 503, json::serialize(body));
 }
 
 }  // namespace mcpgw::downstream

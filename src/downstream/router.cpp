@@ -21,8 +21,7 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
     auto res = preflight(req);
     co_return co_await write(c, res);
   }
-  if (shedding_ && path != "/healthz" && path != "/health" &&
-      req.method() != http::verb::delete_) {
+  if (shedding_ && !is_health_path(path) && req.method() != http::verb::delete_) {
     auto res = error_response(req, make_error_code(Errc::overloaded), nullptr,
                               "Service Unavailable: the gateway is over its memory budget "
                               "(limits.memoryBudgetBytes); retry shortly");
@@ -243,6 +242,15 @@ asio::awaitable<bool> HttpServer::Impl::to_surface(Conn& c, Request& req, const 
   }
   if (path == "/healthz" || path == "/health") {
     auto res = json_response(req, 200, json::serialize(health()));
+    co_return co_await write(c, res);
+  }
+  if (path == "/livez") {
+    // Answered by the event loop itself: that it answers is what it says.
+    auto res = json_response(req, 200, R"({"status":"alive"})");
+    co_return co_await write(c, res);
+  }
+  if (path == "/readyz") {
+    auto res = readiness(req);
     co_return co_await write(c, res);
   }
   auto res = not_found(req);

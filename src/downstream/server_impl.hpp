@@ -180,6 +180,9 @@ class HttpServer::Impl {
   /// Paths that reach servers: authentication comes first on them.
   bool is_mcp_path(const std::string& path) const;
   /// Sets the connection's principal; 401/403 (with WWW-Authenticate) or 429 when refused.
+  static bool is_health_path(std::string_view path);
+  /// /readyz: 200 when a server can serve and the gateway is neither draining nor overloaded.
+  Response readiness(const Request& req);
   /// The request's credential headers, the client's address and the connection's key memo.
   static access::Credentials credentials(Conn& c, const Request& req);
   asio::awaitable<std::optional<Response>> authenticate(Conn& c, const Request& req,

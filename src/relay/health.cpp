@@ -117,6 +117,59 @@ void Relay::describe_instances(const std::string& server, json::object& s) const
   } else {
     s["state"] = "idle";  // per-session: connected when a session first uses it
   }
+  if (const auto* p = probes_ ? probes_->result(server) : nullptr; p != nullptr && instances == 0) {
+    // The background probe is the newest word on a server no session holds.
+    s["state"] = p->ok ? "ready" : "down";
+    if (p->ok) {
+      s.erase("reason");
+    } else {
+      s["reason"] = p->reason;
+    }
+    s["probedMsAgo"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - p->at).count();
+  }
+}
+
+bool Relay::server_ready(const config::ServerConfig& server, json::object& s) const {
+  json::object h;
+  if (server.options.isolation == config::Isolation::session) {
+    describe_instances(server.name, h);
+  } else if (auto it = shared_.find(server.name); it != shared_.end() && it->second->backend) {
+    describe(h, *it->second->backend);
+  }
+  const std::string_view state = h.contains("state") ? h["state"].as_string() : "stopped";
+  bool ready = state == "ready" || state == "degraded";
+  if (state == "idle" && !(cfg_.gateway.health.probe && upstream::Probes::probed(server))) {
+    ready = true;  // not probed: nothing says it cannot serve when a session starts it
+    s["note"] = "not probed: started when a session first uses it";
+  } else if (state == "idle") {
+    s["note"] = "not probed yet";
+  }
+  s["ready"] = ready;
+  s["state"] = state;
+  if (const auto* r = h.if_contains("reason")) {
+    s["reason"] = *r;
+  }
+  return ready;
+}
+
+json::object Relay::readiness(bool& ready) const {
+  ready = false;
+  json::object servers;
+  for (const auto& server : cfg_.servers) {
+    json::object s;
+    ready = server_ready(server, s) || ready;
+    servers[server.name] = std::move(s);
+  }
+  json::object out;
+  out["status"] = ready ? "ready" : "not ready";
+  if (cfg_.servers.empty()) {
+    out["reason"] = "no server is configured";
+  } else if (!ready) {
+    out["reason"] = "no server can serve yet";
+  }
+  out["servers"] = std::move(servers);
+  return out;
 }
 
 }  // namespace mcpgw::relay

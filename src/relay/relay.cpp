@@ -71,11 +71,18 @@ void Relay::start() {
     slot->backend->start();
     shared_[server.name] = std::move(slot);
   }
+  upstream::ClientIdentity probe;  // asks for nothing: sampling and elicitation need a user
+  probe.client_info = gateway_client_info();
+  probes_ = std::make_shared<upstream::Probes>(ex_, pool_, cfg_, std::move(probe));
+  probes_->start();
   asio::co_spawn(ex_, reap_idle(), asio::detached);
 }
 
 asio::awaitable<void> Relay::stop() {
   stopping_ = true;
+  if (probes_) {
+    co_await probes_->stop();
+  }
   std::vector<SessionPtr> all;
   for (auto& [id, s] : sessions_) {
     all.push_back(s);

@@ -9,6 +9,7 @@
 #include "access/audit.hpp"
 #include "common/sealer.hpp"
 #include "upstream/backend.hpp"
+#include "upstream/probes.hpp"
 #include "upstream/server_pool.hpp"
 #include "upstream/server_slot.hpp"
 
@@ -148,6 +149,8 @@ class Relay {
   std::size_t in_flight() const noexcept;
   /// Gateway and per-server state, as served on /healthz.
   json::object health() const;
+  /// Whether each server can serve, as served on /readyz; `ready` when at least one can.
+  json::object readiness(bool& ready) const;
 
   // From BackendSlot.
   void on_backend_message(BackendSlot& slot, json::object&& msg);
@@ -323,12 +326,15 @@ class Relay {
   /// /healthz for a server with a backend per session: the worst instance, and the count
   /// of instances by state.
   void describe_instances(const std::string& server, json::object& s) const;
+  /// /readyz for one server: whether it can serve, and what says so.
+  bool server_ready(const config::ServerConfig& server, json::object& s) const;
   template <class F>
   void for_each_session_of(BackendSlot& slot, F&& f);
 
   asio::any_io_executor ex_;
   const config::Config& cfg_;
   upstream::ServerPool pool_;
+  std::shared_ptr<upstream::Probes> probes_;  ///< remote per-session servers, probed
   mcp::Naming naming_;
   std::map<std::string, std::unique_ptr<BackendSlot>> shared_;
   std::unordered_map<std::string, SessionPtr> sessions_;

@@ -36,6 +36,8 @@ describe('remote state and credentials', () => {
         passed: { passHeaders: ['X-Tenant', 'Authorization'] },
       },
       timeouts: { drainMs: 2000 },
+      // These tests count the server's connections and sessions: no background probes.
+      health: { probe: false },
     },
   }), { env: { UPSTREAM_TOKEN: 'upstream-secret-42' } });
   after(() => up.remote?.stop());

@@ -79,6 +79,26 @@ TEST(Config, BadValuesNameTheirPath) {
   EXPECT_TRUE(has_error(d, "gateway.servers.ghost: no server named"));
 }
 
+TEST(Config, HealthProbesAreOnByDefaultAndChecked) {
+  Diagnostics d;
+  auto cfg = parse_text(R"({"mcpServers": {"a": {"command": "x"}}})", d);
+  ASSERT_TRUE(cfg);
+  EXPECT_TRUE(cfg->gateway.health.probe);
+  EXPECT_EQ(cfg->gateway.health.probe_interval.count(), 30000);
+  Diagnostics ok;
+  cfg = parse_text(R"({"mcpServers": {"a": {"command": "x"}},
+      "gateway": {"health": {"probe": false, "probeIntervalMs": 5000}}})", ok);
+  ASSERT_TRUE(cfg) << (ok.errors.empty() ? "" : ok.errors.front());
+  EXPECT_FALSE(cfg->gateway.health.probe);
+  EXPECT_EQ(cfg->gateway.health.probe_interval.count(), 5000);
+  Diagnostics bad;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {"a": {"command": "x"}},
+      "gateway": {"health": {"probe": "yes", "probeIntervalMs": 0, "every": 1}}})", bad));
+  EXPECT_TRUE(has_error(bad, "gateway.health.probe: expected true or false"));
+  EXPECT_TRUE(has_error(bad, "gateway.health.probeIntervalMs: expected an integer from 1"));
+  EXPECT_TRUE(has_error(bad, "gateway.health.every: unknown key"));
+}
+
 TEST(Config, ServerNamesMustNotContainTheSeparator) {
   Diagnostics d;
   EXPECT_FALSE(parse_text(R"({"mcpServers": {"my__server": {"command": "x"}}})", d));
