@@ -83,6 +83,8 @@ describe('health endpoints', () => {
       assert.equal((await gw.health()).servers.far.state, 'ready');
       assert.ok((await remote.stats()).initializes >= 1, 'the probe initialized a session upstream');
       assert.match(gw.stderr, /probe: server far answers/);
+      const exit = await gw.stop();
+      assert.deepEqual(exit, { code: 0, signal: null, forced: false }, 'probes end with the gateway');
     } finally {
       await gw.stop();
       await remote?.stop();
