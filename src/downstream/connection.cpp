@@ -132,7 +132,7 @@ Response HttpServer::Impl::error_response(const Request& req, const boost::syste
 asio::awaitable<bool> HttpServer::Impl::write_json(Conn& c, const Request& req, unsigned status,
                                                    std::string_view body,
                                                    std::string_view session_id) {
-  const bool keep = req.version() != 10 && req.keep_alive();
+  const bool keep = req.version() != 10 && req.keep_alive() && !stopping_;
   std::string head;
   head.reserve(256);
   head.append(status == 202   ? "HTTP/1.1 202 Accepted\r\n"
@@ -158,6 +158,9 @@ asio::awaitable<bool> HttpServer::Impl::write_json(Conn& c, const Request& req, 
 }
 
 asio::awaitable<bool> HttpServer::Impl::write(Conn& c, Response& res) {
+  if (stopping_) {
+    res.keep_alive(false);  // draining: this is the connection's last answer, and says so
+  }
   c.stream.expires_after(gw_.timeouts.write);
   auto [ec, n] = co_await http::async_write(c.stream, res, asio::as_tuple(asio::use_awaitable));
   c.stream.expires_never();

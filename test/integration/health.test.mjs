@@ -30,7 +30,7 @@ function keptAlive(gw) {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: JSON.parse(body) }));
     }).on('error', reject);
   });
   return { get, close: () => agent.destroy() };
@@ -111,8 +111,8 @@ describe('health endpoints', () => {
 
   test('/readyz is 503 while the gateway drains, and /livez still answers', async () => {
     const gw = await startGateway(defaultConfig({ timeouts: { drainMs: 5000 } }));
-    // A drain closes the listener and then each connection after its next answer: one
-    // connection opened beforehand for each question asked while draining.
+    // A drain closes the listener, and each connection after its next answer (which says
+    // "Connection: close"): one connection opened beforehand for each question asked.
     const conn = keptAlive(gw);
     const live = keptAlive(gw);
     try {
@@ -129,7 +129,10 @@ describe('health endpoints', () => {
       assert.equal(draining.status, 503, JSON.stringify(draining.body));
       assert.equal(draining.body.draining, true);
       assert.match(draining.body.reason, /draining/);
-      assert.equal((await live.get('/livez')).status, 200);
+      assert.equal(draining.headers.connection, 'close', 'a drained connection\'s last answer says so');
+      const alive = await live.get('/livez');
+      assert.equal(alive.status, 200);
+      assert.equal(alive.headers.connection, 'close');
       assert.equal(textOf(await withTimeout(call, 10000, 'the drained call')), 'Slept 1500 ms');
       await client.close().catch(() => {});
     } finally {
