@@ -137,7 +137,10 @@ bool Relay::server_ready(const config::ServerConfig& server, json::object& s) co
   } else if (auto it = shared_.find(server.name); it != shared_.end() && it->second->backend) {
     describe(h, *it->second->backend);
   }
-  const std::string_view state = h.contains("state") ? h["state"].as_string() : "stopped";
+  std::string state = "stopped";
+  if (const auto* st = h.if_contains("state"); st != nullptr && st->is_string()) {
+    state = std::string(st->get_string());
+  }
   bool ready = state == "ready" || state == "degraded";
   if (state == "idle" && !(cfg_.gateway.health.probe && upstream::Probes::probed(server))) {
     ready = true;  // not probed: nothing says it cannot serve when a session starts it
