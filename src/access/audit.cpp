@@ -242,6 +242,11 @@ std::uint64_t AuditLog::dropped() const {
   return dropped_;
 }
 
+std::size_t AuditLog::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
 void AuditLog::run() {
   std::vector<AuditRecord> batch;
   for (;;) {

@@ -56,6 +56,8 @@ class AuditLog {
   void flush();
   std::uint64_t written() const;
   std::uint64_t dropped() const;
+  /// Rows waiting for the writer.
+  std::size_t queued() const;
 
  private:
   AuditLog() = default;

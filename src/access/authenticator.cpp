@@ -1,5 +1,7 @@
 #include "access/authenticator.hpp"
 
+#include "common/metrics.hpp"
+
 #include <algorithm>
 #include <ctime>
 
@@ -115,6 +117,20 @@ void Authenticator::record_failure(std::string_view client) {
   take(it->second, static_cast<double>(failures_per_min_), fresh);
 }
 
+namespace {
+
+/// A request authentication turned away, by why (a key's spent rate limit among them).
+void count_refusal(std::string_view reason) {
+  static auto& family = metrics::registry().counter(
+      "mcpgw_auth_refusals_total",
+      "Requests refused by authentication: missing, invalid, forbidden, rate_limited (a key's "
+      "rate limit) or locked_out (an address over limits.authFailuresPerMin)",
+      {"reason"});
+  family.at({reason}).inc();
+}
+
+}  // namespace
+
 AuthResult Authenticator::authenticate(const Credentials& creds) {
   if (!enabled()) {
     return AuthResult{};  // anonymous
@@ -125,11 +141,20 @@ AuthResult Authenticator::authenticate(const Credentials& creds) {
     r.retry_after_s = wait_s;
     r.reason = "Too many requests: too many failed credentials from this address "
                "(limits.authFailuresPerMin)";
+    count_refusal("locked_out");
     return r;
   }
   AuthResult r = check(creds);
-  if (r.outcome == AuthOutcome::invalid) {
-    record_failure(creds.client);
+  switch (r.outcome) {
+    case AuthOutcome::ok:
+    case AuthOutcome::anonymous: break;
+    case AuthOutcome::invalid:
+      record_failure(creds.client);
+      count_refusal("invalid");
+      break;
+    case AuthOutcome::missing: count_refusal("missing"); break;
+    case AuthOutcome::rate_limited: count_refusal("rate_limited"); break;
+    case AuthOutcome::forbidden: count_refusal("forbidden"); break;
   }
   return r;
 }

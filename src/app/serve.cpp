@@ -355,10 +355,19 @@ int serve(config::Config cfg) {
     spdlog::critical("{}", error);
     return 1;
   }
+  const auto& m = cfg.gateway.metrics;
+  if (m.enabled && !m.listen_host.empty() &&
+      !http.listen_metrics(m.listen_host, m.listen_port, error)) {
+    spdlog::critical("gateway.metrics.listen: {}", error);
+    return 1;
+  }
   relay.start();
   http.start();
   spdlog::info("mcpgw {} listening on http://{}:{}/mcp (legacy SSE: /sse) with {} server(s)",
                MCPGW_VERSION, url_host(cfg.gateway.listen_host), http.port(), cfg.servers.size());
+  if (http.metrics_port() != 0) {
+    spdlog::info("metrics on http://{}:{}/metrics", url_host(m.listen_host), http.metrics_port());
+  }
   spdlog::debug("allocator: {}", memory::allocator_name());
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);

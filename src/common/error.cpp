@@ -77,6 +77,7 @@ unsigned to_http_status(const boost::system::error_code& ec) noexcept {
     case Errc::payload_too_large: return 413;
     case Errc::session_not_found: return 404;
     case Errc::too_many_sessions:
+    case Errc::shutting_down:
     case Errc::overloaded: return 503;
     case Errc::too_many_client_sessions: return 429;
     case Errc::forbidden: return 403;

@@ -41,7 +41,7 @@ enum class Errc {
   upstream_timeout,      ///< no reply before the deadline                         -32603
   upstream_protocol,     ///< the server answered something that is not MCP        -32603
   cancelled,             ///< the client cancelled the request                     -32603
-  shutting_down,         ///< the gateway is stopping                              -32603
+  shutting_down,         ///< the gateway is stopping                              -32603 / 503
   too_many_client_sessions,  ///< limits.maxSessionsPerClient reached              -32000 / 429
   overloaded,            ///< over limits.memoryBudgetBytes: load is shed          -32000 / 503
   too_many_processes,    ///< limits.maxProcesses (global or per server) reached   -32000

@@ -186,6 +186,15 @@ struct HealthConfig {
   Millis probe_interval{30'000};  ///< `probeIntervalMs`; an attempt may take timeouts.startupMs
 };
 
+/// `gateway.metrics`: Prometheus text at GET /metrics.
+struct MetricsConfig {
+  bool enabled = true;
+  /// `listen` ("HOST:PORT"): a listener of its own that serves /metrics alone (the main
+  /// listener then does not). Empty: /metrics on the main listener.
+  std::string listen_host;
+  std::uint16_t listen_port = 0;
+};
+
 struct GatewayConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
@@ -198,6 +207,7 @@ struct GatewayConfig {
   AuditConfig audit;
   SecurityConfig security;
   HealthConfig health;
+  MetricsConfig metrics;
   std::string log_level = "info";
 };
 

@@ -295,6 +295,15 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
     h.boolean("probe", g.health.probe);
     h.millis("probeIntervalMs", g.health.probe_interval);
   }
+  if (const auto* o = as_object(r.get("metrics"), "gateway.metrics", diag)) {
+    ObjectReader m(*o, "gateway.metrics", diag);
+    m.boolean("enabled", g.metrics.enabled);
+    std::string at;
+    m.str("listen", at);
+    if (!at.empty() && !parse_listen(at, g.metrics.listen_host, g.metrics.listen_port)) {
+      diag.error("gateway.metrics.listen", fmt::format("expected HOST:PORT, got \"{}\"", at));
+    }
+  }
   if (const auto* servers = as_object(r.get("servers"), "gateway.servers", diag)) {
     for (const auto& kv : *servers) {
       const std::string path = join_path("gateway.servers", kv.key());

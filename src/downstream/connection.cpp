@@ -153,6 +153,7 @@ asio::awaitable<bool> HttpServer::Impl::write_json(Conn& c, const Request& req, 
     head.append("Connection: close\r\n");
   }
   head.append("\r\n");
+  count_response(status);
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(body)};
   co_return co_await send(c, buffers) && keep;
 }
@@ -161,6 +162,7 @@ asio::awaitable<bool> HttpServer::Impl::write(Conn& c, Response& res) {
   if (stopping_) {
     res.keep_alive(false);  // draining: this is the connection's last answer, and says so
   }
+  count_response(res.result_int());
   c.stream.expires_after(gw_.timeouts.write);
   auto [ec, n] = co_await http::async_write(c.stream, res, asio::as_tuple(asio::use_awaitable));
   c.stream.expires_never();

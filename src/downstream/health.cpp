@@ -44,7 +44,8 @@ json::object HttpServer::Impl::health() const {
 }
 
 bool HttpServer::Impl::is_health_path(std::string_view path) {
-  return path == "/healthz" || path == "/health" || path == "/livez" || path == "/readyz";
+  return path == "/healthz" || path == "/health" || path == "/livez" || path == "/readyz" ||
+         path == "/metrics";
 }
 
 Response HttpServer::Impl::readiness(const Request& req) {

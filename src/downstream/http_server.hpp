@@ -24,6 +24,10 @@ class HttpServer {
   bool listen(const std::string& host, std::uint16_t port, std::string& error);
   /// The bound port (useful with port 0).
   std::uint16_t port() const noexcept;
+  /// Binds a second socket that serves GET /metrics alone (gateway.metrics.listen).
+  bool listen_metrics(const std::string& host, std::uint16_t port, std::string& error);
+  /// Its bound port; 0 without one.
+  std::uint16_t metrics_port() const noexcept;
   /// Starts accepting connections.
   void start();
   /// Stops accepting; waits (bounded) for in-flight requests; then closes every connection.

@@ -51,8 +51,9 @@ asio::awaitable<bool> HttpServer::Impl::legacy_post(Conn& c, Request& req, const
   SessionPtr s = sid.empty() ? nullptr : relay_.find_session(sid);
   if (!s || s->transport != relay::ClientTransport::legacy_sse ||
       !same_principal(s->principal, c.principal)) {
-    auto res = error_response(req, make_error_code(Errc::session_not_found), nullptr,
-                              sid.empty() ? "Missing sessionId" : "Session not found");
+    auto res = stopping_ ? error_response(req, make_error_code(Errc::shutting_down))
+                         : error_response(req, make_error_code(Errc::session_not_found), nullptr,
+                                          sid.empty() ? "Missing sessionId" : "Session not found");
     co_return co_await write(c, res);
   }
   Response refusal;

@@ -4,7 +4,8 @@
 
 namespace mcpgw::downstream {
 
-bool HttpServer::Impl::listen(const std::string& host, std::uint16_t port, std::string& error) {
+bool HttpServer::Impl::open_acceptor(tcp::acceptor& acceptor, const std::string& host,
+                                     std::uint16_t port, std::string& error) {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) {
@@ -12,17 +13,36 @@ bool HttpServer::Impl::listen(const std::string& host, std::uint16_t port, std::
     return false;
   }
   tcp::endpoint ep(address, port);
-  acceptor_.open(ep.protocol(), ec);
+  acceptor.open(ep.protocol(), ec);
   if (!ec) {
-    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    acceptor_.bind(ep, ec);
+    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    acceptor.bind(ep, ec);
   }
   if (!ec) {
-    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    acceptor.listen(asio::socket_base::max_listen_connections, ec);
   }
   if (ec) {
     error = fmt::format("cannot listen on {}:{}: {}", host, port, ec.message());
     return false;
+  }
+  return true;
+}
+
+bool HttpServer::Impl::listen(const std::string& host, std::uint16_t port, std::string& error) {
+  return open_acceptor(acceptor_, host, port, error);
+}
+
+bool HttpServer::Impl::listen_metrics(const std::string& host, std::uint16_t port,
+                                      std::string& error) {
+  if (!open_acceptor(metrics_acceptor_, host, port, error)) {
+    return false;
+  }
+  metrics_hosts_ = gw_.allowed_hosts;
+  if (metrics_hosts_.empty() && config::is_loopback_host(host)) {
+    metrics_hosts_ = {"localhost", "127.0.0.1", "[::1]"};
+  }
+  for (auto& h : metrics_hosts_) {
+    h = lower(h);
   }
   return true;
 }
@@ -32,11 +52,19 @@ std::uint16_t HttpServer::Impl::port() const noexcept {
   return acceptor_.local_endpoint(ec).port();
 }
 
+std::uint16_t HttpServer::Impl::metrics_port() const noexcept {
+  boost::system::error_code ec;
+  return metrics_acceptor_.is_open() ? metrics_acceptor_.local_endpoint(ec).port() : 0;
+}
+
 void HttpServer::Impl::start() {
   if (jwks_) {
     jwks_->start();
   }
-  asio::co_spawn(ioc_, accept_loop(), asio::detached);
+  asio::co_spawn(ioc_, accept_loop(acceptor_, false), asio::detached);
+  if (metrics_acceptor_.is_open()) {
+    asio::co_spawn(ioc_, accept_loop(metrics_acceptor_, true), asio::detached);
+  }
   asio::co_spawn(ioc_, release_memory(), asio::detached);
   asio::co_spawn(ioc_, watch_memory(), asio::detached);
 }
@@ -48,6 +76,7 @@ asio::awaitable<void> HttpServer::Impl::shutdown(std::chrono::milliseconds drain
   }
   boost::system::error_code ec;
   acceptor_.close(ec);
+  metrics_acceptor_.close(ec);
   // Let in-flight requests finish (bounded), then end every session and connection.
   asio::steady_timer timer(ioc_);
   const auto deadline = Clock::now() + drain;
@@ -69,13 +98,13 @@ asio::awaitable<void> HttpServer::Impl::shutdown(std::chrono::milliseconds drain
   }
 }
 
-asio::awaitable<void> HttpServer::Impl::accept_loop() {
+asio::awaitable<void> HttpServer::Impl::accept_loop(tcp::acceptor& acceptor, bool metrics_only) {
   asio::steady_timer backoff(ioc_);
   auto pause = std::chrono::milliseconds(0);
   Clock::time_point last_warning{};
   std::size_t failures = 0;
   while (!stopping_) {
-    auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) {
         break;
@@ -107,13 +136,15 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
     }
     socket.set_option(tcp::no_delay(true), ec);
     trim_mark_ = std::max(trim_mark_, admission_.open());
-    asio::co_spawn(ioc_, run_connection(std::move(socket), peer), asio::detached);
+    asio::co_spawn(ioc_, run_connection(std::move(socket), peer, metrics_only), asio::detached);
   }
 }
 
-asio::awaitable<void> HttpServer::Impl::run_connection(tcp::socket socket, asio::ip::address peer) {
+asio::awaitable<void> HttpServer::Impl::run_connection(tcp::socket socket, asio::ip::address peer,
+                                                       bool metrics_only) {
   Conn c{beast::tcp_stream(std::move(socket)), beast::flat_buffer(read_buffer_max()), nullptr,
          {}, true, peer, peer.to_string()};
+  c.metrics_only = metrics_only;
   connections_.insert(&c.stream);
   // Runs however the coroutine ends, also when its frame is destroyed without resuming (then
   // the server may be gone already).
@@ -190,6 +221,10 @@ bool HttpServer::listen(const std::string& host, std::uint16_t port, std::string
   return impl_->listen(host, port, error);
 }
 std::uint16_t HttpServer::port() const noexcept { return impl_->port(); }
+bool HttpServer::listen_metrics(const std::string& host, std::uint16_t port, std::string& error) {
+  return impl_->listen_metrics(host, port, error);
+}
+std::uint16_t HttpServer::metrics_port() const noexcept { return impl_->metrics_port(); }
 void HttpServer::start() { impl_->start(); }
 asio::awaitable<void> HttpServer::shutdown(std::chrono::milliseconds drain) {
   return impl_->shutdown(drain);

@@ -5,6 +5,11 @@
 namespace mcpgw::downstream {
 
 asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
+  if (c.metrics_only) {
+    auto target = boost::urls::parse_origin_form(req.target());
+    auto res = metrics_only(req, target ? std::string(target->encoded_path()) : std::string());
+    co_return co_await write(c, res);
+  }
   if (auto refusal = check_request(req)) {
     co_return co_await write(c, *refusal);
   }
@@ -253,6 +258,10 @@ asio::awaitable<bool> HttpServer::Impl::to_surface(Conn& c, Request& req, const 
     auto res = readiness(req);
     co_return co_await write(c, res);
   }
+  if (path == "/metrics" && gw_.metrics.enabled && !metrics_acceptor_.is_open()) {
+    auto res = metrics(req);
+    co_return co_await write(c, res);
+  }
   auto res = not_found(req);
   co_return co_await write(c, res);
 }
@@ -321,12 +330,12 @@ Response HttpServer::Impl::not_found(const Request& req) {
                                     std::string_view(req.target())));
 }
 
-bool HttpServer::Impl::host_allowed(std::string_view host) const {
-  if (allowed_hosts_.empty()) {
+bool HttpServer::Impl::host_in(const std::vector<std::string>& list, std::string_view host) {
+  if (list.empty()) {
     return true;
   }
   const std::string_view h = host_without_port(host);
-  for (const auto& allowed : allowed_hosts_) {
+  for (const auto& allowed : list) {
     if (allowed == "*" || beast::iequals(allowed, h) || (allowed == "::1" && h == "[::1]")) {
       return true;
     }

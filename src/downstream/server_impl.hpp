@@ -14,6 +14,7 @@
 #include "upstream/process_budget.hpp"
 #include "common/error.hpp"
 #include "common/memory.hpp"
+#include "common/metrics.hpp"
 #include "jsonrpc/message.hpp"
 #include "mcp/protocol.hpp"
 #include "upstream/jwks_fetcher.hpp"
@@ -39,7 +40,8 @@ class HttpServer::Impl {
  public:
   Impl(asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg,
        access::Authenticator& auth)
-      : ioc_(ioc), relay_(relay), auth_(auth), gw_(cfg.gateway), acceptor_(ioc) {
+      : ioc_(ioc), relay_(relay), auth_(auth), gw_(cfg.gateway), acceptor_(ioc),
+        metrics_acceptor_(ioc) {
     allowed_hosts_ = gw_.allowed_hosts;
     if (allowed_hosts_.empty() && config::is_loopback_host(gw_.listen_host)) {
       allowed_hosts_ = {"localhost", "127.0.0.1", "[::1]"};
@@ -54,8 +56,10 @@ class HttpServer::Impl {
   }
 
   bool listen(const std::string& host, std::uint16_t port, std::string& error);
+  bool listen_metrics(const std::string& host, std::uint16_t port, std::string& error);
 
   std::uint16_t port() const noexcept;
+  std::uint16_t metrics_port() const noexcept;
 
   void start();
 
@@ -72,11 +76,16 @@ class HttpServer::Impl {
     std::string peer_text;           ///< …as text, made once (hidden sessions' owner)
     std::string counted_as;          ///< the principal it counts for (maxConnectionsPerPrincipal)
     access::KeyMemo key_memo;        ///< the last API key it sent, and its digest
+    bool metrics_only = false;       ///< accepted on gateway.metrics.listen
   };
 
-  asio::awaitable<void> accept_loop();
+  static bool open_acceptor(tcp::acceptor& acceptor, const std::string& host,
+                            std::uint16_t port, std::string& error);
 
-  asio::awaitable<void> run_connection(tcp::socket socket, asio::ip::address peer);
+  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, bool metrics_only);
+
+  asio::awaitable<void> run_connection(tcp::socket socket, asio::ip::address peer,
+                                       bool metrics_only);
 
   /// The most a connection buffers of what it has not parsed yet: a whole header section, one
   /// chunk-size line or the trailers must fit.
@@ -183,6 +192,15 @@ class HttpServer::Impl {
   static bool is_health_path(std::string_view path);
   /// /readyz: 200 when a server can serve and the gateway is neither draining nor overloaded.
   Response readiness(const Request& req);
+  /// GET /metrics: the registry's counters and histograms, then gauges read now.
+  Response metrics(const Request& req);
+  void write_gauges(metrics::Text& out) const;
+  /// A connection of gateway.metrics.listen: /metrics, else 404 (its own Host check).
+  Response metrics_only(const Request& req, const std::string& path);
+  /// Counts a response by status (mcpgw_http_responses_total).
+  void count_response(unsigned status) noexcept {
+    ++responses_[status < responses_.size() ? status : 0];
+  }
   /// The request's credential headers, the client's address and the connection's key memo.
   static access::Credentials credentials(Conn& c, const Request& req);
   asio::awaitable<std::optional<Response>> authenticate(Conn& c, const Request& req,
@@ -255,7 +273,9 @@ class HttpServer::Impl {
 
   Response not_found(const Request& req);
 
-  bool host_allowed(std::string_view host) const;
+  bool host_allowed(std::string_view host) const { return host_in(allowed_hosts_, host); }
+  /// Whether `host` (a Host header) names one of `list` (empty: any).
+  static bool host_in(const std::vector<std::string>& list, std::string_view host);
 
   bool origin_allowed(std::string_view origin) const;
 
@@ -408,7 +428,12 @@ class HttpServer::Impl {
   std::int64_t next_modern_id_ = 1;  ///< the ids modern requests travel under
   const config::GatewayConfig& gw_;
   tcp::acceptor acceptor_;
+  tcp::acceptor metrics_acceptor_;
   std::vector<std::string> allowed_hosts_;
+  std::vector<std::string> metrics_hosts_;  ///< the Host names the metrics listener takes
+  std::array<std::uint64_t, 600> responses_{};  ///< responses by HTTP status
+  std::array<std::size_t, 2> sse_streams_{};    ///< open SSE responses: streamable, legacy
+  const double started_unix_ = static_cast<double>(unix_ms()) / 1000.0;
   std::set<beast::tcp_stream*> connections_;
   Admission admission_{gw_.limits};
   std::shared_ptr<void> alive_ = std::make_shared<int>(0);  ///< expires with the server

@@ -35,9 +35,16 @@ asio::awaitable<bool> HttpServer::Impl::write_sse(Conn& c, const Request& req, S
                                                   std::string session_header, bool legacy,
                                                   std::string prelude) {
   const bool chunked = req.version() >= 11;
+  count_response(200);
   if (!co_await write_sse_head(c, req, session_header, chunked)) {
     co_return false;
   }
+  ++sse_streams_[legacy ? 1 : 0];
+  auto open = scope_exit([this, legacy, alive = std::weak_ptr<void>(alive_)] {
+    if (!alive.expired()) {
+      --sse_streams_[legacy ? 1 : 0];
+    }
+  });
 
   const std::uint64_t writer = stream->attach();
   std::uint64_t cursor = after;

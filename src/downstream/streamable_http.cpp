@@ -35,8 +35,10 @@ std::variant<SessionPtr, Response> HttpServer::Impl::own_session(const Conn& c,
   SessionPtr s = relay_.find_session(sid);
   if (!s || s->transport != relay::ClientTransport::streamable_http || s->endpoint != endpoint ||
       !same_principal(s->principal, c.principal)) {
-    // 404 + -32001 is what tells clients (Claude Code among them) to re-initialize.
-    return error_response(req, make_error_code(Errc::session_not_found));
+    // 404 + -32001 is what tells clients (Claude Code among them) to re-initialize. While the
+    // gateway drains, the session may have been closed by the drain itself: say so instead.
+    return error_response(req, make_error_code(stopping_ ? Errc::shutting_down
+                                                         : Errc::session_not_found));
   }
   return s;
 }

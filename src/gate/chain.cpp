@@ -1,4 +1,6 @@
 #include "gate/chain.hpp"
+
+#include "common/metrics.hpp"
 #include "common/clock.hpp"
 #include "access/audit.hpp"
 #include "common/random.hpp"
@@ -207,6 +209,18 @@ std::string Gate::filter_names() const {
 
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+/// A filter that did not pass a call: what it did (passes are not counted).
+void count_decision(std::string_view filter, std::string_view action) {
+  static auto& family = metrics::registry().counter(
+      "mcpgw_gate_decisions_total",
+      "Security gate decisions other than pass, by filter and action", {"filter", "action"});
+  family.at({filter, action}).inc();
+}
+
+}  // namespace
+
 asio::awaitable<Outcome> Chain::request(Call& call) {
   for (auto& f : filters_) {
     Outcome o;
@@ -220,6 +234,7 @@ asio::awaitable<Outcome> Chain::request(Call& call) {
     }
     const char* verb = o.kind == Outcome::Kind::deny ? "deny" : "approval needed";
     if (f->shadow) {
+      count_decision(f->type, o.kind == Outcome::Kind::deny ? "shadow_deny" : "shadow_approval");
       call.decisions.push_back(fmt::format("{}: shadow: would {}: {}", f->type,
                                            o.kind == Outcome::Kind::deny ? "deny" : "ask approval",
                                            o.reason));
@@ -230,11 +245,13 @@ asio::awaitable<Outcome> Chain::request(Call& call) {
     spdlog::info("gate {} {} scope {}: {} {}: {}", call.principal, call.source, call.scope->id,
                  f->type, verb, o.reason);
     if (o.kind == Outcome::Kind::deny) {
+      count_decision(f->type, "deny");
       call.decisions.push_back(fmt::format("{}: deny: {}", f->type, o.reason));
       co_return o;
     }
     std::string why_not;
     const bool approved = co_await ask_human(call, o.reason, why_not);
+    count_decision(f->type, approved ? "approved" : "approval_refused");
     call.decisions.push_back(fmt::format("{}: approval: {}: {}", f->type,
                                          approved ? "approved" : why_not, o.reason));
     if (!approved) {
@@ -257,6 +274,7 @@ asio::awaitable<void> Chain::result(Call& call, json::object& reply) {
       continue;
     }
     if (f.shadow) {
+      count_decision(f.type, o.kind == Outcome::Kind::deny ? "shadow_withhold" : "shadow_approval");
       call.decisions.push_back(fmt::format(
           "{}: shadow: would {} the result: {}", f.type,
           o.kind == Outcome::Kind::deny ? "withhold" : "ask approval for", o.reason));
@@ -269,6 +287,7 @@ asio::awaitable<void> Chain::result(Call& call, json::object& reply) {
     if (o.kind == Outcome::Kind::approve) {
       std::string why_not;
       const bool approved = co_await ask_human(call, o.reason, why_not, true);
+      count_decision(f.type, approved ? "result_approved" : "result_approval_refused");
       call.decisions.push_back(fmt::format("{}: result approval: {}: {}", f.type,
                                            approved ? "approved" : why_not, o.reason));
       if (approved) {
@@ -276,6 +295,7 @@ asio::awaitable<void> Chain::result(Call& call, json::object& reply) {
       }
       why = fmt::format("{} ({})", o.reason, why_not);
     } else {
+      count_decision(f.type, "withheld");
       call.decisions.push_back(fmt::format("{}: result withheld: {}", f.type, o.reason));
     }
     spdlog::info("gate {} {} scope {}: {} withheld the result: {}", call.principal, call.source,

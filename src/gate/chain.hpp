@@ -102,6 +102,7 @@ class Approvals {
   bool decide(std::string_view id, bool approve);
   void close(const std::shared_ptr<Approval>& a);
   json::array list() const;
+  std::size_t pending() const noexcept { return pending_.size(); }
 
  private:
   asio::any_io_executor ex_;

@@ -2,6 +2,8 @@
 #include "relay/relay.hpp"
 #include "relay/util.hpp"
 
+#include "mcp/protocol.hpp"
+
 #include <fmt/format.h>
 
 namespace mcpgw::relay {
@@ -37,6 +39,20 @@ void describe(json::object& s, const upstream::Backend& b) {
 }
 
 }  // namespace
+
+Relay::SessionCounts Relay::session_counts() const {
+  SessionCounts n;
+  for (const auto& [id, s] : sessions_) {
+    if (s->protocol_version() == mcp::kModernVersion) {
+      ++n.stateless;
+    } else if (s->transport == ClientTransport::legacy_sse) {
+      ++n.legacy_sse;
+    } else {
+      ++n.streamable_http;
+    }
+  }
+  return n;
+}
 
 json::object Relay::health() const {
   json::object out;

@@ -130,7 +130,7 @@ asio::awaitable<void> Relay::handle_request(SessionPtr session, json::object req
   if (rounds) {
     if (rounds->stream->between_rounds()) {
       // The call ended while its client was answering a question: the retry gets the reply.
-      close_audit(ex, jsonrpc::serialize(ex.reply).size());
+      complete(ex, jsonrpc::serialize(ex.reply).size());
       rounds->final_reply = std::move(ex.reply);
       co_return;
     }
@@ -142,7 +142,7 @@ asio::awaitable<void> Relay::handle_request(SessionPtr session, json::object req
   }
   const bool cancelled = s.cancelled.erase(jsonrpc::id_key(ex.id)) != 0;
   std::string text = jsonrpc::serialize(ex.reply);
-  close_audit(ex, text.size());
+  complete(ex, text.size());
   if (ex.out == s.standalone()) {
     // Legacy SSE: the session's one stream goes on after the reply.
     if (!cancelled) {
@@ -159,9 +159,7 @@ asio::awaitable<json::object> Relay::call(SessionPtr session, json::object reque
   auto out = session->new_request_stream(false);
   Exchange ex(std::move(session), std::move(request), std::move(out));
   co_await run_guarded(ex);
-  if (ex.audit) {
-    close_audit(ex, jsonrpc::serialize(ex.reply).size());
-  }
+  complete(ex, ex.audit ? jsonrpc::serialize(ex.reply).size() : 0);
   co_return std::move(ex.reply);
 }
 

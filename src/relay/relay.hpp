@@ -72,6 +72,12 @@ class Relay {
   SessionPtr find_session(std::string_view id) const;
   void close_session(const SessionPtr& session, std::string_view why);
   std::size_t session_count() const noexcept { return sessions_.size(); }
+  /// Open sessions by how their client came: Streamable HTTP, legacy SSE, and the hidden
+  /// sessions of stateless (2026-07-28) callers.
+  struct SessionCounts {
+    std::size_t streamable_http = 0, legacy_sse = 0, stateless = 0;
+  };
+  SessionCounts session_counts() const;
 
   /// The servers a client sees: one for a per-server endpoint (`path_server`), else every
   /// server narrowed by an `x-mcp-servers` list. nullopt (with `error`) for unknown names.
@@ -194,6 +200,12 @@ class Relay {
   // Audit: opened before access, written once the reply is serialized (`bytes_out`).
   void open_audit(Exchange& ex, const char* args_key);
   void close_audit(Exchange& ex, std::size_t bytes_out);
+  /// The exchange has its reply: counted (metrics_stage.cpp), and its audit row written.
+  void complete(Exchange& ex, std::size_t bytes_out);
+  /// Requests, tool calls and latency by method, server and outcome.
+  static void observe(const Exchange& ex);
+  /// The method as a metric label: one the gateway knows, else "other".
+  static std::string_view method_label(std::string_view method);
   // The security gate, when on: its request side (which may deny, or hold the call for an
   // approval), then the handler, then its result side.
   asio::awaitable<void> through_gate(Exchange& ex, Handler handler);

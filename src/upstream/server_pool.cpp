@@ -1,6 +1,8 @@
 // Making backends by transport, sharing connection pools, and each server's latest state.
 #include "upstream/server_pool.hpp"
 
+#include "common/metrics.hpp"
+
 #include "upstream/http_client.hpp"
 #include "upstream/remote_backend.hpp"
 #include "upstream/stdio_backend.hpp"
@@ -63,6 +65,13 @@ void ServerPool::record(const std::string& server, BackendState state,
   auto& st = status_[server];
   if (st.state != state) {
     st.since = Clock::now();
+    if (state == BackendState::restarting) {
+      static auto& restarts = metrics::registry().counter(
+          "mcpgw_server_restarts_total",
+          "Times a server's backend went down and began restarting (any of its instances)",
+          {"server"});
+      restarts.at({server}).inc();
+    }
   }
   st.state = state;
   st.reason = reason;

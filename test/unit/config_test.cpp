@@ -99,6 +99,26 @@ TEST(Config, HealthProbesAreOnByDefaultAndChecked) {
   EXPECT_TRUE(has_error(bad, "gateway.health.every: unknown key"));
 }
 
+TEST(Config, MetricsAreOnByDefaultAndMayHaveAListenerOfTheirOwn) {
+  Diagnostics d;
+  auto cfg = parse_text(R"({"mcpServers": {"a": {"command": "x"}}})", d);
+  ASSERT_TRUE(cfg);
+  EXPECT_TRUE(cfg->gateway.metrics.enabled);
+  EXPECT_TRUE(cfg->gateway.metrics.listen_host.empty());
+  Diagnostics ok;
+  cfg = parse_text(R"({"mcpServers": {"a": {"command": "x"}},
+      "gateway": {"metrics": {"enabled": true, "listen": "0.0.0.0:9464"}}})", ok);
+  ASSERT_TRUE(cfg) << (ok.errors.empty() ? "" : ok.errors.front());
+  EXPECT_EQ(cfg->gateway.metrics.listen_host, "0.0.0.0");
+  EXPECT_EQ(cfg->gateway.metrics.listen_port, 9464);
+  Diagnostics bad;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {"a": {"command": "x"}},
+      "gateway": {"metrics": {"enabled": 1, "listen": "nowhere", "path": "/m"}}})", bad));
+  EXPECT_TRUE(has_error(bad, "gateway.metrics.enabled: expected true or false"));
+  EXPECT_TRUE(has_error(bad, "gateway.metrics.listen: expected HOST:PORT"));
+  EXPECT_TRUE(has_error(bad, "gateway.metrics.path: unknown key"));
+}
+
 TEST(Config, ServerNamesMustNotContainTheSeparator) {
   Diagnostics d;
   EXPECT_FALSE(parse_text(R"({"mcpServers": {"my__server": {"command": "x"}}})", d));

@@ -93,6 +93,7 @@ TEST(Errors, MapToStatusesAndCodes) {
   EXPECT_EQ(to_http_status(make_error_code(Errc::unsupported_version)), 400u);
   EXPECT_EQ(to_http_status(make_error_code(Errc::payload_too_large)), 413u);
   EXPECT_EQ(to_http_status(make_error_code(Errc::forbidden)), 403u);
+  EXPECT_EQ(to_http_status(make_error_code(Errc::shutting_down)), 503u);
   EXPECT_EQ(to_rpc_code(make_error_code(Errc::method_not_found)), -32601);
   EXPECT_EQ(to_rpc_code(make_error_code(Errc::upstream_closed)), -32603);
 }

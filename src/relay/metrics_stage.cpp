@@ -1,0 +1,87 @@
+// The metrics stage: every exchange, once it has its reply, is counted by method, server and
+// outcome, its latency observed, and a tool call counted by tool. Label values come from the
+// config and the method table only, so a client cannot make new series with names it sends.
+#include "relay/relay.hpp"
+
+#include "common/metrics.hpp"
+#include "mcp/protocol.hpp"
+
+#include <array>
+
+namespace mcpgw::relay {
+
+namespace {
+
+struct Meters {
+  metrics::CounterFamily& requests = metrics::registry().counter(
+      "mcpgw_requests_total",
+      "MCP requests the relay answered, by method, server (empty: answered by the gateway) and "
+      "outcome",
+      {"method", "server", "outcome"});
+  metrics::HistogramFamily& duration = metrics::registry().histogram(
+      "mcpgw_request_duration_seconds",
+      "Time from a request's intake to its reply, by method and server", {"method", "server"},
+      metrics::latency_buckets());
+  metrics::CounterFamily& tool_calls = metrics::registry().counter(
+      "mcpgw_tool_calls_total",
+      "tools/call requests by server, tool (empty when the server did not run it) and outcome",
+      {"server", "tool", "outcome"});
+};
+
+Meters& meters() {
+  static Meters m;
+  return m;
+}
+
+/// Methods a per-server endpoint forwards although the table does not list them.
+constexpr std::array<std::string_view, 4> kKnownPassthrough = {"tasks/get", "tasks/list",
+                                                               "tasks/result", "tasks/cancel"};
+
+std::string_view outcome_label(Outcome o) noexcept {
+  switch (o) {
+    case Outcome::ok: return "ok";
+    case Outcome::tool_error: return "tool_error";
+    case Outcome::error: return "error";
+    case Outcome::denied: return "denied";
+    case Outcome::timeout: return "timeout";
+    case Outcome::input_required: return "input_required";
+  }
+  return "error";
+}
+
+}  // namespace
+
+std::string_view Relay::method_label(std::string_view method) {
+  if (find_method(method) != nullptr) {
+    return method;
+  }
+  for (auto known : kKnownPassthrough) {
+    if (method == known) {
+      return known;
+    }
+  }
+  return "other";
+}
+
+void Relay::observe(const Exchange& ex) {
+  Meters& m = meters();
+  const std::string_view method = method_label(ex.method);
+  const std::string_view outcome = outcome_label(ex.outcome);
+  const double seconds = std::chrono::duration<double>(Clock::now() - ex.started).count();
+  m.requests.at({method, ex.server, outcome}).inc();
+  m.duration.at({method, ex.server}).observe(seconds);
+  if (method == mcp::method::kToolsCall && !ex.server.empty()) {
+    // The tool label only for a tool its server ran: an unknown name is not a series.
+    const bool ran = ex.outcome == Outcome::ok || ex.outcome == Outcome::tool_error ||
+                     ex.outcome == Outcome::timeout || ex.outcome == Outcome::input_required;
+    m.tool_calls.at({ex.server, ran ? std::string_view(ex.name) : std::string_view(), outcome})
+        .inc();
+  }
+}
+
+void Relay::complete(Exchange& ex, std::size_t bytes_out) {
+  observe(ex);
+  close_audit(ex, bytes_out);
+}
+
+}  // namespace mcpgw::relay
