@@ -36,7 +36,7 @@ bool load(const std::string& path, mcpgw::config::Config& out) {
 /// `serve`: its subcommand and options.
 struct ServeCli {
   CLI::App* cmd = nullptr;
-  std::string config_path, listen, log_level, auth_mode, store_path;
+  std::string config_path, listen, log_level, log_format, auth_mode, store_path;
 };
 
 /// Adds `serve` to `app`.
@@ -50,6 +50,8 @@ void add_serve(CLI::App& app, ServeCli& o) {
                     "Listen address HOST:PORT (overrides gateway.listen)");
   o.cmd->add_option("--log-level", o.log_level,
                     "trace, debug, info, warn, error (overrides gateway.logLevel)");
+  o.cmd->add_option("--log-format", o.log_format,
+                    "text or json: one JSON object per line (overrides gateway.logFormat)");
   o.cmd->add_option("--auth", o.auth_mode,
                     "none, keys, jwt or keys,jwt (overrides gateway.auth.mode)");
   o.cmd->add_option("--store", o.store_path,
@@ -66,6 +68,14 @@ bool apply_overrides(ServeCli& o, mcpgw::config::Config& cfg) {
   }
   if (!o.log_level.empty()) {
     cfg.gateway.log_level = o.log_level;
+  }
+  if (!o.log_format.empty()) {
+    if (!mcpgw::log::parse_format(o.log_format)) {
+      fmt::print(stderr, "error: --log-format: expected text or json, got \"{}\"\n",
+                 o.log_format);
+      return false;
+    }
+    cfg.gateway.log_format = o.log_format;
   }
   if (!o.auth_mode.empty()) {
     if (auto why = mcpgw::config::check_auth_mode(o.auth_mode); !why.empty()) {
@@ -95,11 +105,15 @@ int run_serve(ServeCli& o) {
   if (!load(o.config_path, cfg) || !apply_overrides(o, cfg)) {
     return 2;
   }
-  if (!mcpgw::log::init(cfg.gateway.log_level)) {
+  const auto format = mcpgw::log::parse_format(cfg.gateway.log_format);
+  if (!format || !mcpgw::log::init(cfg.gateway.log_level, *format)) {
     fmt::print(stderr, "error: unknown log level \"{}\"\n", cfg.gateway.log_level);
     return 2;
   }
-  return mcpgw::app::serve(std::move(cfg));
+  mcpgw::log::set_access_log(cfg.gateway.access_log);
+  const int rc = mcpgw::app::serve(std::move(cfg));
+  mcpgw::log::flush();
+  return rc;
 }
 
 /// `keys create|list|revoke`: its subcommands and options.

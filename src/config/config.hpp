@@ -209,6 +209,8 @@ struct GatewayConfig {
   HealthConfig health;
   MetricsConfig metrics;
   std::string log_level = "info";
+  std::string log_format = "text";  ///< `logFormat`: "text" or "json"
+  bool access_log = true;           ///< `accessLog`: one line per exchange, at info
 };
 
 struct Config {

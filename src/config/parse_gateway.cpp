@@ -275,6 +275,12 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
     diag.error("gateway.logLevel", fmt::format("unknown level \"{}\" (expected trace, debug, "
                                                "info, warn, error, critical or off)", g.log_level));
   }
+  r.str("logFormat", g.log_format);
+  if (g.log_format != "text" && g.log_format != "json") {
+    diag.error("gateway.logFormat",
+               fmt::format("expected \"text\" or \"json\", got \"{}\"", g.log_format));
+  }
+  r.boolean("accessLog", g.access_log);
   if (const auto* o = as_object(r.get("limits"), "gateway.limits", diag)) {
     parse_limits(*o, diag, g.limits);
   }

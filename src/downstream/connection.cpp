@@ -95,7 +95,7 @@ void HttpServer::Impl::common_headers(const Request& req, Response& res) {
   if (auto origin = req[http::field::origin]; !origin.empty() && origin_allowed(origin)) {
     res.set(http::field::access_control_allow_origin, origin);
     res.set(http::field::access_control_expose_headers,
-            "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate");
+            "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate, X-Request-Id");
     res.set(http::field::vary, "Origin");
   }
 }
@@ -144,10 +144,13 @@ asio::awaitable<bool> HttpServer::Impl::write_json(Conn& c, const Request& req, 
   if (!session_id.empty()) {
     head.append("Mcp-Session-Id: ").append(session_id).append("\r\n");
   }
+  if (!c.request_id.empty()) {
+    head.append("X-Request-Id: ").append(c.request_id).append("\r\n");
+  }
   if (auto origin = req[http::field::origin]; !origin.empty()) {
     head.append("Access-Control-Allow-Origin: ").append(origin).append("\r\n");
     head.append("Access-Control-Expose-Headers: Mcp-Session-Id, MCP-Protocol-Version, "
-                "WWW-Authenticate\r\nVary: Origin\r\n");
+                "WWW-Authenticate, X-Request-Id\r\nVary: Origin\r\n");
   }
   if (!keep) {
     head.append("Connection: close\r\n");
@@ -163,6 +166,9 @@ asio::awaitable<bool> HttpServer::Impl::write(Conn& c, Response& res) {
     res.keep_alive(false);  // draining: this is the connection's last answer, and says so
   }
   count_response(res.result_int());
+  if (!c.request_id.empty()) {
+    res.set("X-Request-Id", c.request_id);
+  }
   c.stream.expires_after(gw_.timeouts.write);
   auto [ec, n] = co_await http::async_write(c.stream, res, asio::as_tuple(asio::use_awaitable));
   c.stream.expires_never();

@@ -4,6 +4,8 @@
 
 #include "relay/session.hpp"
 
+#include "common/log.hpp"
+
 namespace mcpgw::downstream {
 
 namespace {
@@ -108,6 +110,9 @@ void HttpServer::Impl::write_gauges(metrics::Text& out) const {
             "Audit rows dropped with a full queue (gateway.audit.whenFull \"drop\")",
             static_cast<double>(a->dropped()));
   }
+  counter(out, "mcpgw_log_lines_dropped_total",
+          "Access lines dropped because the log writer fell behind",
+          static_cast<double>(log::access_dropped()));
   out.family("mcpgw_http_responses_total", "HTTP responses by status code", "counter");
   for (std::size_t code = 100; code < responses_.size(); ++code) {
     if (responses_[code] != 0) {

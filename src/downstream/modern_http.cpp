@@ -216,6 +216,7 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
     msg["id"] = gateway_id;
     intake.mirrored = true;
     intake.param_headers = std::move(h.params);
+    intake.request_id = c.request_id;
     asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, id, std::move(intake)),
                    asio::detached);
   }

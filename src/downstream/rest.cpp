@@ -31,7 +31,8 @@ asio::awaitable<SessionPtr> HttpServer::Impl::rest_session(const access::Princip
   info["name"] = "mcpgw-rest";
   info["version"] = MCPGW_VERSION;
   params["clientInfo"] = std::move(info);
-  co_await relay_.call(s, jsonrpc::make_request(0, mcp::method::kInitialize, std::move(params)));
+  co_await relay_.call(s, jsonrpc::make_request(0, mcp::method::kInitialize, std::move(params)),
+                       std::string());
   std::erase_if(rest_sessions_, [](const auto& kv) { return kv.second->closed(); });
   rest_sessions_[key] = s;
   co_return s;
@@ -54,9 +55,9 @@ asio::awaitable<Response> HttpServer::Impl::rest(const Conn& c, const Request& r
     co_return error_json(req, 503, "too many sessions");
   }
   if (is_call) {
-    co_return co_await rest_call(req, s, server_id);
+    co_return co_await rest_call(req, s, server_id, c.request_id);
   }
-  co_return co_await rest_tools(req, s, server_id);
+  co_return co_await rest_tools(req, s, server_id, c.request_id);
 }
 
 json::array HttpServer::Impl::rest_servers(const access::PrincipalPtr& who) {
@@ -86,9 +87,11 @@ json::array HttpServer::Impl::rest_servers(const access::PrincipalPtr& who) {
 }
 
 asio::awaitable<Response> HttpServer::Impl::rest_tools(const Request& req, const SessionPtr& s,
-                                                       const std::string& server_id) {
+                                                       const std::string& server_id,
+                                                       const std::string& request_id) {
   const std::string& sep = relay_.config().gateway.separator;
-  json::object reply = co_await relay_.call(s, jsonrpc::make_request(1, mcp::method::kToolsList, {}));
+  json::object reply = co_await relay_.call(
+      s, jsonrpc::make_request(1, mcp::method::kToolsList, {}), request_id);
   json::array tools;
   if (const auto* r = reply.if_contains("result"); r && r->is_object()) {
     for (const auto& t : r->get_object().at("tools").as_array()) {
@@ -112,7 +115,8 @@ asio::awaitable<Response> HttpServer::Impl::rest_tools(const Request& req, const
 }
 
 asio::awaitable<Response> HttpServer::Impl::rest_call(const Request& req, const SessionPtr& s,
-                                                      const std::string& server_id) {
+                                                      const std::string& server_id,
+                                                      const std::string& request_id) {
   const std::string& sep = relay_.config().gateway.separator;
   auto parsed = jsonrpc::parse(req.body(), gw_.limits.max_json_depth);
   if (!parsed || !parsed->is_object() || !parsed->get_object().contains("name") ||
@@ -135,8 +139,8 @@ asio::awaitable<Response> HttpServer::Impl::rest_call(const Request& req, const 
   } else {
     params["arguments"] = json::object();
   }
-  json::object reply = co_await relay_.call(s, jsonrpc::make_request(1, mcp::method::kToolsCall,
-                                                             std::move(params)));
+  json::object reply = co_await relay_.call(
+      s, jsonrpc::make_request(1, mcp::method::kToolsCall, std::move(params)), request_id);
   if (const auto* e = reply.if_contains("error"); e && e->is_object()) {
     const auto& err = e->get_object();
     const auto* code = err.if_contains("code");

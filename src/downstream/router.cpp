@@ -10,6 +10,7 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
     auto res = metrics_only(req, target ? std::string(target->encoded_path()) : std::string());
     co_return co_await write(c, res);
   }
+  c.request_id = request_id_of(req);
   if (auto refusal = check_request(req)) {
     co_return co_await write(c, *refusal);
   }
@@ -59,6 +60,26 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
     }
   }
   co_return co_await to_surface(c, req, path, *target);
+}
+
+std::string HttpServer::Impl::request_id_of(const Request& req) {
+  const std::string_view given = req["X-Request-Id"];
+  const bool fine = !given.empty() && given.size() <= 64 &&
+                    std::all_of(given.begin(), given.end(), [](char ch) {
+                      return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '.' ||
+                             ch == '_' || ch == ':' || ch == '-';
+                    });
+  if (fine) {
+    return std::string(given);
+  }
+  // 6 + 8 hex digits: short enough to stay inside std::string's own buffer.
+  std::string id = request_id_prefix_;
+  id.resize(14);
+  auto n = static_cast<std::uint32_t>(++request_seq_);
+  for (std::size_t i = 13; i >= 6; --i, n >>= 4) {
+    id[i] = "0123456789abcdef"[n & 0xF];
+  }
+  return id;
 }
 
 std::optional<Response> HttpServer::Impl::check_request(const Request& req) {

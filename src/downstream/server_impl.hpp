@@ -15,6 +15,7 @@
 #include "common/error.hpp"
 #include "common/memory.hpp"
 #include "common/metrics.hpp"
+#include "common/random.hpp"
 #include "jsonrpc/message.hpp"
 #include "mcp/protocol.hpp"
 #include "upstream/jwks_fetcher.hpp"
@@ -77,7 +78,12 @@ class HttpServer::Impl {
     std::string counted_as;          ///< the principal it counts for (maxConnectionsPerPrincipal)
     access::KeyMemo key_memo;        ///< the last API key it sent, and its digest
     bool metrics_only = false;       ///< accepted on gateway.metrics.listen
+    std::string request_id;          ///< the request being handled (X-Request-Id)
   };
+
+  /// The request's X-Request-Id if it sent a well-formed one (1 to 64 of A-Z a-z 0-9 . _ : -),
+  /// else a new one: this process's random prefix and a sequence number.
+  std::string request_id_of(const Request& req);
 
   static bool open_acceptor(tcp::acceptor& acceptor, const std::string& host,
                             std::uint16_t port, std::string& error);
@@ -406,10 +412,12 @@ class HttpServer::Impl {
   json::array rest_servers(const access::PrincipalPtr& who);
   /// GET /mcp-rest/tools/list, /v1/mcp/tools: the tools the caller may use.
   asio::awaitable<Response> rest_tools(const Request& req, const SessionPtr& s,
-                                       const std::string& server_id);
+                                       const std::string& server_id,
+                                       const std::string& request_id);
   /// POST /mcp-rest/tools/call.
   asio::awaitable<Response> rest_call(const Request& req, const SessionPtr& s,
-                                      const std::string& server_id);
+                                      const std::string& server_id,
+                                      const std::string& request_id);
 
   asio::awaitable<bool> legacy_stream(Conn& c, Request& req, const std::string& server,
                                       const std::string& endpoint);
@@ -434,6 +442,8 @@ class HttpServer::Impl {
   std::array<std::uint64_t, 600> responses_{};  ///< responses by HTTP status
   std::array<std::size_t, 2> sse_streams_{};    ///< open SSE responses: streamable, legacy
   const double started_unix_ = static_cast<double>(unix_ms()) / 1000.0;
+  const std::string request_id_prefix_ = random_hex(3);
+  std::uint64_t request_seq_ = 0;
   std::set<beast::tcp_stream*> connections_;
   Admission admission_{gw_.limits};
   std::shared_ptr<void> alive_ = std::make_shared<int>(0);  ///< expires with the server

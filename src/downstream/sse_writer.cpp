@@ -106,7 +106,8 @@ asio::awaitable<bool> HttpServer::Impl::write_sse_head(Conn& c, const Request& r
   res.set(http::field::server, "mcpgw");
   if (auto origin = req[http::field::origin]; !origin.empty()) {
     res.set(http::field::access_control_allow_origin, origin);
-    res.set(http::field::access_control_expose_headers, "Mcp-Session-Id, MCP-Protocol-Version");
+    res.set(http::field::access_control_expose_headers,
+            "Mcp-Session-Id, MCP-Protocol-Version, X-Request-Id");
     res.set(http::field::vary, "Origin");
   }
   res.set(http::field::content_type, "text/event-stream");
@@ -114,6 +115,9 @@ asio::awaitable<bool> HttpServer::Impl::write_sse_head(Conn& c, const Request& r
   res.set("X-Accel-Buffering", "no");
   if (!session_header.empty()) {
     res.set(kSessionHeader, session_header);
+  }
+  if (!c.request_id.empty()) {
+    res.set("X-Request-Id", c.request_id);
   }
   res.keep_alive(chunked && req.keep_alive());
   if (chunked) {

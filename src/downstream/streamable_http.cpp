@@ -139,7 +139,8 @@ asio::awaitable<bool> HttpServer::Impl::streamable_post(Conn& c, Request& req,
     co_return k;
   }
   auto out = s->new_request_stream(accepts.sse);
-  asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out), asio::detached);
+  asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, c.request_id),
+                 asio::detached);
   co_return co_await reply(c, req, s, out, accepts, version, false);
 }
 
@@ -168,7 +169,8 @@ asio::awaitable<bool> HttpServer::Impl::streamable_initialize(Conn& c, Request& 
     }
   }
   auto out = s->new_request_stream(accepts.sse);
-  asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out), asio::detached);
+  asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, c.request_id),
+                 asio::detached);
   co_return co_await reply(c, req, s, out, accepts, version, true);
 }
 
@@ -205,7 +207,8 @@ asio::awaitable<bool> HttpServer::Impl::streamable_batch(Conn& c, Request& req, 
     } else {
       auto out = s->new_request_stream(false);
       streams.push_back(out);
-      asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out), asio::detached);
+      asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, c.request_id),
+                     asio::detached);
     }
   }
   for (auto& out : streams) {

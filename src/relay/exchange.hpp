@@ -15,8 +15,10 @@ namespace mcpgw::relay {
 
 struct BackendSlot;
 
-/// What the HTTP layer knows of a stateless (2026-07-28) request beyond its message.
+/// What the HTTP layer knows of a request beyond its message: its request id, and for a
+/// stateless (2026-07-28) request what its headers said.
 struct StatelessIntake {
+  std::string request_id;  ///< X-Request-Id: the client's, else the gateway's (access lines)
   bool mirrored = false;   ///< it came with the revision's mirrored headers (checked)
   bool continues = false;  ///< a retry of a round its server asked for (passed_rounds.cpp)
   std::string continues_at;  ///< …and the server that asked (the retry must reach it)

@@ -91,7 +91,8 @@ asio::awaitable<void> Relay::listen_resources(const SessionPtr& s, Listener& l,
       json::value id(fmt::format("mcpgw-listen-{}", next_listen_call_++));
       auto reply = co_await call(s, jsonrpc::make_request(std::move(id),
                                                           mcp::method::kResourcesSubscribe,
-                                                          std::move(params)));
+                                                          std::move(params)),
+                                 std::string());
       ok = reply.contains("result");
       if (!ok) {
         spdlog::info("session {}: listen: {} not subscribed: {}", s->id, uri,
@@ -126,7 +127,8 @@ asio::awaitable<void> Relay::unlisten(SessionPtr s, std::shared_ptr<EventStream>
     params["uri"] = uri;
     json::value id(fmt::format("mcpgw-listen-{}", next_listen_call_++));
     co_await call(s, jsonrpc::make_request(std::move(id), mcp::method::kResourcesUnsubscribe,
-                                           std::move(params)));
+                                           std::move(params)),
+                  std::string());
   }
 }
 

@@ -1,8 +1,9 @@
 // The metrics stage: every exchange, once it has its reply, is counted by method, server and
-// outcome, its latency observed, and a tool call counted by tool. Label values come from the
+// outcome, its latency observed, a tool call counted by tool, and its access line logged. Label values come from the
 // config and the method table only, so a client cannot make new series with names it sends.
 #include "relay/relay.hpp"
 
+#include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "mcp/protocol.hpp"
 
@@ -79,8 +80,27 @@ void Relay::observe(const Exchange& ex) {
   }
 }
 
+void Relay::log_access(const Exchange& ex, std::size_t bytes_out) {
+  const Session& s = *ex.session;
+  log::Access a;
+  a.request_id = ex.intake.request_id;
+  a.principal = s.principal ? std::string_view(s.principal->name) : std::string_view("-");
+  a.session = s.id;
+  a.method = ex.method;
+  a.target = ex.target;
+  a.server = ex.server;
+  a.outcome = outcome_label(ex.outcome);
+  a.latency_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ex.started).count());
+  a.bytes_out = bytes_out;
+  log::access(a);
+}
+
 void Relay::complete(Exchange& ex, std::size_t bytes_out) {
   observe(ex);
+  if (log::access_enabled()) {
+    log_access(ex, bytes_out);
+  }
   close_audit(ex, bytes_out);
 }
 

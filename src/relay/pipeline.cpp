@@ -3,6 +3,7 @@
 #include "relay/util.hpp"
 
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "jsonrpc/message.hpp"
 #include "mcp/modern.hpp"
 #include "mcp/protocol.hpp"
@@ -155,11 +156,13 @@ asio::awaitable<void> Relay::handle_request(SessionPtr session, json::object req
   }
 }
 
-asio::awaitable<json::object> Relay::call(SessionPtr session, json::object request) {
+asio::awaitable<json::object> Relay::call(SessionPtr session, json::object request,
+                                          std::string request_id) {
   auto out = session->new_request_stream(false);
   Exchange ex(std::move(session), std::move(request), std::move(out));
+  ex.intake.request_id = std::move(request_id);
   co_await run_guarded(ex);
-  complete(ex, ex.audit ? jsonrpc::serialize(ex.reply).size() : 0);
+  complete(ex, ex.audit || log::access_enabled() ? jsonrpc::serialize(ex.reply).size() : 0);
   co_return std::move(ex.reply);
 }
 

@@ -102,6 +102,15 @@ class Relay {
     return handle_request(std::move(session), std::move(request), std::move(out), nullptr,
                           StatelessIntake{});
   }
+  /// …that came with this HTTP request id.
+  asio::awaitable<void> handle_request(SessionPtr session, json::object request,
+                                       std::shared_ptr<EventStream> out,
+                                       std::string request_id) {
+    StatelessIntake intake;
+    intake.request_id = std::move(request_id);
+    return handle_request(std::move(session), std::move(request), std::move(out), nullptr,
+                          std::move(intake));
+  }
   /// subscriptions/listen (2026-07-28): what `request` asks to hear (list changes, updates
   /// of resources, subscribed at their servers as needed) goes to `out`, each notification
   /// tagged with `client_id`; the acknowledgement first. Nullopt when listening; else the
@@ -114,7 +123,8 @@ class Relay {
   asio::awaitable<void> unlisten(SessionPtr session, std::shared_ptr<EventStream> out);
   /// The same for the gateway's own surfaces (REST): the reply as an object, with nothing
   /// pushed to a stream (and so nothing serialized and parsed again).
-  asio::awaitable<json::object> call(SessionPtr session, json::object request);
+  asio::awaitable<json::object> call(SessionPtr session, json::object request,
+                                     std::string request_id);
   void handle_notification(const SessionPtr& session, json::object msg);
   void handle_response(const SessionPtr& session, json::object msg);
   /// A stateless client's retry of a request that needed its input (2026-07-28 MRTR): checks
@@ -204,6 +214,8 @@ class Relay {
   void complete(Exchange& ex, std::size_t bytes_out);
   /// Requests, tool calls and latency by method, server and outcome.
   static void observe(const Exchange& ex);
+  /// The exchange's access line (common/log), when access lines are on.
+  static void log_access(const Exchange& ex, std::size_t bytes_out);
   /// The method as a metric label: one the gateway knows, else "other".
   static std::string_view method_label(std::string_view method);
   // The security gate, when on: its request side (which may deny, or hold the call for an
