@@ -1,6 +1,7 @@
 # mcpgw: `make run` and `make test` work on a fresh Debian 12 machine with nothing installed.
 SHELL := /bin/bash
 BUILD_DIR ?= build
+PREFIX ?= /usr/local
 ASAN_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -14,12 +15,12 @@ APT_PACKAGES := g++ cmake ninja-build ccache pkg-config \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libssl-dev libsqlite3-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libyaml-cpp-dev \
   libjemalloc-dev clang-14 libclang-rt-14-dev \
-  curl procps openssl postgresql python3 prometheus
+  curl procps openssl postgresql python3 prometheus dpkg-dev file systemd
 
 # Node 22 (from npm) runs the example servers, the integration tests and the conformance suite.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: all deps apt-deps npm-deps build build-asan run test unit-test check-config clean \
+.PHONY: all deps apt-deps npm-deps build build-asan run test unit-test check-config clean install deb \
   bench bench-peers bench-deps bench-peer-deps fuzz soak
 
 all: build
@@ -74,6 +75,17 @@ $(ASAN_DIR)/build.ninja:
 build-asan: apt-deps $(ASAN_DIR)/build.ninja
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 
+# `make install PREFIX=/opt/mcpgw` (DESTDIR is honoured): the stripped gateway, the demo server,
+# the default config and the systemd unit, their paths made for that prefix.
+install: build
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	$(SUDO) cmake --install $(BUILD_DIR) --strip
+
+# `make deb`: $(BUILD_DIR)/mcpgw_<version>_<arch>.deb, for /usr, with its library dependencies.
+deb: build
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+	cd $(BUILD_DIR) && cpack -G DEB
+
 run: deps build
 	./$(BUILD_DIR)/mcpgw check-config --no-start $(CONFIG)
 	exec ./$(BUILD_DIR)/mcpgw serve --config $(CONFIG) --listen $(LISTEN)
@@ -88,7 +100,7 @@ unit-test: build
 # conformance suite, unit + integration tests again under ASan+UBSan, and each fuzzer for
 # FUZZ_TEST_SECONDS on its corpus.
 FUZZ_TEST_SECONDS ?= 20
-test: deps build build-asan
+test: deps build build-asan deb
 	BUILD_DIR=$(BUILD_DIR) ASAN_DIR=$(ASAN_DIR) FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) scripts/run_tests.sh
 
 # The libFuzzer harnesses (clang, ASan+UBSan), FUZZ_SECONDS each (docs/reliability.md).

@@ -194,13 +194,13 @@ export class Gateway {
  * `configFile`: serve that file (e.g. a LiteLLM config.yaml) instead of writing `config`.
  */
 export async function startGateway(config = defaultConfig(), {
-  ready = true, env = {}, wrap = [], configFile, listen = '127.0.0.1:0', args = [],
+  ready = true, env = {}, wrap = [], configFile, listen = '127.0.0.1:0', args = [], bin = MCPGW_BIN,
 } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-it-'));
   const file = configFile ?? path.join(dir, 'mcpgw.json');
   if (!configFile) writeFileSync(file, JSON.stringify(config, null, 2));
   // `wrap`: a command that execs the gateway (e.g. prlimit), so the pid is still the gateway's.
-  const argv = [MCPGW_BIN, 'serve', '--config', file, '--listen', listen, ...args];
+  const argv = [bin, 'serve', '--config', file, '--listen', listen, ...args];
   const child = spawn(wrap.length ? wrap[0] : argv[0], [...wrap.slice(1), ...(wrap.length ? argv : argv.slice(1))], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
