@@ -37,12 +37,11 @@ bool HttpServer::Impl::listen_metrics(const std::string& host, std::uint16_t por
   if (!open_acceptor(metrics_acceptor_, host, port, error)) {
     return false;
   }
-  metrics_hosts_ = gw_.allowed_hosts;
-  if (metrics_hosts_.empty() && config::is_loopback_host(host)) {
+  // A scraper names this listener by its address, not by the gateway's public names
+  // (gateway.allowedHosts); on loopback, only loopback names (DNS rebinding).
+  metrics_hosts_.clear();
+  if (config::is_loopback_host(host)) {
     metrics_hosts_ = {"localhost", "127.0.0.1", "[::1]"};
-  }
-  for (auto& h : metrics_hosts_) {
-    h = lower(h);
   }
   return true;
 }
