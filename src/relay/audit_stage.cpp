@@ -31,7 +31,8 @@ void Relay::open_audit(Exchange& ex, const char* args_key) {
                         cfg_.gateway.audit.arguments && args != nullptr);
 }
 
-void Relay::close_audit(Exchange& ex, std::size_t bytes_out) {
+void Relay::close_audit(Exchange& ex, std::size_t bytes_out,
+                        std::chrono::microseconds elapsed) {
   if (!ex.audit) {
     return;
   }
@@ -39,8 +40,7 @@ void Relay::close_audit(Exchange& ex, std::size_t bytes_out) {
   r.target = ex.target;
   r.server = ex.server;
   r.ts_ms = unix_ms();
-  r.latency_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ex.started).count();
+  r.latency_us = elapsed.count();
   r.bytes_out = static_cast<std::int64_t>(bytes_out);
   r.outcome = std::string(to_string(ex.outcome));
   switch (ex.outcome) {

@@ -1,6 +1,7 @@
 // The metrics stage: every exchange, once it has its reply, is counted by method, server and
-// outcome, its latency observed, a tool call counted by tool, and its access line logged. Label values come from the
-// config and the method table only, so a client cannot make new series with names it sends.
+// outcome, its latency observed, a tool call counted by tool, and its access line logged.
+// Label values come from the config and the method table only, so a client cannot make new
+// series with names it sends.
 #include "relay/relay.hpp"
 
 #include "common/log.hpp"
@@ -64,11 +65,11 @@ std::string_view Relay::method_label(std::string_view method) {
   return "other";
 }
 
-void Relay::observe(const Exchange& ex) {
+void Relay::observe(const Exchange& ex, std::chrono::microseconds elapsed) {
   Meters& m = meters();
   const std::string_view method = method_label(ex.method);
   const std::string_view outcome = outcome_label(ex.outcome);
-  const double seconds = std::chrono::duration<double>(Clock::now() - ex.started).count();
+  const double seconds = std::chrono::duration<double>(elapsed).count();
   m.requests.at({method, ex.server, outcome}).inc();
   m.duration.at({method, ex.server}).observe(seconds);
   if (method == mcp::method::kToolsCall && !ex.server.empty()) {
@@ -80,7 +81,8 @@ void Relay::observe(const Exchange& ex) {
   }
 }
 
-void Relay::log_access(const Exchange& ex, std::size_t bytes_out) {
+void Relay::log_access(const Exchange& ex, std::size_t bytes_out,
+                       std::chrono::microseconds elapsed) {
   const Session& s = *ex.session;
   log::Access a;
   a.request_id = ex.intake.request_id;
@@ -90,18 +92,20 @@ void Relay::log_access(const Exchange& ex, std::size_t bytes_out) {
   a.target = ex.target;
   a.server = ex.server;
   a.outcome = outcome_label(ex.outcome);
-  a.latency_us = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ex.started).count());
+  a.latency_us = static_cast<std::uint64_t>(elapsed.count());
   a.bytes_out = bytes_out;
   log::access(a);
 }
 
 void Relay::complete(Exchange& ex, std::size_t bytes_out) {
-  observe(ex);
+  // One clock read for the three of them.
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ex.started);
+  observe(ex, elapsed);
   if (log::access_enabled()) {
-    log_access(ex, bytes_out);
+    log_access(ex, bytes_out, elapsed);
   }
-  close_audit(ex, bytes_out);
+  close_audit(ex, bytes_out, elapsed);
 }
 
 }  // namespace mcpgw::relay

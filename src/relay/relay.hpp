@@ -209,13 +209,14 @@ class Relay {
   static void routed(Exchange& ex, Route route);
   // Audit: opened before access, written once the reply is serialized (`bytes_out`).
   void open_audit(Exchange& ex, const char* args_key);
-  void close_audit(Exchange& ex, std::size_t bytes_out);
+  void close_audit(Exchange& ex, std::size_t bytes_out, std::chrono::microseconds elapsed);
   /// The exchange has its reply: counted (metrics_stage.cpp), and its audit row written.
   void complete(Exchange& ex, std::size_t bytes_out);
   /// Requests, tool calls and latency by method, server and outcome.
-  static void observe(const Exchange& ex);
+  static void observe(const Exchange& ex, std::chrono::microseconds elapsed);
   /// The exchange's access line (common/log), when access lines are on.
-  static void log_access(const Exchange& ex, std::size_t bytes_out);
+  static void log_access(const Exchange& ex, std::size_t bytes_out,
+                         std::chrono::microseconds elapsed);
   /// The method as a metric label: one the gateway knows, else "other".
   static std::string_view method_label(std::string_view method);
   // The security gate, when on: its request side (which may deny, or hold the call for an
