@@ -82,7 +82,10 @@ struct Request {
 /// The admin API call that carries out `a`'s command and action.
 Request request_for(const AdminArgs& a) {
   Request r;
-  if (a.command == "approvals") {
+  if (a.command == "reload") {
+    r.method = verb::post;
+    r.path = "/admin/reload";
+  } else if (a.command == "approvals") {
     if (a.action == "list") {
       r.path = "/admin/approvals";
     } else {
@@ -145,6 +148,28 @@ void print_list(const AdminArgs& a, const json::object& o) {
   }
 }
 
+/// Prints the answer `o` to `reload`; returns the exit code.
+int print_reload(unsigned status, const json::object& o) {
+  if (status != 200) {
+    fmt::print(stderr, "error: HTTP {}: reload refused, the gateway keeps its configuration:\n{}\n",
+               status, str(o, "error"));
+    return 1;
+  }
+  fmt::print("reloaded\n");
+  if (const auto* servers = o.if_contains("servers"); servers && servers->is_object()) {
+    for (const auto& [what, names] : servers->get_object()) {
+      if (names.is_array() && !names.get_array().empty()) {
+        fmt::print("  {}: {}\n", std::string_view(what), json::serialize(names));
+      }
+    }
+  }
+  if (const auto* kept = o.if_contains("needsRestart"); kept && kept->is_array() &&
+                                                        !kept->get_array().empty()) {
+    fmt::print("  needs a restart (still the running value): {}\n", json::serialize(*kept));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int admin_command(const AdminArgs& a) {
@@ -169,6 +194,9 @@ int admin_command(const AdminArgs& a) {
   boost::system::error_code ec;
   const json::value v = json::parse(r.body, ec);
   const json::object* o = !ec ? v.if_object() : nullptr;
+  if (a.command == "reload" && o != nullptr && !a.json) {
+    return print_reload(r.status, *o);
+  }
   if (r.status != 200) {
     const std::string msg = o != nullptr ? str(*o, "error") : r.body;
     fmt::print(stderr, "error: HTTP {}: {}\n", r.status, msg);

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <utility>
@@ -16,21 +17,35 @@
 
 namespace {
 
-bool load(const std::string& path, mcpgw::config::Config& out) {
+/// Reads the config file; false with each problem in `problems` (one per line). Warnings go
+/// to `warnings`.
+bool load(const std::string& path, mcpgw::config::Config& out, std::string& problems,
+          std::vector<std::string>& warnings) {
   mcpgw::config::Diagnostics diag;
   auto cfg = mcpgw::config::load_file(path, diag);
-  for (const auto& w : diag.warnings) {
-    fmt::print(stderr, "warning: {}\n", w);
-  }
+  warnings = std::move(diag.warnings);
   for (const auto& e : diag.errors) {
-    fmt::print(stderr, "error: {}\n", e);
+    problems += fmt::format("{}error: {}", problems.empty() ? "" : "\n", e);
   }
   if (!cfg) {
-    fmt::print(stderr, "{}: {} error(s)\n", path, diag.errors.size());
+    problems += fmt::format("\n{}: {} error(s)", path, diag.errors.size());
     return false;
   }
   out = std::move(*cfg);
   return true;
+}
+
+bool load(const std::string& path, mcpgw::config::Config& out) {
+  std::string problems;
+  std::vector<std::string> warnings;
+  const bool ok = load(path, out, problems, warnings);
+  for (const auto& w : warnings) {
+    fmt::print(stderr, "warning: {}\n", w);
+  }
+  if (!ok) {
+    fmt::print(stderr, "{}\n", problems);
+  }
+  return ok;
 }
 
 /// `serve`: its subcommand and options.
@@ -111,7 +126,24 @@ int run_serve(ServeCli& o) {
     return 2;
   }
   mcpgw::log::set_access_log(cfg.gateway.access_log);
-  const int rc = mcpgw::app::serve(std::move(cfg));
+  // A reload reads the file again, with the same command-line overrides.
+  auto source = [&o](std::string& error) -> std::optional<mcpgw::config::Config> {
+    mcpgw::config::Config next;
+    std::vector<std::string> warnings;
+    const bool ok = load(o.config_path, next, error, warnings);
+    for (const auto& w : warnings) {
+      spdlog::warn("{}: {}", o.config_path, w);
+    }
+    if (!ok) {
+      return std::nullopt;
+    }
+    if (!apply_overrides(o, next)) {
+      error = "a command-line override no longer applies (see the line above)";
+      return std::nullopt;
+    }
+    return next;
+  };
+  const int rc = mcpgw::app::serve(std::move(cfg), o.config_path, source);
   mcpgw::log::flush();
   return rc;
 }
@@ -232,6 +264,7 @@ int run_audit(AuditCli& o) {
 struct AdminCli {
   CLI::App* approvals = nullptr;
   CLI::App* tools = nullptr;
+  CLI::App* reload = nullptr;
   std::vector<CLI::App*> actions;  ///< every subcommand of both
   mcpgw::app::AdminArgs args;
   std::string config;
@@ -280,6 +313,13 @@ void add_tools(CLI::App& app, AdminCli& o) {
   o.actions.push_back(ta);
 }
 
+/// Adds `reload` to `app`.
+void add_reload(CLI::App& app, AdminCli& o) {
+  o.reload = app.add_subcommand("reload", "Make the running gateway read its configuration "
+                                          "again (as SIGHUP does), and print what changed");
+  add_admin_options(o.reload, o);
+}
+
 /// Reads the gateway's address and admin token settings from `path` into `args`. False (with
 /// the errors on stderr) if the config does not load.
 bool admin_from_config(const std::string& path, mcpgw::app::AdminArgs& args) {
@@ -299,9 +339,9 @@ bool admin_from_config(const std::string& path, mcpgw::app::AdminArgs& args) {
   return true;
 }
 
-/// Runs `approvals` or `tools`. Returns the process exit code.
+/// Runs `approvals`, `tools` or `reload`. Returns the process exit code.
 int run_admin(AdminCli& o) {
-  o.args.command = *o.approvals ? "approvals" : "tools";
+  o.args.command = *o.approvals ? "approvals" : *o.reload ? "reload" : "tools";
   for (auto* sub : o.actions) {
     if (*sub) {
       o.args.action = sub->get_name();
@@ -358,6 +398,7 @@ int main(int argc, char** argv) {
   AdminCli admin;
   add_approvals(app, admin);
   add_tools(app, admin);
+  add_reload(app, admin);
   CheckCli check;
   add_check(app, check);
   std::vector<mcpgw::app::SubcommandPtr> more;  // the subcommands that live in their own file
@@ -391,7 +432,7 @@ int main(int argc, char** argv) {
   if (*audit.cmd) {
     return run_audit(audit);
   }
-  if (*admin.approvals || *admin.tools) {
+  if (*admin.approvals || *admin.tools || *admin.reload) {
     return run_admin(admin);
   }
   if (*check.cmd) {

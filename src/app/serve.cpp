@@ -1,4 +1,5 @@
 #include "app/serve.hpp"
+#include "app/reload.hpp"
 #include "access/audit.hpp"
 #include "access/authenticator.hpp"
 
@@ -166,17 +167,15 @@ void arm_stop(asio::signal_set& signals, asio::io_context& ioc, downstream::Http
   });
 }
 
-/// Waits for SIGHUP on `hangup`, logs it and goes on serving. SIGHUP's default action ends the
-/// process; an operator sending it expects a reload, never an outage. Until reload exists it is
-/// logged and ignored.
-void arm_hangup(asio::signal_set& hangup) {
-  hangup.async_wait([&hangup](const boost::system::error_code& ec, int) {
+/// Waits for SIGHUP on `hangup` and reloads the configuration (a broken one is refused, and
+/// the gateway goes on with the one it had). SIGHUP's default action would end the process.
+void arm_hangup(asio::signal_set& hangup, Reloader& reloader) {
+  hangup.async_wait([&hangup, &reloader](const boost::system::error_code& ec, int) {
     if (ec) {
       return;
     }
-    spdlog::warn("SIGHUP: configuration reload is not supported; still serving the "
-                 "configuration it started with");
-    arm_hangup(hangup);
+    reloader.reload("SIGHUP");
+    arm_hangup(hangup, reloader);
   });
 }
 
@@ -316,7 +315,7 @@ asio::awaitable<int> probe(relay::Relay& relay, const config::Config& cfg) {
 
 }  // namespace
 
-int serve(config::Config cfg) {
+int serve(config::Config cfg, const std::string& path, ConfigSource source) {
   std::signal(SIGPIPE, SIG_IGN);  // a server that died mid-write must not take us down
   raise_fd_limit(cfg.gateway.limits);
   // Server processes never outlive the gateway: orphans of their children come back to us,
@@ -361,6 +360,12 @@ int serve(config::Config cfg) {
     spdlog::critical("gateway.metrics.listen: {}", error);
     return 1;
   }
+  Reloader reloader(cfg, std::move(source), relay, auth, http, gate, ioc.get_executor());
+  http.set_reload([&reloader](std::string_view why) { return reloader.reload(why); });
+  if (cfg.gateway.watch && !reloader.watch(path, error)) {
+    spdlog::critical("{}", error);
+    return 1;
+  }
   relay.start();
   http.start();
   spdlog::info("mcpgw {} listening on http://{}:{}/mcp (legacy SSE: /sse) with {} server(s)",
@@ -374,7 +379,7 @@ int serve(config::Config cfg) {
   bool stopping = false;
   arm_stop(signals, ioc, http, cfg.gateway.timeouts.drain, stopping);
   asio::signal_set hangup(ioc, SIGHUP);
-  arm_hangup(hangup);
+  arm_hangup(hangup, reloader);
   run_loop(ioc);
   finish(audit.get());
   return 0;

@@ -1,14 +1,20 @@
 #pragma once
 #include "config/config.hpp"
 
+#include <functional>
 #include <string>
 #include <vector>
 #include <optional>
 
 namespace mcpgw::app {
 
-/// `mcpgw serve`: runs the gateway until SIGINT/SIGTERM. Returns the process exit code.
-int serve(config::Config cfg);
+/// Reads the configuration again, for a reload; nullopt with `error` when it cannot.
+using ConfigSource = std::function<std::optional<config::Config>(std::string& error)>;
+
+/// `mcpgw serve`: runs the gateway until SIGINT/SIGTERM; SIGHUP reloads the configuration
+/// from `source` (as do gateway.watch on `path` and the admin API). Returns the process exit
+/// code.
+int serve(config::Config cfg, const std::string& path, ConfigSource source);
 
 /// `mcpgw check-config`: validates, prints what would be served; with `start`, also starts
 /// the servers and lists the names clients would see. Returns the process exit code.
@@ -43,7 +49,7 @@ int audit_command(const AuditArgs& args);
 namespace mcpgw::app {
 
 struct AdminArgs {
-  std::string command;  ///< approvals, tools
+  std::string command;  ///< approvals, tools, reload
   std::string action;   ///< list, approve, deny
   std::string id;       ///< an approval's id
   std::string server, tool;

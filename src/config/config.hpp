@@ -35,6 +35,7 @@ struct TrustLabels {
   Tri secret_data = Tri::unset;       ///< returns private data
   Tri public_sink = Tri::unset;       ///< can send data out
   Tri dangerous_writes = Tri::unset;  ///< changes the world
+  bool operator==(const TrustLabels&) const = default;
 };
 
 /// Per-server gateway options (`gateway.servers.NAME`).
@@ -57,6 +58,7 @@ struct ServerOptions {
   std::vector<std::string> pass_headers;
   TrustLabels trust;                              ///< `trust`
   std::map<std::string, TrustLabels> tool_trust;  ///< `tools.TOOL.trust` (server's own names)
+  bool operator==(const ServerOptions&) const = default;
 };
 
 struct ServerConfig {
@@ -72,6 +74,7 @@ struct ServerConfig {
   std::map<std::string, std::string> headers;
 
   ServerOptions options;
+  bool operator==(const ServerConfig&) const = default;
 };
 
 struct Limits {
@@ -115,6 +118,7 @@ struct JwtGrant {
   std::vector<std::string> servers;     ///< empty = all
   std::vector<std::string> tools;       ///< globs on exposed names; empty = all
   std::vector<std::string> deny_tools;  ///< globs on exposed names
+  bool operator==(const JwtGrant&) const = default;
 };
 
 /// `gateway.auth.jwt`: the gateway as an OAuth 2.1 resource server.
@@ -134,6 +138,7 @@ struct JwtConfig {
   std::map<std::string, JwtGrant> grants;  ///< claim value → permissions; empty = all for all
   std::string resource;                 ///< this gateway's resource id, for the metadata
   std::vector<std::string> authorization_servers;  ///< for the metadata; default: issuer
+  bool operator==(const JwtConfig&) const = default;
 };
 
 /// `gateway.auth`: who may use the gateway.
@@ -144,6 +149,7 @@ struct AuthConfig {
   JwtConfig jwt;
   bool jwt_set = false;       ///< a `jwt` section was given
 
+  bool operator==(const AuthConfig&) const = default;
   bool uses_keys() const noexcept { return mode == "keys" || mode == "keys,jwt"; }
   bool uses_jwt() const noexcept { return mode == "jwt" || mode == "keys,jwt"; }
 };
@@ -156,6 +162,7 @@ struct AuditConfig {
   std::size_t queue = 10000;       ///< rows waiting for the writer
   bool block_when_full = true;     ///< whenFull: "block" (default) or "drop" (counted)
   bool arguments = false;          ///< store arguments (secrets redacted), not only a digest
+  bool operator==(const AuditConfig&) const = default;
 };
 
 /// One filter of the security chain, as configured: its own settings are read by its factory.
@@ -164,6 +171,7 @@ struct FilterConfig {
   bool shadow = false;            ///< decide, log and audit, but let everything pass
   boost::json::object settings;   ///< the filter's other keys
   std::string path;               ///< "gateway.security.filters[2]", for diagnostics
+  bool operator==(const FilterConfig&) const = default;
 };
 
 /// `gateway.security`: the chain every tools/call, resources/read and prompts/get crosses.
@@ -176,6 +184,7 @@ struct SecurityConfig {
   std::string admin_token_file;         ///< `adminTokenFile`
   /// The tool pins' SQLite file (the "pin" filter's `path`); beside the key store by default.
   std::string pin_store;
+  bool operator==(const SecurityConfig&) const = default;
 };
 
 /// `gateway.health`: what /readyz knows before any client came.
@@ -193,6 +202,7 @@ struct MetricsConfig {
   /// listener then does not). Empty: /metrics on the main listener.
   std::string listen_host;
   std::uint16_t listen_port = 0;
+  bool operator==(const MetricsConfig&) const = default;
 };
 
 struct GatewayConfig {
@@ -211,6 +221,8 @@ struct GatewayConfig {
   std::string log_level = "info";
   std::string log_format = "text";  ///< `logFormat`: "text" or "json"
   bool access_log = true;           ///< `accessLog`: one line per exchange, at info
+  /// `watch`: reload when the config file changes (as SIGHUP does).
+  bool watch = false;
 };
 
 struct Config {

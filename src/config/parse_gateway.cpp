@@ -281,6 +281,7 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
                fmt::format("expected \"text\" or \"json\", got \"{}\"", g.log_format));
   }
   r.boolean("accessLog", g.access_log);
+  r.boolean("watch", g.watch);
   if (const auto* o = as_object(r.get("limits"), "gateway.limits", diag)) {
     parse_limits(*o, diag, g.limits);
   }

@@ -1,8 +1,45 @@
-// The security gate's admin API: held approvals and tool pins, for an administrator with
-// the admin token.
+// The admin API, for an administrator with the admin token: the security gate's held
+// approvals and tool pins, and reloading the configuration.
 #include "downstream/server_impl.hpp"
 
 namespace mcpgw::downstream {
+
+std::optional<Response> HttpServer::Impl::refuse_token(const Request& req,
+                                                       const std::string& want) {
+  const std::string_view token = access::bearer_value(req[http::field::authorization]);
+  if (token.size() == want.size() && CRYPTO_memcmp(token.data(), want.data(), want.size()) == 0) {
+    return std::nullopt;
+  }
+  auto res =
+      error_json(req, 401, "Unauthorized: send the admin token as Authorization: Bearer <token>");
+  res.set(http::field::www_authenticate, "Bearer realm=\"mcpgw-admin\"");
+  return res;
+}
+
+Response HttpServer::Impl::admin_reload(const Request& req) {
+  // The token is the gate's when it is on; else read from the same settings (a reload may
+  // turn the gate on, so the API must not need it).
+  gate::Gate* g = relay_.gate();
+  const std::string want = g != nullptr ? g->admin_token()
+                                        : gate::read_admin_token(gw_.security.admin_token_env,
+                                                                 gw_.security.admin_token_file);
+  if (want.empty() || !reload_) {
+    return error_json(req, 403,
+                      fmt::format("Forbidden: the admin API is off; set the {} environment "
+                                  "variable (gateway.security.adminTokenEnv) or "
+                                  "gateway.security.adminTokenFile",
+                                  gw_.security.admin_token_env));
+  }
+  if (auto refusal = refuse_token(req, want)) {
+    return std::move(*refusal);
+  }
+  if (req.method() != http::verb::post) {
+    return error_json(req, 405, "Method not allowed: POST /admin/reload");
+  }
+  const json::object outcome = reload_("admin API");
+  const bool ok = outcome.at("ok").as_bool();
+  return json_response(req, ok ? 200 : 422, json::serialize(outcome));
+}
 
 Response HttpServer::Impl::admin(const Request& req, const std::string& path) {
   gate::Gate* g = relay_.gate();
@@ -16,13 +53,8 @@ Response HttpServer::Impl::admin(const Request& req, const std::string& path) {
                                       "gateway.security.adminTokenFile",
                                       g->config().admin_token_env));
   }
-  const std::string_view token = access::bearer_value(req[http::field::authorization]);
-  const std::string& want = g->admin_token();
-  if (token.size() != want.size() || CRYPTO_memcmp(token.data(), want.data(), want.size()) != 0) {
-    auto res =
-        error_json(req, 401, "Unauthorized: send the admin token as Authorization: Bearer <token>");
-    res.set(http::field::www_authenticate, "Bearer realm=\"mcpgw-admin\"");
-    return res;
+  if (auto refusal = refuse_token(req, g->admin_token())) {
+    return std::move(*refusal);
   }
   if (path == "/admin/tools" || path == "/admin/tools/approve") {
     return admin_tools(req, path, *g);

@@ -7,6 +7,9 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <boost/json/object.hpp>
+
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -30,6 +33,13 @@ class HttpServer {
   std::uint16_t metrics_port() const noexcept;
   /// Starts accepting connections.
   void start();
+  /// Reloads the configuration (`why` says who asked) and answers how it went: {"ok": true,
+  /// …} or {"ok": false, "error": …}.
+  using Reload = std::function<boost::json::object(std::string_view why)>;
+  /// What POST /admin/reload runs (with the admin token).
+  void set_reload(Reload reload);
+  /// The configuration changed in place (a reload): settings derived from it are made again.
+  void reconfigured();
   /// Stops accepting; waits (bounded) for in-flight requests; then closes every connection.
   boost::asio::awaitable<void> shutdown(std::chrono::milliseconds drain);
 

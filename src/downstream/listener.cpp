@@ -225,6 +225,8 @@ bool HttpServer::listen_metrics(const std::string& host, std::uint16_t port, std
 }
 std::uint16_t HttpServer::metrics_port() const noexcept { return impl_->metrics_port(); }
 void HttpServer::start() { impl_->start(); }
+void HttpServer::set_reload(Reload reload) { impl_->set_reload(std::move(reload)); }
+void HttpServer::reconfigured() { impl_->reconfigured(); }
 asio::awaitable<void> HttpServer::shutdown(std::chrono::milliseconds drain) {
   return impl_->shutdown(drain);
 }

@@ -15,6 +15,7 @@ asio::awaitable<SessionPtr> HttpServer::Impl::rest_session(const access::Princip
   relay::SessionSpec spec;
   if (view) {
     spec.view = std::move(*view);
+    spec.whole_view = true;
   }
   spec.endpoint = "/mcp-rest";
   spec.principal = who;

@@ -43,6 +43,10 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
     auto res = admin(req, path);
     co_return co_await write(c, res);
   }
+  if (path == "/admin/reload") {
+    auto res = admin_reload(req);
+    co_return co_await write(c, res);
+  }
   if (auth_.jwt() != nullptr &&
       (path == kResourceMetadata || path.rfind(std::string(kResourceMetadata) + "/", 0) == 0)) {
     auto res = resource_metadata(req, path.substr(kResourceMetadata.size()));
@@ -413,6 +417,7 @@ boost::system::result<SessionPtr> HttpServer::Impl::open_session(
   spec.transport = transport;
   spec.view = std::move(view);
   spec.single_server = single_server(server);
+  spec.whole_view = server.empty() && req["x-mcp-servers"].empty();
   spec.endpoint = endpoint;
   spec.owner = owner(c);
   spec.principal = c.principal;

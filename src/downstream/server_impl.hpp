@@ -43,13 +43,7 @@ class HttpServer::Impl {
        access::Authenticator& auth)
       : ioc_(ioc), relay_(relay), auth_(auth), gw_(cfg.gateway), acceptor_(ioc),
         metrics_acceptor_(ioc) {
-    allowed_hosts_ = gw_.allowed_hosts;
-    if (allowed_hosts_.empty() && config::is_loopback_host(gw_.listen_host)) {
-      allowed_hosts_ = {"localhost", "127.0.0.1", "[::1]"};
-    }
-    for (auto& h : allowed_hosts_) {
-      h = lower(h);
-    }
+    reconfigured();
     if (auth_.jwt() != nullptr && auth_.jwt()->config().jwks_is_url) {
       jwks_ = std::make_shared<upstream::JwksFetcher>(ioc_.get_executor(), *auth_.jwt(),
                                                       gw_.timeouts.connect);
@@ -63,6 +57,18 @@ class HttpServer::Impl {
   std::uint16_t metrics_port() const noexcept;
 
   void start();
+
+  /// Makes again what is derived from the configuration (after a reload).
+  void reconfigured() {
+    allowed_hosts_ = gw_.allowed_hosts;
+    if (allowed_hosts_.empty() && config::is_loopback_host(gw_.listen_host)) {
+      allowed_hosts_ = {"localhost", "127.0.0.1", "[::1]"};
+    }
+    for (auto& h : allowed_hosts_) {
+      h = lower(h);
+    }
+  }
+  void set_reload(HttpServer::Reload reload) { reload_ = std::move(reload); }
 
   asio::awaitable<void> shutdown(std::chrono::milliseconds drain);
 
@@ -223,6 +229,11 @@ class HttpServer::Impl {
   /// "approve"|"deny"}, GET /admin/tools (pins and quarantine), POST /admin/tools/approve
   /// {"server", "tool"}.
   Response admin(const Request& req, const std::string& path);
+  /// Null when `req` carries `want` as its bearer token (compared in constant time), else
+  /// the 401 that answers it.
+  std::optional<Response> refuse_token(const Request& req, const std::string& want);
+  /// POST /admin/reload: runs the reload set by set_reload (with the admin token).
+  Response admin_reload(const Request& req);
 
   Response admin_tools(const Request& req, const std::string& path, gate::Gate& g);
 
@@ -438,6 +449,7 @@ class HttpServer::Impl {
   tcp::acceptor acceptor_;
   tcp::acceptor metrics_acceptor_;
   std::vector<std::string> allowed_hosts_;
+  HttpServer::Reload reload_;  ///< POST /admin/reload; empty: none
   std::vector<std::string> metrics_hosts_;  ///< the Host names the metrics listener takes
   std::array<std::uint64_t, 600> responses_{};  ///< responses by HTTP status
   std::array<std::size_t, 2> sse_streams_{};    ///< open SSE responses: streamable, legacy

@@ -150,6 +150,34 @@ std::unique_ptr<Gate> Gate::create(const config::Config& cfg, asio::any_io_execu
   }
   auto gate = std::make_unique<Gate>(sec, ex);
   gate->check_only_ = check_only;
+  if (!gate->make_factories(sec, diag, gate->factories_)) {
+    return nullptr;
+  }
+  return gate;
+}
+
+bool Gate::reconfigure(const config::Config& cfg, config::Diagnostics& diag) {
+  const auto& sec = cfg.gateway.security;
+  if (sec == cfg_) {
+    return true;
+  }
+  config::SecurityConfig before = std::move(cfg_);
+  auto pins_before = pins_;
+  cfg_ = sec;  // the factories read the gate's settings (the pin store's path)
+  Factories made;
+  if (!make_factories(sec, diag, made)) {
+    cfg_ = std::move(before);
+    pins_ = std::move(pins_before);
+    return false;
+  }
+  factories_ = std::move(made);
+  admin_token_ = read_admin_token(cfg_.admin_token_env, cfg_.admin_token_file);
+  ++generation_;
+  return true;
+}
+
+bool Gate::make_factories(const config::SecurityConfig& sec, config::Diagnostics& diag,
+                          Factories& out) {
   std::vector<config::FilterConfig> filters = sec.filters;
   if (filters.empty()) {
     std::size_t i = 0;
@@ -177,14 +205,11 @@ std::unique_ptr<Gate> Gate::create(const config::Config& cfg, asio::any_io_execu
                                                 fc.type, names));
       continue;
     }
-    if (auto factory = known->make(fc, *gate, diag)) {
-      gate->factories_.emplace_back(fc, std::move(*factory));
+    if (auto factory = known->make(fc, *this, diag)) {
+      out.emplace_back(fc, std::move(*factory));
     }
   }
-  if (diag.errors.size() != errors) {
-    return nullptr;
-  }
-  return gate;
+  return diag.errors.size() == errors;
 }
 
 std::unique_ptr<Chain> Gate::new_chain() {
@@ -196,7 +221,11 @@ std::unique_ptr<Chain> Gate::new_chain() {
     f->shadow = fc.shadow;
     filters.push_back(std::move(f));
   }
-  return std::make_unique<Chain>(*this, std::move(filters));
+  return std::make_unique<Chain>(*this, std::move(filters), generation_);
+}
+
+bool Chain::current(const Gate& gate) const noexcept {
+  return &gate_ == &gate && generation_ == gate.generation();
 }
 
 std::string Gate::filter_names() const {

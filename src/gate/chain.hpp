@@ -113,10 +113,13 @@ class Gate;
 class PinStore;
 
 /// One session's filters.
-class Chain {
+class Chain : public std::enable_shared_from_this<Chain> {
  public:
-  Chain(Gate& gate, std::vector<std::unique_ptr<Filter>> filters)
-      : gate_(gate), filters_(std::move(filters)) {}
+  Chain(Gate& gate, std::vector<std::unique_ptr<Filter>> filters, unsigned generation)
+      : gate_(gate), filters_(std::move(filters)), generation_(generation) {}
+  /// Whether this chain has `gate`'s current filters (a reload may have changed them).
+  bool current(const Gate& gate) const noexcept;
+  const Gate& gate() const noexcept { return gate_; }
   /// Runs the request side; pass or deny (approvals are settled inside).
   asio::awaitable<Outcome> request(Call& call);
   /// Runs the result side, in reverse order. A refused result is replaced by the refusal.
@@ -136,6 +139,7 @@ class Chain {
                                   bool result = false);
   Gate& gate_;
   std::vector<std::unique_ptr<Filter>> filters_;
+  unsigned generation_;
 };
 
 using FilterFactory = std::function<std::unique_ptr<Filter>()>;
@@ -149,6 +153,13 @@ class Gate {
                                       config::Diagnostics& diag, bool check_only = false);
   Gate(const config::SecurityConfig& cfg, asio::any_io_executor ex);
   ~Gate();
+
+  /// Takes the filters and settings of a reloaded configuration. The scopes' taint, held
+  /// approvals and pins stay; sessions get the new filters on their next request. False (the
+  /// gate unchanged, `diag` saying why) when the new settings are wrong.
+  bool reconfigure(const config::Config& cfg, config::Diagnostics& diag);
+  /// Bumped by each reconfigure: chains of an older one are replaced.
+  unsigned generation() const noexcept { return generation_; }
 
   std::unique_ptr<Chain> new_chain();
   ScopeRegistry& scopes() noexcept { return scopes_; }
@@ -168,7 +179,13 @@ class Gate {
  private:
   config::SecurityConfig cfg_;
   asio::any_io_executor ex_;
-  std::vector<std::pair<config::FilterConfig, FilterFactory>> factories_;
+  using Factories = std::vector<std::pair<config::FilterConfig, FilterFactory>>;
+  /// The factories of the configured filters (the default chain when none are); false when
+  /// a filter's settings are wrong.
+  bool make_factories(const config::SecurityConfig& sec, config::Diagnostics& diag,
+                      Factories& out);
+  Factories factories_;
+  unsigned generation_ = 0;
   ScopeRegistry scopes_;
   Approvals approvals_;
   std::string admin_token_;

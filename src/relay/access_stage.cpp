@@ -16,8 +16,9 @@
 namespace mcpgw::relay {
 
 void Relay::routed(Exchange& ex, Route route) {
-  ex.slot = route.slot;
-  ex.server = route.slot->cfg.name;
+  ex.slot = route.slot.get();
+  ex.server = route.slot->cfg->name;
+  ex.slot_ref = std::move(route.slot);
   ex.name = std::move(route.name);
 }
 
@@ -60,7 +61,7 @@ asio::awaitable<bool> Relay::admit_tool(Exchange& ex) {
   bool exists = route.has_value();
   bool denied = false;
   if (route && s.principal) {
-    ex.server = route->slot->cfg.name;
+    ex.server = route->slot->cfg->name;
     denied = !tool_allowed(s, ex.server, route->name);
     exists = !denied;
   }
@@ -174,7 +175,7 @@ bool Relay::admit_server(Exchange& ex) {
     }
     return false;
   }
-  routed(ex, Route{slot, ex.method});
+  routed(ex, Route{slot->shared_from_this(), ex.method});
   return true;
 }
 

@@ -57,6 +57,8 @@ struct Exchange {
   // Where it goes (set by the access stage; empty when the gateway answers it itself).
   std::string target;          ///< what the client named: a tool, prompt, URI, or the server
   BackendSlot* slot = nullptr;
+  /// Holds `slot` while the exchange runs: a reload may retire it from the relay meanwhile.
+  std::shared_ptr<BackendSlot> slot_ref;
   std::string server;          ///< the server the target resolved to (also when refused)
   std::string name;            ///< the target as its server knows it
   /// A stateless request's: the mirrored headers to check, and whether it is a later round of

@@ -26,7 +26,7 @@ json::object error_reply(const json::value& id, const boost::system::error_code&
 asio::awaitable<json::object> Relay::forward(Exchange& ex) {
   BackendSlot& slot = *ex.slot;
   auto backend = slot.backend;  // keeps the backend alive across the awaits
-  const auto timeout = slot.cfg.options.call_timeout.value_or(cfg_.gateway.timeouts.call);
+  const auto timeout = slot.cfg->options.call_timeout.value_or(cfg_.gateway.timeouts.call);
   const auto deadline = Clock::now() + timeout;
   if (auto refusal = co_await not_ready(ex, deadline)) {
     co_return std::move(*refusal);
@@ -51,7 +51,7 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
   inflight->call = call;
   const bool answered = co_await call->done.wait_until(deadline);
   spdlog::debug(
-      "session {}: {} → {}: {} in {} µs", ex.session->id, ex.method, slot.cfg.name,
+      "session {}: {} → {}: {} in {} µs", ex.session->id, ex.method, slot.cfg->name,
       !answered                                             ? "timeout"
       : call->ec                                            ? call->ec.message()
       : call->response && call->response->contains("error") ? "error"
@@ -83,7 +83,7 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
     std::string detail = call->detail;
     if (call->ec == make_error_code(Errc::upstream_timeout)) {
       ex.outcome = Outcome::timeout;
-      detail = fmt::format("Request to server '{}' timed out after {} ms", slot.cfg.name,
+      detail = fmt::format("Request to server '{}' timed out after {} ms", slot.cfg->name,
                            timeout.count());
     }
     co_return error_reply(ex.id, call->ec, detail);
@@ -95,7 +95,7 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
   }
   if (!ex.session->single_server) {
     if (auto* result = response.if_contains("result")) {
-      expose_uris(*result, ex.method, slot.cfg.name);
+      expose_uris(*result, ex.method, slot.cfg->name);
     }
   }
   co_return response;
@@ -108,8 +108,8 @@ asio::awaitable<std::optional<json::object>> Relay::not_ready(Exchange& ex,
   if (!backend) {
     co_return jsonrpc::make_error(
         ex.id, rpc_code::kInternalError,
-        fmt::format("Server '{}' ({}) is not supported yet", slot.cfg.name,
-                    config::to_string(slot.cfg.transport)));
+        fmt::format("Server '{}' ({}) is not supported yet", slot.cfg->name,
+                    config::to_string(slot.cfg->transport)));
   }
   if (backend->state() == BackendState::ready) {
     co_return std::nullopt;
@@ -120,7 +120,7 @@ asio::awaitable<std::optional<json::object>> Relay::not_ready(Exchange& ex,
   }
   co_return jsonrpc::make_error(
       ex.id, rpc_code::kInternalError,
-      fmt::format("Server '{}' is not available: {}", slot.cfg.name,
+      fmt::format("Server '{}' is not available: {}", slot.cfg->name,
                   backend->last_error().empty() ? upstream::to_string(backend->state())
                                                 : backend->last_error()));
 }

@@ -35,7 +35,9 @@ asio::awaitable<void> Relay::through_gate(Exchange& ex, Handler handler) {
     co_await handler(*this, ex);
     co_return;
   }
-  gate::Chain& chain = chain_of(*ex.session);
+  // Held: a reload may give the session a new chain while this call is in this one.
+  const std::shared_ptr<gate::Chain> held = chain_of(*ex.session).shared_from_this();
+  gate::Chain& chain = *held;
   gate::Call call = co_await gate_call(ex, chain);
   gate_callbacks(ex, call);
   // A later round of a call already let through (the client answered its server's question)
@@ -71,10 +73,10 @@ asio::awaitable<gate::Call> Relay::gate_call(Exchange& ex, gate::Chain& chain) {
 
   gate::Call call;
   call.method = ex.method;
-  call.server = slot.cfg.name;
+  call.server = slot.cfg->name;
   call.name = ex.name;
-  call.source.reserve(slot.cfg.name.size() + 1 + ex.name.size());
-  call.source.append(slot.cfg.name).append(1, '/').append(ex.name);
+  call.source.reserve(slot.cfg->name.size() + 1 + ex.name.size());
+  call.source.append(slot.cfg->name).append(1, '/').append(ex.name);
   call.params = &params_of(ex.request);
   call.scope = s.scope.get();
   call.principal = principal;
@@ -87,7 +89,7 @@ asio::awaitable<gate::Call> Relay::gate_call(Exchange& ex, gate::Chain& chain) {
     if (!tools) {
       tools = co_await fetch_list(slot, ListKind::tools, ex.session);
     }
-    chain.tools_listed(slot.cfg.name, tools);
+    chain.tools_listed(slot.cfg->name, tools);
     for (std::size_t i = 0; tools && i < tools->size(); ++i) {
       const json::value& t = (*tools)[i];
       if (t.is_object() && string_at(t.get_object(), "name") == ex.name) {
@@ -96,7 +98,7 @@ asio::awaitable<gate::Call> Relay::gate_call(Exchange& ex, gate::Chain& chain) {
       }
     }
   }
-  call.labels = gate::resolve_labels(slot.cfg.options, tool ? std::string_view(ex.name)
+  call.labels = gate::resolve_labels(slot.cfg->options, tool ? std::string_view(ex.name)
                                                             : std::string_view(),
                                      annotations);
   co_return call;
@@ -108,7 +110,8 @@ void Relay::gate_callbacks(Exchange& ex, gate::Call& call) {
   SessionPtr s = ex.session;
   std::shared_ptr<EventStream> out = ex.out;
   if (ex.client_capabilities().contains("elicitation")) {
-    call.elicit = [this, s, out](std::string message) -> asio::awaitable<std::optional<bool>> {
+    call.elicit = [this, s, out, g = gate_](std::string message)
+                      -> asio::awaitable<std::optional<bool>> {
       json::object params;
       params["message"] = std::move(message);
       json::object schema;
@@ -117,7 +120,7 @@ void Relay::gate_callbacks(Exchange& ex, gate::Call& call) {
       params["requestedSchema"] = std::move(schema);
       auto answer = co_await ask_client(s, out, mcp::method::kElicitationCreate,
                                         std::move(params),
-                                        Clock::now() + gate_->config().approval_timeout);
+                                        Clock::now() + g->config().approval_timeout);
       if (!answer) {
         co_return std::nullopt;
       }
@@ -150,7 +153,10 @@ void Relay::gate_callbacks(Exchange& ex, gate::Call& call) {
 }
 
 gate::Chain& Relay::chain_of(Session& s) {
-  if (!s.chain) {
+  if (!s.chain || !s.chain->current(*gate_)) {
+    if (s.chain && &s.chain->gate() != gate_) {
+      s.scope.reset();  // a gate made anew by a reload: its scopes are its own
+    }
     s.chain = gate_->new_chain();
   }
   return *s.chain;

@@ -19,13 +19,13 @@ namespace {
 
 /// An aggregate endpoint's capabilities: what any of its servers offers (tools and logging
 /// always), with their instructions under their names.
-json::object aggregate_capabilities(const std::vector<BackendSlot*>& slots,
+json::object aggregate_capabilities(const std::vector<SlotPtr>& slots,
                                     std::string& instructions) {
   bool prompts = false;
   bool resources = false;
   bool subscribe = false;
   bool completions = false;
-  for (BackendSlot* slot : slots) {
+  for (const SlotPtr& slot : slots) {
     const auto& b = *slot->backend;
     prompts = prompts || has_capability(b, "prompts");
     completions = completions || has_capability(b, "completions");
@@ -40,7 +40,7 @@ json::object aggregate_capabilities(const std::vector<BackendSlot*>& slots,
     }
     if (b.state() == BackendState::ready && !b.info().instructions.empty()) {
       instructions += fmt::format("{}## {}\n{}", instructions.empty() ? "" : "\n\n",
-                                  slot->cfg.name, b.info().instructions);
+                                  slot->cfg->name, b.info().instructions);
     }
   }
   json::object caps;
@@ -64,7 +64,7 @@ json::object aggregate_capabilities(const std::vector<BackendSlot*>& slots,
 
 /// The initialize result: a per-server endpoint is its server (capabilities, serverInfo,
 /// instructions) once it is ready; otherwise the gateway, offering what its servers offer.
-json::object initialize_result(const Session& s, const std::vector<BackendSlot*>& slots) {
+json::object initialize_result(const Session& s, const std::vector<SlotPtr>& slots) {
   json::object result;
   result["protocolVersion"] = s.protocol_version();
   json::object caps;
@@ -114,16 +114,16 @@ asio::awaitable<void> Relay::initialize(Exchange& ex) {
                s->protocol_version());
 }
 
-asio::awaitable<std::vector<BackendSlot*>> Relay::ready_view(const SessionPtr& s) {
+asio::awaitable<std::vector<SlotPtr>> Relay::ready_view(const SessionPtr& s) {
   // Wait (bounded) for the servers this session sees, so the capabilities are known.
   const auto deadline = Clock::now() + cfg_.gateway.timeouts.list;
-  std::vector<BackendSlot*> slots;
+  std::vector<SlotPtr> slots;
   for (const auto& name : s->view) {
     if (BackendSlot* slot = slot_for(*s, name); slot && slot->backend) {
-      slots.push_back(slot);
+      slots.push_back(slot->shared_from_this());
     }
   }
-  for (BackendSlot* slot : slots) {
+  for (const SlotPtr& slot : slots) {
     if (!slot->backend->down()) {
       co_await slot->backend->wait_ready(deadline);
     }
@@ -162,13 +162,14 @@ asio::awaitable<void> Relay::discover(Exchange& ex) {
 
 asio::awaitable<void> Relay::list(Exchange& ex, ListKind kind) {
   Session& s = *ex.session;
-  std::vector<BackendSlot*> slots;
-  const auto parts = co_await gather_lists(ex.session, kind, slots);
+  const std::vector<std::string> view = s.view;  // a reload may change it meanwhile
+  std::vector<SlotPtr> slots;
+  const auto parts = co_await gather_lists(ex.session, view, kind, slots);
   json::array items;
   std::vector<std::size_t> left_out;
   for (std::size_t i = 0; i < slots.size(); ++i) {
     if (parts[i]) {
-      add_list_items(s, kind, s.view[i], parts[i], items);
+      add_list_items(s, kind, view[i], parts[i], items);
     } else if (slots[i] != nullptr &&
                (slots[i]->backend->state() != BackendState::ready ||
                 has_capability(*slots[i]->backend, info(kind).capability))) {
@@ -176,14 +177,15 @@ asio::awaitable<void> Relay::list(Exchange& ex, ListKind kind) {
       slots[i]->cache(kind).served_partial = true;
     }
   }
-  report_left_out(s, kind, slots, left_out);
+  report_left_out(s, kind, view, slots, left_out);
   json::object result;
   result[info(kind).key] = std::move(items);
   ex.reply = jsonrpc::make_result(ex.id, std::move(result));
 }
 
 asio::awaitable<std::vector<std::shared_ptr<const json::array>>> Relay::gather_lists(
-    SessionPtr s, ListKind kind, std::vector<BackendSlot*>& slots) {
+    SessionPtr s, const std::vector<std::string>& view, ListKind kind,
+    std::vector<SlotPtr>& slots) {
   const auto deadline = Clock::now() + cfg_.gateway.timeouts.list;
   struct Gather {
     explicit Gather(asio::any_io_executor ex, std::size_t n) : done(std::move(ex)), results(n) {}
@@ -193,14 +195,14 @@ asio::awaitable<std::vector<std::shared_ptr<const json::array>>> Relay::gather_l
     Event done;
     std::vector<std::shared_ptr<const json::array>> results;
   };
-  auto g = std::make_shared<Gather>(ex_, s->view.size());
-  slots.assign(s->view.size(), nullptr);
-  for (std::size_t i = 0; i < s->view.size(); ++i) {
-    BackendSlot* slot = slot_for(*s, s->view[i]);
+  auto g = std::make_shared<Gather>(ex_, view.size());
+  slots.assign(view.size(), nullptr);
+  for (std::size_t i = 0; i < view.size(); ++i) {
+    BackendSlot* slot = slot_for(*s, view[i]);
     if (slot == nullptr || !slot->backend) {
       continue;
     }
-    slots[i] = slot;
+    slots[i] = slot->shared_from_this();
     if (auto cached = slot->cache(kind).items) {
       g->results[i] = std::move(cached);
       continue;
@@ -209,8 +211,8 @@ asio::awaitable<std::vector<std::shared_ptr<const json::array>>> Relay::gather_l
       continue;  // down: don't hold the list for it
     }
     ++g->remaining;
-    asio::co_spawn(ex_, [this, g, i, slot, kind, s]() -> asio::awaitable<void> {
-      g->results[i] = co_await fetch_list(*slot, kind, s);
+    asio::co_spawn(ex_, [this, g, i, keep = slots[i], kind, s]() -> asio::awaitable<void> {
+      g->results[i] = co_await fetch_list(*keep, kind, s);
       if (--g->remaining == 0) {
         g->done.set();
       }
@@ -261,14 +263,15 @@ void Relay::add_list_items(Session& s, ListKind kind, const std::string& server,
   }
 }
 
-void Relay::report_left_out(Session& s, ListKind kind, const std::vector<BackendSlot*>& slots,
+void Relay::report_left_out(Session& s, ListKind kind, const std::vector<std::string>& view,
+                            const std::vector<SlotPtr>& slots,
                             const std::vector<std::size_t>& left_out) {
   if (left_out.empty()) {
     return;
   }
   std::string names;
   for (std::size_t i : left_out) {
-    names += names.empty() ? s.view[i] : ", " + s.view[i];
+    names += names.empty() ? view[i] : ", " + view[i];
   }
   spdlog::warn("session {}: {} answered without {} (not ready within {} ms)", s.id,
                info(kind).method, names, cfg_.gateway.timeouts.list.count());
@@ -282,7 +285,7 @@ void Relay::report_left_out(Session& s, ListKind kind, const std::vector<Backend
     params["level"] = "warning";
     params["logger"] = "mcpgw";
     params["data"] = fmt::format("server '{}' is {}{}{}: its {} are left out of this list",
-                                 s.view[i], b.down() ? "down" : "not ready",
+                                 view[i], b.down() ? "down" : "not ready",
                                  b.last_error().empty() ? "" : ": ", b.last_error(),
                                  info(kind).key);
     deliver(s, nullptr, jsonrpc::make_notification(mcp::method::kMessage, std::move(params)));

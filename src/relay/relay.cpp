@@ -21,8 +21,9 @@ using upstream::BackendState;
 // ---------------------------------------------------------------------------------------------
 // BackendSlot
 
-BackendSlot::BackendSlot(Relay& relay_, const config::ServerConfig& cfg_, Session* owner_)
-    : ServerSlot(cfg_), relay(relay_), owner(owner_) {}
+BackendSlot::BackendSlot(Relay& relay_, std::shared_ptr<const config::ServerConfig> cfg_,
+                         Session* owner_)
+    : ServerSlot(std::move(cfg_)), relay(relay_), owner(owner_) {}
 
 BackendSlot::~BackendSlot() = default;
 
@@ -39,7 +40,11 @@ void BackendSlot::on_backend_state(upstream::Backend&, upstream::BackendState st
 // Relay: lifecycle
 
 Relay::Relay(asio::any_io_executor ex, const config::Config& cfg)
-    : ex_(ex), cfg_(cfg), pool_(ex, cfg), naming_(cfg.gateway.separator) {}
+    : ex_(ex), cfg_(cfg), pool_(ex, cfg), naming_(cfg.gateway.separator) {
+  for (const auto& server : cfg.servers) {
+    servers_.emplace(server.name, std::make_shared<const config::ServerConfig>(server));
+  }
+}
 
 Relay::~Relay() = default;
 
@@ -57,25 +62,36 @@ bool Relay::forwards_authorization() const noexcept {
 
 void Relay::start() {
   for (const auto& server : cfg_.servers) {
-    if (server.options.isolation == config::Isolation::session) {
-      continue;
-    }
-    auto slot = std::make_unique<BackendSlot>(*this, server, nullptr);
-    // A shared backend serves many sessions: it may ask for sampling and elicitation (routed to
-    // the session that caused them) but not roots (whose roots would it be?).
-    upstream::ClientIdentity identity;
-    identity.capabilities["sampling"] = json::object();
-    identity.capabilities["elicitation"] = json::object();
-    identity.client_info = gateway_client_info();
-    slot->backend = pool_.make(server, std::move(identity), *slot);
-    slot->backend->start();
-    shared_[server.name] = std::move(slot);
+    start_shared(servers_.at(server.name));
+  }
+  start_probes();
+  asio::co_spawn(ex_, reap_idle(), asio::detached);
+}
+
+void Relay::start_shared(const std::shared_ptr<const config::ServerConfig>& server) {
+  if (server->options.isolation == config::Isolation::session) {
+    return;
+  }
+  auto slot = std::make_shared<BackendSlot>(*this, server, nullptr);
+  // A shared backend serves many sessions: it may ask for sampling and elicitation (routed to
+  // the session that caused them) but not roots (whose roots would it be?).
+  upstream::ClientIdentity identity;
+  identity.capabilities["sampling"] = json::object();
+  identity.capabilities["elicitation"] = json::object();
+  identity.client_info = gateway_client_info();
+  slot->backend = pool_.make(*server, std::move(identity), *slot);
+  slot->backend->start();
+  shared_[server->name] = std::move(slot);
+}
+
+void Relay::start_probes() {
+  if (probes_) {
+    asio::co_spawn(ex_, [old = probes_]() { return old->stop(); }, asio::detached);
   }
   upstream::ClientIdentity probe;  // asks for nothing: sampling and elicitation need a user
   probe.client_info = gateway_client_info();
   probes_ = std::make_shared<upstream::Probes>(ex_, pool_, cfg_, std::move(probe));
   probes_->start();
-  asio::co_spawn(ex_, reap_idle(), asio::detached);
 }
 
 asio::awaitable<void> Relay::stop() {
@@ -102,6 +118,9 @@ asio::awaitable<void> Relay::stop() {
         backends.push_back(slot->backend);
       }
     }
+  }
+  for (const auto& slot : retiring_) {
+    backends.push_back(slot->backend);  // taken out of service by a reload, still draining
   }
   // Stop them side by side: each may take its grace period.
   auto remaining = std::make_shared<std::size_t>(backends.size());
@@ -270,10 +289,11 @@ std::optional<std::vector<std::string>> Relay::resolve_view(std::string_view pat
 }
 
 BackendSlot* Relay::slot_for(Session& s, std::string_view server) {
-  const config::ServerConfig* cfg = cfg_.find(server);
-  if (cfg == nullptr) {
+  const auto found = servers_.find(server);
+  if (found == servers_.end()) {
     return nullptr;
   }
+  const auto& cfg = found->second;
   if (cfg->options.isolation == config::Isolation::shared) {
     auto it = shared_.find(cfg->name);
     return it == shared_.end() ? nullptr : it->second.get();
@@ -286,7 +306,7 @@ BackendSlot* Relay::slot_for(Session& s, std::string_view server) {
   }
   // This session's own backend: it speaks for this one client, so it gets the client's
   // capabilities (roots included) and identity.
-  auto slot = std::make_unique<BackendSlot>(*this, *cfg, &s);
+  auto slot = std::make_shared<BackendSlot>(*this, cfg, &s);
   upstream::ClientIdentity identity;
   identity.capabilities = s.answerable_capabilities();
   identity.client_info = s.client_info().empty() ? gateway_client_info() : s.client_info();

@@ -28,8 +28,10 @@ using upstream::ListKind;
 
 /// A server's backend as the relay holds it: the slot (backend, list caches, subscription
 /// counts), the session that owns it when isolated, and what is in flight on it.
-struct BackendSlot final : upstream::ServerSlot, upstream::BackendListener {
-  BackendSlot(Relay& relay, const config::ServerConfig& cfg, Session* owner);
+struct BackendSlot final : upstream::ServerSlot,
+                           upstream::BackendListener,
+                           std::enable_shared_from_this<BackendSlot> {
+  BackendSlot(Relay& relay, std::shared_ptr<const config::ServerConfig> cfg, Session* owner);
   ~BackendSlot() override;
 
   Relay& relay;
@@ -46,6 +48,9 @@ struct BackendSlot final : upstream::ServerSlot, upstream::BackendListener {
   void on_backend_state(upstream::Backend& backend, upstream::BackendState state) override;
 };
 
+/// A slot as held across a suspension: a reload may retire it from the relay meanwhile.
+using SlotPtr = std::shared_ptr<BackendSlot>;
+
 class Relay {
  public:
   Relay(asio::any_io_executor ex, const config::Config& cfg);
@@ -58,6 +63,17 @@ class Relay {
 
   /// Starts the shared backends and the idle-session reaper.
   void start();
+
+  /// What a reload changed among the servers (by name).
+  struct ServerChanges {
+    std::vector<std::string> added, removed, restarted, relabelled;
+  };
+  /// The configuration given to the constructor was changed in place (`previous`: the servers
+  /// it had): added servers start; removed ones and changed ones (anything but their trust
+  /// labels) drain and stop, and changed ones start again; relabelled ones keep their backend
+  /// and get their new labels. Sessions' views follow (the aggregate endpoint's take in new
+  /// servers), and their clients are told that their lists changed (reload.cpp).
+  ServerChanges reconfigure(const std::vector<config::ServerConfig>& previous);
   /// Closes every session and stops every backend.
   asio::awaitable<void> stop();
 
@@ -189,7 +205,7 @@ class Relay {
   static const Method& passthrough();
 
   struct Route {
-    BackendSlot* slot;
+    SlotPtr slot;
     std::string name;  ///< as the server knows it
   };
 
@@ -232,17 +248,19 @@ class Relay {
   asio::awaitable<void> discover(Exchange& ex);
   /// The slots of the session's view, once each (that is not down) is ready or the list
   /// deadline passed: what initialize and discover describe.
-  asio::awaitable<std::vector<BackendSlot*>> ready_view(const SessionPtr& s);
+  asio::awaitable<std::vector<SlotPtr>> ready_view(const SessionPtr& s);
   asio::awaitable<void> list(Exchange& ex, ListKind kind);
   /// Each server's list (cached, or fetched side by side until timeouts.listMs); null where
   /// a server gave none in time. `slots` gets the session's servers, in view order.
   asio::awaitable<std::vector<std::shared_ptr<const json::array>>> gather_lists(
-      SessionPtr s, ListKind kind, std::vector<BackendSlot*>& slots);
+      SessionPtr s, const std::vector<std::string>& view, ListKind kind,
+      std::vector<SlotPtr>& slots);
   /// Adds what the session may see of one server's list, names and URIs exposed.
   void add_list_items(Session& s, ListKind kind, const std::string& server,
                       const std::shared_ptr<const json::array>& part, json::array& items);
   /// Tells the log and the client which servers a list went out without.
-  void report_left_out(Session& s, ListKind kind, const std::vector<BackendSlot*>& slots,
+  void report_left_out(Session& s, ListKind kind, const std::vector<std::string>& view,
+                       const std::vector<SlotPtr>& slots,
                        const std::vector<std::size_t>& left_out);
   asio::awaitable<void> set_level(Exchange& ex);
   asio::awaitable<void> subscribe(Exchange& ex);
@@ -274,6 +292,21 @@ class Relay {
                                                           json::object params,
                                                           Clock::time_point deadline);
   asio::awaitable<void> reap_idle();
+  /// Starts a server's shared backend (none for isolation "session").
+  void start_shared(const std::shared_ptr<const config::ServerConfig>& server);
+  /// Starts probing the current servers (stopping the probes of the previous ones).
+  void start_probes();
+  // Reload (reload.cpp).
+  /// Compares `previous` with the current servers, and takes in the current ones.
+  ServerChanges diff_servers(const std::vector<config::ServerConfig>& previous);
+  /// Takes a server's backends (shared, and each session's own) out of service.
+  void retire(const std::string& server);
+  /// Stops a retired slot's backend once its calls ended (or timeouts.drainMs passed).
+  void drain_and_stop(SlotPtr slot, SessionPtr owner);
+  /// Gives a server's slots its current configuration (new trust labels).
+  void relabel(const std::string& server);
+  /// Session views follow the servers; clients whose servers changed hear it.
+  void refresh_sessions(const std::set<std::string>& changed);
   /// The session's filter chain, made on first use (the gate must be on).
   gate::Chain& chain_of(Session& s);
 
@@ -361,7 +394,10 @@ class Relay {
   upstream::ServerPool pool_;
   std::shared_ptr<upstream::Probes> probes_;  ///< remote per-session servers, probed
   mcp::Naming naming_;
-  std::map<std::string, std::unique_ptr<BackendSlot>> shared_;
+  /// Each server's current configuration, shared with its slots.
+  std::map<std::string, std::shared_ptr<const config::ServerConfig>, std::less<>> servers_;
+  std::map<std::string, SlotPtr> shared_;
+  std::set<SlotPtr> retiring_;  ///< taken out of service by a reload, until stopped
   std::unordered_map<std::string, SessionPtr> sessions_;
   std::unordered_map<std::string, std::size_t> sessions_per_owner_;
   struct ProgressRoute {
@@ -391,7 +427,7 @@ void Relay::for_each_session_of(BackendSlot& slot, F&& f) {
     return;
   }
   for (auto& [id, s] : sessions_) {
-    if (s->in_view(slot.cfg.name) && s->initialized()) {
+    if (s->in_view(slot.cfg->name) && s->initialized()) {
       f(*s);
     }
   }

@@ -33,7 +33,7 @@ std::optional<Relay::Route> Relay::route(Session& s, std::optional<mcp::Target> 
   if (slot == nullptr) {
     return std::nullopt;
   }
-  return Route{slot, std::move(target->name)};
+  return Route{slot->shared_from_this(), std::move(target->name)};
 }
 
 void Relay::expose_uris(json::value& result, std::string_view method,

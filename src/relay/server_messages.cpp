@@ -101,7 +101,7 @@ void Relay::on_backend_message(BackendSlot& slot, json::object&& msg) {
     const std::string uri(string_at(params_of(msg), "uri"));
     for_each_session_of(slot, [&](Session& s) {
       const std::string exposed =
-          s.single_server ? uri : mcp::Naming::expose_uri(slot.cfg.name, uri);
+          s.single_server ? uri : mcp::Naming::expose_uri(slot.cfg->name, uri);
       if (s.subscriptions.count(exposed) != 0) {
         json::object copy = msg;
         copy["params"].as_object()["uri"] = exposed;
@@ -190,17 +190,17 @@ void Relay::forward_server_request(BackendSlot& slot, json::object&& msg) {
   bool ambiguous = false;
   auto target = attribute(slot, ambiguous);
   if (!target) {
-    spdlog::warn("[{}] {}: {}", slot.cfg.name, m,
+    spdlog::warn("[{}] {}: {}", slot.cfg->name, m,
                  ambiguous ? "several client sessions are using this shared server; cannot tell "
                              "which one this request is for"
                            : "no client session is waiting on this server");
     answer_error(rpc_code::kInternalError,
                  ambiguous ? fmt::format("mcpgw: cannot tell which client session this {} is for "
                                          "(several share server '{}'; set gateway.servers.{}."
-                                         "isolation to \"session\")", m, slot.cfg.name,
-                                         slot.cfg.name)
+                                         "isolation to \"session\")", m, slot.cfg->name,
+                                         slot.cfg->name)
                            : fmt::format("mcpgw: no client session is waiting on server '{}'",
-                                         slot.cfg.name));
+                                         slot.cfg->name));
     return;
   }
   Session& s = *target->session;
@@ -217,7 +217,7 @@ void Relay::forward_server_request(BackendSlot& slot, json::object&& msg) {
   }
   // Server request ids are per server; clients see one id space per session.
   json::value client_id(fmt::format("mcpgw-{}", s.next_server_request++));
-  s.server_requests[jsonrpc::id_key(client_id)] = PendingServerRequest{&slot, backend_id, m};
+  s.server_requests[jsonrpc::id_key(client_id)] = PendingServerRequest{slot.shared_from_this(), backend_id, m};
   slot.server_requests[jsonrpc::id_key(backend_id)] =
       BackendSlot::ServerRequestRoute{target->session, client_id};
   msg["id"] = client_id;
@@ -230,7 +230,7 @@ void Relay::forward_server_request(BackendSlot& slot, json::object&& msg) {
 }
 
 void Relay::on_backend_state(BackendSlot& slot, upstream::BackendState state) {
-  pool_.record(slot.cfg.name, state, slot.backend ? slot.backend->last_error() : std::string());
+  pool_.record(slot.cfg->name, state, slot.backend ? slot.backend->last_error() : std::string());
   if (state != BackendState::ready) {
     return;
   }

@@ -14,6 +14,7 @@ Session::Session(asio::any_io_executor ex, std::string id_, SessionSpec spec, st
     : id(std::move(id_)),
       transport(spec.transport),
       view(std::move(spec.view)),
+      whole_view(spec.whole_view),
       single_server(spec.single_server),
       endpoint(std::move(spec.endpoint)),
       owner(std::move(spec.owner)),

@@ -50,7 +50,7 @@ struct GatewayAsk {
 /// A server→client request (sampling, elicitation, roots) waiting for the client's answer,
 /// or the gateway's own (`ask` set).
 struct PendingServerRequest {
-  BackendSlot* slot = nullptr;
+  std::shared_ptr<BackendSlot> slot;  ///< kept until answered, even past a reload
   json::value backend_id;
   std::string method;
   std::shared_ptr<GatewayAsk> ask;
@@ -90,6 +90,8 @@ struct SessionSpec {
   std::vector<std::string> view;
   /// Per-server endpoint: names and URIs are the server's own, unprefixed.
   bool single_server = false;
+  /// Every server the principal may use (no path server, no x-mcp-servers).
+  bool whole_view = false;
   /// The path the session is opened on (per-server endpoints keep their sessions apart).
   std::string endpoint;
   /// Whose sessions it counts among (limits.maxSessionsPerClient); empty: nobody's.
@@ -118,8 +120,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   const std::string id;
   const ClientTransport transport;
-  /// Servers this session sees, in config order. One for per-server endpoints.
-  const std::vector<std::string> view;
+  /// Servers this session sees, in config order. One for per-server endpoints. Changed only
+  /// by a reload (copy it before a suspension when its indices matter).
+  std::vector<std::string> view;
+  /// Opened on the aggregate endpoint with nothing narrowing it: a reload's new servers join
+  /// the view (those its principal may use).
+  const bool whole_view;
   const bool single_server;
   const std::string endpoint;
   const std::string owner;
@@ -184,9 +190,9 @@ class Session : public std::enable_shared_from_this<Session> {
   /// The security gate (gateway.security): the scope (named by scope_name, or the session's
   /// own) and this session's filters. Made on the first gated request.
   gate::ScopePtr scope;
-  std::unique_ptr<gate::Chain> chain;
+  std::shared_ptr<gate::Chain> chain;
   /// Servers with isolation "session": this session's own backends.
-  std::map<std::string, std::unique_ptr<BackendSlot>> isolated;
+  std::map<std::string, std::shared_ptr<BackendSlot>> isolated;
 
  private:
   friend class Relay;  // close_session sets closed_

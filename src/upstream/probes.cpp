@@ -31,7 +31,7 @@ void Probes::start() {
   }
 }
 
-asio::awaitable<void> Probes::run(const config::ServerConfig& server) {
+asio::awaitable<void> Probes::run(config::ServerConfig server) {
   auto self = shared_from_this();  // the loop may outlive whoever started it
   asio::steady_timer timer(ex_);
   timers_.insert(&timer);

@@ -44,7 +44,8 @@ class Probes final : public BackendListener, public std::enable_shared_from_this
   void on_backend_state(Backend&, BackendState) override {}
 
  private:
-  asio::awaitable<void> run(const config::ServerConfig& server);
+  /// `server`: a copy, as the loop may outlive the configuration it came from (a reload).
+  asio::awaitable<void> run(config::ServerConfig server);
   asio::awaitable<void> probe_once(const config::ServerConfig& server);
 
   asio::any_io_executor ex_;

@@ -118,7 +118,7 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   std::shared_ptr<RpcBackend> self() { return shared_from_this(); }
 
   asio::any_io_executor ex_;
-  const config::ServerConfig& server_;
+  const config::ServerConfig server_;  ///< a copy: the backend may outlive a reload
   const config::GatewayConfig& gateway_;
   ClientIdentity identity_;
   BackendListener& listener_;

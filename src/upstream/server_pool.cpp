@@ -77,6 +77,15 @@ void ServerPool::record(const std::string& server, BackendState state,
   st.reason = reason;
 }
 
+void ServerPool::forget(std::string_view server) {
+  if (auto it = http_clients_.find(server); it != http_clients_.end()) {
+    http_clients_.erase(it);
+  }
+  if (auto it = status_.find(server); it != status_.end()) {
+    status_.erase(it);
+  }
+}
+
 const ServerPool::Status* ServerPool::status(std::string_view server) const {
   auto it = status_.find(server);
   return it == status_.end() ? nullptr : &it->second;

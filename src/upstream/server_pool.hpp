@@ -50,6 +50,8 @@ class ServerPool {
   void record(const std::string& server, BackendState state, const std::string& reason);
   /// Null until a backend of the server reported.
   const Status* status(std::string_view server) const;
+  /// Forgets a server a reload removed or changed: its connection pool and its state.
+  void forget(std::string_view server);
 
  private:
   std::shared_ptr<HttpClient> http_client(const config::ServerConfig& server);

@@ -48,12 +48,15 @@ struct ListDeadlines {
 /// One backend of a server and its caches. Shared backends have one slot per server; servers
 /// with `isolation: session` one per session.
 struct ServerSlot {
-  explicit ServerSlot(const config::ServerConfig& server) : cfg(server) {}
+  /// `server` is shared with the relay's current configuration; a reload that changes only
+  /// the server's trust labels gives the slot the new one.
+  explicit ServerSlot(std::shared_ptr<const config::ServerConfig> server)
+      : cfg(std::move(server)) {}
   virtual ~ServerSlot() = default;
   ServerSlot(const ServerSlot&) = delete;
   ServerSlot& operator=(const ServerSlot&) = delete;
 
-  const config::ServerConfig& cfg;
+  std::shared_ptr<const config::ServerConfig> cfg;
   BackendPtr backend;
   ListCache lists[4];
   std::map<std::string, int> subscriptions;  ///< server URI → subscribed sessions

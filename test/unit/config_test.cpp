@@ -119,6 +119,20 @@ TEST(Config, MetricsAreOnByDefaultAndMayHaveAListenerOfTheirOwn) {
   EXPECT_TRUE(has_error(bad, "gateway.metrics.path: unknown key"));
 }
 
+TEST(Config, WatchingTheFileIsOffUnlessAsked) {
+  Diagnostics d;
+  auto cfg = parse_text(R"({"mcpServers": {"a": {"command": "x"}}})", d);
+  ASSERT_TRUE(cfg);
+  EXPECT_FALSE(cfg->gateway.watch);
+  cfg = parse_text(R"({"mcpServers": {"a": {"command": "x"}}, "gateway": {"watch": true}})", d);
+  ASSERT_TRUE(cfg);
+  EXPECT_TRUE(cfg->gateway.watch);
+  Diagnostics bad;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {"a": {"command": "x"}}, "gateway": {"watch": "yes"}})",
+                          bad));
+  EXPECT_TRUE(has_error(bad, "gateway.watch: expected true or false"));
+}
+
 TEST(Config, ServerNamesMustNotContainTheSeparator) {
   Diagnostics d;
   EXPECT_FALSE(parse_text(R"({"mcpServers": {"my__server": {"command": "x"}}})", d));

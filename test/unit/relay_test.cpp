@@ -82,6 +82,7 @@ class RelayTest : public ::testing::Test {
   RelayTest() {
     relay_.set_backend_factory([this](const config::ServerConfig& server, upstream::ClientIdentity,
                                       upstream::BackendListener&) {
+      ++made_[server.name];
       return std::make_shared<FakeBackend>(ioc_.get_executor(), server.name, seen_[server.name]);
     });
     relay_.start();
@@ -136,6 +137,7 @@ class RelayTest : public ::testing::Test {
   asio::io_context ioc_;
   config::Config cfg_ = two_servers();
   std::map<std::string, std::vector<json::object>> seen_;
+  std::map<std::string, int> made_;  ///< backends made, by server
   relay::Relay relay_{ioc_.get_executor(), cfg_};
 };
 
@@ -197,6 +199,70 @@ TEST_F(RelayTest, CompletionIsRoutedByItsReference) {
   params.erase("ref");
   EXPECT_EQ(ask(s, "completion/complete", params).at("error").at("message"),
             "completion/complete needs ref");
+}
+
+/// The tools a session lists, by exposed name.
+std::vector<std::string> tool_names(const json::object& reply) {
+  std::vector<std::string> names;
+  for (const auto& t : reply.at("result").at("tools").as_array()) {
+    names.emplace_back(t.at("name").as_string());
+  }
+  return names;
+}
+
+TEST_F(RelayTest, AReloadedServerJoinsTheAggregateViewsOnlyAndTheirClientsHearIt) {
+  relay::SessionSpec narrowed_spec;
+  narrowed_spec.view = {"a"};
+  narrowed_spec.endpoint = "/mcp";
+  auto narrowed = relay_.create_session(std::move(narrowed_spec)).value();
+  json::object init{{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()}};
+  ask(narrowed, "initialize", init);
+  relay::SessionSpec whole_spec;
+  whole_spec.view = {"a", "b"};
+  whole_spec.whole_view = true;
+  whole_spec.endpoint = "/mcp";
+  auto aggregate = relay_.create_session(std::move(whole_spec)).value();
+  ask(aggregate, "initialize", init);
+
+  const auto previous = cfg_.servers;
+  config::ServerConfig c = cfg_.servers.front();
+  c.name = "c";
+  cfg_.servers.push_back(c);
+  const auto changes = relay_.reconfigure(previous);
+  EXPECT_EQ(changes.added, (std::vector<std::string>{"c"}));
+  EXPECT_TRUE(changes.removed.empty() && changes.restarted.empty() && changes.relabelled.empty());
+  EXPECT_EQ(made_["c"], 1) << "a shared server starts at once";
+  EXPECT_EQ(made_["a"], 1) << "unchanged servers keep their backend";
+
+  EXPECT_EQ(tool_names(ask(aggregate, "tools/list")),
+            (std::vector<std::string>{"a__echo", "a__drop_table", "b__echo", "b__drop_table",
+                                      "c__echo", "c__drop_table"}));
+  EXPECT_EQ(ask(aggregate, "tools/call", args_named("c__echo")).at("result").at("server"), "c");
+  ASSERT_GE(aggregate->standalone()->size(), 1u);
+  EXPECT_NE(aggregate->standalone()->front()->data.find("notifications/tools/list_changed"),
+            std::string::npos);
+  EXPECT_EQ(tool_names(ask(narrowed, "tools/list")),
+            (std::vector<std::string>{"a__echo", "a__drop_table"}));
+  EXPECT_EQ(narrowed->standalone()->size(), 0u) << "nothing it sees changed";
+  EXPECT_EQ(error_code(ask(narrowed, "tools/call", args_named("c__echo"))), -32602);
+}
+
+TEST_F(RelayTest, AReloadRemovesRestartsAndRelabelsServers) {
+  auto s = session();
+  const auto previous = cfg_.servers;
+  cfg_.servers.erase(cfg_.servers.begin());      // a: removed
+  cfg_.servers.front().args = {"--changed"};      // b: restarted
+  EXPECT_EQ(relay_.reconfigure(previous).removed, (std::vector<std::string>{"a"}));
+  EXPECT_EQ(made_["b"], 2);
+  EXPECT_EQ(error_code(ask(s, "tools/call", args_named("a__echo"))), -32602) << "a is gone";
+  EXPECT_EQ(ask(s, "tools/call", args_named("b__echo")).at("result").at("server"), "b");
+
+  const auto before_labels = cfg_.servers;
+  cfg_.servers.front().options.trust.public_sink = config::Tri::yes;
+  const auto changes = relay_.reconfigure(before_labels);
+  EXPECT_EQ(changes.relabelled, (std::vector<std::string>{"b"}));
+  EXPECT_EQ(made_["b"], 2) << "new labels alone keep the backend";
+  EXPECT_TRUE(relay_.reconfigure(cfg_.servers).relabelled.empty()) << "nothing changed";
 }
 
 TEST(Exchange, OutcomeFollowsTheReplyUnlessAStageSetIt) {

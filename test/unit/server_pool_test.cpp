@@ -101,7 +101,7 @@ class ServerSlotTest : public ::testing::Test {
 };
 
 TEST_F(ServerSlotTest, ConcurrentCallersShareOneFetchOfEveryPage) {
-  upstream::ServerSlot slot(cfg_);
+  upstream::ServerSlot slot(std::make_shared<const config::ServerConfig>(cfg_));
   auto backend = std::make_shared<PagedBackend>(ioc_.get_executor(), true);
   slot.backend = backend;
   EXPECT_EQ(fetch(slot, 3, std::chrono::milliseconds(500)), (std::vector<int>{5, 5, 5}));
@@ -115,7 +115,7 @@ TEST_F(ServerSlotTest, ConcurrentCallersShareOneFetchOfEveryPage) {
 }
 
 TEST_F(ServerSlotTest, AServerWithoutTheCapabilityIsNotAsked) {
-  upstream::ServerSlot slot(cfg_);
+  upstream::ServerSlot slot(std::make_shared<const config::ServerConfig>(cfg_));
   auto backend = std::make_shared<PagedBackend>(ioc_.get_executor(), false);
   slot.backend = backend;
   EXPECT_EQ(fetch(slot, 1, std::chrono::milliseconds(500)), (std::vector<int>{0}));
@@ -123,7 +123,7 @@ TEST_F(ServerSlotTest, AServerWithoutTheCapabilityIsNotAsked) {
 }
 
 TEST_F(ServerSlotTest, ASilentServerGivesNoListAndIsAskedAgainLater) {
-  upstream::ServerSlot slot(cfg_);
+  upstream::ServerSlot slot(std::make_shared<const config::ServerConfig>(cfg_));
   auto backend = std::make_shared<PagedBackend>(ioc_.get_executor(), true);
   backend->silent = true;
   slot.backend = backend;

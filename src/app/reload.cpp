@@ -1,0 +1,204 @@
+#include "app/reload.hpp"
+
+#include "access/authenticator.hpp"
+#include "common/log.hpp"
+#include "downstream/http_server.hpp"
+#include "gate/chain.hpp"
+#include "relay/relay.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace mcpgw::app {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+std::vector<std::string> restart_only_changes(const config::GatewayConfig& live,
+                                              const config::GatewayConfig& next) {
+  std::vector<std::string> out;
+  auto check = [&](bool same, const char* name) {
+    if (!same) {
+      out.emplace_back(name);
+    }
+  };
+  check(live.listen_host == next.listen_host && live.listen_port == next.listen_port, "listen");
+  check(live.metrics == next.metrics, "metrics");
+  check(live.separator == next.separator, "separator");
+  check(live.log_format == next.log_format, "logFormat");
+  check(live.auth == next.auth, "auth");
+  config::AuditConfig audit = next.audit;
+  audit.arguments = live.audit.arguments;  // read for each call: it reloads
+  check(live.audit == audit, "audit");
+  check(live.limits.memory_budget_bytes == next.limits.memory_budget_bytes,
+        "limits.memoryBudgetBytes");
+  check(live.watch == next.watch, "watch");
+  return out;
+}
+
+Reloader::Reloader(config::Config& live, ConfigSource source, relay::Relay& relay,
+                   access::Authenticator& auth, downstream::HttpServer& http,
+                   std::unique_ptr<gate::Gate>& gate, asio::any_io_executor ex)
+    : live_(live), source_(std::move(source)), relay_(relay), auth_(auth), http_(http),
+      gate_(gate), ex_(std::move(ex)) {}
+
+Reloader::~Reloader() = default;
+
+json::object Reloader::refuse(std::string_view why, const std::string& error) {
+  spdlog::error("reload ({}) refused, still serving the configuration it had: {}", why, error);
+  json::object out;
+  out["ok"] = false;
+  out["error"] = error;
+  return out;
+}
+
+bool Reloader::apply_gate(const config::Config& next, std::string& error) {
+  config::Diagnostics diag;
+  if (!next.gateway.security.enabled) {
+    if (gate_) {
+      spdlog::warn("reload: the configuration has no gateway.security: the security gate is "
+                   "off from the next request");
+      relay_.set_gate(nullptr);
+      retired_gates_.push_back(std::move(gate_));
+    }
+    return true;
+  }
+  if (gate_) {
+    if (gate_->reconfigure(next, diag)) {
+      return true;
+    }
+  } else if (auto made = gate::Gate::create(next, ex_, diag)) {
+    gate_ = std::move(made);
+    relay_.set_gate(gate_.get());
+    spdlog::info("reload: security gate on: {}", gate_->filter_names());
+    return true;
+  }
+  error = fmt::format("{}", fmt::join(diag.errors, "\n"));
+  return false;
+}
+
+void Reloader::take_settings(config::GatewayConfig& next) {
+  // Assigned one by one: what needs a restart is never touched (a coroutine may hold a view
+  // of it).
+  auto& g = live_.gateway;
+  g.allowed_hosts = std::move(next.allowed_hosts);
+  g.allowed_origins = std::move(next.allowed_origins);
+  const auto budget = g.limits.memory_budget_bytes;
+  g.limits = next.limits;
+  g.limits.memory_budget_bytes = budget;
+  g.timeouts = next.timeouts;
+  g.security = std::move(next.security);
+  g.health = next.health;
+  g.audit.arguments = next.audit.arguments;
+  g.log_level = std::move(next.log_level);
+  g.access_log = next.access_log;
+  spdlog::set_level(spdlog::level::from_str(g.log_level));
+  log::set_access_log(g.access_log);
+  auth_.set_failure_limit(g.limits.auth_failures_per_min);
+  http_.reconfigured();
+}
+
+json::object Reloader::reload(std::string_view why) {
+  std::string error;
+  auto next = source_(error);
+  if (!next) {
+    return refuse(why, error);
+  }
+  const auto kept = restart_only_changes(live_.gateway, next->gateway);
+  if (!apply_gate(*next, error)) {
+    return refuse(why, error);
+  }
+  take_settings(next->gateway);
+  const std::vector<config::ServerConfig> previous = std::move(live_.servers);
+  live_.servers = std::move(next->servers);
+  const auto changes = relay_.reconfigure(previous);
+
+  json::object out;
+  out["ok"] = true;
+  json::object servers;
+  auto names = [](const std::vector<std::string>& v) { return json::array(v.begin(), v.end()); };
+  servers["added"] = names(changes.added);
+  servers["removed"] = names(changes.removed);
+  servers["restarted"] = names(changes.restarted);
+  servers["relabelled"] = names(changes.relabelled);
+  out["servers"] = std::move(servers);
+  out["needsRestart"] = names(kept);
+  spdlog::info("reload ({}): {} server(s); added [{}], removed [{}], restarted [{}], "
+               "relabelled [{}]",
+               why, live_.servers.size(), fmt::join(changes.added, ", "),
+               fmt::join(changes.removed, ", "), fmt::join(changes.restarted, ", "),
+               fmt::join(changes.relabelled, ", "));
+  if (!kept.empty()) {
+    spdlog::warn("reload ({}): {} changed but need(s) a restart; still serving the running "
+                 "value(s)",
+                 why, fmt::join(kept, ", "));
+  }
+  return out;
+}
+
+bool Reloader::watch(const std::string& path, std::string& error) {
+  const std::filesystem::path file = std::filesystem::absolute(path);
+  const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) {
+    error = fmt::format("gateway.watch: inotify: {}", std::strerror(errno));
+    return false;
+  }
+  const auto dir = file.parent_path().string();
+  if (::inotify_add_watch(fd, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
+    error = fmt::format("gateway.watch: cannot watch {}: {}", dir, std::strerror(errno));
+    ::close(fd);
+    return false;
+  }
+  inotify_ = std::make_unique<asio::posix::stream_descriptor>(ex_, fd);
+  asio::co_spawn(ex_, watch_loop(file.filename().string()), asio::detached);
+  spdlog::info("watching {} for changes (gateway.watch)", file.string());
+  return true;
+}
+
+asio::awaitable<void> Reloader::watch_loop(std::string name) {
+  alignas(inotify_event) char buf[4096];
+  asio::steady_timer settle(ex_);
+  for (;;) {
+    auto [ec, n] = co_await inotify_->async_read_some(asio::buffer(buf),
+                                                      asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec != asio::error::operation_aborted) {
+        spdlog::error("gateway.watch: {}; no longer watching", ec.message());
+      }
+      co_return;
+    }
+    bool ours = false;
+    for (std::size_t at = 0; at + sizeof(inotify_event) <= n;) {
+      const auto* ev = reinterpret_cast<const inotify_event*>(buf + at);
+      ours = ours || (ev->len > 0 && name == ev->name);
+      at += sizeof(inotify_event) + ev->len;
+    }
+    if (!ours) {
+      continue;
+    }
+    // An editor's save may be several events (truncate, write, rename): let them settle.
+    settle.expires_after(std::chrono::milliseconds(100));
+    co_await settle.async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)inotify_->non_blocking(true);
+    boost::system::error_code drain_ec;
+    while (inotify_->read_some(asio::buffer(buf), drain_ec) > 0) {
+    }
+    reload("the file changed");
+  }
+}
+
+}  // namespace mcpgw::app

@@ -1,0 +1,241 @@
+// Hot reload as an operator uses it: the config file is edited and the gateway told (SIGHUP,
+// `mcpgw reload` / POST /admin/reload, or gateway.watch). Open SDK sessions (Streamable HTTP
+// with its GET stream, as Claude Code holds one, and legacy SSE) keep going: they hear
+// list_changed and see added servers' tools; a removed server finishes the call it is
+// running before it stops; a broken file is refused and the gateway serves what it had;
+// limits and security filters apply to the next request.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+
+import {
+  MCPGW_BIN, SLOW, connect, servers, startGateway, waitFor,
+} from './helpers.mjs';
+
+const ADMIN_TOKEN = 'reload-admin-token-0123456789';
+
+function config(mcpServers, gateway = {}) {
+  return { mcpServers, gateway: { timeouts: { drainMs: 5000, ...(gateway.timeouts ?? {}) }, ...gateway } };
+}
+
+/** Writes the gateway's config file as an editor would: a new file renamed over the old. */
+function rewrite(gw, cfg) {
+  const file = path.join(gw.dir, 'mcpgw.json');
+  writeFileSync(`${file}.tmp`, JSON.stringify(cfg, null, 2));
+  renameSync(`${file}.tmp`, file);
+}
+
+async function hangup(gw, mark) {
+  process.kill(gw.pid, 'SIGHUP');
+  await waitFor(() => /reload \(SIGHUP\)/.test(gw.logSince(mark)), { ms: 5000 * SLOW, label: 'the reload log line' });
+  return gw.logSince(mark);
+}
+
+const toolNames = async (client) => (await client.listTools()).tools.map((t) => t.name).sort();
+const echo = async (client, name, message = 'hi') => {
+  const r = await client.callTool({ name, arguments: { message } });
+  const text = r.content?.[0]?.text ?? '';
+  return r.isError ? `error: ${text}` : text.replace(/^Echo: /, '');
+};
+
+/** Stops `gw` and asserts a clean exit (no crash, no sanitizer report). */
+async function stopClean(gw) {
+  const exit = await gw.stop();
+  assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, gw.stderr.slice(-3000));
+  assert.doesNotMatch(gw.stderr, /ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/);
+}
+
+describe('hot reload', () => {
+  test('SIGHUP adds a server: open sessions hear list_changed and use its tools, without re-initializing', async () => {
+    const gw = await startGateway(config({ demo: servers.demo() }));
+    try {
+      const modern = await connect(gw);
+      const legacy = await connect(gw, { mode: 'legacy' });
+      const heard = { modern: 0, legacy: 0 };
+      modern.client.setNotificationHandler(ToolListChangedNotificationSchema, () => { heard.modern += 1; });
+      legacy.client.setNotificationHandler(ToolListChangedNotificationSchema, () => { heard.legacy += 1; });
+      const sessionId = modern.transport.sessionId;
+      assert.ok((await toolNames(modern.client)).every((n) => n.startsWith('demo__')));
+      // Claude Code's way: the GET stream is open before anything changes.
+      await waitFor(() => modern.log.some((r) => r.method === 'GET' && r.status === 200), { label: 'GET stream open' });
+
+      rewrite(gw, config({ demo: servers.demo(), second: servers.demo() }));
+      const log = await hangup(gw, gw.stderr.length);
+      assert.match(log, /reload \(SIGHUP\): 2 server\(s\); added \[second\], removed \[\], restarted \[\]/);
+      await waitFor(() => heard.modern > 0 && heard.legacy > 0, { ms: 5000 * SLOW, label: 'tools/list_changed on both sessions' });
+
+      for (const { client } of [modern, legacy]) {
+        const names = await toolNames(client);
+        assert.ok(names.includes('second__echo') && names.includes('demo__echo'), names.join(' '));
+        assert.equal(await echo(client, 'second__echo', 'from the new server'), 'from the new server');
+        assert.equal(await echo(client, 'demo__echo'), 'hi', 'the old server serves on');
+      }
+      assert.equal(modern.transport.sessionId, sessionId, 'the same session, never re-initialized');
+      assert.equal(modern.log.filter((r) => /"initialize"/.test(r.body ?? '')).length, 1);
+      const health = await gw.waitReady(['demo', 'second']);
+      assert.deepEqual(Object.keys(health.servers).sort(), ['demo', 'second']);
+      await modern.client.close();
+      await legacy.client.close();
+    } finally {
+      await stopClean(gw);
+    }
+  });
+
+  test('a broken file is refused: the old configuration keeps serving, and a later good one applies', async () => {
+    const gw = await startGateway(config({ demo: servers.demo() }));
+    try {
+      const { client } = await connect(gw);
+      const file = path.join(gw.dir, 'mcpgw.json');
+      writeFileSync(file, '{"mcpServers": {"demo": ');
+      let log = await hangup(gw, gw.stderr.length);
+      assert.match(log, /reload \(SIGHUP\) refused, still serving the configuration it had: .*error/);
+      rewrite(gw, config({ demo: servers.demo(), bad: { command: '' } }));
+      log = await hangup(gw, gw.stderr.length);
+      assert.match(log, /refused.*mcpServers\.bad/s, 'a config with an invalid server is refused whole');
+      rewrite(gw, config({ demo: servers.demo() }, {
+        security: { filters: [{ type: 'inspect', rules: [{ name: 'x', pattern: '(', on: 'arguments', action: 'block' }] }] },
+      }));
+      log = await hangup(gw, gw.stderr.length);
+      assert.match(log, /refused.*gateway\.security\.filters\[0\]/s, 'a config with a broken filter is refused whole');
+      assert.equal(await echo(client, 'demo__echo'), 'hi', 'the session still works');
+      assert.deepEqual(Object.keys((await gw.health()).servers), ['demo']);
+
+      rewrite(gw, config({ demo: servers.demo(), second: servers.demo() }));
+      log = await hangup(gw, gw.stderr.length);
+      assert.match(log, /added \[second\]/);
+      await client.close();
+    } finally {
+      await stopClean(gw);
+    }
+  });
+
+  test('a removed server finishes its call in flight, then stops; a changed one restarts; a relabelled one keeps its process', async () => {
+    const start = config({ demo: servers.demo(), slow: servers.demo(), other: servers.demo() });
+    const gw = await startGateway(start);
+    try {
+      const { client } = await connect(gw);
+      const before = await gw.health();
+      const running = client.callTool({ name: 'slow__sleep', arguments: { ms: 1500 } });
+      await waitFor(async () => (await gw.health()).servers.slow.inFlight > 0, { label: 'the sleep is in flight' });
+
+      const next = config({
+        demo: servers.demo(),
+        other: { ...servers.demo(), env: { CHANGED: '1' } },
+      }, { servers: { demo: { trust: { public_sink: false } } } });
+      rewrite(gw, next);
+      const log = await hangup(gw, gw.stderr.length);
+      assert.match(log, /added \[\], removed \[slow\], restarted \[other\], relabelled \[demo\]/);
+      const r = await running;
+      assert.ok(!r.isError, `the call in flight completes: ${JSON.stringify(r)}`);
+      assert.match(r.content[0].text, /slept|1500/);
+
+      const names = await toolNames(client);
+      assert.ok(!names.some((n) => n.startsWith('slow__')), names.join(' '));
+      const gone = await client.callTool({ name: 'slow__echo', arguments: { message: 'x' } }).catch((e) => e);
+      assert.match(String(gone.message ?? JSON.stringify(gone)), /slow__echo|not found|Unknown tool/i);
+
+      const after = await gw.waitReady(['demo', 'other']);
+      assert.equal(after.servers.demo.pid, before.servers.demo.pid, 'relabelled: the same process');
+      assert.notEqual(after.servers.other.pid, before.servers.other.pid, 'changed: a new process');
+      assert.equal(after.servers.slow, undefined);
+      await waitFor(() => {
+        try { process.kill(before.servers.slow.pid, 0); return false; } catch { return true; }
+      }, { ms: 10000 * SLOW, label: 'the removed server\'s process exits' });
+      assert.equal(await echo(client, 'other__echo'), 'hi');
+      await client.close();
+    } finally {
+      await stopClean(gw);
+    }
+  });
+
+  test('limits and security filters apply to the next request of an open session', async () => {
+    const gw = await startGateway(config({ demo: servers.demo() }));
+    try {
+      const { client } = await connect(gw);
+      assert.equal(await echo(client, 'demo__echo', 'bluebird'), 'bluebird');
+      const rule = (word) => ({
+        security: { filters: [{ type: 'inspect', rules: [{ name: 'codename', pattern: `(?i)\\b${word}\\b`, on: 'arguments', action: 'block' }] }] },
+      });
+      rewrite(gw, config({ demo: servers.demo() }, rule('bluebird')));
+      await hangup(gw, gw.stderr.length);
+      const blocked = await client.callTool({ name: 'demo__echo', arguments: { message: 'bluebird' } }).catch((e) => e);
+      assert.match(String(blocked.message), /-32003: mcpgw security: .*codename/);
+
+      rewrite(gw, config({ demo: servers.demo() }, rule('redwing')));
+      await hangup(gw, gw.stderr.length);
+      assert.equal(await echo(client, 'demo__echo', 'bluebird'), 'bluebird', 'the old rule is gone');
+      const now = await client.callTool({ name: 'demo__echo', arguments: { message: 'redwing' } }).catch((e) => e);
+      assert.match(String(now.message), /-32003: .*codename/, 'the new rule holds');
+
+      rewrite(gw, config({ demo: servers.demo() }, { limits: { maxBodyBytes: 2048 } }));
+      const log = await hangup(gw, gw.stderr.length);
+      assert.match(log, /security gate is off/, 'dropping gateway.security is said out loud');
+      const big = await client.callTool({ name: 'demo__echo', arguments: { message: 'x'.repeat(4096) } }).catch((e) => e);
+      assert.match(String(big.message), /413|too large|maxBodyBytes/i);
+      assert.equal(await echo(client, 'demo__echo', 'redwing'), 'redwing');
+      await client.close();
+    } finally {
+      await stopClean(gw);
+    }
+  });
+
+  test('mcpgw reload over the admin API: the token is required, changes and restart-only settings are reported', async () => {
+    const gw = await startGateway(config({ demo: servers.demo() }), { env: { MCPGW_ADMIN_TOKEN: ADMIN_TOKEN } });
+    try {
+      const url = `${gw.base}/admin/reload`;
+      assert.equal((await fetch(url, { method: 'POST' })).status, 401);
+      assert.equal((await fetch(url, { method: 'POST', headers: { Authorization: 'Bearer wrong' } })).status, 401);
+      assert.equal((await fetch(url, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).status, 405);
+
+      rewrite(gw, config({ demo: servers.demo(), second: servers.demo() }, { separator: '--' }));
+      const run = promisify(execFile);
+      const env = { ...process.env, MCPGW_ADMIN_TOKEN: ADMIN_TOKEN };
+      const { stdout } = await run(MCPGW_BIN, ['reload', '--url', gw.base], { env });
+      assert.match(stdout, /^reloaded$/m);
+      assert.match(stdout, /added: \["second"\]/);
+      assert.match(stdout, /needs a restart \(still the running value\): \["separator"\]/);
+      assert.match(gw.stderr, /separator changed but need\(s\) a restart/);
+      await gw.waitReady(['demo', 'second']);
+      const { client } = await connect(gw);
+      assert.ok((await toolNames(client)).includes('second__echo'), 'the running separator is kept');
+      await client.close();
+
+      writeFileSync(path.join(gw.dir, 'mcpgw.json'), 'not json');
+      const bad = await fetch(url, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+      assert.equal(bad.status, 422);
+      const body = await bad.json();
+      assert.equal(body.ok, false);
+      assert.match(body.error, /error/);
+      const refused = await run(MCPGW_BIN, ['reload', '--url', gw.base], { env }).catch((e) => e);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /reload refused, the gateway keeps its configuration/);
+    } finally {
+      await stopClean(gw);
+    }
+  });
+
+  test('gateway.watch: saving the file reloads it', async () => {
+    const gw = await startGateway(config({ demo: servers.demo() }, { watch: true }));
+    try {
+      assert.match(gw.stderr, /watching .*mcpgw\.json for changes/);
+      const { client } = await connect(gw);
+      const mark = gw.stderr.length;
+      rewrite(gw, config({ demo: servers.demo(), second: servers.demo() }, { watch: true }));
+      await waitFor(() => /reload \(the file changed\).*added \[second\]/.test(gw.logSince(mark)),
+        { ms: 5000 * SLOW, label: 'the watched file reloads' });
+      await waitFor(async () => (await toolNames(client)).includes('second__echo'), { ms: 10000 * SLOW, label: 'the new tools' });
+      // An editor that writes in place (no rename) is seen too.
+      const mark2 = gw.stderr.length;
+      writeFileSync(path.join(gw.dir, 'mcpgw.json'), JSON.stringify(config({ demo: servers.demo() }, { watch: true })));
+      await waitFor(() => /reload \(the file changed\).*removed \[second\]/.test(gw.logSince(mark2)),
+        { ms: 5000 * SLOW, label: 'the in-place write reloads' });
+      await client.close();
+    } finally {
+      await stopClean(gw);
+    }
+  });
+});
