@@ -7,6 +7,7 @@
 //   node bench/bench.mjs [--peers] [--duration S] [--conns 1,16,64] [--sessions 1000,10000]
 //                        [--rounds N] [--out FILE] [--only mcpgw,mcpgw-gate,...]
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,8 +36,23 @@ const SCRIPT = path.join(here, 'mcp_call.lua');
 const NODE = process.execPath;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpgw-bench-'));
 
-function mcpgwConfig({ upstreamPort = 0, audit, gate } = {}) {
-  const file = path.join(tmp, `mcpgw${upstreamPort ? '-remote' : ''}${audit === false ? '-noaudit' : ''}${gate ? `-gate-${gate}` : ''}.json`);
+/** Where traced targets send their spans: a sink in this process that accepts every batch. */
+let otlpSink = null;
+async function startOtlpSink() {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => { otlpSink.batches += 1; res.writeHead(200, { 'content-type': 'application/json' }); res.end('{}'); });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  otlpSink = { server, batches: 0, url: `http://127.0.0.1:${server.address().port}/v1/traces` };
+}
+
+function mcpgwConfig({ upstreamPort = 0, audit, gate, traced, bare } = {}) {
+  const file = path.join(tmp, `mcpgw${upstreamPort ? '-remote' : ''}${audit === false ? '-noaudit' : ''}${gate ? `-gate-${gate}` : ''}${traced ? '-traced' : ''}${bare ? '-bare' : ''}.json`);
+  // Traced: spans of 1% of the calls (a production setting) exported to the sink. Bare: no
+  // metrics either (nothing counted), the baseline of what observability costs.
+  const tracing = traced ? { tracing: { endpoint: otlpSink.url, sampleRatio: 0.01 } } : {};
+  const metrics = bare ? { metrics: { enabled: false } } : {};
   // The security gate's default chain (fence → pin → inspect → taint) on every call. "trusted":
   // the demo server is labelled all false (the filters run, nothing is fenced); "public": it is
   // a public source, so every result is also scanned for injection and fenced.
@@ -47,7 +63,7 @@ function mcpgwConfig({ upstreamPort = 0, audit, gate } = {}) {
   const demo = upstreamPort ? { type: 'http', url: `http://127.0.0.1:${upstreamPort}/mcp/demo` } : { command: DEMO };
   writeFileSync(file, JSON.stringify({
     mcpServers: { demo },
-    gateway: { logLevel: 'warn', limits: { maxSessions: 20000, maxSessionsPerClient: 20000, maxConnectionsPerClient: 20000 }, ...(audit === false ? { audit: { enabled: false } } : {}), ...security },
+    gateway: { logLevel: 'warn', limits: { maxSessions: 20000, maxSessionsPerClient: 20000, maxConnectionsPerClient: 20000 }, ...(audit === false ? { audit: { enabled: false } } : {}), ...security, ...tracing, ...metrics },
   }));
   return file;
 }
@@ -61,6 +77,12 @@ function targets() {
     // 2026-07-28: stateless requests (the envelope in _meta, the mirrored headers, no session).
     { name: 'mcpgw-modern', path: '/mcp/demo', tool: 'echo', noSession: true, modern: true,
       cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`]] },
+    // Observability's cost: no metrics and no tracing ("bare"), against metrics (on by default)
+    // and tracing sampled at 1%, exported to a sink ("traced").
+    { name: 'mcpgw-bare', path: '/mcp/demo', tool: 'echo',
+      cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig({ bare: true }), '--listen', `127.0.0.1:${p}`]] },
+    { name: 'mcpgw-traced', path: '/mcp/demo', tool: 'echo',
+      cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig({ traced: true }), '--listen', `127.0.0.1:${p}`]] },
     { name: 'mcpgw-aggregate', path: '/mcp', tool: 'demo__echo', cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig(), '--listen', `127.0.0.1:${p}`]] },
     // Every request authenticated with an API key (SHA-256, store check, rate bucket); the
     // audit trail on (its default with keys), then off.
@@ -150,6 +172,7 @@ const median = (xs) => {
 };
 
 async function main() {
+  await startOtlpSink();
   const all = targets().filter((t) => !only.length || only.includes(t.name));
   const results = new Map(all.map((t) => [t.name, []]));
   for (let round = 0; round < rounds; round += 1) {
@@ -199,6 +222,7 @@ async function main() {
     memory_gb: Math.round(os.totalmem() / 2 ** 30) }, duration_s: duration, rounds, summary, sessions };
   writeFileSync(outFile, JSON.stringify(report, null, 2));
   console.log(render(report));
+  otlpSink.server.close();
 }
 
 function render(report) {
@@ -219,6 +243,17 @@ function render(report) {
   lines.push('|---|---|---|');
   for (const t of report.summary) {
     lines.push(`| ${t.name} | ${(t.idle_rss_kb / 1024).toFixed(1)} MB | ${(t.idle_tree_rss_kb / 1024).toFixed(1)} MB |`);
+  }
+  const bare = report.summary.find((t) => t.name === 'mcpgw-bare');
+  const traced = report.summary.find((t) => t.name === 'mcpgw-traced');
+  if (bare && traced) {
+    lines.push('');
+    lines.push('| conns | no metrics, no tracing calls/s | metrics + tracing at 1% calls/s | cost |');
+    lines.push('|---|---|---|---|');
+    bare.runs.forEach((r, i) => {
+      const t = traced.runs[i].rps;
+      lines.push(`| ${r.conns} | ${Math.round(r.rps)} | ${Math.round(t)} | ${((1 - t / r.rps) * 100).toFixed(1)}% |`);
+    });
   }
   const mine = report.summary.find((t) => t.name === 'mcpgw');
   const peerRows = report.summary.filter((t) => t.peer);

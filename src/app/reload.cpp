@@ -28,6 +28,26 @@ namespace mcpgw::app {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
+namespace {
+
+/// Whether the inotify events in `buf` (`n` bytes) name the file `name`. (Not in a coroutine:
+/// an inotify_event ends in a flexible array, which a coroutine frame cannot hold.)
+bool names_file(const char* buf, std::size_t n, std::string_view name) {
+  for (std::size_t at = 0; at + sizeof(inotify_event) <= n;) {
+    inotify_event ev{};
+    std::memcpy(&ev, buf + at, sizeof ev);  // `buf` need not be aligned
+    const char* file = buf + at + sizeof ev;
+    if (ev.len > 0 && at + sizeof ev + ev.len <= n &&
+        name == std::string_view(file, ::strnlen(file, ev.len))) {
+      return true;
+    }
+    at += sizeof ev + ev.len;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<std::string> restart_only_changes(const config::GatewayConfig& live,
                                               const config::GatewayConfig& next) {
   std::vector<std::string> out;
@@ -38,6 +58,7 @@ std::vector<std::string> restart_only_changes(const config::GatewayConfig& live,
   };
   check(live.listen_host == next.listen_host && live.listen_port == next.listen_port, "listen");
   check(live.metrics == next.metrics, "metrics");
+  check(live.tracing == next.tracing, "tracing");
   check(live.separator == next.separator, "separator");
   check(live.log_format == next.log_format, "logFormat");
   check(live.auth == next.auth, "auth");
@@ -52,9 +73,10 @@ std::vector<std::string> restart_only_changes(const config::GatewayConfig& live,
 
 Reloader::Reloader(config::Config& live, ConfigSource source, relay::Relay& relay,
                    access::Authenticator& auth, downstream::HttpServer& http,
-                   std::unique_ptr<gate::Gate>& gate, asio::any_io_executor ex)
+                   std::unique_ptr<gate::Gate>& gate, const bool& stopping,
+                   asio::any_io_executor ex)
     : live_(live), source_(std::move(source)), relay_(relay), auth_(auth), http_(http),
-      gate_(gate), ex_(std::move(ex)) {}
+      gate_(gate), stopping_(stopping), ex_(std::move(ex)) {}
 
 Reloader::~Reloader() = default;
 
@@ -113,6 +135,9 @@ void Reloader::take_settings(config::GatewayConfig& next) {
 }
 
 json::object Reloader::reload(std::string_view why) {
+  if (stopping_) {
+    return refuse(why, "the gateway is shutting down");
+  }
   std::string error;
   auto next = source_(error);
   if (!next) {
@@ -170,7 +195,7 @@ bool Reloader::watch(const std::string& path, std::string& error) {
 }
 
 asio::awaitable<void> Reloader::watch_loop(std::string name) {
-  alignas(inotify_event) char buf[4096];
+  char buf[4096];  // (a coroutine frame's locals may not get their alignas: read by memcpy)
   asio::steady_timer settle(ex_);
   for (;;) {
     auto [ec, n] = co_await inotify_->async_read_some(asio::buffer(buf),
@@ -181,13 +206,7 @@ asio::awaitable<void> Reloader::watch_loop(std::string name) {
       }
       co_return;
     }
-    bool ours = false;
-    for (std::size_t at = 0; at + sizeof(inotify_event) <= n;) {
-      const auto* ev = reinterpret_cast<const inotify_event*>(buf + at);
-      ours = ours || (ev->len > 0 && name == ev->name);
-      at += sizeof(inotify_event) + ev->len;
-    }
-    if (!ours) {
+    if (!names_file(buf, n, name)) {
       continue;
     }
     // An editor's save may be several events (truncate, write, rename): let them settle.

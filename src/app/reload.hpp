@@ -6,7 +6,7 @@
 // limits, timeouts, allowed hosts and origins, health probing, the security gate's filters
 // and settings, the log level and access lines take effect. Settings that need a restart keep
 // their running values, each named in a warning: the listeners, the name separator, the log
-// format, authentication (mode, key store, JWT; keys themselves are read live from the
+// format, tracing, authentication (mode, key store, JWT; keys themselves are read live from the
 // store), the audit trail's store, limits.memoryBudgetBytes and gateway.watch.
 #include "config/config.hpp"
 
@@ -43,9 +43,11 @@ class Reloader {
  public:
   /// `live`: the configuration everything serves from, changed in place. `gate`: the security
   /// gate (null when off); a reload may make or drop it.
+  /// `stopping`: set once the gateway drains (a reload is refused from then on).
   Reloader(config::Config& live, ConfigSource source, relay::Relay& relay,
            access::Authenticator& auth, downstream::HttpServer& http,
-           std::unique_ptr<gate::Gate>& gate, boost::asio::any_io_executor ex);
+           std::unique_ptr<gate::Gate>& gate, const bool& stopping,
+           boost::asio::any_io_executor ex);
   ~Reloader();
 
   /// Reads and applies the configuration; `why` (SIGHUP, admin API, file changed) is logged.
@@ -72,6 +74,7 @@ class Reloader {
   access::Authenticator& auth_;
   downstream::HttpServer& http_;
   std::unique_ptr<gate::Gate>& gate_;
+  const bool& stopping_;
   /// Gates a reload replaced or turned off: sessions' calls in flight may still be in them.
   std::vector<std::unique_ptr<gate::Gate>> retired_gates_;
   boost::asio::any_io_executor ex_;

@@ -9,6 +9,7 @@
 #include "relay/relay.hpp"
 #include "downstream/http_server.hpp"
 #include "upstream/keeper.hpp"
+#include "upstream/otlp_exporter.hpp"
 #include "upstream/process.hpp"
 #include "upstream/server_pool.hpp"
 
@@ -142,12 +143,14 @@ bool create_gate(const config::Config& cfg, asio::any_io_executor ex,
   return true;
 }
 
-/// Waits for SIGINT or SIGTERM on `signals`: the first drains `http` (up to `drain`) and then
-/// stops the loop; a second one stops the loop at once.
+/// Waits for SIGINT or SIGTERM on `signals`: the first drains `http` (up to `drain`), sends
+/// the spans still queued (`exporter`, when tracing is on) and then stops the loop; a second
+/// one stops the loop at once.
 void arm_stop(asio::signal_set& signals, asio::io_context& ioc, downstream::HttpServer& http,
-              std::chrono::milliseconds drain, bool& stopping) {
-  signals.async_wait([&signals, &ioc, &http, drain, &stopping](const boost::system::error_code& ec,
-                                                               int sig) {
+              std::chrono::milliseconds drain, bool& stopping,
+              std::shared_ptr<upstream::OtlpExporter> exporter) {
+  signals.async_wait([&signals, &ioc, &http, drain, &stopping,
+                      exporter](const boost::system::error_code& ec, int sig) {
     if (ec) {
       return;
     }
@@ -158,12 +161,15 @@ void arm_stop(asio::signal_set& signals, asio::io_context& ioc, downstream::Http
     }
     stopping = true;
     spdlog::info("signal {}: draining (up to {} ms)", sig, drain.count());
-    asio::co_spawn(ioc, [&ioc, &http, drain]() -> asio::awaitable<void> {
+    asio::co_spawn(ioc, [&ioc, &http, drain, exporter]() -> asio::awaitable<void> {
       co_await http.shutdown(drain);
+      if (exporter) {
+        co_await exporter->stop(Clock::now() + std::chrono::seconds(2));
+      }
       spdlog::info("stopped");
       ioc.stop();
     }, asio::detached);
-    arm_stop(signals, ioc, http, drain, stopping);
+    arm_stop(signals, ioc, http, drain, stopping, exporter);
   });
 }
 
@@ -177,6 +183,25 @@ void arm_hangup(asio::signal_set& hangup, Reloader& reloader) {
     reloader.reload("SIGHUP");
     arm_hangup(hangup, reloader);
   });
+}
+
+/// Starts exporting spans when gateway.tracing names an endpoint. False (with a critical log
+/// line) if it cannot.
+bool start_tracing(const config::GatewayConfig& g, asio::any_io_executor ex,
+                   std::shared_ptr<upstream::OtlpExporter>& exporter) {
+  if (g.tracing.endpoint.empty()) {
+    return true;
+  }
+  std::string error;
+  exporter = upstream::OtlpExporter::create(ex, g.tracing, g.timeouts.connect, error);
+  if (!exporter) {
+    spdlog::critical("{}", error);
+    return false;
+  }
+  exporter->start();
+  spdlog::info("tracing: spans to {} (sampleRatio {})",
+               upstream::display_url(g.tracing.endpoint), g.tracing.sample_ratio);
+  return true;
 }
 
 /// At the end of `serve`: ends what servers left behind and writes the audit trail's last rows.
@@ -360,10 +385,16 @@ int serve(config::Config cfg, const std::string& path, ConfigSource source) {
     spdlog::critical("gateway.metrics.listen: {}", error);
     return 1;
   }
-  Reloader reloader(cfg, std::move(source), relay, auth, http, gate, ioc.get_executor());
+  bool stopping = false;
+  Reloader reloader(cfg, std::move(source), relay, auth, http, gate, stopping,
+                    ioc.get_executor());
   http.set_reload([&reloader](std::string_view why) { return reloader.reload(why); });
   if (cfg.gateway.watch && !reloader.watch(path, error)) {
     spdlog::critical("{}", error);
+    return 1;
+  }
+  std::shared_ptr<upstream::OtlpExporter> exporter;
+  if (!start_tracing(cfg.gateway, ioc.get_executor(), exporter)) {
     return 1;
   }
   relay.start();
@@ -376,8 +407,7 @@ int serve(config::Config cfg, const std::string& path, ConfigSource source) {
   spdlog::debug("allocator: {}", memory::allocator_name());
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
-  bool stopping = false;
-  arm_stop(signals, ioc, http, cfg.gateway.timeouts.drain, stopping);
+  arm_stop(signals, ioc, http, cfg.gateway.timeouts.drain, stopping, exporter);
   asio::signal_set hangup(ioc, SIGHUP);
   arm_hangup(hangup, reloader);
   run_loop(ioc);

@@ -205,6 +205,21 @@ struct MetricsConfig {
   bool operator==(const MetricsConfig&) const = default;
 };
 
+/// `gateway.tracing`: OpenTelemetry spans, exported as OTLP/HTTP JSON.
+struct TracingConfig {
+  std::string endpoint;            ///< the collector's traces URL (…/v1/traces); empty: off
+  double sample_ratio = 1.0;       ///< `sampleRatio`: of requests that come without a sampled
+                                   ///< parent (a parent's decision is followed)
+  std::map<std::string, std::string> headers;  ///< sent with each export (an API key: ${VAR})
+  std::size_t queue = 2048;        ///< spans waiting for export; more are dropped (counted)
+  std::size_t batch = 512;         ///< spans per export request
+  Millis flush{1000};              ///< `flushMs`: the longest a span waits for its export
+  std::string service_name = "mcpgw";  ///< `serviceName`: the resource's service.name
+  std::string tls_ca_file;
+  bool tls_insecure = false;
+  bool operator==(const TracingConfig&) const = default;
+};
+
 struct GatewayConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
@@ -218,6 +233,7 @@ struct GatewayConfig {
   SecurityConfig security;
   HealthConfig health;
   MetricsConfig metrics;
+  TracingConfig tracing;
   std::string log_level = "info";
   std::string log_format = "text";  ///< `logFormat`: "text" or "json"
   bool access_log = true;           ///< `accessLog`: one line per exchange, at info

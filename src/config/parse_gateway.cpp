@@ -252,6 +252,37 @@ void parse_audit(const json::object& obj, const std::string& base_dir, Diagnosti
   l.boolean("arguments", out.arguments);
 }
 
+/// `gateway.tracing`.
+void parse_tracing(const json::object& obj, const std::string& base_dir, Diagnostics& diag,
+                   const EnvLookup& env, TracingConfig& t) {
+  ObjectReader r(obj, "gateway.tracing", diag);
+  r.str("endpoint", t.endpoint);
+  expand(t.endpoint, r.path("endpoint"), env, diag);
+  if (!t.endpoint.empty() && t.endpoint.rfind("http://", 0) != 0 &&
+      t.endpoint.rfind("https://", 0) != 0) {
+    diag.error(r.path("endpoint"), fmt::format("expected an http:// or https:// URL (the "
+                                               "collector's …/v1/traces), got \"{}\"",
+                                               t.endpoint));
+  }
+  if (const auto* v = r.get("sampleRatio")) {
+    if (!v->is_number() || v->to_number<double>() < 0 || v->to_number<double>() > 1) {
+      diag.error(r.path("sampleRatio"), "expected a number from 0 to 1");
+    } else {
+      t.sample_ratio = v->to_number<double>();
+    }
+  }
+  r.string_map("headers", t.headers);
+  for (auto& [k, v] : t.headers) {
+    expand(v, join_path(r.path("headers"), k), env, diag);
+  }
+  r.positive("queue", t.queue, 1'000'000);
+  r.positive("batch", t.batch, 100'000);
+  r.millis("flushMs", t.flush);
+  r.str("serviceName", t.service_name);
+  parse_tls(r, base_dir, diag, t.tls_ca_file, t.tls_insecure);
+  r.finish();
+}
+
 }  // namespace
 
 void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnostics& diag,
@@ -310,6 +341,9 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
     if (!at.empty() && !parse_listen(at, g.metrics.listen_host, g.metrics.listen_port)) {
       diag.error("gateway.metrics.listen", fmt::format("expected HOST:PORT, got \"{}\"", at));
     }
+  }
+  if (const auto* o = as_object(r.get("tracing"), "gateway.tracing", diag)) {
+    parse_tracing(*o, base_dir, diag, env, g.tracing);
   }
   if (const auto* servers = as_object(r.get("servers"), "gateway.servers", diag)) {
     for (const auto& kv : *servers) {

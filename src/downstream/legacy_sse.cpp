@@ -105,7 +105,7 @@ asio::awaitable<bool> HttpServer::Impl::legacy_post(Conn& c, Request& req, const
             msg.at("id"), rpc_code::kMethodNotFound, "Method not found: server/discover")));
         continue;
       }
-      asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), s->standalone(), c.request_id),
+      asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), s->standalone(), c.request_id, c.traceparent),
                      asio::detached);
     } else if (kind == jsonrpc::Kind::notification) {
       relay_.handle_notification(s, std::move(msg));

@@ -217,6 +217,7 @@ asio::awaitable<bool> HttpServer::Impl::modern_post(Conn& c, Request& req, json:
     intake.mirrored = true;
     intake.param_headers = std::move(h.params);
     intake.request_id = c.request_id;
+    intake.traceparent = c.traceparent;
     asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, id, std::move(intake)),
                    asio::detached);
   }

@@ -11,6 +11,9 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
     co_return co_await write(c, res);
   }
   c.request_id = request_id_of(req);
+  if (trace::Tracer::instance().on()) {
+    c.traceparent.assign(req["traceparent"]);
+  }
   if (auto refusal = check_request(req)) {
     co_return co_await write(c, *refusal);
   }

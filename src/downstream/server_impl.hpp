@@ -85,6 +85,7 @@ class HttpServer::Impl {
     access::KeyMemo key_memo;        ///< the last API key it sent, and its digest
     bool metrics_only = false;       ///< accepted on gateway.metrics.listen
     std::string request_id;          ///< the request being handled (X-Request-Id)
+    std::string traceparent;         ///< …its traceparent header (read with tracing on)
   };
 
   /// The request's X-Request-Id if it sent a well-formed one (1 to 64 of A-Z a-z 0-9 . _ : -),

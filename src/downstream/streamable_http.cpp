@@ -139,7 +139,7 @@ asio::awaitable<bool> HttpServer::Impl::streamable_post(Conn& c, Request& req,
     co_return k;
   }
   auto out = s->new_request_stream(accepts.sse);
-  asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, c.request_id),
+  asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, c.request_id, c.traceparent),
                  asio::detached);
   co_return co_await reply(c, req, s, out, accepts, version, false);
 }
@@ -169,7 +169,7 @@ asio::awaitable<bool> HttpServer::Impl::streamable_initialize(Conn& c, Request& 
     }
   }
   auto out = s->new_request_stream(accepts.sse);
-  asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, c.request_id),
+  asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, c.request_id, c.traceparent),
                  asio::detached);
   co_return co_await reply(c, req, s, out, accepts, version, true);
 }
@@ -207,7 +207,7 @@ asio::awaitable<bool> HttpServer::Impl::streamable_batch(Conn& c, Request& req, 
     } else {
       auto out = s->new_request_stream(false);
       streams.push_back(out);
-      asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, c.request_id),
+      asio::co_spawn(ioc_, relay_.handle_request(s, std::move(msg), out, c.request_id, c.traceparent),
                      asio::detached);
     }
   }

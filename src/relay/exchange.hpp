@@ -4,6 +4,7 @@
 // gate) and the method handlers all work on it; nothing recovers a fact from the reply's text.
 #include "access/audit.hpp"
 #include "common/clock.hpp"
+#include "common/trace.hpp"
 #include "relay/session.hpp"
 
 #include <optional>
@@ -19,6 +20,7 @@ struct BackendSlot;
 /// stateless (2026-07-28) request what its headers said.
 struct StatelessIntake {
   std::string request_id;  ///< X-Request-Id: the client's, else the gateway's (access lines)
+  std::string traceparent;  ///< the HTTP request's traceparent header, if any (tracing)
   bool mirrored = false;   ///< it came with the revision's mirrored headers (checked)
   bool continues = false;  ///< a retry of a round its server asked for (passed_rounds.cpp)
   std::string continues_at;  ///< …and the server that asked (the retry must reach it)
@@ -75,6 +77,12 @@ struct Exchange {
   std::string decisions;   ///< what the security gate decided ("taint: approve: …; fence: …")
   Clock::time_point started;
   std::optional<access::AuditRecord> audit;  ///< the row, opened by the audit stage
+
+  // Tracing (trace_stage.cpp), when gateway.tracing is on.
+  trace::Context trace;                       ///< this exchange's span
+  std::optional<trace::SpanId> trace_parent;  ///< the client's span, when it named one
+  bool trace_propagate = false;  ///< sampled, or a parent came: servers get the context
+  std::int64_t trace_start_ns = 0;
 
   /// What the client can answer: a stateless request's own declaration, else its session's.
   const json::object& client_capabilities() const noexcept {

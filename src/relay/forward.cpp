@@ -34,22 +34,23 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
   json::object req = std::move(ex.request);
   const auto token = gateway_progress_token(ex, req);
   // A server of the stateless revision may ask for input: its retries repeat the request.
-  std::optional<json::object> original;
-  if (backend->info().protocol_version == mcp::kModernVersion) {
-    put_modern_envelope(ex, req);
-    original = req;
-  }
+  const bool modern = backend->info().protocol_version == mcp::kModernVersion;
   std::vector<std::pair<std::string, std::string>> headers;
-  if (original) {
-    // Named local, not a temporary, in the co_await (g++ 12 coroutine temporaries).
-    const bool modern = true;
+  if (modern) {
+    put_modern_envelope(ex, req);
     headers = co_await param_headers(ex, req, modern);
+  }
+  auto span = trace_upstream(ex, req, headers);
+  std::optional<json::object> original;
+  if (modern) {
+    original = req;
   }
   auto inflight = track(ex);
   const auto started = Clock::now();
   auto call = backend->send_request(std::move(req), headers);
   inflight->call = call;
   const bool answered = co_await call->done.wait_until(deadline);
+  end_upstream(std::move(span), *call, answered);
   spdlog::debug(
       "session {}: {} → {}: {} in {} µs", ex.session->id, ex.method, slot.cfg->name,
       !answered                                             ? "timeout"

@@ -101,11 +101,16 @@ void Relay::complete(Exchange& ex, std::size_t bytes_out) {
   // One clock read for the three of them.
   const auto elapsed =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ex.started);
-  observe(ex, elapsed);
+  if (cfg_.gateway.metrics.enabled) {
+    observe(ex, elapsed);
+  }
   if (log::access_enabled()) {
     log_access(ex, bytes_out, elapsed);
   }
   close_audit(ex, bytes_out, elapsed);
+  if (ex.trace.sampled) {
+    end_trace(ex);
+  }
 }
 
 }  // namespace mcpgw::relay

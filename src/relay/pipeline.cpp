@@ -168,6 +168,7 @@ asio::awaitable<json::object> Relay::call(SessionPtr session, json::object reque
 
 asio::awaitable<void> Relay::run_guarded(Exchange& ex) {
   ex.session->touch();
+  start_trace(ex);
   try {
     co_await run(ex);
   } catch (const std::exception& e) {

@@ -139,10 +139,10 @@ asio::awaitable<void> Relay::stop() {
 }
 
 asio::awaitable<void> Relay::reap_idle() {
-  const auto idle = cfg_.gateway.timeouts.session_idle;
-  const auto period = std::min<Clock::duration>(idle / 4, std::chrono::seconds(30));
   asio::steady_timer timer(ex_);
   while (!stopping_) {
+    const auto idle = cfg_.gateway.timeouts.session_idle;  // read anew: a reload may change it
+    const auto period = std::min<Clock::duration>(idle / 4, std::chrono::seconds(30));
     timer.expires_after(std::max<Clock::duration>(period, std::chrono::milliseconds(50)));
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     const auto now = Clock::now();

@@ -118,12 +118,13 @@ class Relay {
     return handle_request(std::move(session), std::move(request), std::move(out), nullptr,
                           StatelessIntake{});
   }
-  /// …that came with this HTTP request id.
+  /// …that came with this HTTP request id (and W3C traceparent header, if any).
   asio::awaitable<void> handle_request(SessionPtr session, json::object request,
                                        std::shared_ptr<EventStream> out,
-                                       std::string request_id) {
+                                       std::string request_id, std::string traceparent) {
     StatelessIntake intake;
     intake.request_id = std::move(request_id);
+    intake.traceparent = std::move(traceparent);
     return handle_request(std::move(session), std::move(request), std::move(out), nullptr,
                           std::move(intake));
   }
@@ -233,6 +234,17 @@ class Relay {
   /// The exchange's access line (common/log), when access lines are on.
   static void log_access(const Exchange& ex, std::size_t bytes_out,
                          std::chrono::microseconds elapsed);
+  // Tracing (trace_stage.cpp): the exchange's span starts with it (its parent from
+  // params._meta.traceparent or the traceparent header) and is recorded as it completes.
+  static void start_trace(Exchange& ex);
+  static void end_trace(const Exchange& ex);
+  /// A call to a server: the context it carries (`_meta.traceparent`, and a traceparent
+  /// header for HTTP servers), and its client span while sampled.
+  static std::optional<trace::Span> trace_upstream(const Exchange& ex, json::object& req,
+                                                   std::vector<std::pair<std::string,
+                                                                         std::string>>& headers);
+  static void end_upstream(std::optional<trace::Span> span, const upstream::Call& call,
+                           bool answered);
   /// The method as a metric label: one the gateway knows, else "other".
   static std::string_view method_label(std::string_view method);
   // The security gate, when on: its request side (which may deny, or hold the call for an

@@ -123,15 +123,16 @@ void StreamableHttpBackend::request_headers(http::fields& h, const json::object*
       for (auto& [name, value] : mcp::mirrored_headers(*message)) {
         h.set(name, value);
       }
-      // What only the tool's schema says (Mcp-Param-*), given with the call.
-      if (const Call* call = pending_call(*message)) {
-        for (const auto& [name, value] : call->headers) {
-          h.set(name, value);
-        }
-      }
     }
   } else if (!initialize && !info_.protocol_version.empty()) {
     h.set("MCP-Protocol-Version", info_.protocol_version);
+  }
+  // What was given with the call: what only the tool's schema says (Mcp-Param-*, 2026-07-28),
+  // the trace context (traceparent).
+  if (const Call* call = message != nullptr ? pending_call(*message) : nullptr) {
+    for (const auto& [name, value] : call->headers) {
+      h.set(name, value);
+    }
   }
 }
 

@@ -6,15 +6,17 @@
 // limits and security filters apply to the next request.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { renameSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 
 import {
-  MCPGW_BIN, SLOW, connect, servers, startGateway, waitFor,
+  MCPGW_BIN, ROOT, SLOW, connect, servers, sleep, startGateway, waitFor,
 } from './helpers.mjs';
+import { startFakeAnthropic } from './fixtures/fake_anthropic.mjs';
+import { claudeEnv, useTempDirs } from './fixtures/claude_env.mjs';
 
 const ADMIN_TOKEN = 'reload-admin-token-0123456789';
 
@@ -238,4 +240,94 @@ describe('hot reload', () => {
       await stopClean(gw);
     }
   });
+});
+
+// -------------------------------------------------------------------------------------------
+// Claude Code itself across a reload: one `claude -p` process reading user turns from stdin
+// (stream-json) keeps its MCP connection to the gateway while the gateway reloads, and its
+// next turn calls a tool of the server the reload added.
+
+const CLAUDE_BIN = path.join(ROOT, 'node_modules', '.bin', 'claude');
+const NO_CLAUDE = !existsSync(CLAUDE_BIN) && `Claude Code not installed at ${CLAUDE_BIN} (npm ci)`;
+const NEW_TOOL = 'mcp__gw__second__echo';
+
+/** Claude Code reading turns from stdin; `turn(text)` resolves with that turn's result line. */
+function startClaude(args, { cwd, env }) {
+  const child = spawn(CLAUDE_BIN, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const state = { out: '', err: '', lines: [] };
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (d) => {
+    state.out += d;
+    const parts = state.out.split('\n');
+    state.out = parts.pop();
+    for (const l of parts.filter((x) => x.trim())) {
+      try { state.lines.push(JSON.parse(l)); } catch { state.lines.push({ raw: l }); }
+    }
+  });
+  child.stderr.on('data', (d) => { state.err += d; });
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const turn = async (text) => {
+    const results = state.lines.filter((l) => l.type === 'result').length;
+    child.stdin.write(`${JSON.stringify({ type: 'user', message: { role: 'user', content: text } })}\n`);
+    await waitFor(() => state.lines.filter((l) => l.type === 'result').length > results,
+      { ms: 30000 * SLOW, label: `Claude Code answers "${text}"` });
+    return state.lines.filter((l) => l.type === 'result').at(-1);
+  };
+  const end = async () => {
+    child.stdin.end();
+    const timer = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } }, 10000);
+    const exit = await exited;
+    clearTimeout(timer);
+    return exit;
+  };
+  return { child, state, turn, end };
+}
+
+describe('hot reload under Claude Code', { skip: NO_CLAUDE }, () => {
+  const dirs = useTempDirs('reload');
+
+  for (const type of ['http', 'sse']) {
+    test(`Claude Code over "${type}" keeps its connection through SIGHUP and calls the added server's tool`, { timeout: 90000 }, async () => {
+      const gw = await startGateway(config({ demo: servers.demo() }));
+      const fake = await startFakeAnthropic({ toolName: NEW_TOOL, toolInput: { message: 'after reload' } });
+      let claude;
+      try {
+        const url = type === 'http' ? gw.url : `${gw.base}/sse`;
+        const mcpConfig = path.join(dirs.project, `mcp-${type}.json`);
+        writeFileSync(mcpConfig, JSON.stringify({ mcpServers: { gw: { type, url, alwaysLoad: true } } }));
+        claude = startClaude([
+          '-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose',
+          '--mcp-config', mcpConfig, '--strict-mcp-config', '--allowedTools', NEW_TOOL, '--max-turns', '5',
+        ], { cwd: dirs.project, env: claudeEnv(dirs.home, { ANTHROPIC_API_KEY: 'sk-ant-fake', ANTHROPIC_BASE_URL: fake.url }) });
+        const why = () => `claude stderr:\n${claude.state.err.slice(-2000)}\nlines:\n${JSON.stringify(claude.state.lines).slice(-3000)}\ngateway:\n${gw.stderr.slice(-3000)}`;
+
+        const first = await claude.turn('Say hello.');
+        assert.equal(first.subtype, 'success', why());
+        const init = claude.state.lines.find((l) => l.type === 'system' && l.subtype === 'init');
+        assert.equal(init?.mcp_servers?.find((s) => s.name === 'gw')?.status, 'connected', why());
+        assert.ok(!init.tools.includes(NEW_TOOL), 'no such tool before the reload');
+
+        rewrite(gw, config({ demo: servers.demo(), second: servers.demo() }));
+        await hangup(gw, gw.stderr.length);
+        await gw.waitReady(['demo', 'second']);
+        // Claude Code lists the tools again when it hears list_changed (a moment to do so).
+        await sleep(1500 * SLOW);
+
+        const second = await claude.turn(`Call ${NEW_TOOL} with the message "after reload".`);
+        assert.equal(second.subtype, 'success', why());
+        assert.deepEqual(fake.toolResults.map((r) => r.text), ['Echo: after reload'], why());
+        const running = claude;
+        claude = null;
+        const exit = await running.end();
+        assert.equal(exit.code, 0, `claude exits 0: ${running.state.err.slice(-2000)}`);
+        assert.equal((gw.stderr.match(/initialize from claude-code/g) ?? []).length, type === 'sse' ? 1 : 0,
+          'the session was never opened again');
+      } finally {
+        if (claude) await claude.end();
+        await fake.close();
+        await stopClean(gw);
+      }
+    });
+  }
 });

@@ -133,6 +133,26 @@ TEST(Config, WatchingTheFileIsOffUnlessAsked) {
   EXPECT_TRUE(has_error(bad, "gateway.watch: expected true or false"));
 }
 
+TEST(Config, TracingIsOffWithoutAnEndpointAndItsSettingsAreChecked) {
+  Diagnostics d;
+  auto cfg = parse_text(R"({"mcpServers": {"a": {"command": "x"}}})", d);
+  ASSERT_TRUE(cfg);
+  EXPECT_TRUE(cfg->gateway.tracing.endpoint.empty());
+  cfg = parse_text(R"({"mcpServers": {"a": {"command": "x"}}, "gateway": {"tracing": {
+      "endpoint": "http://127.0.0.1:4318/v1/traces", "sampleRatio": 0.01, "flushMs": 500,
+      "headers": {"x-api-key": "k"}}}})", d);
+  ASSERT_TRUE(cfg) << (d.errors.empty() ? "" : d.errors.front());
+  EXPECT_DOUBLE_EQ(cfg->gateway.tracing.sample_ratio, 0.01);
+  EXPECT_EQ(cfg->gateway.tracing.flush.count(), 500);
+  EXPECT_EQ(cfg->gateway.tracing.headers.at("x-api-key"), "k");
+  Diagnostics bad;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {"a": {"command": "x"}}, "gateway": {"tracing": {
+      "endpoint": "udp://collector", "sampleRatio": 2, "spanLimit": 1}}})", bad));
+  EXPECT_TRUE(has_error(bad, "gateway.tracing.endpoint: expected an http:// or https:// URL"));
+  EXPECT_TRUE(has_error(bad, "gateway.tracing.sampleRatio: expected a number from 0 to 1"));
+  EXPECT_TRUE(has_error(bad, "gateway.tracing.spanLimit: unknown key"));
+}
+
 TEST(Config, ServerNamesMustNotContainTheSeparator) {
   Diagnostics d;
   EXPECT_FALSE(parse_text(R"({"mcpServers": {"my__server": {"command": "x"}}})", d));
