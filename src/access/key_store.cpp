@@ -98,13 +98,7 @@ std::string sha256_hex(std::string_view key) {
   EVP_DigestInit_ex(ctx.get(), sha256, nullptr);
   EVP_DigestUpdate(ctx.get(), key.data(), key.size());
   EVP_DigestFinal_ex(ctx.get(), md, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex(static_cast<std::size_t>(len) * 2, '0');
-  for (unsigned int i = 0; i < len; ++i) {
-    hex[2 * i] = kHex[md[i] >> 4];
-    hex[2 * i + 1] = kHex[md[i] & 0xf];
-  }
-  return hex;
+  return to_hex(md, len);
 }
 
 std::optional<std::int64_t> parse_duration(std::string_view text) {

@@ -212,6 +212,8 @@ asio::awaitable<void> Reloader::watch_loop(std::string name) {
     // An editor's save may be several events (truncate, write, rename): let them settle.
     settle.expires_after(std::chrono::milliseconds(100));
     co_await settle.async_wait(asio::as_tuple(asio::use_awaitable));
+    // Asio's synchronous read waits for data unless told the descriptor is non-blocking
+    // (IN_NONBLOCK alone is not enough): without this, draining would block the loop.
     (void)inotify_->non_blocking(true);
     boost::system::error_code drain_ec;
     while (inotify_->read_some(asio::buffer(buf), drain_ec) > 0) {

@@ -7,6 +7,17 @@
 
 namespace mcpgw {
 
+/// `n` bytes as lower-case hex (ids, digests).
+inline std::string to_hex(const unsigned char* bytes, std::size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(2 * n, '0');
+  for (std::size_t i = 0; i < n; ++i) {
+    out[2 * i] = kDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kDigits[bytes[i] & 0xF];
+  }
+  return out;
+}
+
 /// `s` in ASCII lower case (header names, tokens, keywords).
 inline std::string lower(std::string_view s) {
   std::string out(s);

@@ -2,6 +2,7 @@
 
 #include "common/log.hpp"
 #include "common/metrics.hpp"
+#include "common/text.hpp"
 
 #include <fmt/format.h>
 
@@ -54,41 +55,28 @@ bool parse_hex(std::string_view text, std::array<std::uint8_t, N>& out) {
 
 }  // namespace
 
-std::string hex(const std::uint8_t* bytes, std::size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(2 * n, '0');
-  for (std::size_t i = 0; i < n; ++i) {
-    out[2 * i] = kDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kDigits[bytes[i] & 15];
-  }
-  return out;
-}
-
 std::optional<Context> parse_traceparent(std::string_view v) {
   // version "00" is exactly 55 characters; a later version may append fields after a '-'.
   if (v.size() < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-' ||
       (v.size() > 55 && (v.substr(0, 2) == "00" || v[55] != '-')) || v.substr(0, 2) == "ff") {
     return std::nullopt;
   }
-  std::array<std::uint8_t, 1> version{};
-  std::array<std::uint8_t, 1> flags{};
   Context ctx;
-  // A version byte of 0 is valid; parse_hex refuses all-zero arrays, so read it by hand.
+  // The version and flags are read digit by digit: parse_hex refuses all-zero bytes, and a
+  // version or flags of 00 is valid.
   if (hex_digit(v[0]) < 0 || hex_digit(v[1]) < 0 || !parse_hex(v.substr(3, 32), ctx.trace) ||
       !parse_hex(v.substr(36, 16), ctx.span) || hex_digit(v[53]) < 0 || hex_digit(v[54]) < 0) {
     return std::nullopt;
   }
-  (void)version;
-  flags[0] = static_cast<std::uint8_t>(hex_digit(v[53]) << 4 | hex_digit(v[54]));
-  ctx.sampled = (flags[0] & 1) != 0;
+  ctx.sampled = (hex_digit(v[54]) & 1) != 0;  // the flags' low bit
   return ctx;
 }
 
 std::string format_traceparent(const Context& ctx) {
   std::string out = "00-";
-  out += hex(ctx.trace.data(), ctx.trace.size());
+  out += to_hex(ctx.trace.data(), ctx.trace.size());
   out += '-';
-  out += hex(ctx.span.data(), ctx.span.size());
+  out += to_hex(ctx.span.data(), ctx.span.size());
   out += ctx.sampled ? "-01" : "-00";
   return out;
 }
@@ -124,19 +112,10 @@ Context Tracer::sampled_root() {
   return ctx;
 }
 
-Context Tracer::start(const Context* parent) {
-  if (parent == nullptr) {
-    if (sample_root()) {
-      return sampled_root();
-    }
-    Context ctx;
-    fill_random(ctx.trace);
-    fill_random(ctx.span);
-    return ctx;
-  }
+Context Tracer::child_of(const Context& parent) {
   Context ctx;
-  ctx.trace = parent->trace;
-  ctx.sampled = parent->sampled;
+  ctx.trace = parent.trace;
+  ctx.sampled = parent.sampled;
   fill_random(ctx.span);
   return ctx;
 }
@@ -188,10 +167,10 @@ void append_attribute(std::string& out, const std::string& key, const Value& val
 }
 
 void append_span(std::string& out, const Span& s) {
-  out += "{\"traceId\":\"" + hex(s.ctx.trace.data(), 16) + "\",\"spanId\":\"" +
-         hex(s.ctx.span.data(), 8) + "\"";
+  out += "{\"traceId\":\"" + to_hex(s.ctx.trace.data(), 16) + "\",\"spanId\":\"" +
+         to_hex(s.ctx.span.data(), 8) + "\"";
   if (s.parent) {
-    out += ",\"parentSpanId\":\"" + hex(s.parent->data(), 8) + "\"";
+    out += ",\"parentSpanId\":\"" + to_hex(s.parent->data(), 8) + "\"";
   }
   out += ",\"name\":";
   log::append_json_string(out, s.name);

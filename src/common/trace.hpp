@@ -36,8 +36,6 @@ struct Context {
 std::optional<Context> parse_traceparent(std::string_view value);
 /// `ctx` as a traceparent value (version 00).
 std::string format_traceparent(const Context& ctx);
-/// Lower-case hex of `bytes`.
-std::string hex(const std::uint8_t* bytes, std::size_t n);
 
 enum class Kind : int { server = 2, client = 3 };
 using Value = std::variant<std::string, std::int64_t, bool>;
@@ -70,9 +68,8 @@ class Tracer {
     on_ = false;
     queue_.clear();
   }
-  /// A new span's context: in `parent`'s trace and following its decision, else a new trace
-  /// sampled at the ratio.
-  Context start(const Context* parent);
+  /// A new span's context in `parent`'s trace, following its decision.
+  Context child_of(const Context& parent);
   /// The ratio's draw for a request without a parent (one random number, no ids made).
   bool sample_root();
   /// A new trace's first span, sampled (after sample_root() said so).

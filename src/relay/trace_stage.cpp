@@ -84,7 +84,7 @@ void Relay::start_trace(Exchange& ex) {
   }
   const auto parent = incoming(ex);
   if (parent) {
-    ex.trace = tracer.start(&*parent);
+    ex.trace = tracer.child_of(*parent);
     ex.trace_parent = parent->span;
   } else if (tracer.sample_root()) {
     ex.trace = tracer.sampled_root();
@@ -132,7 +132,7 @@ std::optional<trace::Span> Relay::trace_upstream(
   if (!ex.trace_propagate) {
     return std::nullopt;
   }
-  const trace::Context ctx = trace::Tracer::instance().start(&ex.trace);
+  const trace::Context ctx = trace::Tracer::instance().child_of(ex.trace);
   std::string value = trace::format_traceparent(ctx);
   json::object& params = params_of(req);
   json::value& meta = params["_meta"];

@@ -37,21 +37,21 @@ TEST(Trace, TraceparentIsParsedOnlyInItsOneValidShape) {
 TEST(Trace, ChildrenStayInTheTraceAndFollowTheParentsDecision) {
   auto& tracer = trace::Tracer::instance();
   tracer.configure(0.0, 16, 8);
-  const auto root = tracer.start(nullptr);
-  EXPECT_FALSE(root.sampled) << "ratio 0";
+  EXPECT_FALSE(tracer.sample_root()) << "ratio 0";
   auto parent = *trace::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-  const auto child = tracer.start(&parent);
+  const auto child = tracer.child_of(parent);
   EXPECT_EQ(child.trace, parent.trace);
   EXPECT_NE(child.span, parent.span);
   EXPECT_TRUE(child.sampled) << "a sampled parent is followed whatever the ratio";
   tracer.configure(1.0, 16, 8);
-  EXPECT_TRUE(tracer.start(nullptr).sampled) << "ratio 1";
+  EXPECT_TRUE(tracer.sample_root()) << "ratio 1";
+  EXPECT_TRUE(tracer.sampled_root().sampled);
   parent.sampled = false;
-  EXPECT_FALSE(tracer.start(&parent).sampled) << "an unsampled parent is followed too";
+  EXPECT_FALSE(tracer.child_of(parent).sampled) << "an unsampled parent is followed too";
   tracer.configure(0.25, 16, 8);
   int sampled = 0;
   for (int i = 0; i < 4000; ++i) {
-    sampled += tracer.start(nullptr).sampled ? 1 : 0;
+    sampled += tracer.sample_root() ? 1 : 0;
   }
   EXPECT_GT(sampled, 800);
   EXPECT_LT(sampled, 1200);
