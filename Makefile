@@ -15,7 +15,7 @@ APT_PACKAGES := g++ cmake ninja-build ccache pkg-config \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libssl-dev libsqlite3-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libyaml-cpp-dev \
   libjemalloc-dev clang-14 libclang-rt-14-dev \
-  curl procps openssl postgresql python3 prometheus dpkg-dev file systemd
+  curl procps openssl postgresql python3 prometheus dpkg-dev file systemd chromium
 
 # Node 22 (from npm) runs the example servers, the integration tests and the conformance suite.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)

@@ -10,7 +10,9 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
+#include <ctime>
 
 namespace mcpgw::access {
 
@@ -187,6 +189,12 @@ std::unique_ptr<AuditLog> AuditLog::open(const AuditOptions& options, std::strin
     error = sqlite3_errmsg(log->db_->db);
     return nullptr;
   }
+  AuditQuery newest;
+  newest.limit = kTail;
+  std::string ignored;
+  if (auto rows = query_audit(options.path, newest, ignored)) {
+    log->tail_.assign(std::make_move_iterator(rows->begin()), std::make_move_iterator(rows->end()));
+  }
   log->writer_ = std::thread([raw = log.get()] { raw->run(); });
   return log;
 }
@@ -273,11 +281,60 @@ void AuditLog::run() {
     {
       std::lock_guard lock(mu_);
       written_ += batch.size();
+      keep_tail(batch);
     }
     batch.clear();
     space_or_flushed_.notify_all();
   }
   space_or_flushed_.notify_all();
+}
+
+void AuditLog::keep_tail(std::vector<AuditRecord>& batch) {
+  const std::size_t from = batch.size() > kTail ? batch.size() - kTail : 0;
+  for (std::size_t i = from; i < batch.size(); ++i) {
+    batch[i].args_text.clear();
+    tail_.push_back(std::move(batch[i]));
+  }
+  while (tail_.size() > kTail) {
+    tail_.pop_front();
+  }
+}
+
+std::vector<AuditRecord> AuditLog::recent(std::size_t n) const {
+  std::lock_guard lock(mu_);
+  const std::size_t take = std::min(n, tail_.size());
+  return {tail_.end() - static_cast<std::ptrdiff_t>(take), tail_.end()};
+}
+
+std::string audit_time(std::int64_t ms) {
+  const auto t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03}Z", buf, ms % 1000);
+}
+
+boost::json::object audit_json(const AuditRecord& r) {
+  boost::json::object o;
+  o["time"] = audit_time(r.ts_ms);
+  o["ts_ms"] = r.ts_ms;
+  o["principal"] = r.principal;
+  o["session"] = r.session;
+  o["client"] = r.client;
+  o["server"] = r.server;
+  o["method"] = r.method;
+  o["target"] = r.target;
+  o["args_digest"] = r.args_digest;
+  if (!r.arguments.empty()) {
+    o["arguments"] = r.arguments;
+  }
+  o["outcome"] = r.outcome;
+  o["detail"] = r.detail;
+  o["latency_us"] = r.latency_us;
+  o["bytes_in"] = r.bytes_in;
+  o["bytes_out"] = r.bytes_out;
+  return o;
 }
 
 std::optional<std::vector<AuditRecord>> query_audit(const std::string& path, const AuditQuery& q,

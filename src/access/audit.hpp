@@ -3,6 +3,8 @@
 // SQLite. Rows are queued by the event loop and written by one writer thread in batches, so a
 // slow disk never stalls a request. On shutdown the queue is flushed. A full queue either
 // blocks the caller or drops the row and counts it (gateway.audit.whenFull): never a silent loss.
+#include <boost/json/object.hpp>
+
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -58,12 +60,18 @@ class AuditLog {
   std::uint64_t dropped() const;
   /// Rows waiting for the writer.
   std::size_t queued() const;
+  /// The newest rows written (at most `n`, and at most kTail), newest last: what the trail
+  /// held at start, then each row once it is written. For the dashboard.
+  std::vector<AuditRecord> recent(std::size_t n) const;
+  static constexpr std::size_t kTail = 100;
 
  private:
   AuditLog() = default;
   void run();
   struct Db;
   static void write_batch(Db& d, const std::vector<AuditRecord>& batch);
+  /// Moves a written batch's rows into tail_ (with mu_ held).
+  void keep_tail(std::vector<AuditRecord>& batch);
 
   std::unique_ptr<Db> db_;
   AuditOptions options_;
@@ -71,6 +79,7 @@ class AuditLog {
   std::condition_variable wake_writer_;
   std::condition_variable space_or_flushed_;
   std::deque<AuditRecord> queue_;
+  std::deque<AuditRecord> tail_;  ///< the newest rows written, at most kTail
   std::uint64_t queued_total_ = 0;
   std::uint64_t written_ = 0;
   std::uint64_t dropped_ = 0;
@@ -89,6 +98,11 @@ struct AuditQuery {
 };
 std::optional<std::vector<AuditRecord>> query_audit(const std::string& path, const AuditQuery& q,
                                                     std::string& error);
+
+/// Unix milliseconds as ISO 8601 in UTC, to the millisecond ("…T10:27:24.120Z").
+std::string audit_time(std::int64_t ms);
+/// A row as JSON (`mcpgw audit --json`, the admin API): its time in UTC as well as unix ms.
+boost::json::object audit_json(const AuditRecord& r);
 
 /// Sets the row's arguments from `text`, as sent: its digest, and with `keep` its redacted
 /// copy. For a small text both are left to the writer thread (off the event loop); a large one

@@ -54,6 +54,8 @@ class Authenticator {
   void set_failure_limit(std::size_t per_minute) noexcept { failures_per_min_ = per_minute; }
   /// The token verifier (auth mode jwt), else null.
   JwtVerifier* jwt() noexcept { return jwt_.get(); }
+  /// The key store (auth mode keys), else null.
+  KeyStore* keys() noexcept { return store_.get(); }
 
  private:
   struct Bucket {

@@ -1,5 +1,7 @@
 #include "access/key_store.hpp"
 
+#include <algorithm>
+
 #include "access/sqlite_store.hpp"
 #include "common/random.hpp"
 #include "common/text.hpp"
@@ -10,6 +12,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <memory>
@@ -320,6 +323,18 @@ KeyCheck KeyStore::check(std::string_view key, std::int64_t now, const KeyRecord
     return KeyCheck::expired;
   }
   return KeyCheck::ok;
+}
+
+std::vector<KeyRecord> KeyStore::known() {
+  reload_if_changed();
+  std::vector<KeyRecord> out;
+  out.reserve(by_digest_.size());
+  for (const auto& [digest, record] : by_digest_) {
+    out.push_back(record);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const KeyRecord& a, const KeyRecord& b) { return a.name < b.name; });
+  return out;
 }
 
 }  // namespace mcpgw::access

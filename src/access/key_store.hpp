@@ -67,6 +67,9 @@ class KeyStore {
   /// `memo`, when given, spares the digest of a key its connection sent before.
   KeyCheck check(std::string_view key, std::int64_t now, const KeyRecord** record,
                  KeyMemo* memo = nullptr);
+  /// Every key the gateway knows (live, expired and revoked), from memory (refreshed first
+  /// if another process changed the store), sorted by name: for the dashboard.
+  std::vector<KeyRecord> known();
   /// Bumped whenever the keys were reloaded (pointers from check() are then stale).
   std::uint64_t generation() const noexcept { return generation_; }
 

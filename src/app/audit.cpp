@@ -7,45 +7,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include <chrono>
-#include <ctime>
-
 namespace mcpgw::app {
-
-namespace {
-
-std::string when(std::int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03}Z", buf, ms % 1000);
-}
-
-boost::json::object to_json(const access::AuditRecord& r) {
-  boost::json::object o;
-  o["time"] = when(r.ts_ms);
-  o["ts_ms"] = r.ts_ms;
-  o["principal"] = r.principal;
-  o["session"] = r.session;
-  o["client"] = r.client;
-  o["server"] = r.server;
-  o["method"] = r.method;
-  o["target"] = r.target;
-  o["args_digest"] = r.args_digest;
-  if (!r.arguments.empty()) {
-    o["arguments"] = r.arguments;
-  }
-  o["outcome"] = r.outcome;
-  o["detail"] = r.detail;
-  o["latency_us"] = r.latency_us;
-  o["bytes_in"] = r.bytes_in;
-  o["bytes_out"] = r.bytes_out;
-  return o;
-}
-
-}  // namespace
 
 int audit_command(const AuditArgs& a) {
   access::AuditQuery q;
@@ -72,9 +34,9 @@ int audit_command(const AuditArgs& a) {
   }
   for (const auto& r : *rows) {
     if (a.json) {
-      fmt::print("{}\n", boost::json::serialize(to_json(r)));
+      fmt::print("{}\n", boost::json::serialize(access::audit_json(r)));
     } else {
-      fmt::print("{} {:<16} {:<8} {:<14} {:<16} {:<32} {:>8}µs {}{}\n", when(r.ts_ms), r.principal,
+      fmt::print("{} {:<16} {:<8} {:<14} {:<16} {:<32} {:>8}µs {}{}\n", access::audit_time(r.ts_ms), r.principal,
                  r.outcome, r.method, r.server.empty() ? "-" : r.server, r.target, r.latency_us,
                  r.client.empty() ? "" : "client=" + r.client + " ", r.detail);
     }

@@ -1,5 +1,7 @@
 // The admin API, for an administrator with the admin token: the security gate's held
-// approvals and tool pins, and reloading the configuration.
+// approvals and tool pins, reloading the configuration, and the read-only views the dashboard
+// shows (admin_views.cpp). Each change an administrator makes, and each refused token, leaves
+// an audit row.
 #include "downstream/server_impl.hpp"
 
 namespace mcpgw::downstream {
@@ -16,81 +18,108 @@ std::optional<Response> HttpServer::Impl::refuse_token(const Request& req,
   return res;
 }
 
-Response HttpServer::Impl::admin_reload(const Request& req) {
-  // The token is the gate's when it is on; else read from the same settings (a reload may
-  // turn the gate on, so the API must not need it).
-  gate::Gate* g = relay_.gate();
-  const std::string want = g != nullptr ? g->admin_token()
-                                        : gate::read_admin_token(gw_.security.admin_token_env,
-                                                                 gw_.security.admin_token_file);
-  if (want.empty() || !reload_) {
+const std::string& HttpServer::Impl::admin_token() const {
+  // The gate's when it is on; else read from the same settings (a reload may turn the gate
+  // on, so the admin API must not need it).
+  const gate::Gate* g = relay_.gate();
+  return g != nullptr ? g->admin_token() : settings_admin_token_;
+}
+
+void HttpServer::Impl::audit_admin(const Request& req, const std::string& path,
+                                   std::string outcome, std::string detail) {
+  access::AuditLog* log = relay_.audit_log();
+  if (log == nullptr) {
+    return;
+  }
+  access::AuditRecord r;
+  r.ts_ms = unix_ms();
+  r.principal = outcome == "denied" ? "-" : "admin";
+  r.method = "admin";
+  r.target = fmt::format("{} {}", std::string_view(req.method_string()), path);
+  r.outcome = std::move(outcome);
+  r.detail = std::move(detail);
+  r.bytes_in = static_cast<std::int64_t>(req.body().size());
+  log->record(std::move(r));
+}
+
+Response HttpServer::Impl::admin(const Request& req, const std::string& path,
+                                 const boost::urls::url_view& target) {
+  const std::string& token = admin_token();
+  if (token.empty()) {
     return error_json(req, 403,
                       fmt::format("Forbidden: the admin API is off; set the {} environment "
                                   "variable (gateway.security.adminTokenEnv) or "
                                   "gateway.security.adminTokenFile",
                                   gw_.security.admin_token_env));
   }
-  if (auto refusal = refuse_token(req, want)) {
+  if (auto refusal = refuse_token(req, token)) {
+    audit_admin(req, path, "denied", "not the admin token");
     return std::move(*refusal);
+  }
+  if (path == "/admin/reload") {
+    return admin_reload(req, path);
+  }
+  if (auto view = admin_view(req, path, target)) {
+    return std::move(*view);
+  }
+  if (path == "/admin/approvals" || path.rfind("/admin/approvals/", 0) == 0 ||
+      path == "/admin/tools" || path == "/admin/tools/approve") {
+    gate::Gate* g = relay_.gate();
+    if (g == nullptr) {
+      return error_json(req, 404, "Not found: the security gate is off (gateway.security)");
+    }
+    return path.rfind("/admin/tools", 0) == 0 ? admin_tools(req, path, *g)
+                                              : admin_approvals(req, path, *g);
+  }
+  return error_json(req, 404,
+                    "Not found: the admin API has /admin/servers, /admin/sessions, /admin/keys, "
+                    "/admin/audit, /admin/approvals, /admin/tools and /admin/reload");
+}
+
+Response HttpServer::Impl::admin_reload(const Request& req, const std::string& path) {
+  if (!reload_) {
+    return error_json(req, 403, "Forbidden: this gateway cannot reload its configuration");
   }
   if (req.method() != http::verb::post) {
     return error_json(req, 405, "Method not allowed: POST /admin/reload");
   }
-  const json::object outcome = reload_("admin API");
+  json::object outcome = reload_("admin API");
   const bool ok = outcome.at("ok").as_bool();
+  const auto* error = outcome.if_contains("error");
+  audit_admin(req, path, ok ? "ok" : "error",
+              error != nullptr && error->is_string() ? std::string(error->get_string()) : "");
   return json_response(req, ok ? 200 : 422, json::serialize(outcome));
 }
 
-Response HttpServer::Impl::admin(const Request& req, const std::string& path) {
-  gate::Gate* g = relay_.gate();
-  if (g == nullptr) {
-    return error_json(req, 404, "Not found: the security gate is off (gateway.security)");
-  }
-  if (g->admin_token().empty()) {
-    return error_json(req, 403,
-                          fmt::format("Forbidden: the admin API is off; set the {} environment "
-                                      "variable (gateway.security.adminTokenEnv) or "
-                                      "gateway.security.adminTokenFile",
-                                      g->config().admin_token_env));
-  }
-  if (auto refusal = refuse_token(req, g->admin_token())) {
-    return std::move(*refusal);
-  }
-  if (path == "/admin/tools" || path == "/admin/tools/approve") {
-    return admin_tools(req, path, *g);
-  }
+Response HttpServer::Impl::admin_approvals(const Request& req, const std::string& path,
+                                           gate::Gate& g) {
   if (path == "/admin/approvals") {
     if (req.method() != http::verb::get) {
       return error_json(req, 405, "Method not allowed: GET /admin/approvals");
     }
     json::object o;
-    o["approvals"] = g->approvals().list();
+    o["approvals"] = g.approvals().list();
     return json_response(req, 200, json::serialize(o));
   }
   const std::string id = path.substr(std::string_view("/admin/approvals/").size());
   if (req.method() != http::verb::post) {
     return error_json(req, 405, "Method not allowed: POST /admin/approvals/{id}");
   }
-  boost::system::error_code ec;
-  auto body = json::parse(req.body(), ec);
-  const json::string* decision = nullptr;
-  if (!ec && body.is_object()) {
-    if (const auto* d = body.get_object().if_contains("decision"); d != nullptr && d->is_string()) {
-      decision = &d->get_string();
-    }
-  }
-  if (decision == nullptr || (*decision != "approve" && *decision != "deny")) {
+  const std::string decision = string_field(req.body(), "decision");
+  if (decision != "approve" && decision != "deny") {
     return error_json(req, 400, "Bad request: expected {\"decision\": \"approve\"} or "
                          "{\"decision\": \"deny\"}");
   }
-  const bool approve = *decision == "approve";
-  if (!g->approvals().decide(id, approve)) {
+  const bool approve = decision == "approve";
+  if (!g.approvals().decide(id, approve)) {
+    audit_admin(req, path, "error", "no call waits for this approval");
     return error_json(req, 404, fmt::format("Not found: no call waits for approval {}", id));
   }
   spdlog::info("gate: approval {} {} by an administrator", id, approve ? "approved" : "denied");
+  audit_admin(req, path, "ok", decision);
   json::object o;
   o["id"] = id;
-  o["decision"] = std::string(*decision);
+  o["decision"] = decision;
   return json_response(req, 200, json::serialize(o));
 }
 
@@ -111,30 +140,34 @@ Response HttpServer::Impl::admin_tools(const Request& req, const std::string& pa
     o["tools"] = pins->list();
     return json_response(req, 200, json::serialize(o));
   }
-  boost::system::error_code ec;
-  auto body = json::parse(req.body(), ec);
-  const json::object* o = !ec ? body.if_object() : nullptr;
-  const auto* server = o != nullptr ? o->if_contains("server") : nullptr;
-  const auto* tool = o != nullptr ? o->if_contains("tool") : nullptr;
-  if (server == nullptr || !server->is_string() || tool == nullptr || !tool->is_string()) {
+  const std::string server = string_field(req.body(), "server");
+  const std::string tool = string_field(req.body(), "tool");
+  if (server.empty() || tool.empty()) {
     return error_json(req, 400,
                           "Bad request: expected {\"server\": \"NAME\", \"tool\": \"TOOL\"} "
                           "(the server's own tool name)");
   }
-  const std::string server_name(server->get_string());
-  const std::string tool_name(tool->get_string());
-  if (!pins->approve(server_name, tool_name)) {
-    return error_json(req, 404, fmt::format("Not found: {}/{} is not quarantined", server_name,
-                                     tool_name));
+  if (!pins->approve(server, tool)) {
+    audit_admin(req, path, "error", fmt::format("{}/{} is not quarantined", server, tool));
+    return error_json(req, 404, fmt::format("Not found: {}/{} is not quarantined", server, tool));
   }
   spdlog::info("tool pins: {}/{} approved by an administrator; its new definition is pinned",
-               server_name, tool_name);
-  relay_.tools_changed(server_name);
+               server, tool);
+  audit_admin(req, path, "ok", fmt::format("{}/{} pinned", server, tool));
+  relay_.tools_changed(server);
   json::object out;
-  out["server"] = server_name;
-  out["tool"] = tool_name;
+  out["server"] = server;
+  out["tool"] = tool;
   out["status"] = "pinned";
   return json_response(req, 200, json::serialize(out));
+}
+
+std::string HttpServer::Impl::string_field(const std::string& body, std::string_view name) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  const json::object* o = !ec ? v.if_object() : nullptr;
+  const json::value* field = o != nullptr ? o->if_contains(name) : nullptr;
+  return field != nullptr && field->is_string() ? std::string(field->get_string()) : "";
 }
 
 }  // namespace mcpgw::downstream

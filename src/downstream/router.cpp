@@ -41,13 +41,12 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
     co_return co_await write(c, *refusal);
   }
   c.principal.reset();
-  if (path == "/admin/approvals" || path.rfind("/admin/approvals/", 0) == 0 ||
-      path == "/admin/tools" || path == "/admin/tools/approve") {
-    auto res = admin(req, path);
+  if (path == "/admin" || path.rfind("/admin/", 0) == 0) {
+    auto res = admin(req, path, *target);
     co_return co_await write(c, res);
   }
-  if (path == "/admin/reload") {
-    auto res = admin_reload(req);
+  if (path == "/ui" || path.rfind("/ui/", 0) == 0) {
+    auto res = dashboard(req, path);
     co_return co_await write(c, res);
   }
   if (auth_.jwt() != nullptr &&
@@ -103,7 +102,9 @@ std::optional<Response> HttpServer::Impl::check_request(const Request& req) {
                           fmt::format("Forbidden: Host '{}' is not allowed",
                                       std::string_view(req[http::field::host])));
   }
-  if (auto origin = req[http::field::origin]; !origin.empty() && !origin_allowed(origin)) {
+  // A page of this gateway's own (the dashboard) sends its own origin: the Host passed above.
+  if (auto origin = req[http::field::origin];
+      !origin.empty() && !origin_allowed(origin) && !same_origin(origin, req[http::field::host])) {
     return error_response(req, 403, nullptr, rpc_code::kServerError,
                           fmt::format("Forbidden: Origin '{}' is not allowed",
                                       std::string_view(origin)));
@@ -369,6 +370,15 @@ bool HttpServer::Impl::host_in(const std::vector<std::string>& list, std::string
     }
   }
   return false;
+}
+
+bool HttpServer::Impl::same_origin(std::string_view origin, std::string_view host) {
+  const auto sep = origin.find("://");
+  if (sep == std::string_view::npos || host.empty()) {
+    return false;
+  }
+  const std::string_view scheme = origin.substr(0, sep);
+  return (scheme == "http" || scheme == "https") && lower(origin.substr(sep + 3)) == lower(host);
 }
 
 bool HttpServer::Impl::origin_allowed(std::string_view origin) const {

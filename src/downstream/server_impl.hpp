@@ -67,6 +67,8 @@ class HttpServer::Impl {
     for (auto& h : allowed_hosts_) {
       h = lower(h);
     }
+    settings_admin_token_ =
+        gate::read_admin_token(gw_.security.admin_token_env, gw_.security.admin_token_file);
   }
   void set_reload(HttpServer::Reload reload) { reload_ = std::move(reload); }
 
@@ -225,18 +227,34 @@ class HttpServer::Impl {
   asio::awaitable<bool> to_surface(Conn& c, Request& req, const std::string& path,
                                    const boost::urls::url_view& target);
 
-  /// The security gate's admin API, for an administrator with the admin token, never for
-  /// agents: GET /admin/approvals (held calls), POST /admin/approvals/{id} {"decision":
-  /// "approve"|"deny"}, GET /admin/tools (pins and quarantine), POST /admin/tools/approve
-  /// {"server", "tool"}.
-  Response admin(const Request& req, const std::string& path);
+  /// The admin API, for an administrator with the admin token, never for agents (403 while
+  /// no token is set, 401 without it): GET /admin/servers, /admin/sessions, /admin/keys,
+  /// /admin/audit?limit=N, /admin/approvals (held calls), /admin/tools (pins and
+  /// quarantine); POST /admin/approvals/{id} {"decision": "approve"|"deny"},
+  /// /admin/tools/approve {"server", "tool"}, /admin/reload.
+  Response admin(const Request& req, const std::string& path,
+                 const boost::urls::url_view& target);
+  /// The token the admin API and the dashboard take: the gate's, else the one the settings
+  /// name (gateway.security.adminTokenEnv / adminTokenFile); empty: the admin API is off.
+  const std::string& admin_token() const;
   /// Null when `req` carries `want` as its bearer token (compared in constant time), else
   /// the 401 that answers it.
   std::optional<Response> refuse_token(const Request& req, const std::string& want);
-  /// POST /admin/reload: runs the reload set by set_reload (with the admin token).
-  Response admin_reload(const Request& req);
-
+  /// An audit row for an administrator's change (principal "admin") or a refused token.
+  void audit_admin(const Request& req, const std::string& path, std::string outcome,
+                   std::string detail);
+  /// POST /admin/reload: runs the reload set by set_reload.
+  Response admin_reload(const Request& req, const std::string& path);
+  Response admin_approvals(const Request& req, const std::string& path, gate::Gate& g);
   Response admin_tools(const Request& req, const std::string& path, gate::Gate& g);
+  /// The read-only views (admin_views.cpp); nullopt for another path.
+  std::optional<Response> admin_view(const Request& req, const std::string& path,
+                                     const boost::urls::url_view& target);
+  /// A string field of a JSON object body; empty when absent or not a string.
+  static std::string string_field(const std::string& body, std::string_view name);
+  /// GET /ui, /ui/app.js, /ui/style.css: the dashboard's static page (dashboard.cpp), which
+  /// asks for the admin token and reads the admin API with it.
+  Response dashboard(const Request& req, const std::string& path);
 
   static constexpr std::string_view kResourceMetadata = "/.well-known/oauth-protected-resource";
 
@@ -296,6 +314,8 @@ class HttpServer::Impl {
   static bool host_in(const std::vector<std::string>& list, std::string_view host);
 
   bool origin_allowed(std::string_view origin) const;
+  /// Whether `origin` is "http(s)://" + `host` (the request's Host): a page of our own.
+  static bool same_origin(std::string_view origin, std::string_view host);
 
   // -------------------------------------------------------------------------------------------
   // Streamable HTTP
@@ -451,6 +471,7 @@ class HttpServer::Impl {
   tcp::acceptor metrics_acceptor_;
   std::vector<std::string> allowed_hosts_;
   HttpServer::Reload reload_;  ///< POST /admin/reload; empty: none
+  std::string settings_admin_token_;  ///< the admin token while the gate is off
   std::vector<std::string> metrics_hosts_;  ///< the Host names the metrics listener takes
   std::array<std::uint64_t, 600> responses_{};  ///< responses by HTTP status
   std::array<std::size_t, 2> sse_streams_{};    ///< open SSE responses: streamable, legacy

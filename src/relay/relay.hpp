@@ -182,6 +182,11 @@ class Relay {
   std::size_t in_flight() const noexcept;
   /// Gateway and per-server state, as served on /healthz.
   json::object health() const;
+  /// The live sessions (the dashboard's table): who, how, which servers, taint, activity.
+  json::array sessions_detail() const;
+  /// The tools a shared server listed last (its own names), empty when not fetched yet or
+  /// when each session has its own instance.
+  std::vector<std::string> tool_names(const std::string& server) const;
   /// Whether each server can serve, as served on /readyz; `ready` when at least one can.
   json::object readiness(bool& ready) const;
 

@@ -1,7 +1,8 @@
 #pragma once
-#include "access/principal.hpp"
 // One client session: what the client negotiated, which servers it sees, its streams, and what
 // is in flight between it and the servers.
+#include "access/principal.hpp"
+#include "common/clock.hpp"
 #include "gate/chain.hpp"
 #include "relay/event_stream.hpp"
 #include "upstream/backend.hpp"
@@ -158,6 +159,7 @@ class Session : public std::enable_shared_from_this<Session> {
   int log_rank = -1;  ///< minimum logging level the client asked for (-1: everything)
 
   Clock::time_point last_active;
+  const std::int64_t opened_ms = unix_ms();  ///< when it was opened, unix milliseconds
   void touch() noexcept { last_active = Clock::now(); }
 
   /// The standalone stream: GET /mcp for Streamable HTTP, the whole connection for legacy SSE.

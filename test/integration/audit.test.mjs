@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { MCPGW_BIN, NODE, connect, initializeBody, post, startGateway, textOf } from './helpers.mjs';
+import { MCPGW_BIN, NODE, connect, initializeBody, post, startGateway, textOf, waitFor } from './helpers.mjs';
 import { REMOTE_JS } from './fixtures/remote.mjs';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-audit-'));
@@ -130,7 +130,9 @@ describe('audit trail', () => {
         outcomes.push(lost ? 'lost' : e.code === 503 && /shutting down/i.test(e.message) ? 'refused' : 'answered-error');
         errors.add(e.message);
       }));
-    await new Promise((r) => setTimeout(r, 60));
+    // SIGTERM once calls are in flight at the server (a slow build may take a while to get
+    // there): those must be answered and audited while the gateway drains.
+    await waitFor(async () => (await gw.health()).servers.alpha.inFlight > 0, { ms: 10000, interval: 5, label: 'calls in flight' });
     const stopping = stopCleanly(gw);
     await Promise.all(calls);
     await stopping;

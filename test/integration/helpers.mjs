@@ -172,7 +172,7 @@ export class Gateway {
    * SIGTERM, then SIGKILL after `graceMs`. Resolves to {code, signal, forced}. Only ever
    * signals this gateway's own pid.
    */
-  async stop(graceMs = 5000) {
+  async stop(graceMs = 5000 * SLOW) {
     if (this.exit) return { ...this.exit, forced: false };
     try { process.kill(this.pid, 'SIGTERM'); } catch { /* already gone */ }
     let forced = false;

@@ -334,6 +334,70 @@ TEST_F(Store, TheWriterDigestsArgumentsAndRedactsThoseItKeeps) {
   }
 }
 
+TEST_F(Store, TheAuditTailHoldsTheNewestRowsFromTheStoreThenEachWrittenRow) {
+  std::string error;
+  AuditOptions opts;
+  opts.path = path_;
+  auto row = [](std::int64_t ts, const char* target) {
+    AuditRecord r;
+    r.ts_ms = ts;
+    r.method = "tools/call";
+    r.target = target;
+    r.outcome = "ok";
+    set_arguments(r, R"({"token":"t0p"})", false);
+    return r;
+  };
+  {
+    auto log = AuditLog::open(opts, error);
+    ASSERT_TRUE(log) << error;
+    EXPECT_TRUE(log->recent(10).empty());
+    for (std::int64_t i = 0; i < 150; ++i) {
+      log->record(row(i, "before"));
+    }
+    log->flush();
+    const auto tail = log->recent(1000);
+    ASSERT_EQ(tail.size(), AuditLog::kTail) << "never more than kTail";
+    EXPECT_EQ(tail.front().ts_ms, 50);
+    EXPECT_EQ(tail.back().ts_ms, 149) << "newest last";
+    EXPECT_EQ(tail.back().args_digest, sha256_hex(R"({"token":"t0p"})")) << "as written";
+  }
+  // A new process starts from what the store holds, then adds what it writes.
+  auto log = AuditLog::open(opts, error);
+  ASSERT_TRUE(log) << error;
+  auto tail = log->recent(3);
+  ASSERT_EQ(tail.size(), 3u);
+  EXPECT_EQ(tail.back().ts_ms, 149);
+  log->record(row(200, "after"));
+  log->flush();
+  tail = log->recent(2);
+  ASSERT_EQ(tail.size(), 2u);
+  EXPECT_EQ(tail[0].ts_ms, 149);
+  EXPECT_EQ(tail[1].target, "after");
+  EXPECT_EQ(audit_json(tail[1]).at("time").as_string(), "1970-01-01T00:00:00.200Z");
+}
+
+TEST_F(Store, KnownKeysListsEveryKeyByNameWithoutItsSecret) {
+  std::string error;
+  auto store = KeyStore::open(path_, error);
+  ASSERT_TRUE(store) << error;
+  KeyRecord b;
+  b.name = "bob";
+  KeyRecord a;
+  a.name = "alice";
+  const auto bob_key = store->create(b, error);
+  ASSERT_TRUE(bob_key) << error;
+  ASSERT_TRUE(store->create(a, error)) << error;
+  ASSERT_TRUE(store->revoke("bob", error)) << error;
+  const auto known = store->known();
+  ASSERT_EQ(known.size(), 2u);
+  EXPECT_EQ(known[0].name, "alice");
+  EXPECT_FALSE(known[0].revoked_at.has_value());
+  EXPECT_EQ(known[1].name, "bob");
+  EXPECT_TRUE(known[1].revoked_at.has_value()) << "a revocation shows at once";
+  EXPECT_EQ(bob_key->rfind(known[1].prefix, 0), 0u);
+  EXPECT_LT(known[1].prefix.size(), bob_key->size());
+}
+
 TEST_F(Store, AuditRowsAreWrittenAndQueried) {
   std::string error;
   AuditOptions opts;
