@@ -27,23 +27,44 @@ std::string_view bearer_value(std::string_view v) noexcept {
   return v;
 }
 
-bool Authenticator::init(const config::AuthConfig& cfg, std::string& error) {
+std::optional<Authenticator::Prepared> Authenticator::prepare(const config::AuthConfig& cfg,
+                                                              std::string& error) {
   if (auto why = config::check_auth(cfg); !why.empty()) {
     error = why;
-    return false;
+    return std::nullopt;
   }
+  Prepared p;
   if (cfg.uses_keys()) {
-    store_ = KeyStore::open(cfg.store, error);
-    if (!store_) {
-      return false;
+    p.store = KeyStore::open(cfg.store, error);
+    if (!p.store) {
+      return std::nullopt;
     }
   }
   if (cfg.uses_jwt()) {
-    jwt_ = std::make_unique<JwtVerifier>(cfg.jwt);
-    if (!cfg.jwt.jwks_is_url && !jwt_->poll_file(error)) {
-      return false;  // a JWKS file that cannot be used is a configuration error
+    p.jwt = std::make_unique<JwtVerifier>(cfg.jwt);
+    if (!cfg.jwt.jwks_is_url && !p.jwt->poll_file(error)) {
+      return std::nullopt;  // a JWKS file that cannot be used is a configuration error
     }
   }
+  return p;
+}
+
+void Authenticator::adopt(Prepared next) {
+  if (jwt_) {
+    retired_jwt_.push_back(std::move(jwt_));
+  }
+  jwt_ = std::move(next.jwt);
+  store_ = std::move(next.store);
+  principals_.clear();  // keyed by the old store's records
+  principals_generation_ = store_ ? store_->generation() : 0;
+}
+
+bool Authenticator::init(const config::AuthConfig& cfg, std::string& error) {
+  auto prepared = prepare(cfg, error);
+  if (!prepared) {
+    return false;
+  }
+  adopt(std::move(*prepared));
   return true;
 }
 

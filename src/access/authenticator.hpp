@@ -8,7 +8,10 @@
 #include "common/event.hpp"
 #include "config/config.hpp"
 
+#include <memory>
+#include <optional>
 #include <unordered_map>
+#include <vector>
 
 namespace mcpgw::access {
 
@@ -44,8 +47,18 @@ struct AuthResult {
 
 class Authenticator {
  public:
-  /// Opens the key store and loads a JWKS file when the mode needs them; false with `error`
-  /// if it cannot.
+  /// What an auth configuration needs: its key store opened, its JWKS file read. Made before
+  /// anything changes, so a reload that cannot have them is refused whole.
+  struct Prepared {
+    std::unique_ptr<KeyStore> store;
+    std::unique_ptr<JwtVerifier> jwt;
+  };
+  /// Null with `error` when the settings are invalid or the store or JWKS file cannot be used.
+  static std::optional<Prepared> prepare(const config::AuthConfig& cfg, std::string& error);
+  /// Serves `next` from the next request on. The previous verifier is kept until the process
+  /// ends (a JWKS fetcher may still point at it); key rate buckets and failure counts stay.
+  void adopt(Prepared next);
+  /// prepare, then adopt; false with `error` if it cannot.
   bool init(const config::AuthConfig& cfg, std::string& error);
   bool enabled() const noexcept { return store_ != nullptr || jwt_ != nullptr; }
   AuthResult authenticate(const Credentials& creds);
@@ -73,6 +86,7 @@ class Authenticator {
 
   std::unique_ptr<KeyStore> store_;
   std::unique_ptr<JwtVerifier> jwt_;
+  std::vector<std::unique_ptr<JwtVerifier>> retired_jwt_;  ///< replaced by a reload
   std::unordered_map<const KeyRecord*, PrincipalPtr> principals_;
   std::uint64_t principals_generation_ = 0;
   std::unordered_map<std::string, Bucket> buckets_;

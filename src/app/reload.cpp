@@ -61,10 +61,13 @@ std::vector<std::string> restart_only_changes(const config::GatewayConfig& live,
   check(live.tracing == next.tracing, "tracing");
   check(live.separator == next.separator, "separator");
   check(live.log_format == next.log_format, "logFormat");
-  check(live.auth == next.auth, "auth");
   config::AuditConfig audit = next.audit;
   audit.arguments = live.audit.arguments;  // read for each call: it reloads
-  check(live.audit == audit, "audit");
+  // The trail is on by default whenever auth is: a new auth mode may turn it on or off.
+  auto audit_on = [](const config::GatewayConfig& g) {
+    return g.audit.enabled.value_or(g.auth.mode != "none");
+  };
+  check(live.audit == audit && audit_on(live) == audit_on(next), "audit");
   check(live.limits.memory_budget_bytes == next.limits.memory_budget_bytes,
         "limits.memoryBudgetBytes");
   check(live.watch == next.watch, "watch");
@@ -86,6 +89,25 @@ json::object Reloader::refuse(std::string_view why, const std::string& error) {
   out["ok"] = false;
   out["error"] = error;
   return out;
+}
+
+bool Reloader::prepare_auth(const config::GatewayConfig& next,
+                            std::optional<access::Authenticator::Prepared>& out,
+                            std::string& error) {
+  if (!config::is_loopback_host(live_.gateway.listen_host) && !next.auth.mode_set) {
+    error = fmt::format("listening on {} needs an explicit gateway.auth.mode",
+                        live_.gateway.listen_host);
+    return false;
+  }
+  if (live_.gateway.auth == next.auth) {
+    return true;
+  }
+  out = access::Authenticator::prepare(next.auth, error);
+  if (!out) {
+    error = "gateway.auth: " + error;
+    return false;
+  }
+  return true;
 }
 
 bool Reloader::apply_gate(const config::Config& next, std::string& error) {
@@ -144,8 +166,15 @@ json::object Reloader::reload(std::string_view why) {
     return refuse(why, error);
   }
   const auto kept = restart_only_changes(live_.gateway, next->gateway);
-  if (!apply_gate(*next, error)) {
+  std::optional<access::Authenticator::Prepared> auth;
+  if (!prepare_auth(next->gateway, auth, error) || !apply_gate(*next, error)) {
     return refuse(why, error);
+  }
+  if (auth) {
+    auth_.adopt(std::move(*auth));
+    live_.gateway.auth = next->gateway.auth;
+    http_.auth_changed();
+    spdlog::info("reload: authentication is now \"{}\" from the next request", live_.gateway.auth.mode);
   }
   take_settings(next->gateway);
   const std::vector<config::ServerConfig> previous = std::move(live_.servers);

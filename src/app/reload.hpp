@@ -1,13 +1,15 @@
 #pragma once
 // Reloading the configuration while serving: SIGHUP, gateway.watch (the file changed) and
-// POST /admin/reload all read the file again. A file that does not parse, or whose security
-// settings are wrong, is refused (logged, the running configuration kept). Otherwise, for the
-// next request: servers are added, removed, restarted or relabelled (Relay::reconfigure);
-// limits, timeouts, allowed hosts and origins, health probing, the security gate's filters
-// and settings, the log level and access lines take effect. Settings that need a restart keep
-// their running values, each named in a warning: the listeners, the name separator, the log
-// format, tracing, authentication (mode, key store, JWT; keys themselves are read live from the
-// store), the audit trail's store, limits.memoryBudgetBytes and gateway.watch.
+// POST /admin/reload all read the file again. A file that does not parse, whose security
+// settings are wrong, or whose key store or JWKS file cannot be used, is refused (logged, the
+// running configuration kept). Otherwise, for the next request: servers are added, removed,
+// restarted or relabelled (Relay::reconfigure); authentication (mode, key store, JWT), limits,
+// timeouts, allowed hosts and origins, health probing, the security gate's filters and
+// settings, the log level and access lines take effect. Settings that need a restart keep
+// their running values, each named in a warning: the listeners, metrics, tracing, the name
+// separator, the log format, the audit trail (but arguments), limits.memoryBudgetBytes and
+// gateway.watch.
+#include "access/authenticator.hpp"
 #include "config/config.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -20,9 +22,6 @@
 #include <string>
 #include <vector>
 
-namespace mcpgw::access {
-class Authenticator;
-}
 namespace mcpgw::downstream {
 class HttpServer;
 }
@@ -61,6 +60,11 @@ class Reloader {
 
  private:
   boost::json::object refuse(std::string_view why, const std::string& error);
+  /// When gateway.auth changed: its key store opened and JWKS file read into `out`, before
+  /// anything changes. False with `error` when they cannot be used, or when a gateway that
+  /// listens beyond loopback would be left without an explicit auth mode.
+  bool prepare_auth(const config::GatewayConfig& next,
+                    std::optional<access::Authenticator::Prepared>& out, std::string& error);
   /// Brings the security gate to the new settings (made, reconfigured or dropped). False
   /// with `error` (nothing changed) when they are wrong.
   bool apply_gate(const config::Config& next, std::string& error);

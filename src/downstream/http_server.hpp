@@ -40,6 +40,8 @@ class HttpServer {
   void set_reload(Reload reload);
   /// The configuration changed in place (a reload): settings derived from it are made again.
   void reconfigured();
+  /// The authenticator took new settings (a reload): its JWKS fetcher is made again.
+  void auth_changed();
   /// Stops accepting; waits (bounded) for in-flight requests; then closes every connection.
   boost::asio::awaitable<void> shutdown(std::chrono::milliseconds drain);
 

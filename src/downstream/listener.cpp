@@ -57,6 +57,7 @@ std::uint16_t HttpServer::Impl::metrics_port() const noexcept {
 }
 
 void HttpServer::Impl::start() {
+  started_ = true;
   if (jwks_) {
     jwks_->start();
   }
@@ -227,6 +228,7 @@ std::uint16_t HttpServer::metrics_port() const noexcept { return impl_->metrics_
 void HttpServer::start() { impl_->start(); }
 void HttpServer::set_reload(Reload reload) { impl_->set_reload(std::move(reload)); }
 void HttpServer::reconfigured() { impl_->reconfigured(); }
+void HttpServer::auth_changed() { impl_->auth_changed(); }
 asio::awaitable<void> HttpServer::shutdown(std::chrono::milliseconds drain) {
   return impl_->shutdown(drain);
 }

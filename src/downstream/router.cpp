@@ -184,8 +184,10 @@ asio::awaitable<std::optional<Response>> HttpServer::Impl::authenticate(Conn& c,
   const access::Credentials creds = credentials(c, req);
   auto who = auth_.authenticate(creds);
   if (who.refresh_keys && jwks_) {
-    // A key rotation: the token names a key the cached set does not have yet.
-    const bool changed = co_await jwks_->refresh_now();
+    // A key rotation: the token names a key the cached set does not have yet. (Held here: a
+    // reload may replace the fetcher meanwhile.)
+    const auto fetcher = jwks_;
+    const bool changed = co_await fetcher->refresh_now();
     if (changed) {
       who = auth_.authenticate(creds);
     }

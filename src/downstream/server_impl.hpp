@@ -44,10 +44,7 @@ class HttpServer::Impl {
       : ioc_(ioc), relay_(relay), auth_(auth), gw_(cfg.gateway), acceptor_(ioc),
         metrics_acceptor_(ioc) {
     reconfigured();
-    if (auth_.jwt() != nullptr && auth_.jwt()->config().jwks_is_url) {
-      jwks_ = std::make_shared<upstream::JwksFetcher>(ioc_.get_executor(), *auth_.jwt(),
-                                                      gw_.timeouts.connect);
-    }
+    auth_changed();
   }
 
   bool listen(const std::string& host, std::uint16_t port, std::string& error);
@@ -71,6 +68,21 @@ class HttpServer::Impl {
         gate::read_admin_token(gw_.security.admin_token_env, gw_.security.admin_token_file);
   }
   void set_reload(HttpServer::Reload reload) { reload_ = std::move(reload); }
+  /// The authenticator took new settings: a JWKS URL gets its own fetcher (the previous one
+  /// stops; a request waiting on it keeps it until it is done).
+  void auth_changed() {
+    if (jwks_) {
+      jwks_->stop();
+      jwks_.reset();
+    }
+    if (auth_.jwt() != nullptr && auth_.jwt()->config().jwks_is_url) {
+      jwks_ = std::make_shared<upstream::JwksFetcher>(ioc_.get_executor(), *auth_.jwt(),
+                                                      gw_.timeouts.connect);
+      if (started_) {
+        jwks_->start();
+      }
+    }
+  }
 
   asio::awaitable<void> shutdown(std::chrono::milliseconds drain);
 
@@ -485,6 +497,7 @@ class HttpServer::Impl {
   const std::size_t memory_budget_ = budget_of(gw_.limits);
   bool shedding_ = false;  ///< over the memory budget: new requests get 503
   bool stopping_ = false;
+  bool started_ = false;  ///< start() ran: a JWKS fetcher made later starts at once
 };
 
 }  // namespace mcpgw::downstream

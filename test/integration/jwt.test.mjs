@@ -293,3 +293,48 @@ describe('OAuth access tokens against a JWKS file (auth mode jwt)', () => {
     assert.ok(!raw.includes(token.split('.')[2]), 'a token signature in the audit store');
   });
 });
+
+describe('authentication reloaded into mode jwt with a JWKS URL (SIGHUP)', () => {
+  const key = rsaKey('reload-1');
+  let fetches = 0;
+  let jwksUrl;
+  const jwksServer = http.createServer((req, res) => {
+    fetches += 1;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ keys: [key.jwk] }));
+  });
+  before(async () => {
+    await new Promise((r) => jwksServer.listen(0, '127.0.0.1', r));
+    jwksUrl = `http://127.0.0.1:${jwksServer.address().port}/jwks.json`;
+  });
+  after(() => jwksServer.close());
+  const config = (auth) => ({ mcpServers: serversConfig(), gateway: { ...(auth ? { auth } : {}), timeouts: { drainMs: 2000 } } });
+  const ctx = useGateway(() => config(null));
+
+  async function reload(auth) {
+    const mark = ctx.gw.stderr.length;
+    writeFileSync(path.join(ctx.gw.dir, 'mcpgw.json'), JSON.stringify(config(auth)));
+    process.kill(ctx.gw.pid, 'SIGHUP');
+    await waitFor(() => /reload \(SIGHUP\)/.test(ctx.gw.logSince(mark)), { label: 'the reload' });
+    return ctx.gw.logSince(mark);
+  }
+
+  test('tokens are checked from the next request, against keys the new fetcher gets; a new audience applies the same way', async () => {
+    assert.equal((await post(ctx.gw.url, initializeBody())).status, 200, 'open at first');
+    const jwtAuth = (audience) => ({ mode: 'jwt', jwt: { issuer: ISSUER, audience, jwks: jwksUrl, grants: GRANTS } });
+    assert.match(await reload(jwtAuth(AUDIENCE)), /authentication is now "jwt"/);
+    await waitFor(() => fetches > 0, { label: 'the JWKS fetched by the new fetcher' });
+    const none = await refusal(ctx.gw, '');
+    assert.equal(none.status, 401);
+    const { client } = await connect(ctx.gw, { ctx, headers: { Authorization: `Bearer ${jwt(key)}` } });
+    assert.equal(textOf(await client.callTool({ name: 'alpha__echo', arguments: { message: 'reloaded' } })), 'Echo: reloaded');
+
+    const other = 'https://other-gateway.test/mcp';
+    assert.match(await reload(jwtAuth(other)), /authentication is now "jwt"/);
+    const old = await refusal(ctx.gw, jwt(key));
+    assert.equal(old.status, 401);
+    assert.match(old.message, /audience/);
+    assert.equal((await refusal(ctx.gw, jwt(key, { aud: other }))).status, 200);
+    await client.close();
+  });
+});

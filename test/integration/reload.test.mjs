@@ -6,14 +6,15 @@
 // limits and security filters apply to the next request.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 
 import {
-  MCPGW_BIN, ROOT, SLOW, connect, servers, sleep, startGateway, waitFor,
+  MCPGW_BIN, ROOT, SLOW, connect, initializeBody, servers, sleep, startGateway, waitFor,
 } from './helpers.mjs';
 import { startFakeAnthropic } from './fixtures/fake_anthropic.mjs';
 import { claudeEnv, useTempDirs } from './fixtures/claude_env.mjs';
@@ -217,6 +218,46 @@ describe('hot reload', () => {
       assert.match(refused.stderr, /reload refused, the gateway keeps its configuration/);
     } finally {
       await stopClean(gw);
+    }
+  });
+
+  test('authentication reloads: API keys turned on refuse the next keyless request; a store that cannot be opened is refused whole', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-reload-auth-'));
+    const store = path.join(dir, 'keys.db');
+    const key = execFileSync(MCPGW_BIN, ['keys', 'create', '--name', 'ops', '--store', store], { encoding: 'utf8' })
+      .trim().split('\n').at(-1);
+    const initialize = (headers = {}) => fetch(`${gw.base}/mcp`, {
+      method: 'POST', body: JSON.stringify(initializeBody()),
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    });
+    const gw = await startGateway(config({ demo: servers.demo() }));
+    try {
+      assert.equal((await initialize()).status, 200, 'no auth at first');
+      rewrite(gw, config({ demo: servers.demo() }, { auth: { mode: 'keys', store } }));
+      const log = await hangup(gw, gw.stderr.length);
+      assert.match(log, /authentication is now "keys" from the next request/);
+      assert.doesNotMatch(log, /auth[^\n]*need\(s\) a restart/);
+      assert.match(log, /audit changed but need\(s\) a restart/, 'the trail that keys turn on by default needs a restart');
+      const refused = await initialize();
+      assert.equal(refused.status, 401);
+      assert.match(refused.headers.get('www-authenticate') ?? '', /Bearer/);
+      assert.equal((await initialize({ Authorization: 'Bearer mcpgw-not-a-key' })).status, 401);
+      const { client } = await connect(gw, { headers: { Authorization: `Bearer ${key}` } });
+      assert.equal(await echo(client, 'demo__echo'), 'hi');
+
+      rewrite(gw, config({ demo: servers.demo() }, { auth: { mode: 'keys', store: path.join(dir, 'missing', 'keys.db') } }));
+      const bad = await hangup(gw, gw.stderr.length);
+      assert.match(bad, /reload \(SIGHUP\) refused, still serving the configuration it had: gateway\.auth: /);
+      assert.equal(await echo(client, 'demo__echo', 'still'), 'still', 'the running keys serve on');
+      assert.equal((await initialize()).status, 401);
+
+      rewrite(gw, config({ demo: servers.demo() }));
+      assert.match(await hangup(gw, gw.stderr.length), /authentication is now "none"/);
+      assert.equal((await initialize()).status, 200, 'no key needed again');
+      await client.close();
+    } finally {
+      await stopClean(gw);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

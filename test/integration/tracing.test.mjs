@@ -135,6 +135,22 @@ describe('tracing', () => {
     }
   });
 
+  test('SIGTERM sends the spans still queued before the gateway exits', async () => {
+    const gw = await startGateway(gatewayConfig(remote, receiver, { flushMs: 600000 }));
+    const { client } = await connect(gw);
+    const before = receiver.spans.length;
+    for (let i = 0; i < 3; i++) {
+      await client.callTool({ name: 'demo__echo', arguments: { message: `last-${i}` } });
+    }
+    await client.close();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(receiver.spans.length, before, 'nothing sent before the (ten-minute) flush');
+    assert.equal((await gw.stop()).code, 0);
+    const sent = receiver.spans.slice(before).filter((s) => s.name === 'tools/call demo__echo');
+    assert.equal(sent.length, 3, 'the three exchanges, flushed on the way out');
+    assert.deepEqual(receiver.invalid, []);
+  });
+
   test('a collector that fails costs spans, counted in /metrics, never calls', async () => {
     receiver.failWith(503);
     const gw = await startGateway(gatewayConfig(remote, receiver, { queue: 16, batch: 8 }));
