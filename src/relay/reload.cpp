@@ -16,6 +16,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <map>
+
 namespace mcpgw::relay {
 
 namespace {
@@ -32,6 +34,13 @@ bool only_labels_differ(const config::ServerConfig& a, const config::ServerConfi
 
 Relay::ServerChanges Relay::reconfigure(const std::vector<config::ServerConfig>& previous) {
   ServerChanges changes = diff_servers(previous);
+  // What sessions subscribed to on a server that restarts is asked of its new process.
+  std::map<std::string, std::map<std::string, int>> subscribed;
+  for (const auto& name : changes.restarted) {
+    if (auto it = shared_.find(name); it != shared_.end()) {
+      subscribed[name] = it->second->subscriptions;
+    }
+  }
   for (const auto* names : {&changes.removed, &changes.restarted}) {
     for (const auto& name : *names) {
       retire(name);
@@ -43,6 +52,13 @@ Relay::ServerChanges Relay::reconfigure(const std::vector<config::ServerConfig>&
   for (const auto* names : {&changes.added, &changes.restarted}) {
     for (const auto& name : *names) {
       start_shared(servers_.at(name));
+    }
+  }
+  for (auto& [name, subscriptions] : subscribed) {
+    if (auto it = shared_.find(name); it != shared_.end() && !subscriptions.empty()) {
+      // Its first "ready" is then a restart's: subscriptions sent again, lists fetched anew.
+      it->second->subscriptions = std::move(subscriptions);
+      it->second->ever_ready = true;
     }
   }
   std::set<std::string> changed(changes.added.begin(), changes.added.end());

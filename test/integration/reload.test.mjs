@@ -11,12 +11,13 @@ import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 
 import {
-  MCPGW_BIN, ROOT, SLOW, connect, initializeBody, servers, sleep, startGateway, waitFor,
+  MCPGW_BIN, NODE, ROOT, SLOW, connect, initializeBody, servers, sleep, startGateway, waitFor,
 } from './helpers.mjs';
 import { startFakeAnthropic } from './fixtures/fake_anthropic.mjs';
+import { REMOTE_JS } from './fixtures/remote.mjs';
 import { claudeEnv, useTempDirs } from './fixtures/claude_env.mjs';
 
 const ADMIN_TOKEN = 'reload-admin-token-0123456789';
@@ -258,6 +259,31 @@ describe('hot reload', () => {
     } finally {
       await stopClean(gw);
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a restarted server is asked again for the resources sessions subscribed to', async () => {
+    const remote = (generation) => ({ command: NODE, args: [REMOTE_JS, '--transport', 'stdio', '--name', 'r'], env: { GENERATION: generation } });
+    const gw = await startGateway(config({ r: remote('1') }));
+    try {
+      const { client } = await connect(gw);
+      const updates = [];
+      client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => { updates.push(n.params.uri); });
+      const uri = 'mcpgw://r/fixture://readme';
+      await client.subscribeResource({ uri });
+      const touch = async () => (await client.callTool({ name: 'r__touch', arguments: { uri: 'fixture://readme' } })).content[0].text;
+      assert.equal(await touch(), 'touched fixture://readme');
+      await waitFor(() => updates.length === 1, { ms: 5000 * SLOW, label: 'resources/updated before the reload' });
+
+      rewrite(gw, config({ r: remote('2') }));
+      assert.match(await hangup(gw, gw.stderr.length), /restarted \[r\]/);
+      await gw.waitReady(['r']);
+      assert.equal(await touch(), 'touched fixture://readme', 'the new process serves');
+      await waitFor(() => updates.length === 2, { ms: 5000 * SLOW, label: 'resources/updated from the new process' });
+      assert.equal(updates[1], uri);
+      await client.close();
+    } finally {
+      await stopClean(gw);
     }
   });
 
