@@ -128,7 +128,9 @@ bool Reloader::apply_gate(const config::Config& next, std::string& error) {
   } else if (auto made = gate::Gate::create(next, ex_, diag)) {
     gate_ = std::move(made);
     relay_.set_gate(gate_.get());
-    spdlog::info("reload: security gate on: {}", gate_->filter_names());
+    const std::string why = config::security_reason(next.gateway.security);
+    spdlog::info("reload: security gate on: {}{}", gate_->filter_names(),
+                 why.empty() ? "" : "; " + why);
     return true;
   }
   error = fmt::format("{}", fmt::join(diag.errors, "\n"));

@@ -133,12 +133,15 @@ bool create_gate(const config::Config& cfg, asio::any_io_executor ex,
     }
     return false;
   }
+  const std::string why = config::security_reason(cfg.gateway.security);
   if (gate) {
-    spdlog::info("security gate: {}{}", gate->filter_names(),
+    spdlog::info("security gate: {}{}{}", gate->filter_names(), why.empty() ? "" : "; " + why,
                  gate->admin_token().empty()
                      ? fmt::format("; admin API off (set {} to approve held calls)",
                                    cfg.gateway.security.admin_token_env)
                      : std::string("; admin API on"));
+  } else {
+    spdlog::info("security gate: {}", why);
   }
   return true;
 }
@@ -256,7 +259,8 @@ bool print_gate(const config::Config& cfg) {
     }
     return false;
   }
-  fmt::print("security gate: {}\n", gate->filter_names());
+  const std::string why = config::security_reason(cfg.gateway.security);
+  fmt::print("security gate: {}{}\n", gate->filter_names(), why.empty() ? "" : "; " + why);
   return true;
 }
 
@@ -418,7 +422,9 @@ int serve(config::Config cfg, const std::string& path, ConfigSource source) {
 int check_config(const config::Config& cfg_in, bool start) {
   config::Config cfg = cfg_in;
   print_plan(cfg);
-  if (cfg.gateway.security.enabled && !print_gate(cfg)) {
+  if (!cfg.gateway.security.enabled) {
+    fmt::print("security gate: {}\n", config::security_reason(cfg.gateway.security));
+  } else if (!print_gate(cfg)) {
     return 2;
   }
   if (!start) {

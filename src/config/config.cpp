@@ -303,6 +303,48 @@ void parse_one_server(std::string_view key, const json::value& value, const std:
 
 }  // namespace detail
 
+namespace {
+
+bool labelled(const TrustLabels& t) {
+  return !(t == TrustLabels{});
+}
+
+/// Trust labels are a policy: they turn the gate on (with its default chain) unless the file
+/// says `security.enabled: false`.
+void imply_security(Config& cfg) {
+  auto& sec = cfg.gateway.security;
+  if (sec.enabled || sec.explicitly_off) {
+    return;
+  }
+  for (const auto& server : cfg.servers) {
+    bool any = labelled(server.options.trust);
+    for (const auto& [tool, labels] : server.options.tool_trust) {
+      any = any || labelled(labels);
+    }
+    if (any) {
+      sec.enabled = true;
+      sec.turned_on_by = fmt::format("trust labels on gateway.servers.{}", server.name);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+std::string security_reason(const SecurityConfig& security) {
+  if (security.explicitly_off) {
+    return "off (gateway.security.enabled is false: trust labels are not enforced)";
+  }
+  if (!security.enabled) {
+    return "off (no gateway.security and no trust labels)";
+  }
+  if (!security.turned_on_by.empty()) {
+    return fmt::format("on because of the {} (gateway.security.enabled: false turns it off)",
+                       security.turned_on_by);
+  }
+  return "";
+}
+
 std::optional<Config> parse(const json::value& doc, const std::string& base_dir, Diagnostics& diag,
                             const EnvLookup& env) {
   using namespace detail;
@@ -342,6 +384,7 @@ std::optional<Config> parse(const json::value& doc, const std::string& base_dir,
       diag.error(opts.second, fmt::format("no server named \"{}\" in mcpServers", name));
     }
   }
+  imply_security(cfg);
   if (cfg.gateway.auth.store.empty()) {
     cfg.gateway.auth.store = (fs::path(base_dir) / "mcpgw.db").lexically_normal().string();
   }

@@ -176,7 +176,12 @@ struct FilterConfig {
 
 /// `gateway.security`: the chain every tools/call, resources/read and prompts/get crosses.
 struct SecurityConfig {
-  bool enabled = false;                 ///< a `security` section was given
+  /// On with a `security` section, or with trust labels on any server (a policy written down
+  /// is never silently off); off only without both, or with `enabled: false`.
+  bool enabled = false;
+  bool explicitly_off = false;          ///< `enabled: false`
+  /// Why it is on without a `security` section: "trust labels on gateway.servers.NAME".
+  std::string turned_on_by;
   std::vector<FilterConfig> filters;    ///< in client→server order
   Millis scope_idle{3600'000};          ///< `scopeIdleS`: a scope nobody used is forgotten
   Millis approval_timeout{120'000};     ///< `approvalTimeoutS`: an unanswered approval denies
@@ -289,6 +294,10 @@ std::string check_auth_mode(std::string& mode);
 
 /// Empty if the auth settings can be served (jwt mode needs issuer, audience and jwks).
 std::string check_auth(const AuthConfig& auth);
+
+/// What the logs and check-config say of the gate: "off (…why…)", or the reason it is on
+/// when no `security` section asked for it (empty otherwise).
+std::string security_reason(const SecurityConfig& security);
 
 /// True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(std::string_view host);

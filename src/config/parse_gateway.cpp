@@ -117,7 +117,10 @@ void parse_jwt(const json::object& obj, const std::string& base_dir, const EnvLo
 void parse_security(const json::object& obj, Diagnostics& diag, SecurityConfig& out) {
   const std::string path = "gateway.security";
   ObjectReader r(obj, path, diag);
-  out.enabled = true;
+  bool enabled = true;
+  r.boolean("enabled", enabled);
+  out.enabled = enabled;
+  out.explicitly_off = !enabled;
   auto seconds = [&](std::string_view key, Millis& m) {
     std::int64_t s = m.count() / 1000;
     r.positive(key, s, 30 * 24 * 3600);

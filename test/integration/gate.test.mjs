@@ -7,13 +7,13 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 
-import { MCPGW_BIN, connect, textOf, useGateway, waitFor, withTimeout } from './helpers.mjs';
+import { MCPGW_BIN, connect, startGateway, textOf, useGateway, waitFor, withTimeout } from './helpers.mjs';
 import { GATE_TRUST, gateServer } from './fixtures/gate.mjs';
 
 const ADMIN_TOKEN = 'admin-test-token-0123456789';
@@ -225,5 +225,45 @@ describe('security gate (shadow mode)', () => {
     assert.deepEqual(await call(c, 'mail__post_status', { text: `key ${token}` }), { ok: 'posted' });
     assert.match(ctx.gw.logSince(mark), /gate \[shadow\] carol mail\/post_status scope \w+: inspect deny: the arguments of mail\/post_status contain github_token/);
     assert.ok(!ctx.gw.stderr.includes(token), 'the secret is not logged');
+  });
+});
+
+describe('trust labels alone turn the gate on (secure by default)', () => {
+  const labelsOnly = (security) => ({
+    mcpServers: { web: gateServer('web'), mail: gateServer('mail') },
+    gateway: { servers: { web: GATE_TRUST.web, mail: GATE_TRUST.mail }, ...(security ? { security } : {}), timeouts: { drainMs: 2000 } },
+  });
+  const ctx = useGateway(() => labelsOnly(null));
+
+  test('no security section: the default chain runs, the log says why, and web then send_email is held', async () => {
+    assert.match(ctx.gw.stderr, /security gate: fence → pin → inspect → taint; on because of the trust labels on gateway\.servers\.(web|mail) \(gateway\.security\.enabled: false turns it off\)/);
+    const { client: c } = await connect(ctx.gw, { ctx, capabilities: { elicitation: { form: {} } } });
+    const asked = [];
+    c.setRequestHandler(ElicitRequestSchema, async (req) => { asked.push(req.params.message); return { action: 'decline' }; });
+    const before = JSON.parse((await call(c, 'mail__sent')).ok).length;
+    await readPage(c);
+    assert.match((await email(c)).error, /declined by the user/);
+    assert.equal(asked.length, 1);
+    assert.equal(JSON.parse((await call(c, 'mail__sent')).ok).length, before, 'nothing was sent');
+  });
+
+  test('security.enabled false turns it off, and says so', async () => {
+    const gw = await startGateway(labelsOnly({ enabled: false }));
+    try {
+      assert.match(gw.stderr, /security gate: off \(gateway\.security\.enabled is false: trust labels are not enforced\)/);
+      const { client: c } = await connect(gw);
+      await readPage(c);
+      assert.deepEqual(await email(c), { ok: 'sent to boss@example.com' });
+      await c.close();
+    } finally {
+      assert.equal((await gw.stop()).code, 0);
+    }
+  });
+
+  test('check-config names the filters and why they run', () => {
+    const file = path.join(dir, 'labels-only.json');
+    writeFileSync(file, JSON.stringify(labelsOnly(null)));
+    const out = execFileSync(MCPGW_BIN, ['check-config', '--no-start', file], { encoding: 'utf8' });
+    assert.match(out, /^security gate: fence → pin → inspect → taint; on because of the trust labels on gateway\.servers\.\w+/m);
   });
 });

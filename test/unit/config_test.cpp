@@ -465,3 +465,42 @@ TEST(Config, PassHeadersAreCheckedNamesForRemoteServersWithSessions) {
 
 }  // namespace
 }  // namespace mcpgw::config
+
+namespace mcpgw::config {
+namespace {
+
+TEST(Security, TrustLabelsTurnTheGateOnUnlessItIsExplicitlyOff) {
+  Diagnostics d;
+  auto labelled = parse_text(R"({"mcpServers": {"web": {"command": "w"}, "db": {"command": "d"}},
+    "gateway": {"servers": {"db": {"tools": {"query": {"trust": {"secret_data": true}}}}}}})", d);
+  ASSERT_TRUE(labelled) << (d.errors.empty() ? "" : d.errors[0]);
+  EXPECT_TRUE(labelled->gateway.security.enabled) << "a label on one tool is a policy too";
+  EXPECT_EQ(labelled->gateway.security.turned_on_by, "trust labels on gateway.servers.db");
+  EXPECT_NE(security_reason(labelled->gateway.security).find("gateway.security.enabled: false"),
+            std::string::npos);
+
+  auto off = parse_text(R"({"mcpServers": {"web": {"command": "w"}}, "gateway": {
+    "security": {"enabled": false}, "servers": {"web": {"trust": {"public_source": true}}}}})", d);
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(off->gateway.security.enabled);
+  EXPECT_EQ(security_reason(off->gateway.security),
+            "off (gateway.security.enabled is false: trust labels are not enforced)");
+
+  auto plain = parse_text(R"({"mcpServers": {"web": {"command": "w"}}})", d);
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->gateway.security.enabled);
+  EXPECT_EQ(security_reason(plain->gateway.security),
+            "off (no gateway.security and no trust labels)");
+
+  auto section = parse_text(R"({"mcpServers": {}, "gateway": {"security": {}}})", d);
+  ASSERT_TRUE(section);
+  EXPECT_TRUE(section->gateway.security.enabled);
+  EXPECT_EQ(security_reason(section->gateway.security), "") << "asked for: nothing to explain";
+
+  Diagnostics bad;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {}, "gateway": {"security": {"enabled": "no"}}})", bad));
+  EXPECT_TRUE(has_error(bad, "gateway.security.enabled: expected true or false"));
+}
+
+}  // namespace
+}  // namespace mcpgw::config
