@@ -48,6 +48,10 @@ bool names_file(const char* buf, std::size_t n, std::string_view name) {
 
 }  // namespace
 
+bool audit_on(const config::GatewayConfig& g) {
+  return g.audit.enabled.value_or(g.auth.mode != "none");
+}
+
 std::vector<std::string> restart_only_changes(const config::GatewayConfig& live,
                                               const config::GatewayConfig& next) {
   std::vector<std::string> out;
@@ -64,9 +68,6 @@ std::vector<std::string> restart_only_changes(const config::GatewayConfig& live,
   config::AuditConfig audit = next.audit;
   audit.arguments = live.audit.arguments;  // read for each call: it reloads
   // The trail is on by default whenever auth is: a new auth mode may turn it on or off.
-  auto audit_on = [](const config::GatewayConfig& g) {
-    return g.audit.enabled.value_or(g.auth.mode != "none");
-  };
   check(live.audit == audit && audit_on(live) == audit_on(next), "audit");
   check(live.limits.memory_budget_bytes == next.limits.memory_budget_bytes,
         "limits.memoryBudgetBytes");

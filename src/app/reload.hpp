@@ -85,6 +85,9 @@ class Reloader {
   std::unique_ptr<boost::asio::posix::stream_descriptor> inotify_;
 };
 
+/// Whether the audit trail is on: as gateway.audit.enabled says, else whenever auth is.
+bool audit_on(const config::GatewayConfig& g);
+
 /// The gateway settings of `next` that differ from `live` and need a restart (their names as
 /// in the file).
 std::vector<std::string> restart_only_changes(const config::GatewayConfig& live,

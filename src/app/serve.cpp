@@ -104,7 +104,7 @@ bool init_auth(const config::GatewayConfig& g, access::Authenticator& auth) {
 /// Opens the audit trail into `audit` if it is on (by default, whenever auth is). False (with
 /// a critical log line) if it cannot be opened.
 bool open_audit(const config::GatewayConfig& g, std::unique_ptr<access::AuditLog>& audit) {
-  if (!g.audit.enabled.value_or(g.auth.mode != "none")) {
+  if (!audit_on(g)) {
     return true;
   }
   access::AuditOptions opts;
