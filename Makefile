@@ -13,7 +13,7 @@ LISTEN ?= 127.0.0.1:8080
 # (policy-rc.d), so nothing listens on 5432 because of it.
 APT_PACKAGES := g++ cmake ninja-build ccache pkg-config \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
-  libssl-dev libsqlite3-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libyaml-cpp-dev \
+  libssl-dev libsqlite3-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libyaml-cpp-dev libicu-dev \
   libjemalloc-dev clang-14 libclang-rt-14-dev \
   curl procps openssl postgresql python3 prometheus dpkg-dev file systemd chromium
 

@@ -335,6 +335,44 @@ asio::awaitable<void> Chain::result(Call& call, json::object& reply) {
   }
 }
 
+bool Chain::stops(Filter& f, Call& call, const Outcome& o, std::string_view what) {
+  if (o.kind == Outcome::Kind::pass) {
+    return false;
+  }
+  if (f.shadow) {
+    count_decision(f.type, "shadow_refuse");
+    call.decisions.push_back(fmt::format("{}: shadow: would refuse {}: {}", f.type, what, o.reason));
+    spdlog::info("gate [shadow] {} {} scope {}: {} would refuse {}: {}", call.principal,
+                 call.source, call.scope->id, f.type, what, o.reason);
+    return false;
+  }
+  count_decision(f.type, "refuse");
+  call.decisions.push_back(fmt::format("{}: refused {}: {}", f.type, what, o.reason));
+  spdlog::info("gate {} {} scope {}: {} refused {}: {}", call.principal, call.source,
+               call.scope->id, f.type, what, o.reason);
+  return true;
+}
+
+Outcome Chain::server_message(Call& call, json::object& msg) {
+  for (auto it = filters_.rbegin(); it != filters_.rend(); ++it) {
+    Outcome o = (*it)->server_message(call, msg);
+    if (stops(**it, call, o, "the message")) {
+      return Outcome::deny(std::move(o.reason));
+    }
+  }
+  return Outcome::pass();
+}
+
+Outcome Chain::answer(Call& call, json::object& reply) {
+  for (auto& f : filters_) {
+    Outcome o = f->answer(call, reply);
+    if (stops(*f, call, o, "the answer")) {
+      return Outcome::deny(std::move(o.reason));
+    }
+  }
+  return Outcome::pass();
+}
+
 void Chain::tools_listed(const std::string& server,
                          const std::shared_ptr<const json::array>& tools) {
   for (auto& f : filters_) {

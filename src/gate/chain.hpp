@@ -73,6 +73,14 @@ class Filter {
   virtual asio::awaitable<Outcome> on_result(Call& call, json::object& reply) {
     co_return result(call, reply);
   }
+  /// A message a server sends outside its replies (a log message, progress, a request of its
+  /// own such as sampling or elicitation), on its way to the client; `call` names the server
+  /// and the method. A filter may edit it, or deny it (it is not delivered; a request is
+  /// answered with the refusal).
+  virtual Outcome server_message(Call&, json::object& /*msg*/) { return Outcome::pass(); }
+  /// The client's answer to a server's request, on its way to that server. Deny keeps it
+  /// from the server (which gets the refusal instead).
+  virtual Outcome answer(Call&, json::object& /*reply*/) { return Outcome::pass(); }
   /// A server's tools, as listed (once per fetched list, before any session sees it).
   virtual void on_tools(const std::string& /*server*/,
                         const std::shared_ptr<const json::array>& /*tools*/) {}
@@ -124,6 +132,11 @@ class Chain : public std::enable_shared_from_this<Chain> {
   asio::awaitable<Outcome> request(Call& call);
   /// Runs the result side, in reverse order. A refused result is replaced by the refusal.
   asio::awaitable<void> result(Call& call, json::object& reply);
+  /// Runs a server's own message (server→client, reverse order); pass or deny. Nobody is
+  /// asked: a message cannot wait for an approval.
+  Outcome server_message(Call& call, json::object& msg);
+  /// Runs the client's answer to a server's request (client→server, in order); pass or deny.
+  Outcome answer(Call& call, json::object& reply);
   /// Lets the filters see a server's freshly listed tools.
   void tools_listed(const std::string& server, const std::shared_ptr<const json::array>& tools);
   /// False when a filter hides the tool (shadow filters never hide).
@@ -134,6 +147,8 @@ class Chain : public std::enable_shared_from_this<Chain> {
   static json::object refusal(const Call& call, const json::value& id, std::string_view why);
 
  private:
+  /// Records a decision on a message or an answer; true when it stops it (not shadow).
+  bool stops(Filter& f, Call& call, const Outcome& o, std::string_view what);
   /// `result`: the question is whether to release the call's result, not to make the call.
   asio::awaitable<bool> ask_human(Call& call, const std::string& reason, std::string& why_not,
                                   bool result = false);

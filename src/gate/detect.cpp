@@ -1,5 +1,5 @@
 #include "gate/detect.hpp"
-#include "gate/fence.hpp"
+#include "gate/skeleton.hpp"
 
 #include <fmt/format.h>
 #include <re2/re2.h>

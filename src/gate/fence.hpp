@@ -1,12 +1,11 @@
 #pragma once
 // Fences around untrusted text: the text is wrapped between two markers that carry a fresh
 // random id, under a one-line notice naming the source and saying that the text is data, not
-// instructions. Markers inside the text are neutralised first, including spellings with
-// look-alike Unicode letters, full-width forms and invisible characters, so content cannot
-// close a fence early or open one of its own.
+// instructions. Markers inside the text are neutralised first, found on the text's skeleton
+// (gate/skeleton.hpp: confusables, escapes and invisible characters), so content cannot close
+// a fence early or open one of its own.
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace mcpgw::gate {
 
@@ -15,9 +14,5 @@ std::string neutralize_markers(std::string_view text);
 
 /// `text`, neutralised and fenced. `id` is the fence's random id (16 hex digits).
 std::string fence(std::string_view text, std::string_view source, std::string_view id);
-
-/// ASCII skeleton of `text`: look-alikes folded, invisible characters dropped, lower case.
-/// `offsets[i]` is where skeleton character i starts in `text` (plus one final entry).
-std::string skeleton(std::string_view text, std::vector<std::size_t>* offsets = nullptr);
 
 }  // namespace mcpgw::gate

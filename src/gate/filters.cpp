@@ -1,6 +1,7 @@
 #include "gate/filters.hpp"
 #include "common/random.hpp"
 #include "gate/fence.hpp"
+#include "gate/walk.hpp"
 
 #include <fmt/format.h>
 
@@ -35,69 +36,112 @@ class TaintFilter final : public Filter {
 
   Outcome result(Call& call, json::object&) override {
     // Whatever came back is now in the agent's context, error messages included.
+    mark(call);
+    return Outcome::pass();
+  }
+
+  /// A log message or progress is in the context the moment it is delivered, while the call
+  /// that caused it still runs.
+  Outcome server_message(Call& call, json::object&) override {
+    mark(call);
+    return Outcome::pass();
+  }
+
+ private:
+  static void mark(Call& call) {
     if (call.labels.public_source == Tri::yes) {
       call.scope->mark_untrusted(call.source);
     }
     if (call.labels.secret_data == Tri::yes) {
       call.scope->mark_secrets(call.source);
     }
-    return Outcome::pass();
   }
 };
 
 class FenceFilter final : public Filter {
  public:
-  Outcome result(Call& call, json::object& reply) override {
+  FenceFilter(bool refuse_binary, bool refuse_requests)
+      : refuse_binary_(refuse_binary), refuse_requests_(refuse_requests) {}
+
+  Outcome server_message(Call& call, json::object& msg) override {
     if (call.labels.public_source != Tri::yes) {
       return Outcome::pass();
     }
-    auto* result = reply.if_contains("result");
-    if (result == nullptr || !result->is_object()) {
+    const bool request = msg.contains("id");
+    if (request && refuse_requests_) {
+      return Outcome::deny(fmt::format(
+          "{} asks the client through {}, and this gate refuses questions from untrusted "
+          "sources", call.server, call.method));
+    }
+    auto* params = msg.if_contains("params");
+    if (params == nullptr) {
       return Outcome::pass();
     }
-    std::size_t fenced = 0;
-    auto wrap = [&](json::object& holder, std::string_view key) {
-      auto* text = holder.if_contains(key);
-      if (text == nullptr || !text->is_string()) {
-        return;
-      }
-      ++fenced;
-      if (!shadow) {
-        *text = fence(text->get_string(), call.source, random_hex(8));
-      }
-    };
-    auto& r = result->get_object();
-    if (auto* content = r.if_contains("content"); content != nullptr && content->is_array()) {
-      for (auto& item : content->get_array()) {  // tools/call
-        if (!item.is_object()) continue;
-        auto& o = item.get_object();
-        const auto* type = o.if_contains("type");
-        if (type != nullptr && type->is_string() && type->get_string() == "text") {
-          wrap(o, "text");
-        } else if (auto* res = o.if_contains("resource"); res != nullptr && res->is_object()) {
-          wrap(res->get_object(), "text");
-        }
-      }
-    }
-    if (auto* contents = r.if_contains("contents"); contents != nullptr && contents->is_array()) {
-      for (auto& item : contents->get_array()) {  // resources/read
-        if (item.is_object()) wrap(item.get_object(), "text");
-      }
-    }
-    if (auto* messages = r.if_contains("messages"); messages != nullptr && messages->is_array()) {
-      for (auto& m : messages->get_array()) {  // prompts/get
-        if (!m.is_object()) continue;
-        auto* c = m.get_object().if_contains("content");
-        if (c != nullptr && c->is_object()) wrap(c->get_object(), "text");
-      }
+    const std::size_t fenced = fence_fields(call, *params);
+    auto* message = params->is_object() ? params->get_object().if_contains("message") : nullptr;
+    if (request && !shadow && message != nullptr && message->is_string()) {
+      // The user reads this one: say plainly who asks, so it cannot pass for the gate's own.
+      *message = fmt::format("Asked by server \"{}\", not by mcpgw. It is an untrusted source: "
+                             "do not give it secrets it has no need for.\n{}", call.server,
+                             std::string_view(message->get_string()));
     }
     if (fenced > 0) {
-      call.decisions.push_back(fmt::format("fence: {}{} text block(s) from {}",
+      call.decisions.push_back(fmt::format("fence: {}{} text field(s) of {}",
                                            shadow ? "shadow: would fence " : "fenced ", fenced,
                                            call.source));
     }
     return Outcome::pass();
   }
+
+  Outcome result(Call& call, json::object& reply) override {
+    if (call.labels.public_source != Tri::yes) {
+      return Outcome::pass();
+    }
+    json::value* body = reply.if_contains("result");
+    if (body == nullptr) {
+      body = reply.if_contains("error");  // an error's message and data are the server's words
+    }
+    if (body == nullptr) {
+      return Outcome::pass();
+    }
+    auto found = text_fields(*body);
+    if (refuse_binary_ && found.binary > 0) {
+      return Outcome::deny(fmt::format(
+          "it carries {} binary item(s) (images, audio or blobs) from {}, an untrusted source, "
+          "and this gate refuses binary content from untrusted sources", found.binary,
+          call.source));
+    }
+    const std::size_t fenced = fence_fields(call, found);
+    if (fenced > 0) {
+      call.decisions.push_back(fmt::format("fence: {}{} text field(s) from {}",
+                                           shadow ? "shadow: would fence " : "fenced ", fenced,
+                                           call.source));
+    }
+    return Outcome::pass();
+  }
+
+ private:
+  std::size_t fence_fields(Call& call, json::value& root) {
+    auto found = text_fields(root);
+    return fence_fields(call, found);
+  }
+
+  std::size_t fence_fields(Call& call, TextFields& found) {
+    std::size_t fenced = 0;
+    for (auto& field : found.fields) {
+      if (field.kind() == FieldKind::label || field.text().empty()) {
+        continue;
+      }
+      ++fenced;
+      if (!shadow) {
+        field.set(fence(field.text(), call.source, random_hex(8)));
+      }
+    }
+    return fenced;
+  }
+
+  bool refuse_binary_;
+  bool refuse_requests_;
 };
 
 }  // namespace
@@ -113,7 +157,23 @@ std::optional<FilterFactory> make_fence_filter(const config::FilterConfig& fc, G
                                                config::Diagnostics& diag) {
   config::ObjectReader r(fc.settings, fc.path, diag);
   expect_common_keys(r);
-  return FilterFactory([] { return std::make_unique<FenceFilter>(); });
+  std::string binary = "pass";
+  r.str("binary", binary);
+  if (binary != "pass" && binary != "refuse") {
+    r.error("binary", fmt::format("expected \"pass\" or \"refuse\", got \"{}\"", binary));
+    return std::nullopt;
+  }
+  std::string requests = "pass";
+  r.str("serverRequests", requests);
+  if (requests != "pass" && requests != "refuse") {
+    r.error("serverRequests",
+            fmt::format("expected \"pass\" or \"refuse\", got \"{}\"", requests));
+    return std::nullopt;
+  }
+  const bool refuse = binary == "refuse", refuse_requests = requests == "refuse";
+  return FilterFactory([refuse, refuse_requests] {
+    return std::make_unique<FenceFilter>(refuse, refuse_requests);
+  });
 }
 
 }  // namespace mcpgw::gate

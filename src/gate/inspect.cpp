@@ -1,7 +1,7 @@
 // The "inspect" filter: detectors over every string of a call's arguments and of its result.
 #include "gate/detect.hpp"
 #include "gate/filters.hpp"
-#include "jsonrpc/exact_json.hpp"
+#include "gate/walk.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -42,36 +42,12 @@ struct InspectConfig {
 
 constexpr std::string_view kArguments = "the arguments";
 constexpr std::string_view kResult = "the result";
+constexpr std::string_view kAnswer = "the answer";
 
 struct Found {
-  json::string* text;
+  TextField* field;
   std::vector<Finding> findings;
 };
-
-/// Every string value under `v`, except binary payloads (a blob, an image's or audio's data).
-template <class F>
-void each_string(json::value& v, F&& f) {
-  if (v.is_string()) {
-    if (!jsonrpc::is_raw_number(v)) {  // a number kept as text is not text
-      f(v.get_string());
-    }
-  } else if (v.is_array()) {
-    for (auto& item : v.get_array()) {
-      each_string(item, f);
-    }
-  } else if (v.is_object()) {
-    auto& o = v.get_object();
-    const auto* type = o.if_contains("type");
-    const bool binary = type != nullptr && type->is_string() &&
-                        (type->get_string() == "image" || type->get_string() == "audio");
-    for (auto& kv : o) {
-      if (kv.key() == "blob" || (binary && kv.key() == "data")) {
-        continue;
-      }
-      each_string(kv.value(), f);
-    }
-  }
-}
 
 class InspectFilter final : public Filter {
  public:
@@ -88,6 +64,20 @@ class InspectFilter final : public Filter {
     return inspect(call, *args, cfg_->arguments, kArguments);
   }
 
+  /// What the client answers a server's own request (a form, a completion) goes to that server
+  /// like arguments do.
+  Outcome answer(Call& call, json::object& reply) override {
+    auto* result = reply.if_contains("result");
+    if (!cfg_->arguments.any || result == nullptr) {
+      return Outcome::pass();
+    }
+    Outcome o = inspect(call, *result, cfg_->arguments, kAnswer);
+    if (o.kind == Outcome::Kind::approve) {
+      o.kind = Outcome::Kind::deny;  // nobody can be asked while the server waits
+    }
+    return o;
+  }
+
   Outcome result(Call& call, json::object& reply) override {
     if (!cfg_->results.any) {
       return Outcome::pass();
@@ -102,22 +92,22 @@ class InspectFilter final : public Filter {
  private:
   Outcome inspect(Call& call, json::value& root, const Policy& policy, std::string_view what) {
     const Detectors& d = *cfg_->detectors;
-    std::vector<json::string*> strings;
+    auto walked = text_fields(root);  // every string, blobs of text decoded
     std::vector<std::string_view> texts;
-    each_string(root, [&](json::string& s) {
-      strings.push_back(&s);
-      texts.emplace_back(s.data(), s.size());
-    });
+    texts.reserve(walked.fields.size());
+    for (const auto& f : walked.fields) {
+      texts.push_back(f.text());
+    }
     if (!d.may_find(texts, policy.enabled, policy.kinds)) {
       return Outcome::pass();  // the usual case: one pass over all the strings found nothing
     }
     std::vector<Found> found;
     std::vector<Finding> scratch;
-    for (std::size_t i = 0; i < strings.size(); ++i) {
+    for (std::size_t i = 0; i < texts.size(); ++i) {
       scratch.clear();
       d.scan(texts[i], policy.enabled, scratch);
       if (!scratch.empty()) {
-        found.push_back({strings[i], scratch});
+        found.push_back({&walked.fields[i], scratch});
       }
     }
     if (found.empty()) {
@@ -158,7 +148,7 @@ class InspectFilter final : public Filter {
           }
           redacted += mine.size();
           if (!shadow) {
-            *f.text = redact(std::string_view(f.text->data(), f.text->size()), std::move(mine), d);
+            f.field->set(redact(f.field->text(), std::move(mine), d));
           }
         }
         call.decisions.push_back(fmt::format("inspect: {}redacted {} in {}",

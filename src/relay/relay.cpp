@@ -383,6 +383,9 @@ void Relay::handle_response(const SessionPtr& s, json::object msg) {
     return;
   }
   pending.slot->server_requests.erase(jsonrpc::id_key(pending.backend_id));
+  if (!gate_answer(*s, *pending.slot, pending.method, msg, pending.backend_id)) {
+    return;  // the server has the gate's refusal instead
+  }
   msg["id"] = pending.backend_id;
   pending.slot->backend->send(std::move(msg));
 }

@@ -257,6 +257,13 @@ class Relay {
   asio::awaitable<void> through_gate(Exchange& ex, Handler handler);
   asio::awaitable<gate::Call> gate_call(Exchange& ex, gate::Chain& chain);
   void gate_callbacks(Exchange& ex, gate::Call& call);
+  // The gate on a server's other channels (relay/gate_channel.cpp): its notifications and
+  // requests to a client (false: refused, not delivered), and the client's answers to them
+  // (false: the server got the refusal instead).
+  bool gate_server_message(Session& s, BackendSlot& slot, json::object& msg);
+  bool gate_answer(Session& s, BackendSlot& slot, std::string_view method, json::object& reply,
+                   const json::value& backend_id);
+  gate::Call channel_call(Session& s, BackendSlot& slot, std::string_view method);
 
   // Handlers.
   asio::awaitable<void> initialize(Exchange& ex);
@@ -395,7 +402,7 @@ class Relay {
   asio::awaitable<void> listen_resources(const SessionPtr& s, Listener& l,
                                          const json::value& uris);
   void forward_server_request(BackendSlot& slot, json::object&& msg);
-  void deliver_progress(json::object& msg);
+  void deliver_progress(BackendSlot& slot, json::object& msg);
   void deliver_server_cancel(BackendSlot& slot, json::object& msg);
   void deliver_log(BackendSlot& slot, json::object& msg);
   /// /healthz for a server with a backend per session: the worst instance, and the count

@@ -83,7 +83,7 @@ void Relay::on_backend_message(BackendSlot& slot, json::object&& msg) {
   if (msg.contains("id")) {
     forward_server_request(slot, std::move(msg));
   } else if (m == mm::kProgress) {
-    deliver_progress(msg);
+    deliver_progress(slot, msg);
   } else if (m == mm::kCancelled) {
     deliver_server_cancel(slot, msg);
   } else if (m == mm::kToolsListChanged || m == mm::kPromptsListChanged ||
@@ -113,7 +113,7 @@ void Relay::on_backend_message(BackendSlot& slot, json::object&& msg) {
   }
 }
 
-void Relay::deliver_progress(json::object& msg) {
+void Relay::deliver_progress(BackendSlot& slot, json::object& msg) {
   json::object& params = params_of(msg);
   const json::value* token = params.if_contains("progressToken");
   if (token == nullptr || !(token->is_int64() || token->is_uint64())) {
@@ -129,7 +129,9 @@ void Relay::deliver_progress(json::object& msg) {
     return;
   }
   params["progressToken"] = it->second.client_token;
-  deliver(*session, it->second.out.lock(), msg);
+  if (gate_server_message(*session, slot, msg)) {
+    deliver(*session, it->second.out.lock(), msg);
+  }
 }
 
 void Relay::deliver_server_cancel(BackendSlot& slot, json::object& msg) {
@@ -165,14 +167,22 @@ void Relay::deliver_log(BackendSlot& slot, json::object& msg) {
     if (wanted < 0) {
       wanted = target->session->log_rank;
     }
-    if (rank < 0 || rank >= wanted) {
+    if ((rank < 0 || rank >= wanted) && gate_server_message(*target->session, slot, msg)) {
       deliver(*target->session, target->out, msg);
     }
     return;
   }
   for_each_session_of(slot, [&](Session& s) {
-    if (rank < 0 || rank >= s.log_rank) {
+    if (rank >= 0 && rank < s.log_rank) {
+      return;
+    }
+    if (gate_ == nullptr) {
       deliver(s, nullptr, msg);
+      return;
+    }
+    json::object mine = msg;  // each session's gate fences (and may refuse) its own copy
+    if (gate_server_message(s, slot, mine)) {
+      deliver(s, nullptr, mine);
     }
   });
 }
@@ -214,6 +224,9 @@ void Relay::forward_server_request(BackendSlot& slot, json::object&& msg) {
       target->inflight->missing_capability = needed;  // the revision's answer: -32021
     }
     return;
+  }
+  if (!gate_server_message(s, slot, msg)) {
+    return;  // the server has the gate's refusal
   }
   // Server request ids are per server; clients see one id space per session.
   json::value client_id(fmt::format("mcpgw-{}", s.next_server_request++));

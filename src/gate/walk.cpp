@@ -1,0 +1,123 @@
+#include "gate/walk.hpp"
+
+#include "common/base64.hpp"
+#include "jsonrpc/exact_json.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace mcpgw::gate {
+
+namespace {
+
+/// Keys whose string values programs read (outside structuredContent, where every key is data).
+constexpr std::array<std::string_view, 17> kLabelKeys{
+    "type", "mimeType", "uri", "name", "role", "id", "taskId", "status", "nextCursor", "cursor",
+    "progressToken", "lastModified", "level", "logger", "url", "elicitationId", "mode"};
+/// Keys whose whole value is for programs (a form's schema, a sampling request's settings).
+constexpr std::array<std::string_view, 9> kLabelTrees{
+    "annotations", "completion", "requestedSchema", "modelPreferences", "includeContext",
+    "stopSequences", "tools", "toolChoice", "metadata"};
+constexpr std::string_view kReservedMeta = "io.modelcontextprotocol/";
+
+bool one_of(std::string_view key, const auto& keys) {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+class Walker {
+ public:
+  explicit Walker(TextFields& out) : out_(out) {}
+
+  void value(json::value& v, FieldKind kind) {
+    if (v.is_string()) {
+      if (!jsonrpc::is_raw_number(v)) out_.fields.emplace_back(&v.get_string(), kind);
+    } else if (v.is_array()) {
+      for (auto& item : v.get_array()) value(item, kind);
+    } else if (v.is_object()) {
+      object(v.get_object(), kind);
+    }
+  }
+
+ private:
+  void object(json::object& o, FieldKind kind) {
+    const auto* type = o.if_contains("type");
+    const bool media = type != nullptr && type->is_string() &&
+                       (type->get_string() == "image" || type->get_string() == "audio");
+    for (auto& kv : o) {
+      const std::string_view key = kv.key();
+      auto& v = kv.value();
+      if (kind == FieldKind::structured || kind == FieldKind::label) {
+        value(v, kind);
+      } else if (key == "structuredContent") {
+        value(v, FieldKind::structured);
+      } else if (key == "_meta" && v.is_object()) {
+        meta(v.get_object());
+      } else if (key == "blob" && v.is_string()) {
+        blob(v.get_string());
+      } else if (key == "data" && media) {
+        ++out_.binary;
+      } else if (one_of(key, kLabelTrees) || (v.is_string() && one_of(key, kLabelKeys))) {
+        value(v, FieldKind::label);
+      } else {
+        value(v, kind);
+      }
+    }
+  }
+
+  void meta(json::object& o) {
+    for (auto& kv : o) {
+      const bool reserved = std::string_view(kv.key()).starts_with(kReservedMeta) ||
+                            kv.key() == "progressToken";
+      value(kv.value(), reserved ? FieldKind::label : FieldKind::prose);
+    }
+  }
+
+  void blob(json::string& s) {
+    auto bytes = base64_decode(std::string_view(s.data(), s.size()));
+    if (bytes && is_text(*bytes)) {
+      out_.fields.emplace_back(&s, FieldKind::blob, std::move(*bytes));
+    } else {
+      ++out_.binary;
+    }
+  }
+
+  TextFields& out_;
+};
+
+}  // namespace
+
+void TextField::set(std::string_view text) {
+  if (kind_ == FieldKind::blob) {
+    decoded_ = std::string(text);
+    *str_ = base64_encode(text);
+  } else {
+    *str_ = text;
+  }
+}
+
+TextFields text_fields(json::value& root) {
+  TextFields out;
+  Walker(out).value(root, FieldKind::prose);
+  return out;
+}
+
+bool is_text(std::string_view bytes) {
+  std::size_t i = 0;
+  while (i < bytes.size()) {
+    const auto b = static_cast<unsigned char>(bytes[i]);
+    if (b < 0x80) {
+      if ((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7F) return false;
+      ++i;
+      continue;
+    }
+    const std::size_t n = (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
+    if (n == 0 || b == 0xC0 || b == 0xC1 || b > 0xF4 || i + n > bytes.size()) return false;
+    for (std::size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(bytes[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+}  // namespace mcpgw::gate
