@@ -309,21 +309,28 @@ bool labelled(const TrustLabels& t) {
   return !(t == TrustLabels{});
 }
 
-/// Trust labels are a policy: they turn the gate on (with its default chain) unless the file
-/// says `security.enabled: false`.
+/// Trust labels, approvers and strict pins are a policy: they turn the gate on (with its
+/// default chain) unless the file says `security.enabled: false`.
 void imply_security(Config& cfg) {
   auto& sec = cfg.gateway.security;
+  for (const auto& server : cfg.servers) {
+    if (server.options.strict_pins) {
+      sec.strict_pins.insert(server.name);
+    }
+  }
   if (sec.enabled || sec.explicitly_off) {
     return;
   }
   for (const auto& server : cfg.servers) {
-    bool any = labelled(server.options.trust);
-    for (const auto& [tool, labels] : server.options.tool_trust) {
+    const auto& o = server.options;
+    bool any = labelled(o.trust);
+    for (const auto& [tool, labels] : o.tool_trust) {
       any = any || labelled(labels);
     }
-    if (any) {
+    const char* what = any ? "trust labels" : "gate settings";
+    if (any || o.approvals || !o.tool_approvals.empty() || o.strict_pins) {
       sec.enabled = true;
-      sec.turned_on_by = fmt::format("trust labels on gateway.servers.{}", server.name);
+      sec.turned_on_by = fmt::format("{} on gateway.servers.{}", what, server.name);
       return;
     }
   }

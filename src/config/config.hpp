@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,11 @@ namespace mcpgw::config {
 using Millis = std::chrono::milliseconds;
 
 enum class Transport { stdio, http, sse };
+/// Who may approve a call the security gate holds.
+enum class Approver {
+  client,  ///< the client's user through elicitation when it declared it, else an administrator
+  admin,   ///< an administrator only (admin API, `mcpgw approvals`), whatever the client offers
+};
 enum class Isolation {
   shared,   ///< one backend (process or upstream session) shared by all client sessions
   session,  ///< one backend per client session (stateful servers)
@@ -58,6 +64,11 @@ struct ServerOptions {
   std::vector<std::string> pass_headers;
   TrustLabels trust;                              ///< `trust`
   std::map<std::string, TrustLabels> tool_trust;  ///< `tools.TOOL.trust` (server's own names)
+  std::optional<Approver> approvals;               ///< `approvals`: overrides the gate's
+  std::map<std::string, Approver> tool_approvals;  ///< `tools.TOOL.approvals`
+  /// `pins: "strict"`: once the server's tools are pinned, a tool it adds or renames later is
+  /// quarantined like a changed one.
+  bool strict_pins = false;
   bool operator==(const ServerOptions&) const = default;
 };
 
@@ -189,6 +200,9 @@ struct SecurityConfig {
   std::string admin_token_file;         ///< `adminTokenFile`
   /// The tool pins' SQLite file (the "pin" filter's `path`); beside the key store by default.
   std::string pin_store;
+  Approver approvals = Approver::client;  ///< `approvals`
+  /// The servers with `pins: "strict"` (from gateway.servers, for the pin filter).
+  std::set<std::string> strict_pins;
   bool operator==(const SecurityConfig&) const = default;
 };
 

@@ -32,6 +32,8 @@ void parse_server(const std::string& name, const json::object& obj, const std::s
                   ServerConfig& out, bool& disabled);
 void parse_server_options(const json::object& obj, const std::string& path,
                           const std::string& base_dir, Diagnostics& diag, ServerOptions& out);
+/// `approvals`: "client" or "admin" (nothing when the key is absent).
+void parse_approver(ObjectReader& r, std::optional<Approver>& out);
 /// Options that make sense only for some servers.
 void check_server_options(const ServerConfig& sc, const std::string& path, Diagnostics& diag);
 

@@ -130,6 +130,9 @@ void parse_security(const json::object& obj, Diagnostics& diag, SecurityConfig& 
   seconds("approvalTimeoutS", out.approval_timeout);
   r.str("adminTokenEnv", out.admin_token_env);
   r.str("adminTokenFile", out.admin_token_file);
+  std::optional<Approver> approvals;
+  parse_approver(r, approvals);
+  out.approvals = approvals.value_or(Approver::client);
   if (const auto* v = r.get("filters")) {
     if (!v->is_array()) {
       diag.error(r.path("filters"), fmt::format("expected an array, got {}", describe(*v)));

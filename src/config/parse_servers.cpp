@@ -175,6 +175,15 @@ void parse_server_options(const json::object& obj, const std::string& path,
   r.positive("maxProcesses", out.max_processes);
   parse_tls(r, base_dir, diag, out.tls_ca_file, out.tls_insecure);
   parse_trust(r.get("trust"), r.path("trust"), diag, out.trust);
+  parse_approver(r, out.approvals);
+  std::string pins;
+  r.str("pins", pins);
+  if (pins == "strict") {
+    out.strict_pins = true;
+  } else if (!pins.empty() && pins != "first-sight") {
+    diag.error(r.path("pins"), fmt::format("expected \"first-sight\" or \"strict\", got \"{}\"",
+                                           pins));
+  }
   if (const auto* tools = as_object(r.get("tools"), r.path("tools"), diag)) {
     for (const auto& kv : *tools) {
       const std::string tpath = join_path(r.path("tools"), kv.key());
@@ -182,8 +191,25 @@ void parse_server_options(const json::object& obj, const std::string& path,
         ObjectReader tr(*t, tpath, diag);
         parse_trust(tr.get("trust"), tr.path("trust"), diag,
                     out.tool_trust[std::string(kv.key())]);
+        std::optional<Approver> approver;
+        parse_approver(tr, approver);
+        if (approver) {
+          out.tool_approvals[std::string(kv.key())] = *approver;
+        }
       }
     }
+  }
+}
+
+void parse_approver(ObjectReader& r, std::optional<Approver>& out) {
+  std::string v;
+  r.str("approvals", v);
+  if (v == "client") {
+    out = Approver::client;
+  } else if (v == "admin") {
+    out = Approver::admin;
+  } else if (!v.empty()) {
+    r.error("approvals", fmt::format("expected \"client\" or \"admin\", got \"{}\"", v));
   }
 }
 

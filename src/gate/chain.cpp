@@ -399,7 +399,8 @@ json::object Chain::refusal(const Call& call, const json::value& id, std::string
 
 asio::awaitable<bool> Chain::ask_human(Call& call, const std::string& reason,
                                        std::string& why_not, bool result) {
-  if (call.elicit) {
+  const auto approver = call.labels.approver.value_or(gate_.config().approvals);
+  if (call.elicit && approver == config::Approver::client) {
     const std::string args = argument_preview(call);
     std::string question =
         result ? fmt::format("mcpgw needs your approval to pass on the result of {}.\nWhy: {}.\n"

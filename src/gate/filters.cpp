@@ -157,17 +157,11 @@ std::optional<FilterFactory> make_fence_filter(const config::FilterConfig& fc, G
                                                config::Diagnostics& diag) {
   config::ObjectReader r(fc.settings, fc.path, diag);
   expect_common_keys(r);
-  std::string binary = "pass";
-  r.str("binary", binary);
-  if (binary != "pass" && binary != "refuse") {
-    r.error("binary", fmt::format("expected \"pass\" or \"refuse\", got \"{}\"", binary));
-    return std::nullopt;
-  }
-  std::string requests = "pass";
-  r.str("serverRequests", requests);
-  if (requests != "pass" && requests != "refuse") {
-    r.error("serverRequests",
-            fmt::format("expected \"pass\" or \"refuse\", got \"{}\"", requests));
+  const std::size_t errors = diag.errors.size();
+  std::string binary = "pass", requests = "pass";
+  r.choice("binary", binary, {"pass", "refuse"});
+  r.choice("serverRequests", requests, {"pass", "refuse"});
+  if (diag.errors.size() != errors) {
     return std::nullopt;
   }
   const bool refuse = binary == "refuse", refuse_requests = requests == "refuse";

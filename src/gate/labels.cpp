@@ -67,6 +67,11 @@ Labels resolve_labels(const config::ServerOptions& server, std::string_view tool
   out.secret_data = known(sd);
   out.public_sink = known(sink);
   out.dangerous_writes = known(dw);
+  if (auto it = server.tool_approvals.find(std::string(tool)); it != server.tool_approvals.end()) {
+    out.approver = it->second;
+  } else {
+    out.approver = server.approvals;
+  }
   return out;
 }
 

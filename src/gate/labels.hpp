@@ -6,6 +6,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,9 @@ struct Labels {
   Tri secret_data = Tri::yes;
   Tri public_sink = Tri::yes;
   Tri dangerous_writes = Tri::yes;
+  /// Who may approve a held call to this tool (`approvals` of the tool, else of its server);
+  /// unset: the gate's own setting.
+  std::optional<config::Approver> approver;
 
   /// The first label that is "forbidden", or null.
   const char* forbidden() const noexcept;

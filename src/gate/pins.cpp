@@ -45,7 +45,20 @@ json::value canonical(const json::value& v) {
   return v;
 }
 
-constexpr std::string_view kPinned[] = {"name", "description", "inputSchema", "outputSchema"};
+/// What a pin covers: everything the model reads and everything the gate derives labels from.
+constexpr std::string_view kPinned[] = {"name",         "title",        "description",
+                                        "inputSchema",  "outputSchema", "annotations"};
+/// What pins covered before they covered the title and annotations.
+constexpr std::string_view kLegacyPinned[] = {"name", "description", "inputSchema",
+                                              "outputSchema"};
+
+/// A pin written before pins covered annotations (its definition has no "annotations" key:
+/// today's always has one, null when the tool has none).
+bool legacy_pin(const std::string& definition) {
+  boost::system::error_code ec;
+  const auto v = json::parse(definition, ec);
+  return !ec && v.is_object() && !v.get_object().contains("annotations");
+}
 
 
 /// Which pinned fields differ between two canonical definitions.
@@ -82,11 +95,19 @@ std::string PinStore::key(std::string_view server, std::string_view tool) {
   return k;
 }
 
-std::string PinStore::tool_hash(const json::object& tool, std::string* canonical_out) {
+std::string PinStore::tool_hash(const json::object& tool, std::string* canonical_out,
+                                bool legacy) {
   json::object pinned;
-  for (auto field : kPinned) {
-    if (const auto* v = tool.if_contains(field)) {
-      pinned.emplace(field, canonical(*v));
+  if (legacy) {
+    for (auto field : kLegacyPinned) {
+      if (const auto* v = tool.if_contains(field)) {
+        pinned.emplace(field, canonical(*v));
+      }
+    }
+  } else {
+    for (auto field : kPinned) {
+      const auto* v = tool.if_contains(field);
+      pinned.emplace(field, v != nullptr ? canonical(*v) : json::value());
     }
   }
   std::string text = json::serialize(pinned);
@@ -178,7 +199,7 @@ void PinStore::flush() {
 }
 
 std::size_t PinStore::screen(const std::string& server,
-                             const std::shared_ptr<const json::array>& tools) {
+                             const std::shared_ptr<const json::array>& tools, bool strict) {
   if (!tools) {
     return 0;
   }
@@ -187,74 +208,98 @@ std::size_t PinStore::screen(const std::string& server,
     return 0;  // the same list as last time: nothing new to see
   }
   last_[server] = tools;
+  // Strict: once a server's tools are pinned, its tool set is pinned too.
+  const std::string prefix = key(server, "");
+  auto first = pins_.lower_bound(prefix);
+  const bool set_pinned =
+      strict && first != pins_.end() && std::string_view(first->first).starts_with(prefix);
   std::size_t quarantined = 0;
-  std::vector<Finding> findings;
   for (const auto& item : *tools) {
     const auto* t = item.if_object();
     const auto* name = t != nullptr ? t->if_contains("name") : nullptr;
-    if (name == nullptr || !name->is_string()) {
-      continue;
+    if (name != nullptr && name->is_string() &&
+        screen_tool(server, std::string(name->get_string()), *t, set_pinned)) {
+      ++quarantined;
     }
-    const std::string tool(name->get_string());
-    std::string definition;
-    const std::string hash = tool_hash(*t, &definition);
-    auto [it, fresh] = pins_.try_emplace(key(server, tool));
-    Pin& pin = it->second;
-    if (fresh) {
-      pin.server = server;
-      pin.tool = tool;
-    }
-    if (!pin.hash.empty() && pin.hash == hash) {
-      if (!pin.pending_hash.empty()) {
-        spdlog::info("tool pins: {}/{} is back to its pinned definition; out of quarantine",
-                     server, tool);
-        pin.pending_hash.clear();
-        pin.pending_definition.clear();
-        pin.reason.clear();
-      }
-      continue;
-    }
-    if (pin.pending_hash == hash) {
-      continue;  // already quarantined for this very definition
-    }
-    // A definition not seen before. Tool poisoning: look at what the model will read.
-    std::string poison;
-    if (inspect_ != nullptr) {
-      findings.clear();
-      const auto* desc = t->if_contains("description");
-      if (desc != nullptr && desc->is_string()) {
-        inspect_->scan(std::string_view(desc->get_string()), injection_, findings);
-      }
-      // Descriptions inside the input schema reach the model too.
-      if (const auto* schema = t->if_contains("inputSchema"); findings.empty() && schema != nullptr) {
-        const std::string text = json::serialize(*schema);
-        inspect_->scan(text, injection_, findings);
-      }
-      if (!findings.empty()) {
-        poison = fmt::format("reads like prompt injection ({})",
-                             inspect_->name(findings.front().detector));
-      }
-    }
-    if (pin.hash.empty() && poison.empty()) {
-      pin.hash = hash;  // first sight: pinned as it is
-      pin.definition = std::move(definition);
-      pin.pinned_ms = unix_ms();
-      write(pin);
-      continue;
-    }
-    pin.pending_hash = hash;
-    pin.reason = pin.hash.empty()
-                     ? "its description " + poison
-                     : fmt::format("its {} changed since it was pinned{}{}",
-                                   changed_fields(pin.definition, definition),
-                                   poison.empty() ? "" : ", and the new definition ", poison);
-    pin.pending_definition = std::move(definition);
-    pin.seen_ms = unix_ms();
-    ++quarantined;
-    spdlog::warn("tool pins: {}/{} is quarantined: {}; approve it with `mcpgw tools approve {} "
-                 "{}`", server, tool, pin.reason, server, tool);
   }
   return quarantined;
+}
+
+bool PinStore::screen_tool(const std::string& server, const std::string& tool,
+                           const json::object& t, bool set_pinned) {
+  std::string definition;
+  const std::string hash = tool_hash(t, &definition);
+  auto [it, fresh] = pins_.try_emplace(key(server, tool));
+  Pin& pin = it->second;
+  if (fresh) {
+    pin.server = server;
+    pin.tool = tool;
+  }
+  if (!pin.hash.empty() && pin.hash != hash && legacy_pin(pin.definition) &&
+      pin.hash == tool_hash(t, nullptr, true)) {
+    spdlog::info("tool pins: {}/{}: the pin now covers its title and annotations too", server,
+                 tool);
+    pin.hash = hash;  // unchanged since it was pinned: the pin grows to today's fields
+    pin.definition = definition;
+    write(pin);
+  }
+  if (!pin.hash.empty() && pin.hash == hash) {
+    if (!pin.pending_hash.empty()) {
+      spdlog::info("tool pins: {}/{} is back to its pinned definition; out of quarantine",
+                   server, tool);
+      pin.pending_hash.clear();
+      pin.pending_definition.clear();
+      pin.reason.clear();
+    }
+    return false;
+  }
+  if (pin.pending_hash == hash) {
+    return false;  // already quarantined for this very definition
+  }
+  const std::string poison = poisoned(t);
+  const bool added = fresh && set_pinned;
+  if (pin.hash.empty() && poison.empty() && !added) {
+    pin.hash = hash;  // first sight: pinned as it is
+    pin.definition = std::move(definition);
+    pin.pinned_ms = unix_ms();
+    write(pin);
+    return false;
+  }
+  pin.pending_hash = hash;
+  if (!pin.hash.empty()) {
+    pin.reason = fmt::format("its {} changed since it was pinned{}{}",
+                             changed_fields(pin.definition, definition),
+                             poison.empty() ? "" : ", and the new definition ", poison);
+  } else if (added) {
+    pin.reason = fmt::format("it is new on a server whose tool set is pinned (pins: strict){}{}",
+                             poison.empty() ? "" : ", and its description ", poison);
+  } else {
+    pin.reason = "its description " + poison;
+  }
+  pin.pending_definition = std::move(definition);
+  pin.seen_ms = unix_ms();
+  spdlog::warn("tool pins: {}/{} is quarantined: {}; approve it with `mcpgw tools approve {} "
+               "{}`", server, tool, pin.reason, server, tool);
+  return true;
+}
+
+/// Tool poisoning: what the model will read, its description and the descriptions inside its
+/// input schema, read like prompt injection. Empty when not.
+std::string PinStore::poisoned(const json::object& t) const {
+  if (inspect_ == nullptr) {
+    return {};
+  }
+  std::vector<Finding> findings;
+  const auto* desc = t.if_contains("description");
+  if (desc != nullptr && desc->is_string()) {
+    inspect_->scan(std::string_view(desc->get_string()), injection_, findings);
+  }
+  if (const auto* schema = t.if_contains("inputSchema"); findings.empty() && schema != nullptr) {
+    inspect_->scan(json::serialize(*schema), injection_, findings);
+  }
+  return findings.empty() ? std::string()
+                          : fmt::format("reads like prompt injection ({})",
+                                        inspect_->name(findings.front().detector));
 }
 
 const std::string* PinStore::quarantined(const std::string& server, std::string_view tool) const {
@@ -308,11 +353,12 @@ namespace {
 
 class PinFilter final : public Filter {
  public:
-  explicit PinFilter(std::shared_ptr<PinStore> store) : store_(std::move(store)) {}
+  PinFilter(std::shared_ptr<PinStore> store, std::shared_ptr<const std::set<std::string>> strict)
+      : store_(std::move(store)), strict_(std::move(strict)) {}
 
   void on_tools(const std::string& server,
                 const std::shared_ptr<const json::array>& tools) override {
-    store_->screen(server, tools);
+    store_->screen(server, tools, strict_->count(server) != 0);
   }
 
   bool tool_visible(const std::string& server, std::string_view tool) override {
@@ -334,6 +380,7 @@ class PinFilter final : public Filter {
 
  private:
   std::shared_ptr<PinStore> store_;
+  std::shared_ptr<const std::set<std::string>> strict_;  ///< servers with pins: "strict"
 };
 
 }  // namespace
@@ -351,8 +398,9 @@ std::optional<FilterFactory> make_pin_filter(const config::FilterConfig& fc, Gat
   if (diag.errors.size() != errors) {
     return std::nullopt;
   }
+  auto strict = std::make_shared<const std::set<std::string>>(gate.config().strict_pins);
   if (gate.check_only()) {
-    return FilterFactory([] { return std::make_unique<PinFilter>(nullptr); });
+    return FilterFactory([strict] { return std::make_unique<PinFilter>(nullptr, strict); });
   }
   std::string error;
   auto store = PinStore::open(path, descriptions == "quarantine" ? &gate.detectors() : nullptr,
@@ -362,7 +410,7 @@ std::optional<FilterFactory> make_pin_filter(const config::FilterConfig& fc, Gat
     return std::nullopt;
   }
   gate.set_pins(store);
-  return FilterFactory([store] { return std::make_unique<PinFilter>(store); });
+  return FilterFactory([store, strict] { return std::make_unique<PinFilter>(store, strict); });
 }
 
 }  // namespace mcpgw::gate

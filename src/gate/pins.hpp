@@ -1,7 +1,7 @@
 #pragma once
-// Tool pinning, the defence against rug pulls: each tool's name, description and schemas are
-// hashed (SHA-256 of canonical JSON) the first time a server lists it, and the pin is kept in
-// SQLite. When a later list shows another definition, the tool is quarantined: hidden from
+// Tool pinning, the defence against rug pulls: each tool's name, title, description, schemas
+// and annotations are hashed (SHA-256 of canonical JSON) the first time a server lists it, and
+// the pin is kept in SQLite. When a later list shows another definition, the tool is quarantined: hidden from
 // lists and refused when called, until an administrator approves the new definition (`mcpgw
 // tools approve SERVER TOOL`). A tool whose description reads like prompt injection (tool
 // poisoning) is quarantined on first sight too.
@@ -16,6 +16,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,9 +33,10 @@ class PinStore {
   ~PinStore();
 
   /// Checks a server's tools as listed; cheap when it is the same list as last time.
+  /// `strict`: once the server has pins, a tool it did not have is quarantined too.
   /// Returns the number of tools newly quarantined.
   std::size_t screen(const std::string& server,
-                     const std::shared_ptr<const boost::json::array>& tools);
+                     const std::shared_ptr<const boost::json::array>& tools, bool strict = false);
   /// Why the tool is quarantined, or null when it is not.
   const std::string* quarantined(const std::string& server, std::string_view tool) const;
   /// Accepts the tool's current definition. False when it was not quarantined.
@@ -44,9 +46,11 @@ class PinStore {
   /// Waits until everything queued is written (tests, shutdown).
   void flush();
 
-  /// SHA-256 (hex) of the canonical JSON of the tool's name, description, inputSchema and
-  /// outputSchema; `canonical` receives that JSON.
-  static std::string tool_hash(const boost::json::object& tool, std::string* canonical = nullptr);
+  /// SHA-256 (hex) of the canonical JSON of the tool's name, title, description, inputSchema,
+  /// outputSchema and annotations (null when absent); `canonical` receives that JSON.
+  /// `legacy`: of what pins covered before (name, description and the schemas, when present).
+  static std::string tool_hash(const boost::json::object& tool, std::string* canonical = nullptr,
+                               bool legacy = false);
 
  private:
   PinStore() = default;
@@ -58,6 +62,10 @@ class PinStore {
     std::int64_t seen_ms = 0;
   };
   static std::string key(std::string_view server, std::string_view tool);
+  /// One listed tool; true when it is newly quarantined.
+  bool screen_tool(const std::string& server, const std::string& tool,
+                   const boost::json::object& t, bool set_pinned);
+  std::string poisoned(const boost::json::object& t) const;
   void write(const Pin& pin);
 
   std::map<std::string, Pin, std::less<>> pins_;  ///< by key(server, tool)

@@ -236,7 +236,7 @@ describe('the admin API with the security gate off', () => {
 
     const servers = await (await admin('/admin/servers')).json();
     assert.equal(servers.servers.rug.state, 'ready');
-    assert.deepEqual(servers.servers.rug.toolNames.sort(), ['flip', 'poisoned', 'weather']);
+    assert.deepEqual(servers.servers.rug.toolNames.sort(), ['flip', 'grow', 'poisoned', 'relabel', 'weather']);
     const sessions = (await (await admin('/admin/sessions')).json()).sessions;
     const mine = sessions.find((s) => s.client === 'api-agent 1.0.0');
     assert.equal(mine.principal, 'carol');

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <sqlite3.h>
 #include <set>
 #include <unistd.h>
 
@@ -230,15 +231,86 @@ TEST(Luhn, ValidatesCardNumbers) {
   EXPECT_FALSE(luhn_valid("4111"));
 }
 
-TEST(ToolPins, HashIgnoresKeyOrderAndOtherFields) {
+TEST(ToolPins, HashIgnoresKeyOrderAndCoversAnnotations) {
   auto a = boost::json::parse(R"({"name":"t","description":"d","inputSchema":{"type":"object",
       "properties":{"x":{"type":"string"},"y":{"type":"number"}}},"annotations":{"readOnlyHint":true}})");
-  auto b = boost::json::parse(R"({"inputSchema":{"properties":{"y":{"type":"number"},
-      "x":{"type":"string"}},"type":"object"},"description":"d","name":"t"})");
-  auto c = boost::json::parse(R"({"name":"t","description":"d!","inputSchema":{"type":"object"}})");
+  auto b = boost::json::parse(R"({"annotations":{"readOnlyHint":true},"inputSchema":{"properties":
+      {"y":{"type":"number"},"x":{"type":"string"}},"type":"object"},"description":"d","name":"t",
+      "icons":[]})");
+  auto c = boost::json::parse(R"({"name":"t","description":"d","inputSchema":{"type":"object",
+      "properties":{"x":{"type":"string"},"y":{"type":"number"}}}})");
   EXPECT_EQ(PinStore::tool_hash(a.as_object()), PinStore::tool_hash(b.as_object()));
-  EXPECT_NE(PinStore::tool_hash(a.as_object()), PinStore::tool_hash(c.as_object()));
+  EXPECT_NE(PinStore::tool_hash(a.as_object()), PinStore::tool_hash(c.as_object()))
+      << "the annotations are pinned: the gate derives labels from them";
+  EXPECT_EQ(PinStore::tool_hash(a.as_object(), nullptr, true),
+            PinStore::tool_hash(c.as_object(), nullptr, true))
+      << "what pins covered before did not include them";
   EXPECT_EQ(PinStore::tool_hash(a.as_object()).size(), 64u);
+}
+
+namespace {
+std::shared_ptr<const boost::json::array> tools_list(std::string_view json) {
+  return std::make_shared<const boost::json::array>(boost::json::parse(json).as_array());
+}
+std::string temp_db(std::string_view name) {
+  const auto path = (std::filesystem::temp_directory_path() /
+                     (std::string(name) + std::to_string(::getpid()) + ".db")).string();
+  std::filesystem::remove(path);
+  return path;
+}
+void remove_db(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+}
+}  // namespace
+
+TEST(ToolPins, AnAnnotationChangeAndANewToolOnAStrictServerAreQuarantined) {
+  const auto path = temp_db("mcpgw-pins-strict-");
+  std::string error;
+  auto pins = PinStore::open(path, nullptr, error);
+  ASSERT_TRUE(pins) << error;
+  EXPECT_EQ(pins->screen("s", tools_list(R"([{"name":"w","description":"weather"}])")), 0u);
+  EXPECT_EQ(pins->screen("s", tools_list(R"([{"name":"w","description":"weather",
+      "annotations":{"readOnlyHint":true}}])")), 1u) << "a server downgrading its own risk";
+  ASSERT_NE(pins->quarantined("s", "w"), nullptr);
+  EXPECT_EQ(*pins->quarantined("s", "w"), "its annotations changed since it was pinned");
+  EXPECT_EQ(pins->screen("t", tools_list(R"([{"name":"a"}])"), true), 0u) << "first sight";
+  EXPECT_EQ(pins->screen("t", tools_list(R"([{"name":"a"},{"name":"b"}])"), true), 1u);
+  ASSERT_NE(pins->quarantined("t", "b"), nullptr);
+  EXPECT_EQ(*pins->quarantined("t", "b"),
+            "it is new on a server whose tool set is pinned (pins: strict)");
+  EXPECT_EQ(pins->screen("t", tools_list(R"([{"name":"a2"}])"), true), 1u) << "a renamed tool";
+  EXPECT_EQ(pins->screen("u", tools_list(R"([{"name":"a"}])")), 0u);
+  EXPECT_EQ(pins->screen("u", tools_list(R"([{"name":"a"},{"name":"b"}])")), 0u)
+      << "without strict, a new tool is pinned on first sight";
+  EXPECT_TRUE(pins->approve("t", "b"));
+  EXPECT_EQ(pins->quarantined("t", "b"), nullptr);
+  pins.reset();
+  remove_db(path);
+}
+
+TEST(ToolPins, APinFromBeforeAnnotationsWereCoveredGrowsWithoutAQuarantine) {
+  const auto path = temp_db("mcpgw-pins-legacy-");
+  std::string error;
+  ASSERT_TRUE(PinStore::open(path, nullptr, error)) << error;  // makes the table
+  auto tool = boost::json::parse(R"({"name":"w","description":"weather",
+      "annotations":{"readOnlyHint":true}})").as_object();
+  std::string legacy_definition;
+  const std::string legacy_hash = PinStore::tool_hash(tool, &legacy_definition, true);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const std::string insert = "INSERT INTO tool_pins VALUES ('s', 'w', '" + legacy_hash + "', '" +
+                             legacy_definition + "', 1)";
+  ASSERT_EQ(sqlite3_exec(db, insert.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto pins = PinStore::open(path, nullptr, error);
+  ASSERT_TRUE(pins) << error;
+  auto same = std::make_shared<const boost::json::array>(boost::json::array{tool});
+  EXPECT_EQ(pins->screen("s", same), 0u);
+  EXPECT_EQ(pins->quarantined("s", "w"), nullptr);
+  EXPECT_EQ(pins->screen("s", tools_list(R"([{"name":"w","description":"weather",
+      "annotations":{"readOnlyHint":false}}])")), 1u) << "from now on annotations are pinned";
+  pins.reset();
+  remove_db(path);
 }
 
 TEST(ToolPins, ChangeQuarantinesUntilApprovedAndSurvivesRestart) {
@@ -337,6 +409,32 @@ TEST(GateConfig, FilterSettingsAreChecked) {
   e = filter_errors(R"([{"type": "pin", "descriptions": "ignore"}, {"type": "taint", "x": 1}])");
   EXPECT_TRUE(has(e, "filters[0].descriptions"));
   EXPECT_TRUE(has(e, "filters[1].x: unknown key (expected one of: type, shadow)"));
+  e = filter_errors(R"([{"type": "fence", "binary": "drop", "serverRequests": "maybe"}])");
+  EXPECT_TRUE(has(e, "filters[0].binary"));
+}
+
+TEST(GateConfig, ApproversAndStrictPinsAreAPolicy) {
+  config::Diagnostics diag;
+  auto cfg = config::parse(boost::json::parse(R"({"mcpServers": {"a": {"command": "x"},
+      "b": {"command": "y"}}, "gateway": {"servers": {"a": {"approvals": "admin",
+      "tools": {"t": {"approvals": "client"}}}, "b": {"pins": "strict"}}}})"), "/etc/mcpgw", diag,
+      [](const std::string&) { return std::optional<std::string>(); });
+  ASSERT_TRUE(cfg) << (diag.errors.empty() ? "" : diag.errors.front());
+  EXPECT_TRUE(cfg->gateway.security.enabled) << "a policy written down is never silently off";
+  EXPECT_EQ(cfg->gateway.security.turned_on_by, "gate settings on gateway.servers.a");
+  EXPECT_EQ(cfg->gateway.security.strict_pins, (std::set<std::string>{"b"}));
+  const auto& a = cfg->servers[0].name == "a" ? cfg->servers[0] : cfg->servers[1];
+  EXPECT_EQ(resolve_labels(a.options, "t", nullptr).approver, config::Approver::client);
+  EXPECT_EQ(resolve_labels(a.options, "u", nullptr).approver, config::Approver::admin);
+  config::Diagnostics bad;
+  EXPECT_FALSE(config::parse(boost::json::parse(R"({"mcpServers": {"a": {"command": "x"}},
+      "gateway": {"security": {"approvals": "anyone"}, "servers": {"a": {"pins": "loose"}}}})"),
+      "/etc/mcpgw", bad, [](const std::string&) { return std::optional<std::string>(); }));
+  ASSERT_EQ(bad.errors.size(), 2u);
+  EXPECT_NE(bad.errors[0].find("expected \"client\" or \"admin\", got \"anyone\""), std::string::npos)
+      << bad.errors[0];
+  EXPECT_NE(bad.errors[1].find("expected \"first-sight\" or \"strict\""), std::string::npos)
+      << bad.errors[1];
 }
 
 }  // namespace
