@@ -14,8 +14,27 @@ void expect_common_keys(config::ObjectReader& r) {
 
 namespace {
 
+enum class FlowAction : std::uint8_t { off, approve, deny };
+
+/// A string argument that is an http(s) URL: the call can carry data to anywhere.
+bool takes_url(const json::object& params) {
+  const auto* args = params.if_contains("arguments");
+  if (args == nullptr || !args->is_object()) {
+    return false;
+  }
+  for (const auto& kv : args->get_object()) {
+    if (kv.value().is_string()) {
+      const std::string_view v = kv.value().get_string();
+      if (v.starts_with("http://") || v.starts_with("https://")) return true;
+    }
+  }
+  return false;
+}
+
 class TaintFilter final : public Filter {
  public:
+  explicit TaintFilter(FlowAction flows) : flows_(flows) {}
+
   Outcome request(Call& call) override {
     if (const char* label = call.labels.forbidden()) {
       return Outcome::deny(fmt::format("{} is forbidden ({}: \"forbidden\")", call.source, label));
@@ -26,6 +45,9 @@ class TaintFilter final : public Filter {
           "{} can change the world (dangerous_writes) and this scope is {}", call.source,
           scope.describe()));
     }
+    if (Outcome flow = value_flow(call); flow.kind != Outcome::Kind::pass) {
+      return flow;
+    }
     if (call.labels.public_sink == Tri::yes && scope.untrusted && scope.secrets) {
       return Outcome::approve(fmt::format(
           "{} can send data out (public_sink) and this scope is {}: untrusted input, private "
@@ -34,9 +56,15 @@ class TaintFilter final : public Filter {
     return Outcome::pass();
   }
 
-  Outcome result(Call& call, json::object&) override {
+  Outcome result(Call& call, json::object& reply) override {
     // Whatever came back is now in the agent's context, error messages included.
     mark(call);
+    auto* result = reply.if_contains("result");
+    if (flows_ != FlowAction::off && call.labels.secret_data == Tri::yes && result != nullptr) {
+      for (const auto& f : text_fields(*result).fields) {
+        if (f.kind() != FieldKind::label) call.scope->values.remember_tokens(f.text(), call.source);
+      }
+    }
     return Outcome::pass();
   }
 
@@ -48,6 +76,38 @@ class TaintFilter final : public Filter {
   }
 
  private:
+  /// A secret value this scope read, in the arguments of a call that can send it out: a public
+  /// sink, or a tool of an open-world server given a URL.
+  Outcome value_flow(const Call& call) const {
+    const Scope& scope = *call.scope;
+    if (flows_ == FlowAction::off || scope.values.empty() || call.params == nullptr) {
+      return Outcome::pass();
+    }
+    const bool sink = call.labels.public_sink == Tri::yes;
+    if (!sink && !(call.labels.public_source == Tri::yes && takes_url(*call.params))) {
+      return Outcome::pass();
+    }
+    auto* args = call.params->if_contains("arguments");
+    if (args == nullptr) {
+      return Outcome::pass();
+    }
+    std::vector<std::string_view> texts;
+    json::value copy = *args;  // the walker takes a mutable value; nothing is changed
+    auto walked = text_fields(copy);
+    for (const auto& f : walked.fields) texts.push_back(f.text());
+    auto m = scope.values.find(texts);
+    if (!m) {
+      return Outcome::pass();
+    }
+    std::string why = fmt::format(
+        "the arguments of {} carry a secret value read from {} ({}), and {} {}; this scope is {}",
+        call.source, m->source, m->how, call.source,
+        sink ? "can send data out (public_sink)" : "reaches the open world at a URL it is given",
+        scope.describe());
+    return flows_ == FlowAction::deny ? Outcome::deny(std::move(why))
+                                      : Outcome::approve(std::move(why));
+  }
+
   static void mark(Call& call) {
     if (call.labels.public_source == Tri::yes) {
       call.scope->mark_untrusted(call.source);
@@ -56,6 +116,8 @@ class TaintFilter final : public Filter {
       call.scope->mark_secrets(call.source);
     }
   }
+
+  FlowAction flows_;
 };
 
 class FenceFilter final : public Filter {
@@ -150,7 +212,16 @@ std::optional<FilterFactory> make_taint_filter(const config::FilterConfig& fc, G
                                                config::Diagnostics& diag) {
   config::ObjectReader r(fc.settings, fc.path, diag);
   expect_common_keys(r);
-  return FilterFactory([] { return std::make_unique<TaintFilter>(); });
+  const std::size_t errors = diag.errors.size();
+  std::string flows = "approve";
+  r.choice("flows", flows, {"approve", "deny", "off"});
+  if (diag.errors.size() != errors) {
+    return std::nullopt;
+  }
+  const FlowAction action = flows == "off"    ? FlowAction::off
+                            : flows == "deny" ? FlowAction::deny
+                                              : FlowAction::approve;
+  return FilterFactory([action] { return std::make_unique<TaintFilter>(action); });
 }
 
 std::optional<FilterFactory> make_fence_filter(const config::FilterConfig& fc, Gate&,

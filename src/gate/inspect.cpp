@@ -113,6 +113,9 @@ class InspectFilter final : public Filter {
     if (found.empty()) {
       return Outcome::pass();
     }
+    if (what == kResult) {
+      remember_secrets(call, found);
+    }
     Action worst = Action::off;
     std::map<Action, std::vector<std::string_view>> found_by;  // action → its detectors' names
     for (const auto& f : found) {
@@ -133,28 +136,8 @@ class InspectFilter final : public Filter {
     const std::string& names = by_action[worst];
     const std::string reason = fmt::format("{} of {} {} {}", what, call.source,
                                            what == kArguments ? "contain" : "contains", names);
-    if (auto it = by_action.find(Action::redact); it != by_action.end()) {
-      if (worst != Action::block) {
-        std::size_t redacted = 0;
-        for (auto& f : found) {
-          std::vector<Finding> mine;
-          for (const auto& x : f.findings) {
-            if (policy.action[x.detector] == Action::redact) {
-              mine.push_back(x);
-            }
-          }
-          if (mine.empty()) {
-            continue;
-          }
-          redacted += mine.size();
-          if (!shadow) {
-            f.field->set(redact(f.field->text(), std::move(mine), d));
-          }
-        }
-        call.decisions.push_back(fmt::format("inspect: {}redacted {} in {}",
-                                             shadow ? "shadow: would have " : "", it->second,
-                                             what));
-      }
+    if (auto it = by_action.find(Action::redact); it != by_action.end() && worst != Action::block) {
+      redact_found(call, found, policy, it->second, what);
     }
     if (auto it = by_action.find(Action::log); it != by_action.end()) {
       call.decisions.push_back(fmt::format("inspect: found {} in {}", it->second, what));
@@ -168,6 +151,39 @@ class InspectFilter final : public Filter {
       return Outcome::approve(reason);
     }
     return Outcome::pass();
+  }
+
+  /// Replaces what the detectors set to "redact" found, and says so.
+  void redact_found(Call& call, std::vector<Found>& found, const Policy& policy,
+                    std::string_view names, std::string_view what) {
+    for (auto& f : found) {
+      std::vector<Finding> mine;
+      for (const auto& x : f.findings) {
+        if (policy.action[x.detector] == Action::redact) {
+          mine.push_back(x);
+        }
+      }
+      if (!mine.empty() && !shadow) {
+        f.field->set(redact(f.field->text(), std::move(mine), *cfg_->detectors));
+      }
+    }
+    call.decisions.push_back(fmt::format("inspect: {}redacted {} in {}",
+                                         shadow ? "shadow: would have " : "", names, what));
+  }
+
+  /// Secrets a detector found in a result are values the scope has read (for the taint
+  /// filter's value-level flow check), wherever they came from.
+  void remember_secrets(Call& call, const std::vector<Found>& found) const {
+    const Detectors& d = *cfg_->detectors;
+    for (const auto& f : found) {
+      const std::string_view text = f.field->text();
+      for (const auto& x : f.findings) {
+        const Group g = d.group(x.detector);
+        if (g == Group::secrets || g == Group::entropy) {
+          call.scope->values.remember(text.substr(x.begin, x.end - x.begin), call.source);
+        }
+      }
+    }
   }
 
   std::shared_ptr<const InspectConfig> cfg_;

@@ -5,6 +5,7 @@
 // id get two scopes. Taint never clears within a scope; a scope nobody used for the idle TTL
 // is forgotten.
 #include "common/event.hpp"
+#include "gate/flow.hpp"
 
 #include <chrono>
 #include <memory>
@@ -24,6 +25,7 @@ struct Scope {
   bool secrets = false;    ///< read data from a secret_data source
   std::vector<std::string> untrusted_by;  ///< "server/tool" that made it untrusted (first few)
   std::vector<std::string> secrets_by;    ///< "server/tool" that brought secrets (first few)
+  SecretValues values;                    ///< the secret values read, as keyed n-gram hashes
   Clock::time_point last_used = Clock::now();
 
   void mark_untrusted(std::string_view source);

@@ -27,7 +27,7 @@ json::object describe(const Session& s, Clock::time_point now) {
   const auto* version = info.if_contains("version");
   std::string client = name != nullptr && name->is_string() ? std::string(name->get_string()) : "";
   if (version != nullptr && version->is_string()) {
-    client += " " + std::string(version->get_string());
+    client.append(1, ' ').append(version->get_string().data(), version->get_string().size());
   }
   o["client"] = client;
   json::array servers;

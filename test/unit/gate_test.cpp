@@ -408,7 +408,7 @@ TEST(GateConfig, FilterSettingsAreChecked) {
   EXPECT_TRUE(has(e, "filters[0].timeoutMs: expected a whole number from 100 to 120000"));
   e = filter_errors(R"([{"type": "pin", "descriptions": "ignore"}, {"type": "taint", "x": 1}])");
   EXPECT_TRUE(has(e, "filters[0].descriptions"));
-  EXPECT_TRUE(has(e, "filters[1].x: unknown key (expected one of: type, shadow)"));
+  EXPECT_TRUE(has(e, "filters[1].x: unknown key (expected one of: type, shadow, flows)"));
   e = filter_errors(R"([{"type": "fence", "binary": "drop", "serverRequests": "maybe"}])");
   EXPECT_TRUE(has(e, "filters[0].binary"));
 }

@@ -1,0 +1,204 @@
+#include "gate/flow.hpp"
+
+#include "common/base64.hpp"
+#include "common/random.hpp"
+#include "gate/walk.hpp"
+
+#include <algorithm>
+#include <array>
+#include <unordered_set>
+
+namespace mcpgw::gate {
+
+namespace {
+
+struct Key {
+  std::uint64_t k0, k1;
+};
+
+const Key& key() {
+  static const Key k{std::stoull(random_hex(8), nullptr, 16),
+                     std::stoull(random_hex(8), nullptr, 16)};
+  return k;
+}
+
+/// A keyed 64-bit hash (FNV-1a from a secret basis, then a SplitMix64 finalizer).
+std::uint64_t keyed_hash(std::string_view gram) {
+  std::uint64_t h = key().k0;
+  for (char c : gram) {
+    h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  }
+  h ^= key().k1;
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+  return h ^ (h >> 31);
+}
+
+template <class F>
+void each_gram(std::string_view normalized, F&& f) {
+  for (std::size_t i = 0; i + SecretValues::kGram <= normalized.size(); ++i) {
+    f(keyed_hash(normalized.substr(i, SecretValues::kGram)));
+  }
+}
+
+bool separator(char c) {
+  constexpr std::string_view kSeparators = " \t\r\n\"'`=:,;()<>[]{}|&?#";
+  return kSeparators.find(c) != std::string_view::npos;
+}
+
+/// Worth remembering: long enough, letters and digits or mixed case (not a plain word, a
+/// number or a date), and not an address (an email address or a URL is meant to be sent).
+bool secret_looking(std::string_view token) {
+  if (token.size() < SecretValues::kMinLength || token.find('@') != std::string_view::npos ||
+      token.starts_with("http")) {
+    return false;
+  }
+  bool digit = false, upper = false, lower = false;
+  for (char c : token) {
+    digit |= c >= '0' && c <= '9';
+    upper |= c >= 'A' && c <= 'Z';
+    lower |= c >= 'a' && c <= 'z';
+  }
+  return (digit && (upper || lower)) || (upper && lower);
+}
+
+template <class F>
+void each_token(std::string_view text, F&& f, bool (*split)(char)) {
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || split(text[i])) {
+      if (i > start) f(text.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+}
+
+bool not_base64(char c) {
+  return !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/' || c == '-' || c == '_');
+}
+
+bool not_hex(char c) {
+  return !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'));
+}
+
+std::optional<std::string> from_hex(std::string_view s) {
+  if (s.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); i += 2) {
+    auto v = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+    out.push_back(static_cast<char>(v(s[i]) * 16 + v(s[i + 1])));
+  }
+  return out;
+}
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && !not_hex(s[i + 1]) && !not_hex(s[i + 2])) {
+      out += *from_hex(s.substr(i + 1, 2));
+      i += 2;
+    } else {
+      out.push_back(s[i] == '+' ? ' ' : s[i]);
+    }
+  }
+  return out;
+}
+
+/// The decodings of `text` that one way of encoding gives, normalized.
+std::vector<std::string> decodings(std::string_view text, int how) {
+  std::vector<std::string> out;
+  if (how == 0) {
+    out.push_back(normalize_value(text));
+  } else if (how == 1) {
+    each_token(text, [&](std::string_view t) {
+      if (t.size() < 12) return;
+      std::string s(t);
+      std::replace(s.begin(), s.end(), '-', '+');
+      std::replace(s.begin(), s.end(), '_', '/');
+      for (std::size_t skip = 0; skip < 4; ++skip) {  // where the encoding starts is unknown
+        std::string_view part(s.data() + skip, (s.size() - skip) / 4 * 4);
+        if (auto bytes = base64_decode(part); bytes && is_text(*bytes)) {
+          out.push_back(normalize_value(*bytes));
+        }
+      }
+    }, not_base64);
+  } else if (how == 2) {
+    each_token(text, [&](std::string_view t) {
+      if (t.size() < 16) return;
+      if (auto bytes = from_hex(t); bytes && is_text(*bytes)) out.push_back(normalize_value(*bytes));
+    }, not_hex);
+  } else if (text.find('%') != std::string_view::npos) {
+    out.push_back(normalize_value(url_decode(text)));
+  }
+  return out;
+}
+
+constexpr std::array<std::string_view, 4> kHow{"as it was", "base64-encoded", "hex-encoded",
+                                               "URL-encoded"};
+
+}  // namespace
+
+std::string normalize_value(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c >= 'A' && c <= 'Z') {
+      out.push_back(static_cast<char>(c - 'A' + 'a'));
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+bool SecretValues::remember(std::string_view value, std::string_view source) {
+  const std::string n = normalize_value(value);
+  if (n.size() < kMinLength || grams_.size() + (n.size() - kGram + 1) > kMaxGrams) {
+    return false;
+  }
+  auto it = std::find(sources_.begin(), sources_.end(), source);
+  const auto src = static_cast<std::uint32_t>(it - sources_.begin());
+  if (it == sources_.end()) sources_.emplace_back(source);
+  const auto index = static_cast<std::uint32_t>(values_.size());
+  std::uint32_t distinct = 0;
+  each_gram(n, [&](std::uint64_t h) { distinct += grams_.try_emplace(h, index).second ? 1 : 0; });
+  if (distinct == 0) {
+    return true;  // every n-gram already belongs to a value kept before
+  }
+  values_.push_back({src, distinct});
+  return true;
+}
+
+void SecretValues::remember_tokens(std::string_view text, std::string_view source) {
+  each_token(text, [&](std::string_view t) {
+    if (secret_looking(t)) remember(t, source);
+  }, separator);
+}
+
+std::optional<SecretValues::Match> SecretValues::find(
+    const std::vector<std::string_view>& texts) const {
+  if (values_.empty()) {
+    return std::nullopt;
+  }
+  for (int how = 0; how < static_cast<int>(kHow.size()); ++how) {
+    std::unordered_set<std::uint64_t> seen;
+    std::unordered_map<std::uint32_t, std::uint32_t> hits;  // value → distinct n-grams found
+    for (auto t : texts) {
+      for (const auto& d : decodings(t, how)) {
+        each_gram(d, [&](std::uint64_t h) {
+          auto g = grams_.find(h);
+          if (g != grams_.end() && seen.insert(h).second) ++hits[g->second];
+        });
+      }
+    }
+    for (const auto& [v, n] : hits) {
+      if (n >= 3 && 2 * n >= values_[v].grams) {
+        return Match{sources_[values_[v].source], std::string(kHow[static_cast<std::size_t>(how)])};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace mcpgw::gate

@@ -1,0 +1,54 @@
+#pragma once
+// Value-level data flow: the secret values a scope has read, and the check that finds them
+// again in what a call sends out. A value is kept as keyed 64-bit hashes of its normalized
+// 6-grams (lower case, letters and digits only), never in clear; the key is random per
+// process. An outgoing text carries a value when at least half of the value's n-grams occur in
+// it (and at least three), so a value is found verbatim, in another case, with separators
+// put in, split across several fields, or base64-, hex- or URL-encoded (those are decoded
+// first). Memory is bounded per scope (kMaxGrams); values past it are not remembered.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace mcpgw::gate {
+
+class SecretValues {
+ public:
+  static constexpr std::size_t kGram = 6;
+  static constexpr std::size_t kMinLength = 8;  ///< shorter values (normalized) are not kept
+  static constexpr std::size_t kMaxGrams = 4096;
+
+  /// Keeps `value` (a token of a secret_data result, or a detector's finding), read from
+  /// `source`. False when it is too short, or the scope's memory is full.
+  bool remember(std::string_view value, std::string_view source);
+  /// Keeps the secret-looking tokens of `text`: 8 or more characters between separators,
+  /// with letters and digits or both cases, and not an email address or a URL.
+  void remember_tokens(std::string_view text, std::string_view source);
+
+  struct Match {
+    std::string source;  ///< where the value was read
+    std::string how;     ///< "as it was", "base64-encoded", "hex-encoded", "URL-encoded"
+  };
+  /// The first remembered value that `texts` (a call's argument strings) carry.
+  std::optional<Match> find(const std::vector<std::string_view>& texts) const;
+
+  bool empty() const noexcept { return values_.empty(); }
+  std::size_t grams() const noexcept { return grams_.size(); }
+
+ private:
+  struct Value {
+    std::uint32_t source;  ///< index in sources_
+    std::uint32_t grams;   ///< distinct n-grams
+  };
+  std::unordered_map<std::uint64_t, std::uint32_t> grams_;  ///< n-gram hash → value
+  std::vector<Value> values_;
+  std::vector<std::string> sources_;
+};
+
+/// Lower-case letters and digits of `text`, nothing else.
+std::string normalize_value(std::string_view text);
+
+}  // namespace mcpgw::gate
