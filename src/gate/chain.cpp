@@ -6,6 +6,7 @@
 #include "common/random.hpp"
 #include "gate/filters.hpp"
 #include "gate/pins.hpp"
+#include "gate/preview.hpp"
 #include "jsonrpc/message.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -42,27 +43,12 @@ constexpr Known kFilters[] = {
 /// "fence" comes first to wrap last, after every other filter saw the text as it came.
 constexpr std::string_view kDefaultChain[] = {"fence", "pin", "inspect", "taint"};
 
-/// A call's arguments as a person should see them: secrets under their usual names redacted,
-/// cut short.
-std::string argument_preview(const Call& call) {
-  constexpr std::size_t kMax = 2048;
-  const auto* args = call.params != nullptr ? call.params->if_contains("arguments") : nullptr;
-  if (args == nullptr) {
-    return {};
-  }
-  std::string out = access::redact_arguments(boost::json::serialize(*args));
-  if (out.size() > kMax) {
-    out.resize(kMax);
-    out += "…";
-  }
-  return out;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 
-std::shared_ptr<Approval> Approvals::open(const Call& call, const std::string& reason) {
+std::shared_ptr<Approval> Approvals::open(const Call& call, const std::string& reason,
+                                         std::string preview) {
   auto a = std::make_shared<Approval>();
   a->id = random_hex(8);
   a->principal = call.principal;
@@ -71,7 +57,7 @@ std::shared_ptr<Approval> Approvals::open(const Call& call, const std::string& r
   a->source = call.source;
   a->reason = reason;
   a->created_ms = unix_ms();
-  a->arguments = argument_preview(call);
+  a->arguments = std::move(preview);
   a->decided = std::make_unique<Event>(ex_);
   pending_[a->id] = a;
   return a;
@@ -400,14 +386,14 @@ json::object Chain::refusal(const Call& call, const json::value& id, std::string
 asio::awaitable<bool> Chain::ask_human(Call& call, const std::string& reason,
                                        std::string& why_not, bool result) {
   const auto approver = call.labels.approver.value_or(gate_.config().approvals);
+  const std::string args = approval_preview(call, gate_.detectors());
   if (call.elicit && approver == config::Approver::client) {
-    const std::string args = argument_preview(call);
     std::string question =
         result ? fmt::format("mcpgw needs your approval to pass on the result of {}.\nWhy: {}.\n"
                              "Accept to release it; decline to withhold it.", call.source, reason)
                : fmt::format("mcpgw needs your approval to call {}{}{}.\nWhy: {}.\nAccept to let "
                              "the call through; decline to refuse it.", call.source,
-                             args.empty() ? "" : " with ", args, reason);
+                             args.empty() ? "" : " with:\n", args, reason);
     auto answer = co_await call.elicit(std::move(question));
     if (answer == true) {
       co_return true;
@@ -415,7 +401,7 @@ asio::awaitable<bool> Chain::ask_human(Call& call, const std::string& reason,
     why_not = answer ? "declined by the user" : "the user did not answer";
     co_return false;
   }
-  auto approval = gate_.approvals().open(call, reason);
+  auto approval = gate_.approvals().open(call, reason, args);
   const auto timeout = gate_.config().approval_timeout;
   const auto deadline = Clock::now() + timeout;
   spdlog::warn("gate: call {} by {} waits for approval {} ({}); approve or deny with `mcpgw "

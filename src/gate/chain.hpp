@@ -105,7 +105,8 @@ struct Approval {
 class Approvals {
  public:
   explicit Approvals(asio::any_io_executor ex) : ex_(std::move(ex)) {}
-  std::shared_ptr<Approval> open(const Call& call, const std::string& reason);
+  /// `preview`: the arguments as the administrator sees them (gate/preview.hpp).
+  std::shared_ptr<Approval> open(const Call& call, const std::string& reason, std::string preview);
   /// True if `id` was waiting and now has its decision.
   bool decide(std::string_view id, bool approve);
   void close(const std::shared_ptr<Approval>& a);

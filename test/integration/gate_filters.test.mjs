@@ -314,7 +314,7 @@ describe('external inspector, OpenAI-compatible, failing closed', () => {
 
 describe('external inspector, webhook, failing open', () => {
   const ctx = useGateway(() => copConfig('cop-hook', {
-    type: 'cop', format: 'webhook', url: `${COP}/hook`, timeoutMs: 500, failure: 'open', results: 'off',
+    type: 'cop', format: 'webhook', url: `${COP}/hook`, timeoutMs: 500, failure: 'open', results: 'off', maxParts: 3,
   }));
 
   test('blocks, asks a human when told to, and lets through when it cannot answer', async () => {
@@ -328,6 +328,26 @@ describe('external inspector, webhook, failing open', () => {
     assert.match(ctx.gw.logSince(mark), /cop .* on arguments of mail\/post_status: no answer within 500 ms/);
     const seen = copSeen.filter((s) => s.url === '/hook');
     assert.ok(seen.every((s) => s.subject.direction === 'arguments'), 'results: off');
+  });
+
+  test('long content is sent in overlapping parts: what hides after 64 KB of filler is seen, and a cut is said', async () => {
+    const { c } = await client(ctx);
+    let mark = copSeen.length;
+    const hidden = await call(c, 'mail__post_status', { text: `${'filler '.repeat(10000)}BLOCKME` });
+    assert.match(hidden.error ?? '', /-32003: .*the inspector blocked arguments of mail\/post_status/);
+    const parts = copSeen.slice(mark).map((s) => s.subject);
+    assert.deepEqual(parts.map((p) => p.part), ['1 of 2', '2 of 2']);
+    assert.ok(parts.every((p) => p.content.length <= 64 * 1024), 'each part fits');
+    mark = copSeen.length;
+    const token = 'ghp_Zq3xV9kLm2Np8Rt5Wy1Bc4Df7Gh0Jk6Ls9Qa';
+    assert.deepEqual(await call(c, 'mail__post_status', { text: `${'filler '.repeat(40000)}${token}` }), { ok: 'posted' });
+    const cut = copSeen.slice(mark).map((s) => s.subject);
+    assert.deepEqual(cut.map((p) => p.part), ['1 of 3', '2 of 3', '3 of 3'], 'maxParts: 3');
+    for (const p of cut) {
+      assert.match(p.truncated, /^the last \d+ bytes of the content were not sent$/);
+      assert.ok(p.findings.includes('github_token'), 'the detectors saw the whole content');
+    }
+    assert.ok(!cut.some((p) => p.content.includes(token)), 'the token itself was in the part not sent');
   });
 });
 
