@@ -140,12 +140,8 @@ class FenceFilter final : public Filter {
       return Outcome::pass();
     }
     const std::size_t fenced = fence_fields(call, *params);
-    auto* message = params->is_object() ? params->get_object().if_contains("message") : nullptr;
-    if (request && !shadow && message != nullptr && message->is_string()) {
-      // The user reads this one: say plainly who asks, so it cannot pass for the gate's own.
-      *message = fmt::format("Asked by server \"{}\", not by mcpgw. It is an untrusted source: "
-                             "do not give it secrets it has no need for.\n{}", call.server,
-                             std::string_view(message->get_string()));
+    if (request && params->is_object()) {
+      attribute(call, params->get_object());
     }
     if (fenced > 0) {
       call.decisions.push_back(fmt::format("fence: {}{} text field(s) of {}",
@@ -174,6 +170,13 @@ class FenceFilter final : public Filter {
           call.source));
     }
     const std::size_t fenced = fence_fields(call, found);
+    if (auto* asks = body->is_object() ? body->get_object().if_contains("inputRequests") : nullptr;
+        asks != nullptr && asks->is_object()) {
+      for (auto& kv : asks->get_object()) {  // questions a stateless server passes to the client
+        auto* p = kv.value().is_object() ? kv.value().get_object().if_contains("params") : nullptr;
+        if (p != nullptr && p->is_object()) attribute(call, p->get_object());
+      }
+    }
     if (fenced > 0) {
       call.decisions.push_back(fmt::format("fence: {}{} text field(s) from {}",
                                            shadow ? "shadow: would fence " : "fenced ", fenced,
@@ -183,6 +186,17 @@ class FenceFilter final : public Filter {
   }
 
  private:
+  /// The user reads an elicitation's message: say plainly who asks, so that it cannot pass for
+  /// the gate's own approval prompt.
+  void attribute(const Call& call, json::object& params) const {
+    auto* message = params.if_contains("message");
+    if (!shadow && message != nullptr && message->is_string()) {
+      *message = fmt::format("Asked by server \"{}\", not by mcpgw. It is an untrusted source: "
+                             "do not give it secrets it has no need for.\n{}", call.server,
+                             std::string_view(message->get_string()));
+    }
+  }
+
   std::size_t fence_fields(Call& call, json::value& root) {
     auto found = text_fields(root);
     return fence_fields(call, found);

@@ -11,9 +11,10 @@ namespace mcpgw::gate {
 namespace {
 
 /// Keys whose string values programs read (outside structuredContent, where every key is data).
-constexpr std::array<std::string_view, 17> kLabelKeys{
+constexpr std::array<std::string_view, 20> kLabelKeys{
     "type", "mimeType", "uri", "name", "role", "id", "taskId", "status", "nextCursor", "cursor",
-    "progressToken", "lastModified", "level", "logger", "url", "elicitationId", "mode"};
+    "progressToken", "lastModified", "level", "logger", "url", "elicitationId", "mode", "method",
+    "requestState", "resultType"};
 /// Keys whose whole value is for programs (a form's schema, a sampling request's settings).
 constexpr std::array<std::string_view, 9> kLabelTrees{
     "annotations", "completion", "requestedSchema", "modelPreferences", "includeContext",

@@ -54,6 +54,10 @@ asio::awaitable<void> Relay::through_gate(Exchange& ex, Handler handler) {
   }
   call.params = nullptr;  // the request goes to the server now
   co_await handler(*this, ex);
+  if (ex.outcome == Outcome::denied) {
+    join(ex.decisions, call.decisions);  // the gate refused a question or an answer mid-call
+    co_return;
+  }
   co_await chain.result(call, ex.reply);
   join(ex.decisions, call.decisions);
   if (gate_denied(ex.reply)) {

@@ -264,6 +264,12 @@ class Relay {
   bool gate_answer(Session& s, BackendSlot& slot, std::string_view method, json::object& reply,
                    const json::value& backend_id);
   gate::Call channel_call(Session& s, BackendSlot& slot, std::string_view method);
+  /// The same for a question a server of the stateless revision put in its result, which the
+  /// gateway asks the client (`ask_for`): the refusal that ends the call, or nothing.
+  std::optional<json::object> gate_question(Exchange& ex, std::string_view method,
+                                            json::object& params);
+  std::optional<json::object> gate_reply_to_question(Exchange& ex, std::string_view method,
+                                                     json::object& answer);
 
   // Handlers.
   asio::awaitable<void> initialize(Exchange& ex);

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { MCPGW_BIN, NODE, textOf, useGateway } from './helpers.mjs';
+import { MCPGW_BIN, NODE, connect, textOf, useGateway } from './helpers.mjs';
 import { GATE_TRUST, gateServer } from './fixtures/gate.mjs';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ENVELOPE, modernPost } from './fixtures/modern_post.mjs';
 import { v2Connect } from './fixtures/v2_client.mjs';
 import { startServer } from './fixtures/v2_server.mjs';
@@ -177,6 +178,51 @@ describe('the security gate holds a passed call once', () => {
     assert.equal(asked.length, 2, JSON.stringify(asked));
     assert.match(asked[0], /modern\/elicit/, 'first the gate\'s approval of this call');
     assert.equal(asked[1], 'What is your name?', 'then the server\'s own question, once');
+  });
+});
+
+describe('the questions of an untrusted stateless server are fenced and attributed', () => {
+  const ctx = useGateway(() => ({
+    mcpServers: { modern: { url: `http://127.0.0.1:${v2.port}/mcp` } },
+    gateway: {
+      auth: { mode: 'keys', store: STORE },
+      security: { filters: [{ type: 'fence' }, { type: 'inspect' }, { type: 'taint' }] },
+      servers: { modern: GATE_TRUST.web },
+    },
+  }));
+  const unwrap = (text) => text.slice(text.indexOf('>>>\n') + 4, text.lastIndexOf('\n<<<end'));
+  const checkQuestion = (message) => {
+    assert.match(message, /^Asked by server "modern", not by mcpgw\. It is an untrusted source/);
+    assert.match(message, /comes from modern\/(elicit|elicitation\/create), an untrusted source/);
+    assert.equal(unwrap(message), 'What is your name?');
+  };
+
+  test('passed to a client of the same revision', async () => {
+    const client = await v2Connect(ctx.gw.url, {
+      headers: { authorization: `Bearer ${keys.ada}` }, capabilities: { elicitation: { form: {} } },
+    });
+    ctx.clients.push(client);
+    const asked = [];
+    client.setRequestHandler('elicitation/create', async (req) => { asked.push(req.params); return ANSWER; });
+    const r = await client.callTool({ name: 'modern__elicit', arguments: {} });
+    assert.equal(unwrap(textOf(r)), 'hello Ada');
+    assert.equal(asked.length, 1);
+    checkQuestion(asked[0].message);
+    assert.deepEqual(asked[0].requestedSchema.properties, { name: { type: 'string' } }, 'the form is left as it is');
+  });
+
+  test('asked by the gateway for an older client; a secret typed in never reaches the server', async () => {
+    const asked = [];
+    const { client } = await connect(ctx.gw, {
+      ctx, headers: { authorization: `Bearer ${keys.eve}` }, capabilities: { elicitation: { form: {} } },
+    });
+    let answer = ANSWER;
+    client.setRequestHandler(ElicitRequestSchema, async (req) => { asked.push(req.params); return answer; });
+    assert.equal(unwrap(textOf(await client.callTool({ name: 'modern__elicit', arguments: {} }))), 'hello Ada');
+    checkQuestion(asked[0].message);
+    answer = { action: 'accept', content: { name: 'ghp_Zq3xV9kLm2Np8Rt5Wy1Bc4Df7Gh0Jk6Ls9Qa' } };
+    const refused = await client.callTool({ name: 'modern__elicit', arguments: {} }).then(() => null, (e) => e.message);
+    assert.match(refused ?? '', /-32003: mcpgw security: the answer of modern\/elicitation\/create contains github_token/);
   });
 });
 
