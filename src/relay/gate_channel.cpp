@@ -60,35 +60,18 @@ bool Relay::gate_answer(Session& s, BackendSlot& slot, std::string_view method,
   return false;
 }
 
-std::optional<json::object> Relay::gate_question(Exchange& ex, std::string_view method,
-                                                json::object& params) {
+std::optional<json::object> Relay::gate_mid_call(Exchange& ex, std::string_view method,
+                                                 json::object& msg, bool answer) {
   if (gate_ == nullptr) {
     return std::nullopt;
   }
   gate::Chain& chain = chain_of(*ex.session);
   gate::Call call = channel_call(*ex.session, *ex.slot, method);
-  json::object msg = jsonrpc::make_request(json::value(0), method, std::move(params));
-  const gate::Outcome o = chain.server_message(call, msg);
-  params = std::move(params_of(msg));
+  const gate::Outcome o = answer ? chain.answer(call, msg) : chain.server_message(call, msg);
   if (o.kind == gate::Outcome::Kind::pass) {
     return std::nullopt;
   }
   ex.outcome = Outcome::denied;  // the gate's own words: not fenced as the server's
-  return gate::Chain::refusal(call, ex.id, o.reason);
-}
-
-std::optional<json::object> Relay::gate_reply_to_question(Exchange& ex, std::string_view method,
-                                                          json::object& answer) {
-  if (gate_ == nullptr) {
-    return std::nullopt;
-  }
-  gate::Chain& chain = chain_of(*ex.session);
-  gate::Call call = channel_call(*ex.session, *ex.slot, method);
-  const gate::Outcome o = chain.answer(call, answer);
-  if (o.kind == gate::Outcome::Kind::pass) {
-    return std::nullopt;
-  }
-  ex.outcome = Outcome::denied;
   return gate::Chain::refusal(call, ex.id, o.reason);
 }
 

@@ -267,16 +267,18 @@ asio::awaitable<std::variant<json::value, json::object>> Relay::ask_for(
   if (const auto* p = q->if_contains("params"); p != nullptr && p->is_object()) {
     params = p->get_object();
   }
-  if (auto refused = gate_question(ex, method, params)) {
+  json::object question_msg = jsonrpc::make_request(json::value(0), method, std::move(params));
+  if (auto refused = gate_mid_call(ex, method, question_msg, false)) {
     co_return std::move(*refused);  // the gate refuses the server's question: the call ends
   }
+  params = std::move(params_of(question_msg));
   auto answer = co_await ask_client(ex.session, ex.out, method, std::move(params), deadline);
   if (!answer) {
     co_return jsonrpc::make_error(ex.id, rpc_code::kInternalError,
                                   fmt::format("The client did not answer the {} of server '{}'",
                                               method, ex.server));
   }
-  if (auto refused = gate_reply_to_question(ex, method, *answer)) {
+  if (auto refused = gate_mid_call(ex, method, *answer, true)) {
     co_return std::move(*refused);  // the answer never reaches the server
   }
   if (auto* result = answer->if_contains("result")) {

@@ -265,11 +265,10 @@ class Relay {
                    const json::value& backend_id);
   gate::Call channel_call(Session& s, BackendSlot& slot, std::string_view method);
   /// The same for a question a server of the stateless revision put in its result, which the
-  /// gateway asks the client (`ask_for`): the refusal that ends the call, or nothing.
-  std::optional<json::object> gate_question(Exchange& ex, std::string_view method,
-                                            json::object& params);
-  std::optional<json::object> gate_reply_to_question(Exchange& ex, std::string_view method,
-                                                     json::object& answer);
+  /// gateway asks the client (`ask_for`), and for the client's answer (`answer` true): the
+  /// refusal that ends the call, or nothing.
+  std::optional<json::object> gate_mid_call(Exchange& ex, std::string_view method,
+                                            json::object& msg, bool answer);
 
   // Handlers.
   asio::awaitable<void> initialize(Exchange& ex);
