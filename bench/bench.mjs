@@ -56,8 +56,11 @@ function mcpgwConfig({ upstreamPort = 0, audit, gate, traced, bare } = {}) {
   // The security gate's default chain (fence → pin → inspect → taint) on every call. "trusted":
   // the demo server is labelled all false (the filters run, nothing is fenced); "public": it is
   // a public source, so every result is also scanned for injection and fenced.
+  // "flow": the demo server holds secrets and is a sink, so every call's arguments are checked
+  // for the secret values the session read (seeded once, see `seed`).
   const trust = (v) => ({ public_source: v, secret_data: false, public_sink: false, dangerous_writes: false });
-  const security = gate ? { security: {}, servers: { demo: { trust: trust(gate === 'public') } } } : {};
+  const flow = { public_source: false, secret_data: true, public_sink: true, dangerous_writes: false };
+  const security = gate ? { security: {}, servers: { demo: { trust: gate === 'flow' ? flow : trust(gate === 'public') } } } : {};
   // With an upstream port: the demo server is reached over Streamable HTTP, through a second
   // mcpgw that runs it (so the remote path is measured, not a slow server).
   const demo = upstreamPort ? { type: 'http', url: `http://127.0.0.1:${upstreamPort}/mcp/demo` } : { command: DEMO };
@@ -66,6 +69,20 @@ function mcpgwConfig({ upstreamPort = 0, audit, gate, traced, bare } = {}) {
     gateway: { logLevel: 'warn', limits: { maxSessions: 20000, maxSessionsPerClient: 20000, maxConnectionsPerClient: 20000 }, ...(audit === false ? { audit: { enabled: false } } : {}), ...security, ...tracing, ...metrics },
   }));
   return file;
+}
+
+/** One call whose result puts 50 secret-looking values into the session's scope. */
+async function seedSecrets(url, session) {
+  const values = Array.from({ length: 50 }, (_, i) => `Sk${i}x${Math.random().toString(36).slice(2, 14)}Q`);
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream',
+      'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 'seed', method: 'tools/call',
+      params: { name: 'echo', arguments: { message: values.join(' ') } } }),
+  });
+  const text = await res.text();
+  if (!text.includes(values[49])) throw new Error(`seeding the scope failed: ${text.slice(0, 200)}`);
 }
 
 /** Everything measured, with how to start it. */
@@ -96,6 +113,9 @@ function targets() {
       cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig({ gate: 'trusted' }), '--listen', `127.0.0.1:${p}`]] },
     { name: 'mcpgw-gate-fenced', path: '/mcp/demo', tool: 'echo',
       cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig({ gate: 'public' }), '--listen', `127.0.0.1:${p}`]] },
+    // Value tracking: the session first reads 50 secret values; each call is then checked.
+    { name: 'mcpgw-gate-flow', path: '/mcp/demo', tool: 'echo', seed: true,
+      cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig({ gate: 'flow' }), '--listen', `127.0.0.1:${p}`]] },
     // A production setup: API keys, the audit trail and the gate's default chain, together.
     { name: 'mcpgw-prod', path: '/mcp/demo', tool: 'echo', apiKey: true,
       cmd: (p) => [MCPGW, ['serve', '--config', mcpgwConfig({ gate: 'trusted' }), '--listen', `127.0.0.1:${p}`,
@@ -143,6 +163,7 @@ async function measure(t) {
     await waitPort(port);
     const url = `http://127.0.0.1:${port}${t.path}`;
     const session = t.noSession ? '' : await handshake(url, undefined, apiKey);
+    if (t.seed) await seedSecrets(url, session);
     await sleep(300);
     const idle = { rss_kb: rssKb(proc.pid), tree_rss_kb: treeRssKb(proc.pid) };
     // Warm up (connections, caches, JIT for the Node peers), then the measured runs.
