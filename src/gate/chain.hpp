@@ -46,6 +46,9 @@ struct Call {
   std::function<void(const std::string& message, bool first)> waiting;
   /// What the chain decided, for the log and the audit row ("taint: approve: …").
   std::vector<std::string> decisions;
+  /// The secret-looking tokens of the arguments, normalized (when the tool returns secrets:
+  /// what it echoes back of them is not a secret the scope read).
+  std::vector<std::string> sent_tokens;
 };
 
 struct Outcome {

@@ -36,6 +36,7 @@ class TaintFilter final : public Filter {
   explicit TaintFilter(FlowAction flows) : flows_(flows) {}
 
   Outcome request(Call& call) override {
+    note_sent_tokens(call);
     if (const char* label = call.labels.forbidden()) {
       return Outcome::deny(fmt::format("{} is forbidden ({}: \"forbidden\")", call.source, label));
     }
@@ -62,7 +63,9 @@ class TaintFilter final : public Filter {
     auto* result = reply.if_contains("result");
     if (flows_ != FlowAction::off && call.labels.secret_data == Tri::yes && result != nullptr) {
       for (const auto& f : text_fields(*result).fields) {
-        if (f.kind() != FieldKind::label) call.scope->values.remember_tokens(f.text(), call.source);
+        if (f.kind() != FieldKind::label) {
+          call.scope->values.remember_tokens(f.text(), call.source, call.sent_tokens);
+        }
       }
     }
     return Outcome::pass();
@@ -76,6 +79,18 @@ class TaintFilter final : public Filter {
   }
 
  private:
+  /// A tool that returns secrets may echo its arguments: those are not secrets it returned.
+  void note_sent_tokens(Call& call) const {
+    const auto* args = call.params != nullptr ? call.params->if_contains("arguments") : nullptr;
+    if (flows_ == FlowAction::off || call.labels.secret_data != Tri::yes || args == nullptr) {
+      return;
+    }
+    json::value copy = *args;  // the walker takes a mutable value; nothing is changed
+    for (const auto& f : text_fields(copy).fields) {
+      SecretValues::tokens(f.text(), call.sent_tokens);
+    }
+  }
+
   /// A secret value this scope read, in the arguments of a call that can send it out: a public
   /// sink, or a tool of an open-world server given a URL.
   Outcome value_flow(const Call& call) const {

@@ -49,17 +49,22 @@ bool separator(char c) {
 /// Worth remembering: long enough, letters and digits or mixed case (not a plain word, a
 /// number or a date), and not an address (an email address or a URL is meant to be sent).
 bool secret_looking(std::string_view token) {
-  if (token.size() < SecretValues::kMinLength || token.find('@') != std::string_view::npos ||
+  if (token.size() < SecretValues::kMinToken || token.find('@') != std::string_view::npos ||
       token.starts_with("http")) {
     return false;
   }
   bool digit = false, upper = false, lower = false;
+  std::array<bool, 256> seen{};
+  std::size_t distinct = 0;
   for (char c : token) {
     digit |= c >= '0' && c <= '9';
     upper |= c >= 'A' && c <= 'Z';
     lower |= c >= 'a' && c <= 'z';
+    auto& s = seen[static_cast<unsigned char>(c)];
+    distinct += s ? 0 : 1;
+    s = true;
   }
-  return (digit && (upper || lower)) || (upper && lower);
+  return distinct >= 6 && ((digit && (upper || lower)) || (upper && lower));
 }
 
 template <class F>
@@ -170,9 +175,19 @@ bool SecretValues::remember(std::string_view value, std::string_view source) {
   return true;
 }
 
-void SecretValues::remember_tokens(std::string_view text, std::string_view source) {
+void SecretValues::remember_tokens(std::string_view text, std::string_view source,
+                                   const std::vector<std::string>& sent) {
   each_token(text, [&](std::string_view t) {
-    if (secret_looking(t)) remember(t, source);
+    if (secret_looking(t) &&
+        std::find(sent.begin(), sent.end(), normalize_value(t)) == sent.end()) {
+      remember(t, source);
+    }
+  }, separator);
+}
+
+void SecretValues::tokens(std::string_view text, std::vector<std::string>& out) {
+  each_token(text, [&](std::string_view t) {
+    if (secret_looking(t)) out.push_back(normalize_value(t));
   }, separator);
 }
 

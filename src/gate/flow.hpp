@@ -19,14 +19,20 @@ class SecretValues {
  public:
   static constexpr std::size_t kGram = 6;
   static constexpr std::size_t kMinLength = 8;  ///< shorter values (normalized) are not kept
+  static constexpr std::size_t kMinToken = 12;  ///< of a token taken from a result
   static constexpr std::size_t kMaxGrams = 4096;
 
   /// Keeps `value` (a token of a secret_data result, or a detector's finding), read from
   /// `source`. False when it is too short, or the scope's memory is full.
   bool remember(std::string_view value, std::string_view source);
-  /// Keeps the secret-looking tokens of `text`: 8 or more characters between separators,
-  /// with letters and digits or both cases, and not an email address or a URL.
-  void remember_tokens(std::string_view text, std::string_view source);
+  /// Keeps the secret-looking tokens of `text`: 12 or more characters between separators, 6 of
+  /// them different, with letters and digits or both cases, not an email address or a URL,
+  /// and not one of `sent` (the normalized tokens of the call's own arguments: what the agent
+  /// sent and got back is not a secret it read).
+  void remember_tokens(std::string_view text, std::string_view source,
+                       const std::vector<std::string>& sent = {});
+  /// The normalized secret-looking tokens of `text`, appended to `out`.
+  static void tokens(std::string_view text, std::vector<std::string>& out);
 
   struct Match {
     std::string source;  ///< where the value was read

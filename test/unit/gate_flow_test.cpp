@@ -50,6 +50,13 @@ TEST(ValueFlow, RemembersOnlySecretLookingTokensAndIsBounded) {
   v.remember_tokens("contact boss@example.com at https://example.com/path on 2024-01-15 "
                     "about quarterly projections", "crm/lookup");
   EXPECT_TRUE(v.empty()) << "addresses, dates and words are not secrets";
+  v.remember_tokens("Echo: m100000123 aaaaaaaaaaaa1", "demo/echo");
+  EXPECT_TRUE(v.empty()) << "short, or too few different characters";
+  std::vector<std::string> sent;
+  SecretValues::tokens("please file Report-2024Q3-final", sent);
+  ASSERT_EQ(sent, std::vector<std::string>{"report2024q3final"});
+  v.remember_tokens("Echo: please file Report-2024Q3-final", "demo/echo", sent);
+  EXPECT_TRUE(v.empty()) << "what the call sent and got back is not a secret it read";
   std::size_t kept = 0;
   for (int i = 0; i < 2000; ++i) {
     kept += v.remember("Tok3n" + std::to_string(1000000 + i) + "xYz", "s") ? 1 : 0;
