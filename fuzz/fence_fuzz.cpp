@@ -2,6 +2,7 @@
 // skeleton still spells, and the detectors' findings lie inside the text and can be redacted.
 #include "gate/detect.hpp"
 #include "gate/fence.hpp"
+#include "gate/skeleton.hpp"
 
 #include <cstdlib>
 #include <memory>

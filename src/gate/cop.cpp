@@ -190,7 +190,8 @@ class CopFilter final : public Filter {
     }
     Outcome outcome = Outcome::pass();
     for (std::size_t i = 0; i < parts.size(); ++i) {
-      const upstream::HttpRequest req = request(describe(call, direction, parts[i], i, whole));
+      const upstream::HttpRequest req =
+          inspector_request(describe(call, direction, parts[i], i, whole));
       std::string answer;
       std::string error = co_await post(req, answer);
       Verdict verdict = Verdict::allow;
@@ -245,7 +246,7 @@ class CopFilter final : public Filter {
   }
 
   /// The request to the inspector: `subject` itself (webhook) or a chat completion about it.
-  upstream::HttpRequest request(const json::object& subject) const {
+  upstream::HttpRequest inspector_request(const json::object& subject) const {
     upstream::HttpRequest req;
     req.target = cfg_->url.target;
     req.headers.set(upstream::http::field::content_type, "application/json");

@@ -9,9 +9,8 @@ namespace {
 
 constexpr std::string_view kMarker = "mcpgw-untrusted";
 
-/// Between the marker's two words: a reader still sees one marker across a few characters that
-/// are neither letters nor digits (hyphens, spaces, dots, arrows…).
-constexpr std::size_t kMaxSeparators = 3;
+/// Between the marker's two words: a reader still sees one marker across characters that are
+/// neither letters nor digits (hyphens, spaces, dots, arrows…), however many.
 bool separator(char c) {
   return !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
 }
@@ -26,7 +25,7 @@ std::string neutralize_markers(std::string_view text) {
   std::size_t pos = 0;
   while ((pos = sk.find("mcpgw", pos)) != std::string::npos) {
     std::size_t j = pos + 5;
-    while (j < sk.size() && j - pos - 5 < kMaxSeparators && separator(sk[j])) {
+    while (j < sk.size() && separator(sk[j])) {
       ++j;
     }
     if (sk.compare(j, 9, "untrusted") != 0) {

@@ -41,10 +41,13 @@ asio::awaitable<void> Relay::through_gate(Exchange& ex, Handler handler) {
   gate::Call call = co_await gate_call(ex, chain);
   gate_callbacks(ex, call);
   // A later round of a call already let through (the client answered its server's question)
-  // is not decided again; its result still crosses the chain.
+  // is not decided again, but the answers it carries to the server are inspected; its result
+  // still crosses the chain.
   gate::Outcome outcome;
   if (!ex.intake.continues) {
     outcome = co_await chain.request(call);
+  } else {
+    outcome = passed_answers(ex, chain);
   }
   if (outcome.kind == gate::Outcome::Kind::deny) {
     join(ex.decisions, call.decisions);
@@ -63,6 +66,25 @@ asio::awaitable<void> Relay::through_gate(Exchange& ex, Handler handler) {
   if (gate_denied(ex.reply)) {
     ex.outcome = Outcome::denied;  // the result was withheld
   }
+}
+
+/// The client's answers to a server's questions, in the retry of a passed round
+/// (`inputResponses`): they go to that server like any answer, so they cross Chain::answer.
+gate::Outcome Relay::passed_answers(Exchange& ex, gate::Chain& chain) {
+  const auto* answers = params_of(ex.request).if_contains("inputResponses");
+  if (answers == nullptr || !answers->is_object()) {
+    return gate::Outcome::pass();
+  }
+  for (const auto& kv : answers->get_object()) {
+    gate::Call call = channel_call(*ex.session, *ex.slot, "inputResponses");
+    json::object reply;
+    reply["result"] = kv.value();
+    gate::Outcome o = chain.answer(call, reply);
+    if (o.kind != gate::Outcome::Kind::pass) {
+      return o;
+    }
+  }
+  return gate::Outcome::pass();
 }
 
 /// The call as the filters see it: where it goes, its labels, its scope.

@@ -256,6 +256,7 @@ class Relay {
   // approval), then the handler, then its result side.
   asio::awaitable<void> through_gate(Exchange& ex, Handler handler);
   asio::awaitable<gate::Call> gate_call(Exchange& ex, gate::Chain& chain);
+  gate::Outcome passed_answers(Exchange& ex, gate::Chain& chain);
   void gate_callbacks(Exchange& ex, gate::Call& call);
   // The gate on a server's other channels (relay/gate_channel.cpp): its notifications and
   // requests to a client (false: refused, not delivered), and the client's answers to them

@@ -32,6 +32,7 @@ const ASKS = {
   'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } },
 };
 const ANSWER = { action: 'accept', content: { name: 'Ada' } };
+const TOKEN = 'ghp_Zq3xV9kLm2Np8Rt5Wy1Bc4Df7Gh0Jk6Ls9Qa';
 
 let v2;
 const keys = {};
@@ -181,7 +182,7 @@ describe('the security gate holds a passed call once', () => {
   });
 });
 
-describe('the questions of an untrusted stateless server are fenced and attributed', () => {
+describe('the questions of an untrusted stateless server are fenced and attributed, the answers inspected', () => {
   const ctx = useGateway(() => ({
     mcpServers: { modern: { url: `http://127.0.0.1:${v2.port}/mcp` } },
     gateway: {
@@ -197,7 +198,7 @@ describe('the questions of an untrusted stateless server are fenced and attribut
     assert.equal(unwrap(message), 'What is your name?');
   };
 
-  test('passed to a client of the same revision', async () => {
+  test('passed to a client of the same revision; a secret in its answer is refused before the server', async () => {
     const client = await v2Connect(ctx.gw.url, {
       headers: { authorization: `Bearer ${keys.ada}` }, capabilities: { elicitation: { form: {} } },
     });
@@ -209,6 +210,10 @@ describe('the questions of an untrusted stateless server are fenced and attribut
     assert.equal(asked.length, 1);
     checkQuestion(asked[0].message);
     assert.deepEqual(asked[0].requestedSchema.properties, { name: { type: 'string' } }, 'the form is left as it is');
+    client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { name: TOKEN } }));
+    const refused = await client.callTool({ name: 'modern__elicit', arguments: {} }).then((x) => textOf(x), (e) => e.message);
+    assert.match(refused, /mcpgw security: the answer of modern\/inputResponses contains github_token/);
+    assert.doesNotMatch(refused, /hello/, 'the server never answered the retry');
   });
 
   test('asked by the gateway for an older client; a secret typed in never reaches the server', async () => {
@@ -220,7 +225,7 @@ describe('the questions of an untrusted stateless server are fenced and attribut
     client.setRequestHandler(ElicitRequestSchema, async (req) => { asked.push(req.params); return answer; });
     assert.equal(unwrap(textOf(await client.callTool({ name: 'modern__elicit', arguments: {} }))), 'hello Ada');
     checkQuestion(asked[0].message);
-    answer = { action: 'accept', content: { name: 'ghp_Zq3xV9kLm2Np8Rt5Wy1Bc4Df7Gh0Jk6Ls9Qa' } };
+    answer = { action: 'accept', content: { name: TOKEN } };
     const refused = await client.callTool({ name: 'modern__elicit', arguments: {} }).then(() => null, (e) => e.message);
     assert.match(refused ?? '', /-32003: mcpgw security: the answer of modern\/elicitation\/create contains github_token/);
   });
