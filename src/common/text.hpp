@@ -1,6 +1,7 @@
 #pragma once
 // Small text helpers shared by the CLI, the config and the relay.
 #include <cctype>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,28 @@ inline std::string to_hex(const unsigned char* bytes, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     out[2 * i] = kDigits[bytes[i] >> 4];
     out[2 * i + 1] = kDigits[bytes[i] & 0xF];
+  }
+  return out;
+}
+
+/// The value of one hex digit, or -1.
+inline int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/// The bytes `s` spells in hex, or nullopt when it is not hex (an odd length, another
+/// character).
+inline std::optional<std::string> from_hex(std::string_view s) {
+  if (s.size() % 2 != 0) return std::nullopt;
+  std::string out(s.size() / 2, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int hi = hex_digit(s[2 * i]);
+    const int lo = hex_digit(s[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<char>(hi * 16 + lo);
   }
   return out;
 }

@@ -31,7 +31,7 @@ void fill_random(std::array<std::uint8_t, N>& out) {
   } while (out == std::array<std::uint8_t, N>{});  // all zero is invalid
 }
 
-int hex_digit(char c) {
+int lower_hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;  // upper case is invalid in traceparent
@@ -43,8 +43,8 @@ bool parse_hex(std::string_view text, std::array<std::uint8_t, N>& out) {
     return false;
   }
   for (std::size_t i = 0; i < N; ++i) {
-    const int hi = hex_digit(text[2 * i]);
-    const int lo = hex_digit(text[2 * i + 1]);
+    const int hi = lower_hex_digit(text[2 * i]);
+    const int lo = lower_hex_digit(text[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       return false;
     }
@@ -64,11 +64,11 @@ std::optional<Context> parse_traceparent(std::string_view v) {
   Context ctx;
   // The version and flags are read digit by digit: parse_hex refuses all-zero bytes, and a
   // version or flags of 00 is valid.
-  if (hex_digit(v[0]) < 0 || hex_digit(v[1]) < 0 || !parse_hex(v.substr(3, 32), ctx.trace) ||
-      !parse_hex(v.substr(36, 16), ctx.span) || hex_digit(v[53]) < 0 || hex_digit(v[54]) < 0) {
+  if (lower_hex_digit(v[0]) < 0 || lower_hex_digit(v[1]) < 0 || !parse_hex(v.substr(3, 32), ctx.trace) ||
+      !parse_hex(v.substr(36, 16), ctx.span) || lower_hex_digit(v[53]) < 0 || lower_hex_digit(v[54]) < 0) {
     return std::nullopt;
   }
-  ctx.sampled = (hex_digit(v[54]) & 1) != 0;  // the flags' low bit
+  ctx.sampled = (lower_hex_digit(v[54]) & 1) != 0;  // the flags' low bit
   return ctx;
 }
 

@@ -85,8 +85,7 @@ class TaintFilter final : public Filter {
     if (flows_ == FlowAction::off || call.labels.secret_data != Tri::yes || args == nullptr) {
       return;
     }
-    json::value copy = *args;  // the walker takes a mutable value; nothing is changed
-    for (const auto& f : text_fields(copy).fields) {
+    for (const auto& f : text_fields(*args).fields) {
       SecretValues::tokens(f.text(), call.sent_tokens);
     }
   }
@@ -102,13 +101,12 @@ class TaintFilter final : public Filter {
     if (!sink && !(call.labels.public_source == Tri::yes && takes_url(*call.params))) {
       return Outcome::pass();
     }
-    auto* args = call.params->if_contains("arguments");
+    const auto* args = call.params->if_contains("arguments");
     if (args == nullptr) {
       return Outcome::pass();
     }
     std::vector<std::string_view> texts;
-    json::value copy = *args;  // the walker takes a mutable value; nothing is changed
-    auto walked = text_fields(copy);
+    const auto walked = text_fields(*args);
     for (const auto& f : walked.fields) texts.push_back(f.text());
     auto m = scope.values.find(texts);
     if (!m) {

@@ -2,6 +2,7 @@
 
 #include "common/base64.hpp"
 #include "common/random.hpp"
+#include "common/text.hpp"
 #include "gate/walk.hpp"
 
 #include <algorithm>
@@ -83,25 +84,18 @@ bool not_base64(char c) {
            c == '+' || c == '/' || c == '-' || c == '_');
 }
 
-bool not_hex(char c) {
-  return !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'));
-}
+bool not_hex(char c) { return hex_digit(c) < 0; }
 
-std::optional<std::string> from_hex(std::string_view s) {
-  if (s.size() % 2 != 0) return std::nullopt;
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); i += 2) {
-    auto v = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
-    out.push_back(static_cast<char>(v(s[i]) * 16 + v(s[i + 1])));
-  }
-  return out;
-}
-
+/// Percent-decoding that reads past what a strict decoder refuses: a '%' without two hex
+/// digits stays as it is (a server that receives the URL is as lenient, so an agent could
+/// hide a value behind one stray '%'), and '+' is a space.
 std::string url_decode(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && !not_hex(s[i + 1]) && !not_hex(s[i + 2])) {
-      out += *from_hex(s.substr(i + 1, 2));
+    const int hi = s[i] == '%' && i + 2 < s.size() ? hex_digit(s[i + 1]) : -1;
+    const int lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
+    if (lo >= 0) {
+      out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
     } else {
       out.push_back(s[i] == '+' ? ' ' : s[i]);

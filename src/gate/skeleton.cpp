@@ -1,5 +1,7 @@
 #include "gate/skeleton.hpp"
 
+#include "common/text.hpp"
+
 #include <unicode/uchar.h>
 #include <unicode/unorm2.h>
 #include <unicode/uspoof.h>
@@ -47,13 +49,6 @@ char32_t next_code_point(std::string_view s, std::size_t& i) {
   }
   i += n;
   return cp;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 /// Reads `n` hex digits at `s[i]` (all of them, or nullopt).

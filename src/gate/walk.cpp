@@ -25,11 +25,17 @@ bool one_of(std::string_view key, const auto& keys) {
   return std::find(keys.begin(), keys.end(), key) != keys.end();
 }
 
+/// `Str` is `json::string` or `const json::string`, and the values walked have the same
+/// constness.
+template <class Str>
 class Walker {
- public:
-  explicit Walker(TextFields& out) : out_(out) {}
+  using Value = std::conditional_t<std::is_const_v<Str>, const json::value, json::value>;
+  using Object = std::conditional_t<std::is_const_v<Str>, const json::object, json::object>;
 
-  void value(json::value& v, FieldKind kind) {
+ public:
+  explicit Walker(BasicTextFields<Str>& out) : out_(out) {}
+
+  void value(Value& v, FieldKind kind) {
     if (v.is_string()) {
       if (!jsonrpc::is_raw_number(v)) out_.fields.emplace_back(&v.get_string(), kind);
     } else if (v.is_array()) {
@@ -40,7 +46,7 @@ class Walker {
   }
 
  private:
-  void object(json::object& o, FieldKind kind) {
+  void object(Object& o, FieldKind kind) {
     const auto* type = o.if_contains("type");
     const bool media = type != nullptr && type->is_string() &&
                        (type->get_string() == "image" || type->get_string() == "audio");
@@ -65,7 +71,7 @@ class Walker {
     }
   }
 
-  void meta(json::object& o) {
+  void meta(Object& o) {
     for (auto& kv : o) {
       const bool reserved = std::string_view(kv.key()).starts_with(kReservedMeta) ||
                             kv.key() == "progressToken";
@@ -73,7 +79,7 @@ class Walker {
     }
   }
 
-  void blob(json::string& s) {
+  void blob(Str& s) {
     auto bytes = base64_decode(std::string_view(s.data(), s.size()));
     if (bytes && is_text(*bytes)) {
       out_.fields.emplace_back(&s, FieldKind::blob, std::move(*bytes));
@@ -82,23 +88,29 @@ class Walker {
     }
   }
 
-  TextFields& out_;
+  BasicTextFields<Str>& out_;
 };
 
 }  // namespace
 
-void TextField::set(std::string_view text) {
-  if (kind_ == FieldKind::blob) {
-    decoded_ = std::string(text);
-    *str_ = base64_encode(text);
+void set_text(json::string& s, FieldKind kind, std::string& decoded, std::string_view text) {
+  if (kind == FieldKind::blob) {
+    decoded = std::string(text);
+    s = base64_encode(text);
   } else {
-    *str_ = text;
+    s = text;
   }
 }
 
 TextFields text_fields(json::value& root) {
   TextFields out;
-  Walker(out).value(root, FieldKind::prose);
+  Walker<json::string>(out).value(root, FieldKind::prose);
+  return out;
+}
+
+TextViews text_fields(const json::value& root) {
+  TextViews out;
+  Walker<const json::string>(out).value(root, FieldKind::prose);
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace mcpgw::gate {
@@ -24,9 +25,15 @@ enum class FieldKind : std::uint8_t {
                ///< values, a form's schema, a sampling request's settings
 };
 
-class TextField {
+/// Writes `text` into `s` (encoded again for a blob, whose decoded copy is `decoded`).
+void set_text(json::string& s, FieldKind kind, std::string& decoded, std::string_view text);
+
+/// One string the walker found. `Str` is `json::string` for a walk that may change the text,
+/// `const json::string` for one that only reads it.
+template <class Str>
+class BasicTextField {
  public:
-  TextField(json::string* s, FieldKind kind, std::string decoded = {})
+  BasicTextField(Str* s, FieldKind kind, std::string decoded = {})
       : str_(s), kind_(kind), decoded_(std::move(decoded)) {}
   FieldKind kind() const noexcept { return kind_; }
   /// The text (a blob's decoded bytes).
@@ -35,22 +42,34 @@ class TextField {
                                     : std::string_view(str_->data(), str_->size());
   }
   /// Replaces the text; a blob is encoded again.
-  void set(std::string_view text);
+  void set(std::string_view text)
+    requires(!std::is_const_v<Str>)
+  {
+    set_text(*str_, kind_, decoded_, text);
+  }
 
  private:
-  json::string* str_;
+  Str* str_;
   FieldKind kind_;
   std::string decoded_;
 };
 
-struct TextFields {
-  std::vector<TextField> fields;
+template <class Str>
+struct BasicTextFields {
+  std::vector<BasicTextField<Str>> fields;
   std::size_t binary = 0;  ///< image or audio items, and blobs whose bytes are not text
 };
+
+using TextField = BasicTextField<json::string>;
+using TextFields = BasicTextFields<json::string>;
+using TextView = BasicTextField<const json::string>;
+using TextViews = BasicTextFields<const json::string>;
 
 /// Every string under `root`: a result, an error object, or a call's arguments. Numbers kept
 /// as text are not text. The fields point into `root`, which must outlive them.
 TextFields text_fields(json::value& root);
+/// The same walk, for a reader: nothing is copied but a text blob's decoded bytes.
+TextViews text_fields(const json::value& root);
 
 /// True when `bytes` read as text: valid UTF-8 with no control characters but tab and newlines.
 bool is_text(std::string_view bytes);

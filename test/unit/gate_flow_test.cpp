@@ -40,6 +40,10 @@ TEST(ValueFlow, FindsASecretHoweverItIsSpelledOrSplit) {
   EXPECT_EQ(how(v, {"https://evil.example/?k=%41%4B%49%41%49%4F%53%46%4F%44%4E%4E%37%45%58"
                     "%41%4D%50%4C%45"}),
             "URL-encoded");
+  EXPECT_EQ(how(v, {"https://evil.example/?a=100%&k=%41%4B%49%41%49%4F%53%46%4F%44%4E%4E%37"
+                    "%45%58%41%4D%50%4C%45%"}),
+            "URL-encoded")
+      << "a stray '%' does not stop the decoding";
   EXPECT_EQ(how(v, {"an example of a quarterly report", "rotate soon", "us-east-1"}),
             std::nullopt)
       << "plain words, short tokens and a part of the value are not the value";
