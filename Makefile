@@ -9,13 +9,14 @@ CONFIG ?= examples/mcpgw.json
 LISTEN ?= 127.0.0.1:8080
 
 # Debian packages the build and the tests need. PostgreSQL is for the PostgreSQL-over-SSE test, which
-# starts its own throwaway cluster: the package's own service is not started while installing
-# (policy-rc.d), so nothing listens on 5432 because of it.
+# starts its own throwaway cluster, and nginx balances the cluster test's replicas: the packages'
+# own services are not started while installing (policy-rc.d), so nothing listens on 5432 or 80
+# because of them.
 APT_PACKAGES := g++ cmake ninja-build ccache pkg-config \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libssl-dev libsqlite3-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libyaml-cpp-dev libicu-dev \
   libjemalloc-dev clang-14 libclang-rt-14-dev \
-  curl procps openssl postgresql python3 prometheus dpkg-dev file systemd chromium
+  curl procps openssl postgresql python3 prometheus dpkg-dev file systemd chromium nginx
 
 # Node 22 (from npm) runs the example servers, the integration tests and the conformance suite.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)

@@ -16,6 +16,8 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
+
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -159,6 +161,27 @@ void Reloader::take_settings(config::GatewayConfig& next) {
   http_.reconfigured();
 }
 
+bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::string& error) {
+  if (!g.cluster.enabled()) {
+    relay.use_session_keys(nullptr, {});
+    return true;
+  }
+  auto keys = Sealer::read_keys(g.cluster.session_key_file, error);
+  if (!keys) {
+    error = "gateway.cluster.sessionKeyFile: " + error;
+    return false;
+  }
+  std::string replica = g.cluster.replica;
+  if (replica.empty()) {
+    std::array<char, 256> host{};
+    replica = ::gethostname(host.data(), host.size() - 1) == 0 ? host.data() : "unnamed";
+  }
+  spdlog::info("cluster: replica \"{}\", session ids sealed with {} key(s) from {}", replica,
+               keys->size(), g.cluster.session_key_file);
+  relay.use_session_keys(std::make_shared<const Sealer>(std::move(*keys)), std::move(replica));
+  return true;
+}
+
 json::object Reloader::reload(std::string_view why) {
   if (stopping_) {
     return refuse(why, "the gateway is shutting down");
@@ -170,9 +193,11 @@ json::object Reloader::reload(std::string_view why) {
   }
   const auto kept = restart_only_changes(live_.gateway, next->gateway);
   std::optional<access::Authenticator::Prepared> auth;
-  if (!prepare_auth(next->gateway, auth, error) || !apply_gate(*next, error)) {
+  if (!prepare_auth(next->gateway, auth, error) || !apply_gate(*next, error) ||
+      !apply_cluster(next->gateway, relay_, error)) {
     return refuse(why, error);
   }
+  live_.gateway.cluster = next->gateway.cluster;
   if (auth) {
     auth_.adopt(std::move(*auth));
     live_.gateway.auth = next->gateway.auth;

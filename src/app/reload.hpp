@@ -90,6 +90,11 @@ bool audit_on(const config::GatewayConfig& g);
 
 /// The gateway settings of `next` that differ from `live` and need a restart (their names as
 /// in the file).
+/// gateway.cluster: reads the session key file and gives the relay its key ring and this
+/// replica's name (the host name unless named); no cluster: random session ids. False (with
+/// `error`) when the key file cannot be read.
+bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::string& error);
+
 std::vector<std::string> restart_only_changes(const config::GatewayConfig& live,
                                               const config::GatewayConfig& next);
 

@@ -377,8 +377,12 @@ int serve(config::Config cfg, const std::string& path, ConfigSource source) {
   relay::Relay relay(ioc.get_executor(), cfg);
   relay.set_audit(audit.get());
   relay.set_gate(gate.get());
-  downstream::HttpServer http(ioc, relay, cfg, auth);
   std::string error;
+  if (!apply_cluster(cfg.gateway, relay, error)) {
+    spdlog::critical("{}", error);
+    return 1;
+  }
+  downstream::HttpServer http(ioc, relay, cfg, auth);
   if (!http.listen(cfg.gateway.listen_host, cfg.gateway.listen_port, error)) {
     spdlog::critical("{}", error);
     return 1;

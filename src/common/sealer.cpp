@@ -1,10 +1,13 @@
 #include "common/sealer.hpp"
 
 #include "common/base64.hpp"
+#include "common/text.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <cstring>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 
@@ -24,7 +27,53 @@ const unsigned char* bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
+/// One line of a key file as a key: 64 hex digits, or base64 of 32 bytes.
+std::optional<Sealer::Key> parse_key(std::string_view line) {
+  auto bytes = line.size() == 2 * Sealer::kKeySize ? from_hex(line) : base64_decode(line);
+  if (!bytes || bytes->size() != Sealer::kKeySize) {
+    return std::nullopt;
+  }
+  Sealer::Key key;
+  std::memcpy(key.data(), bytes->data(), key.size());
+  return key;
+}
+
 }  // namespace
+
+Sealer::Sealer(std::vector<Key> keys) : keys_(std::move(keys)) {
+  if (keys_.empty()) {
+    throw std::invalid_argument("a key ring needs a key");
+  }
+}
+
+std::optional<std::vector<Sealer::Key>> Sealer::read_keys(const std::string& path,
+                                                          std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = "cannot read " + path;
+    return std::nullopt;
+  }
+  std::vector<Key> keys;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    const std::string_view text = trim(line);
+    if (text.empty() || text.front() == '#') {
+      continue;
+    }
+    auto key = parse_key(text);
+    if (!key) {
+      error = path + ": line " + std::to_string(n) +
+              " is not a key (64 hex digits, or 32 bytes in base64)";
+      return std::nullopt;
+    }
+    keys.push_back(*key);
+  }
+  if (keys.empty()) {
+    error = path + " holds no key";
+    return std::nullopt;
+  }
+  return keys;
+}
 
 Sealer Sealer::random() {
   Key key;
@@ -41,7 +90,8 @@ std::string Sealer::seal(std::string_view plaintext, std::string_view purpose) c
   Ctx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   if (RAND_bytes(nonce, kNonceSize) != 1 || !ctx ||
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce) != 1 ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, keys_.front().data(),
+                         nonce) != 1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(purpose),
                         static_cast<int>(purpose.size())) != 1 ||
       EVP_EncryptUpdate(ctx.get(), body, &len, bytes(plaintext),
@@ -59,15 +109,25 @@ std::optional<std::string> Sealer::open(std::string_view token, std::string_view
   if (!raw || raw->size() < static_cast<std::size_t>(kNonceSize + kTagSize)) {
     return std::nullopt;
   }
-  const auto* nonce = bytes(*raw);
-  const std::size_t size = raw->size() - kNonceSize - kTagSize;
+  for (const Key& key : keys_) {
+    if (auto plain = open_with(key, *raw, purpose)) {
+      return plain;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Sealer::open_with(const Key& key, std::string_view raw,
+                                             std::string_view purpose) const {
+  const auto* nonce = bytes(raw);
+  const std::size_t size = raw.size() - kNonceSize - kTagSize;
   std::string plain(size, '\0');
   auto* out = reinterpret_cast<unsigned char*>(plain.data());
-  std::string tag = raw->substr(kNonceSize + size);
+  std::string tag(raw.substr(kNonceSize + size));
   Ctx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   if (!ctx ||
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce) != 1 ||
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(purpose),
                         static_cast<int>(purpose.size())) != 1 ||
       EVP_DecryptUpdate(ctx.get(), out, &len, nonce + kNonceSize, static_cast<int>(size)) != 1 ||

@@ -239,6 +239,17 @@ struct TracingConfig {
   bool operator==(const TracingConfig&) const = default;
 };
 
+/// `gateway.cluster`: replicas behind one load balancer (docs/scale-out.md).
+struct ClusterConfig {
+  /// `sessionKeyFile`: the key ring the replicas share (common/sealer.hpp). Set, session ids
+  /// are sealed: they carry what a session was opened with, and any replica serves them.
+  std::string session_key_file;
+  /// `replica`: this replica's name, written into the sessions it opens (default: the host
+  /// name). Named in the answer to a request for a session only its replica can serve.
+  std::string replica;
+  bool enabled() const noexcept { return !session_key_file.empty(); }
+};
+
 struct GatewayConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
@@ -253,6 +264,7 @@ struct GatewayConfig {
   HealthConfig health;
   MetricsConfig metrics;
   TracingConfig tracing;
+  ClusterConfig cluster;
   std::string log_level = "info";
   std::string log_format = "text";  ///< `logFormat`: "text" or "json"
   bool access_log = true;           ///< `accessLog`: one line per exchange, at info

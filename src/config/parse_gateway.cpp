@@ -351,6 +351,15 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
   if (const auto* o = as_object(r.get("tracing"), "gateway.tracing", diag)) {
     parse_tracing(*o, base_dir, diag, env, g.tracing);
   }
+  if (const auto* o = as_object(r.get("cluster"), "gateway.cluster", diag)) {
+    ObjectReader c(*o, "gateway.cluster", diag);
+    c.str("sessionKeyFile", g.cluster.session_key_file);
+    c.str("replica", g.cluster.replica);
+    if (!g.cluster.session_key_file.empty()) {
+      g.cluster.session_key_file =
+          (fs::path(base_dir) / g.cluster.session_key_file).lexically_normal().string();
+    }
+  }
   if (const auto* servers = as_object(r.get("servers"), "gateway.servers", diag)) {
     for (const auto& kv : *servers) {
       const std::string path = join_path("gateway.servers", kv.key());

@@ -49,11 +49,15 @@ asio::awaitable<bool> HttpServer::Impl::legacy_post(Conn& c, Request& req, const
     co_return co_await write(c, res);
   }
   SessionPtr s = sid.empty() ? nullptr : relay_.find_session(sid);
+  std::string why = sid.empty() ? "Missing sessionId" : "Session not found";
+  if (!s && !sid.empty() && !stopping_) {
+    revive_session(c, req, sid, "", why);  // a legacy session is bound to its replica
+  }
   if (!s || s->transport != relay::ClientTransport::legacy_sse ||
       !same_principal(s->principal, c.principal)) {
     auto res = stopping_ ? error_response(req, make_error_code(Errc::shutting_down))
                          : error_response(req, make_error_code(Errc::session_not_found), nullptr,
-                                          sid.empty() ? "Missing sessionId" : "Session not found");
+                                          why);
     co_return co_await write(c, res);
   }
   Response refusal;

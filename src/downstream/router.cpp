@@ -427,7 +427,8 @@ HttpServer::Impl::passed_headers(const Request& req, const std::vector<std::stri
 
 boost::system::result<SessionPtr> HttpServer::Impl::open_session(
     const Conn& c, const Request& req, relay::ClientTransport transport,
-    std::vector<std::string> view, const std::string& server, const std::string& endpoint) {
+    std::vector<std::string> view, const std::string& server, const std::string& endpoint,
+    const json::object* handshake) {
   relay::SessionSpec spec;
   spec.transport = transport;
   spec.view = std::move(view);
@@ -439,7 +440,28 @@ boost::system::result<SessionPtr> HttpServer::Impl::open_session(
   spec.scope_name = c.scope;
   spec.authorization = std::string(req[http::field::authorization]);  // the relay keeps it or not
   spec.passed_headers = passed_headers(req, spec.view);
+  spec.handshake = handshake;
   return relay_.create_session(std::move(spec));
+}
+
+SessionPtr HttpServer::Impl::revive_session(const Conn& c, const Request& req,
+                                            std::string_view sid, const std::string& endpoint,
+                                            std::string& refusal) {
+  if (!relay_.seals_sessions()) {
+    return nullptr;
+  }
+  relay::SessionSpec spec;
+  spec.endpoint = endpoint;
+  spec.owner = owner(c);
+  spec.principal = c.principal;
+  spec.authorization = std::string(req[http::field::authorization]);
+  std::vector<std::string> servers;  // the session's view is in its id: pass what is passed
+  for (const auto& server : relay_.config().servers) {
+    servers.push_back(server.name);
+  }
+  spec.passed_headers = passed_headers(req, servers);
+  auto revived = relay_.revive_session(sid, std::move(spec), refusal);
+  return revived ? *revived : nullptr;
 }
 
 }  // namespace mcpgw::downstream

@@ -314,7 +314,13 @@ class HttpServer::Impl {
                                                  relay::ClientTransport transport,
                                                  std::vector<std::string> view,
                                                  const std::string& server,
-                                                 const std::string& endpoint);
+                                                 const std::string& endpoint,
+                                                 const json::object* handshake = nullptr);
+  /// A session of another replica's, made again from its sealed id (gateway.cluster) for the
+  /// connection's principal; null when the id cannot be, with `refusal` saying why when it is
+  /// bound to its replica.
+  SessionPtr revive_session(const Conn& c, const Request& req, std::string_view sid,
+                            const std::string& endpoint, std::string& refusal);
 
   /// A session belongs to whoever opened it: another key's request gets "not found".
   static bool same_principal(const access::PrincipalPtr& a, const access::PrincipalPtr& b);

@@ -33,12 +33,18 @@ std::variant<SessionPtr, Response> HttpServer::Impl::own_session(const Conn& c,
     return error_response(req, make_error_code(Errc::session_required));
   }
   SessionPtr s = relay_.find_session(sid);
+  std::string refusal;
+  if (!s && !stopping_) {
+    s = revive_session(c, req, sid, endpoint, refusal);  // opened by another replica
+  }
   if (!s || s->transport != relay::ClientTransport::streamable_http || s->endpoint != endpoint ||
       !same_principal(s->principal, c.principal)) {
     // 404 + -32001 is what tells clients (Claude Code among them) to re-initialize. While the
     // gateway drains, the session may have been closed by the drain itself: say so instead.
-    return error_response(req, make_error_code(stopping_ ? Errc::shutting_down
-                                                         : Errc::session_not_found));
+    if (stopping_) {
+      return error_response(req, make_error_code(Errc::shutting_down));
+    }
+    return error_response(req, make_error_code(Errc::session_not_found), nullptr, refusal);
   }
   return s;
 }
@@ -155,8 +161,11 @@ asio::awaitable<bool> HttpServer::Impl::streamable_initialize(Conn& c, Request& 
     auto res = error_response(req, 404, msg.at("id"), rpc_code::kInvalidParams, error);
     co_return co_await write(c, res);
   }
+  const auto* params = msg.if_contains("params");
   auto created = open_session(c, req, relay::ClientTransport::streamable_http, std::move(*view),
-                              server, endpoint);
+                              server, endpoint,
+                              params != nullptr && params->is_object() ? &params->get_object()
+                                                                       : nullptr);
   if (!created) {
     auto res = session_refused(req, created.error(), msg.at("id"));
     co_return co_await write(c, res);
@@ -308,7 +317,7 @@ asio::awaitable<bool> HttpServer::Impl::streamable_delete(Conn& c, Request& req,
   if (auto* refusal = std::get_if<Response>(&session)) {
     co_return co_await write(c, *refusal);
   }
-  relay_.close_session(std::get<SessionPtr>(session), "DELETE");
+  relay_.end_session(std::get<SessionPtr>(session));
   auto res = json_response(req, 200, std::string());
   co_return co_await write(c, res);
 }

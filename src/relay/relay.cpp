@@ -166,6 +166,11 @@ asio::awaitable<void> Relay::reap_idle() {
 // Sessions
 
 boost::system::result<SessionPtr> Relay::create_session(SessionSpec spec) {
+  std::string id = new_session_id(spec);
+  return admit_session(std::move(id), std::move(spec));
+}
+
+boost::system::result<SessionPtr> Relay::admit_session(std::string id, SessionSpec spec) {
   if (stopping_) {
     return make_error_code(Errc::shutting_down);
   }
@@ -179,7 +184,8 @@ boost::system::result<SessionPtr> Relay::create_session(SessionSpec spec) {
   if (!forwards_authorization()) {
     spec.authorization.clear();  // kept only for a server that is to receive it
   }
-  auto s = std::make_shared<Session>(ex_, random_hex(16), std::move(spec),
+  spec.handshake = nullptr;
+  auto s = std::make_shared<Session>(ex_, std::move(id), std::move(spec),
                                      cfg_.gateway.limits.replay_events);
   if (!s->owner.empty()) {
     ++sessions_per_owner_[s->owner];

@@ -15,8 +15,10 @@
 
 #include <boost/system/result.hpp>
 
+#include <deque>
 #include <functional>
 #include <optional>
+#include <unordered_set>
 #include <variant>
 
 namespace mcpgw::relay {
@@ -86,7 +88,21 @@ class Relay {
   /// that names a level (its stream's log rank); changes only on its listen streams.
   void adopt_modern(Session& s, json::object client_info);
   SessionPtr find_session(std::string_view id) const;
+  /// gateway.cluster: session ids are sealed with `keys` (session_seal.hpp) and name
+  /// `replica`; null keys: random ids, known to this replica alone.
+  void use_session_keys(std::shared_ptr<const Sealer> keys, std::string replica);
+  bool seals_sessions() const noexcept { return session_keys_ != nullptr; }
+  /// A session this replica does not hold, made again from its sealed id: one opened by
+  /// another replica (or by this one before a restart). `current` is what the request that
+  /// names it would open a session with (its principal, headers, endpoint); the principal and
+  /// endpoint must be the session's own. Refused with session_not_found, and `refusal` says
+  /// why when the id is sound but only its replica can serve it (a legacy SSE session, or one
+  /// with servers of its own).
+  boost::system::result<SessionPtr> revive_session(std::string_view id, SessionSpec current,
+                                                   std::string& refusal);
   void close_session(const SessionPtr& session, std::string_view why);
+  /// Its client ended it (DELETE): closed, and a sealed id is not revived here again.
+  void end_session(const SessionPtr& session);
   std::size_t session_count() const noexcept { return sessions_.size(); }
   /// Open sessions by how their client came: Streamable HTTP, legacy SSE, and the hidden
   /// sessions of stateless (2026-07-28) callers.
@@ -418,6 +434,11 @@ class Relay {
   bool server_ready(const config::ServerConfig& server, json::object& s) const;
   template <class F>
   void for_each_session_of(BackendSlot& slot, F&& f);
+  /// A new session's id: random, or sealed (gateway.cluster).
+  std::string new_session_id(const SessionSpec& spec) const;
+  /// Admits a session under `id` (limits checked).
+  boost::system::result<SessionPtr> admit_session(std::string id, SessionSpec spec);
+  void remember_ended(const std::string& id);
 
   asio::any_io_executor ex_;
   const config::Config& cfg_;
@@ -446,6 +467,12 @@ class Relay {
   std::set<std::string> warned_shortened_;
   /// Seals MRTR's requestState (a key of this process's).
   Sealer sealer_ = Sealer::random();
+  /// gateway.cluster: seals session ids (null: ids are random).
+  std::shared_ptr<const Sealer> session_keys_;
+  std::string replica_;
+  /// Sealed sessions their client ended (DELETE), not to be revived here; oldest first.
+  std::deque<std::string> ended_order_;
+  std::unordered_set<std::string> ended_;
 };
 
 template <class F>

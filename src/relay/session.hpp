@@ -107,6 +107,9 @@ struct SessionSpec {
   /// Headers the client passed for one server as x-mcp-{server}-{header}
   /// (gateway.servers.NAME.passHeaders), by server.
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> passed_headers;
+  /// The params of the initialize request that opens it (Streamable HTTP): a sealed session
+  /// id (gateway.cluster) carries what it negotiates.
+  const json::object* handshake = nullptr;
 };
 
 /// One client session. What it was opened with is fixed; what initialize negotiated is set by

@@ -1,0 +1,157 @@
+// Replicas behind a plain round-robin balancer (nginx, no stickiness): with gateway.cluster,
+// a session's id is sealed with the replicas' shared key and carries what the session was
+// opened with, so any replica serves any request of it, and a replica's death does not end it.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { startNginx } from './fixtures/nginx.mjs';
+import {
+  connect, initializeBody, post, PROTOCOL_VERSION, readSse, servers, startGateway, textOf, withTimeout,
+} from './helpers.mjs';
+
+const REPLICAS = ['a', 'b', 'c'];
+
+function replicaConfig(keyFile, replica) {
+  return {
+    mcpServers: { demo: servers.demo() },
+    gateway: {
+      timeouts: { callMs: 30000, listMs: 5000, drainMs: 1000 },
+      cluster: { sessionKeyFile: keyFile, replica },
+    },
+  };
+}
+
+/** Requests nginx passed to each replica's port, from its access log. */
+function servedBy(lb, ports) {
+  const counts = Object.fromEntries(ports.map((p) => [p, 0]));
+  for (const line of lb.accessLog()) {
+    const last = line.split(' ').pop();
+    const port = Number(last.split(':').pop());
+    if (port in counts) counts[port] += 1;
+  }
+  return counts;
+}
+
+const initializeLines = (gws) => gws.reduce((n, gw) => n + (gw.stderr.match(/: initialize from /g) ?? []).length, 0);
+
+describe('three replicas behind nginx round-robin', () => {
+  const ctx = { gws: [], clients: [] };
+  let dir;
+  let keyFile;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-cluster-'));
+    keyFile = path.join(dir, 'session.keys');
+    writeFileSync(keyFile, `# shared by the replicas\n${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    for (const name of REPLICAS) {
+      ctx.gws.push(await startGateway(replicaConfig(keyFile, name)));
+    }
+    ctx.lb = await startNginx(ctx.gws.map((gw) => gw.port));
+    ctx.endpoint = (p) => new URL(p, ctx.lb.base);
+  });
+
+  after(async () => {
+    for (const c of ctx.clients.splice(0)) {
+      await withTimeout(c.close().catch(() => {}), 3000, 'client close').catch(() => {});
+    }
+    await ctx.lb?.stop();
+    for (const gw of ctx.gws) {
+      if (gw.exit) continue; // the one the test killed
+      const exit = await gw.stop();
+      assert.equal(exit.code, 0, `replica exits 0 on SIGTERM; log tail:\n${gw.stderr.slice(-3000)}`);
+      assert.doesNotMatch(gw.stderr, /ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('an SDK session makes 100 calls spread over the replicas; one is killed mid-run and the session goes on', async () => {
+    const { client, transport } = await connect(ctx, { ctx, name: 'cluster-client' });
+    const sid = transport.sessionId;
+    assert.ok(sid && sid.length > 64, `a sealed session id (got ${sid})`);
+    assert.match(sid, /^[A-Za-z0-9_-]+$/, 'visible ASCII, URL-safe');
+    const { tools } = await client.listTools();
+    assert.ok(tools.some((t) => t.name === 'demo__echo'));
+    const call = async (i) => {
+      const r = await withTimeout(client.callTool({ name: 'demo__echo', arguments: { message: `m${i}` } }),
+        10000, `call ${i}`);
+      assert.equal(textOf(r), `Echo: m${i}`);
+    };
+    for (let i = 0; i < 50; i++) await call(i);
+    const ports = ctx.gws.map((gw) => gw.port);
+    const half = servedBy(ctx.lb, ports);
+    for (const p of ports) assert.ok(half[p] >= 10, `each replica served part of it: ${JSON.stringify(half)}`);
+
+    const victim = ctx.gws[1];
+    process.kill(victim.pid, 'SIGKILL'); // a replica this test started
+    await victim.exited;
+    for (let i = 50; i < 100; i++) await call(i);
+    assert.equal(transport.sessionId, sid, 'the same session throughout');
+    assert.equal(initializeLines(ctx.gws), 1, 'initialized once, on one replica');
+    const revived = ctx.gws.filter((gw) => / revived: opened on replica "/.test(gw.stderr));
+    assert.ok(revived.length >= 2, 'the replicas that did not open it served it from its id');
+    const after = servedBy(ctx.lb, ports);
+    assert.ok(after[ports[0]] > half[ports[0]] && after[ports[2]] > half[ports[2]],
+      `the living replicas took the rest: ${JSON.stringify(after)}`);
+  });
+
+  test('an altered id, and an id sealed with another key, get 404 -32001 (the client re-initializes)', async () => {
+    const init = await post(ctx.endpoint('/mcp'), initializeBody());
+    assert.equal(init.status, 200, init.text);
+    const sid = init.headers.get('mcp-session-id');
+    const headers = { 'mcp-session-id': sid, 'mcp-protocol-version': PROTOCOL_VERSION };
+    const ping = { jsonrpc: '2.0', id: 2, method: 'ping' };
+    for (let i = 0; i < 3; i++) {
+      const ok = await post(ctx.endpoint('/mcp'), ping, headers);
+      assert.equal(ok.status, 200, `ping ${i} on whichever replica: ${ok.text}`);
+    }
+    const flip = sid.slice(0, 40) + (sid[40] === 'A' ? 'B' : 'A') + sid.slice(41);
+    const altered = await post(ctx.endpoint('/mcp'), ping, { ...headers, 'mcp-session-id': flip });
+    assert.equal(altered.status, 404);
+    assert.equal(altered.json?.error?.code, -32001);
+
+    const otherDir = mkdtempSync(path.join(tmpdir(), 'mcpgw-cluster-other-'));
+    const otherKeys = path.join(otherDir, 'keys');
+    writeFileSync(otherKeys, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    const other = await startGateway(replicaConfig(otherKeys, 'elsewhere'));
+    try {
+      const foreign = await post(other.endpoint('/mcp'), ping, headers);
+      assert.equal(foreign.status, 404, 'another cluster does not open this cluster\'s ids');
+      assert.equal(foreign.json?.error?.code, -32001);
+    } finally {
+      await other.stop();
+      rmSync(otherDir, { recursive: true, force: true });
+    }
+  });
+
+  test('a session its client ended (DELETE) is not served again by the replica that ended it', async () => {
+    const replica = ctx.gws[0];
+    const init = await post(replica.endpoint('/mcp'), initializeBody());
+    const sid = init.headers.get('mcp-session-id');
+    const headers = { 'mcp-session-id': sid, 'mcp-protocol-version': PROTOCOL_VERSION };
+    const del = await fetch(replica.endpoint('/mcp'), { method: 'DELETE', headers });
+    assert.equal(del.status, 200);
+    const again = await post(replica.endpoint('/mcp'), { jsonrpc: '2.0', id: 3, method: 'ping' }, headers);
+    assert.equal(again.status, 404);
+    assert.equal(again.json?.error?.code, -32001);
+  });
+
+  test('a legacy SSE session is bound to its replica: another replica says which one', async () => {
+    const [a, , c] = ctx.gws;
+    const res = await fetch(a.endpoint('/sse'), { headers: { accept: 'text/event-stream' } });
+    assert.equal(res.status, 200);
+    const { events, reader } = await readSse(res, { until: (evs) => evs.some((e) => e.event === 'endpoint'), keepOpen: true });
+    const endpoint = events.find((e) => e.event === 'endpoint').data;
+    const sessionId = new URL(endpoint, a.base).searchParams.get('sessionId');
+    assert.ok(sessionId);
+    const elsewhere = await post(new URL(endpoint, c.base), { jsonrpc: '2.0', id: 1, method: 'ping' });
+    assert.equal(elsewhere.status, 404);
+    assert.match(elsewhere.json?.error?.message ?? '', /bound to replica "a" \(its SSE stream is there\)/);
+    const home = await post(new URL(endpoint, a.base), initializeBody());
+    assert.equal(home.status, 202, 'its own replica takes it');
+    await reader.cancel().catch(() => {});
+  });
+});
