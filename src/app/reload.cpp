@@ -5,6 +5,7 @@
 #include "downstream/http_server.hpp"
 #include "gate/chain.hpp"
 #include "relay/relay.hpp"
+#include "upstream/redis.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -161,14 +162,41 @@ void Reloader::take_settings(config::GatewayConfig& next) {
   http_.reconfigured();
 }
 
-bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::string& error) {
-  if (!g.cluster.enabled()) {
-    relay.use_session_keys(nullptr, {});
+/// gateway.cluster.redis: the taint scopes the replicas share (null when not configured).
+bool shared_scopes(const config::ClusterConfig& c, asio::any_io_executor ex,
+                   std::shared_ptr<gate::SharedScopes>& out, std::string& error) {
+  out.reset();
+  if (c.redis.empty()) {
     return true;
   }
-  auto keys = Sealer::read_keys(g.cluster.session_key_file, error);
-  if (!keys) {
-    error = "gateway.cluster.sessionKeyFile: " + error;
+  auto options = upstream::parse_redis_url(c.redis, error);
+  if (!options) {
+    error = "gateway.cluster.redis: " + error;
+    return false;
+  }
+  options->timeout = c.redis_timeout;
+  spdlog::info("cluster: taint scopes shared through redis {}:{} (db {}); when it is down: {}",
+               options->host, options->port, options->db,
+               c.redis_down_local ? "this replica's own state" : "gated calls are refused");
+  out = std::make_shared<gate::SharedScopes>(
+      upstream::Redis::create(std::move(ex), std::move(*options)),
+      c.redis_down_local ? gate::SharedScopes::WhenDown::local
+                         : gate::SharedScopes::WhenDown::refuse);
+  return true;
+}
+
+bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::string& error) {
+  std::shared_ptr<const Sealer> sealer;
+  if (g.cluster.enabled()) {
+    auto keys = Sealer::read_keys(g.cluster.session_key_file, error);
+    if (!keys) {
+      error = "gateway.cluster.sessionKeyFile: " + error;
+      return false;
+    }
+    sealer = std::make_shared<const Sealer>(std::move(*keys));
+  }
+  std::shared_ptr<gate::SharedScopes> shared;
+  if (!shared_scopes(g.cluster, relay.executor(), shared, error)) {
     return false;
   }
   std::string replica = g.cluster.replica;
@@ -176,9 +204,12 @@ bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::str
     std::array<char, 256> host{};
     replica = ::gethostname(host.data(), host.size() - 1) == 0 ? host.data() : "unnamed";
   }
-  spdlog::info("cluster: replica \"{}\", session ids sealed with {} key(s) from {}", replica,
-               keys->size(), g.cluster.session_key_file);
-  relay.use_session_keys(std::make_shared<const Sealer>(std::move(*keys)), std::move(replica));
+  if (sealer) {
+    spdlog::info("cluster: replica \"{}\", session ids sealed with the key ring of {}", replica,
+                 g.cluster.session_key_file);
+  }
+  relay.use_session_keys(std::move(sealer), std::move(replica));
+  relay.use_shared_scopes(std::move(shared));
   return true;
 }
 

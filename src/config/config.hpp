@@ -247,7 +247,15 @@ struct ClusterConfig {
   /// `replica`: this replica's name, written into the sessions it opens (default: the host
   /// name). Named in the answer to a request for a session only its replica can serve.
   std::string replica;
+  /// `redis`: "redis://[:password@]host[:port][/db]" (${VAR} expanded): the state the replicas
+  /// share live (taint scopes). Empty: each replica keeps its own.
+  std::string redis;
+  Millis redis_timeout{1000};  ///< `redisTimeoutMs`: per Redis command, and per connect
+  /// `whenRedisDown`: "refuse" (a gated call that cannot read or write the shared state is
+  /// refused: fail closed) or "local" (gate with this replica's own state, logged).
+  bool redis_down_local = false;
   bool enabled() const noexcept { return !session_key_file.empty(); }
+  bool operator==(const ClusterConfig&) const = default;
 };
 
 struct GatewayConfig {

@@ -202,6 +202,25 @@ void parse_timeouts(const json::object& obj, Diagnostics& diag, Timeouts& out) {
   l.millis("connectMs", out.connect);
 }
 
+void parse_cluster(const json::object& obj, const std::string& base_dir, const EnvLookup& env,
+                   Diagnostics& diag, ClusterConfig& out) {
+  ObjectReader c(obj, "gateway.cluster", diag);
+  c.str("sessionKeyFile", out.session_key_file);
+  c.str("replica", out.replica);
+  c.str("redis", out.redis);
+  c.millis("redisTimeoutMs", out.redis_timeout);
+  std::string down = "refuse";
+  c.choice("whenRedisDown", down, {"refuse", "local"});
+  out.redis_down_local = down == "local";
+  if (!out.session_key_file.empty()) {
+    out.session_key_file = (fs::path(base_dir) / out.session_key_file).lexically_normal().string();
+  }
+  expand(out.redis, "gateway.cluster.redis", env, diag);
+  if (!out.redis.empty() && !out.redis.starts_with("redis://")) {
+    diag.error("gateway.cluster.redis", "expected redis://[:password@]host[:port][/db]");
+  }
+}
+
 void parse_auth(const json::object& obj, const std::string& base_dir, const EnvLookup& env,
                 Diagnostics& diag, AuthConfig& out) {
   ObjectReader l(obj, "gateway.auth", diag);
@@ -352,13 +371,7 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
     parse_tracing(*o, base_dir, diag, env, g.tracing);
   }
   if (const auto* o = as_object(r.get("cluster"), "gateway.cluster", diag)) {
-    ObjectReader c(*o, "gateway.cluster", diag);
-    c.str("sessionKeyFile", g.cluster.session_key_file);
-    c.str("replica", g.cluster.replica);
-    if (!g.cluster.session_key_file.empty()) {
-      g.cluster.session_key_file =
-          (fs::path(base_dir) / g.cluster.session_key_file).lexically_normal().string();
-    }
+    parse_cluster(*o, base_dir, env, diag, g.cluster);
   }
   if (const auto* servers = as_object(r.get("servers"), "gateway.servers", diag)) {
     for (const auto& kv : *servers) {

@@ -27,6 +27,10 @@ struct Scope {
   std::vector<std::string> secrets_by;    ///< "server/tool" that brought secrets (first few)
   SecretValues values;                    ///< the secret values read, as keyed n-gram hashes
   Clock::time_point last_used = Clock::now();
+  /// What the replicas' shared state is known to hold (gateway.cluster.redis): a mark it does
+  /// not hold yet is written before the result that caused it reaches the client.
+  bool shared_untrusted = false;
+  bool shared_secrets = false;
 
   void mark_untrusted(std::string_view source);
   void mark_secrets(std::string_view source);

@@ -40,6 +40,16 @@ asio::awaitable<void> Relay::through_gate(Exchange& ex, Handler handler) {
   gate::Chain& chain = *held;
   gate::Call call = co_await gate_call(ex, chain);
   gate_callbacks(ex, call);
+  // What other replicas marked in this scope (gateway.cluster.redis), before deciding.
+  const std::shared_ptr<gate::SharedScopes> shared = shared_scopes_;
+  const auto ttl = gate_->config().scope_idle;
+  if (shared && !ex.intake.continues) {
+    if (auto refused = co_await shared->pull(*call.scope, ttl)) {
+      ex.reply = gate::Chain::refusal(call, ex.id, *refused);
+      ex.outcome = Outcome::denied;
+      co_return;
+    }
+  }
   // A later round of a call already let through (the client answered its server's question)
   // is not decided again, but the answers it carries to the server are inspected; its result
   // still crosses the chain.
@@ -63,6 +73,11 @@ asio::awaitable<void> Relay::through_gate(Exchange& ex, Handler handler) {
   }
   co_await chain.result(call, ex.reply);
   join(ex.decisions, call.decisions);
+  if (shared) {  // what this result marked, shared before the client can act on it
+    if (auto refused = co_await shared->push(*call.scope, ttl)) {
+      ex.reply = gate::Chain::refusal(call, ex.id, "the result is withheld: " + *refused);
+    }
+  }
   if (gate_denied(ex.reply)) {
     ex.outcome = Outcome::denied;  // the result was withheld
   }

@@ -188,6 +188,15 @@ json::object Relay::readiness(bool& ready) const {
     out["reason"] = "no server can serve yet";
   }
   out["servers"] = std::move(servers);
+  if (session_keys_ != nullptr || shared_scopes_ != nullptr) {
+    // Shown, not counted against readiness: what needs neither is still served.
+    json::object cluster;
+    cluster["replica"] = replica_;
+    if (shared_scopes_ != nullptr) {
+      cluster["sharedState"] = shared_scopes_->status();
+    }
+    out["cluster"] = std::move(cluster);
+  }
   return out;
 }
 

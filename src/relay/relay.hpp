@@ -8,6 +8,7 @@
 #include "relay/session.hpp"
 #include "access/audit.hpp"
 #include "common/sealer.hpp"
+#include "gate/shared_scopes.hpp"
 #include "upstream/backend.hpp"
 #include "upstream/probes.hpp"
 #include "upstream/server_pool.hpp"
@@ -92,6 +93,10 @@ class Relay {
   /// `replica`; null keys: random ids, known to this replica alone.
   void use_session_keys(std::shared_ptr<const Sealer> keys, std::string replica);
   bool seals_sessions() const noexcept { return session_keys_ != nullptr; }
+  /// gateway.cluster.redis: taint scopes shared by the replicas (null: this replica's own).
+  void use_shared_scopes(std::shared_ptr<gate::SharedScopes> shared) {
+    shared_scopes_ = std::move(shared);
+  }
   /// A session this replica does not hold, made again from its sealed id: one opened by
   /// another replica (or by this one before a restart). `current` is what the request that
   /// names it would open a session with (its principal, headers, endpoint); the principal and
@@ -469,6 +474,7 @@ class Relay {
   Sealer sealer_ = Sealer::random();
   /// gateway.cluster: seals session ids (null: ids are random).
   std::shared_ptr<const Sealer> session_keys_;
+  std::shared_ptr<gate::SharedScopes> shared_scopes_;
   std::string replica_;
   /// Sealed sessions their client ended (DELETE), not to be revived here; oldest first.
   std::deque<std::string> ended_order_;

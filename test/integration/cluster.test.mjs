@@ -8,7 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import { GATE_TRUST, gateServer } from './fixtures/gate.mjs';
 import { startNginx } from './fixtures/nginx.mjs';
+import { startRedis } from './fixtures/redis.mjs';
 import {
   connect, initializeBody, post, PROTOCOL_VERSION, readSse, servers, startGateway, textOf, withTimeout,
 } from './helpers.mjs';
@@ -153,5 +155,96 @@ describe('three replicas behind nginx round-robin', () => {
     const home = await post(new URL(endpoint, a.base), initializeBody());
     assert.equal(home.status, 202, 'its own replica takes it');
     await reader.cancel().catch(() => {});
+  });
+});
+
+// The security gate across replicas: taint scopes live in Redis (gateway.cluster.redis), so
+// a scope's marks follow its calls from replica to replica.
+describe('three replicas sharing taint through Redis', () => {
+  const ctx = { gws: [] };
+  let dir;
+
+  function gatedConfig(keyFile, replica, redisUrl) {
+    return {
+      mcpServers: { web: gateServer('web'), vault: gateServer('vault'), mail: gateServer('mail') },
+      gateway: {
+        timeouts: { callMs: 30000, listMs: 5000, drainMs: 1000 },
+        cluster: { sessionKeyFile: keyFile, replica, redis: redisUrl, redisTimeoutMs: 300 },
+        security: { approvalTimeoutS: 1, filters: [{ type: 'taint' }] },
+        servers: { web: GATE_TRUST.web, vault: GATE_TRUST.vault, mail: GATE_TRUST.mail },
+      },
+    };
+  }
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-cluster-gate-'));
+    const keyFile = path.join(dir, 'session.keys');
+    writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    ctx.redis = await startRedis();
+    for (const name of REPLICAS) {
+      ctx.gws.push(await startGateway(gatedConfig(keyFile, name, ctx.redis.url)));
+    }
+  });
+
+  after(async () => {
+    for (const gw of ctx.gws) {
+      const exit = await gw.stop();
+      assert.equal(exit.code, 0, `replica exits 0 on SIGTERM; log tail:\n${gw.stderr.slice(-3000)}`);
+      assert.doesNotMatch(gw.stderr, /ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/);
+    }
+    await ctx.redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A session opened on replica `gw`; `call(gw, tool, args)` sends a tools/call to any replica. */
+  async function session(gw) {
+    const init = await post(gw.endpoint('/mcp'), initializeBody());
+    assert.equal(init.status, 200, init.text);
+    const sid = init.headers.get('mcp-session-id');
+    const headers = { 'mcp-session-id': sid, 'mcp-protocol-version': PROTOCOL_VERSION, accept: 'application/json' };
+    await post(gw.endpoint('/mcp'), { jsonrpc: '2.0', method: 'notifications/initialized' }, headers);
+    let id = 10;
+    return async (on, name, args = {}) => {
+      const r = await post(on.endpoint('/mcp'), { jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name, arguments: args } }, headers);
+      assert.equal(r.status, 200, r.text);
+      return r.json;
+    };
+  }
+
+  test('a trifecta whose three calls land on three replicas is held', async () => {
+    const [a, b, c] = ctx.gws;
+    const call = await session(a);
+    assert.ok((await call(a, 'vault__get_secret', { name: 'aws' })).result, 'secret read on replica a');
+    assert.ok((await call(b, 'web__fetch_page', { url: 'https://example.com' })).result, 'page read on replica b');
+    const sink = await call(c, 'mail__post_status', { text: 'AKIAIOSFODNN7EXAMPLE' });
+    assert.ok(sink.error, `the sink call on replica c is refused: ${JSON.stringify(sink)}`);
+    assert.match(sink.error.message, /holds secrets \(read vault\/get_secret\)/);
+    assert.match(sink.error.message, /untrusted \(read web\/fetch_page\)/);
+
+    const other = await session(b);
+    assert.ok((await other(a, 'web__fetch_page', { url: 'https://example.com' })).result);
+    const post2 = await other(c, 'mail__post_status', { text: 'hello' });
+    assert.ok(post2.result, `another session's scope is its own (untrusted, no secrets): ${JSON.stringify(post2)}`);
+  });
+
+  test('Redis down: gated calls are refused (fail closed) and /readyz says why; Redis back: calls go on', async () => {
+    const [a, b] = ctx.gws;
+    const call = await session(a);
+    assert.ok((await call(b, 'web__fetch_page', { url: 'https://example.com' })).result);
+    const port = ctx.redis.port;
+    await ctx.redis.stop();
+    const refused = await call(a, 'mail__post_status', { text: 'hello' });
+    assert.ok(refused.error, JSON.stringify(refused));
+    assert.match(refused.error.message, /shared taint state \(Redis\) cannot be read .*fails closed/);
+    const ready = await (await fetch(`${a.base}/readyz`)).json();
+    assert.equal(ready.cluster?.sharedState?.redis, 'down', JSON.stringify(ready));
+    assert.ok(ready.cluster.sharedState.error);
+    ctx.redis = await startRedis({ port });
+    // This Redis keeps nothing on disk: the marks it held are gone with it (docs/scale-out.md:
+    // run Redis with persistence). The call goes on with what replica a knows itself.
+    const back = await call(a, 'mail__post_status', { text: 'hello' });
+    assert.ok(back.result, `served again once Redis is back: ${JSON.stringify(back)}`);
+    const readyAgain = await (await fetch(`${a.base}/readyz`)).json();
+    assert.equal(readyAgain.cluster?.sharedState?.redis, 'up');
   });
 });

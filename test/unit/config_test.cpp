@@ -79,6 +79,32 @@ TEST(Config, BadValuesNameTheirPath) {
   EXPECT_TRUE(has_error(d, "gateway.servers.ghost: no server named"));
 }
 
+TEST(Config, ClusterSettingsAreReadAndChecked) {
+  Diagnostics d;
+  auto none = parse_text(R"({"mcpServers": {}})", d);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->gateway.cluster.enabled());
+  EXPECT_TRUE(none->gateway.cluster.redis.empty());
+  auto cfg = parse_text(R"({"mcpServers": {}, "gateway": {"cluster": {
+      "sessionKeyFile": "keys/session", "replica": "gw-a",
+      "redis": "redis://:${TOKEN}@cache:6380/1", "redisTimeoutMs": 250,
+      "whenRedisDown": "local"}}})", d);
+  ASSERT_TRUE(cfg) << (d.errors.empty() ? "" : d.errors.front());
+  const auto& c = cfg->gateway.cluster;
+  EXPECT_TRUE(c.enabled());
+  EXPECT_EQ(c.session_key_file, "/etc/mcpgw/keys/session") << "relative to the config file";
+  EXPECT_EQ(c.replica, "gw-a");
+  EXPECT_EQ(c.redis, "redis://:s3cret@cache:6380/1") << "the password from the environment";
+  EXPECT_EQ(c.redis_timeout, std::chrono::milliseconds(250));
+  EXPECT_TRUE(c.redis_down_local);
+  Diagnostics bad;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {}, "gateway": {"cluster": {
+      "redis": "http://cache:6379", "whenRedisDown": "sometimes", "keys": 1}}})", bad));
+  EXPECT_TRUE(has_error(bad, "gateway.cluster.redis: expected redis://"));
+  EXPECT_TRUE(has_error(bad, "gateway.cluster.whenRedisDown: \"sometimes\" is not one of: refuse, local"));
+  EXPECT_TRUE(has_error(bad, "gateway.cluster.keys: unknown key"));
+}
+
 TEST(Config, HealthProbesAreOnByDefaultAndChecked) {
   Diagnostics d;
   auto cfg = parse_text(R"({"mcpServers": {"a": {"command": "x"}}})", d);
