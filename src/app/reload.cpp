@@ -162,10 +162,15 @@ void Reloader::take_settings(config::GatewayConfig& next) {
   http_.reconfigured();
 }
 
-/// gateway.cluster.redis: the taint scopes the replicas share (null when not configured).
-bool shared_scopes(const config::ClusterConfig& c, asio::any_io_executor ex,
-                   std::shared_ptr<gate::SharedScopes>& out, std::string& error) {
-  out.reset();
+/// gateway.cluster.redis: what the replicas' security gates share (nulls when not configured).
+struct SharedState {
+  std::shared_ptr<gate::SharedScopes> scopes;
+  std::shared_ptr<gate::SharedApprovals> approvals;
+};
+
+bool shared_state(const config::ClusterConfig& c, const std::string& replica,
+                  asio::any_io_executor ex, SharedState& out, std::string& error) {
+  out = {};
   if (c.redis.empty()) {
     return true;
   }
@@ -175,13 +180,14 @@ bool shared_scopes(const config::ClusterConfig& c, asio::any_io_executor ex,
     return false;
   }
   options->timeout = c.redis_timeout;
-  spdlog::info("cluster: taint scopes shared through redis {}:{} (db {}); when it is down: {}",
-               options->host, options->port, options->db,
+  spdlog::info("cluster: taint scopes and approvals shared through redis {}:{} (db {}); when it "
+               "is down: {}", options->host, options->port, options->db,
                c.redis_down_local ? "this replica's own state" : "gated calls are refused");
-  out = std::make_shared<gate::SharedScopes>(
-      upstream::Redis::create(std::move(ex), std::move(*options)),
-      c.redis_down_local ? gate::SharedScopes::WhenDown::local
-                         : gate::SharedScopes::WhenDown::refuse);
+  auto redis = upstream::Redis::create(std::move(ex), std::move(*options));
+  out.scopes = std::make_shared<gate::SharedScopes>(
+      redis, c.redis_down_local ? gate::SharedScopes::WhenDown::local
+                                : gate::SharedScopes::WhenDown::refuse);
+  out.approvals = std::make_shared<gate::SharedApprovals>(redis, replica);
   return true;
 }
 
@@ -195,21 +201,21 @@ bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::str
     }
     sealer = std::make_shared<const Sealer>(std::move(*keys));
   }
-  std::shared_ptr<gate::SharedScopes> shared;
-  if (!shared_scopes(g.cluster, relay.executor(), shared, error)) {
-    return false;
-  }
   std::string replica = g.cluster.replica;
   if (replica.empty()) {
     std::array<char, 256> host{};
     replica = ::gethostname(host.data(), host.size() - 1) == 0 ? host.data() : "unnamed";
+  }
+  SharedState shared;
+  if (!shared_state(g.cluster, replica, relay.executor(), shared, error)) {
+    return false;
   }
   if (sealer) {
     spdlog::info("cluster: replica \"{}\", session ids sealed with the key ring of {}", replica,
                  g.cluster.session_key_file);
   }
   relay.use_session_keys(std::move(sealer), std::move(replica));
-  relay.use_shared_scopes(std::move(shared));
+  relay.use_shared_state(std::move(shared.scopes), std::move(shared.approvals));
   return true;
 }
 

@@ -42,11 +42,11 @@ void HttpServer::Impl::audit_admin(const Request& req, const std::string& path,
   log->record(std::move(r));
 }
 
-Response HttpServer::Impl::admin(const Request& req, const std::string& path,
-                                 const boost::urls::url_view& target) {
+asio::awaitable<Response> HttpServer::Impl::admin(const Request& req, const std::string& path,
+                                                  const boost::urls::url_view& target) {
   const std::string& token = admin_token();
   if (token.empty()) {
-    return error_json(req, 403,
+    co_return error_json(req, 403,
                       fmt::format("Forbidden: the admin API is off; set the {} environment "
                                   "variable (gateway.security.adminTokenEnv) or "
                                   "gateway.security.adminTokenFile",
@@ -54,24 +54,26 @@ Response HttpServer::Impl::admin(const Request& req, const std::string& path,
   }
   if (auto refusal = refuse_token(req, token)) {
     audit_admin(req, path, "denied", "not the admin token");
-    return std::move(*refusal);
+    co_return std::move(*refusal);
   }
   if (path == "/admin/reload") {
-    return admin_reload(req, path);
+    co_return admin_reload(req, path);
   }
   if (auto view = admin_view(req, path, target)) {
-    return std::move(*view);
+    co_return std::move(*view);
   }
   if (path == "/admin/approvals" || path.rfind("/admin/approvals/", 0) == 0 ||
       path == "/admin/tools" || path == "/admin/tools/approve") {
     gate::Gate* g = relay_.gate();
     if (g == nullptr) {
-      return error_json(req, 404, "Not found: the security gate is off (gateway.security)");
+      co_return error_json(req, 404, "Not found: the security gate is off (gateway.security)");
     }
-    return path.rfind("/admin/tools", 0) == 0 ? admin_tools(req, path, *g)
-                                              : admin_approvals(req, path, *g);
+    if (path.rfind("/admin/tools", 0) == 0) {
+      co_return admin_tools(req, path, *g);
+    }
+    co_return co_await admin_approvals(req, path, *g);
   }
-  return error_json(req, 404,
+  co_return error_json(req, 404,
                     "Not found: the admin API has /admin/servers, /admin/sessions, /admin/keys, "
                     "/admin/audit, /admin/approvals, /admin/tools and /admin/reload");
 }
@@ -91,36 +93,62 @@ Response HttpServer::Impl::admin_reload(const Request& req, const std::string& p
   return json_response(req, ok ? 200 : 422, json::serialize(outcome));
 }
 
-Response HttpServer::Impl::admin_approvals(const Request& req, const std::string& path,
-                                           gate::Gate& g) {
-  if (path == "/admin/approvals") {
-    if (req.method() != http::verb::get) {
-      return error_json(req, 405, "Method not allowed: GET /admin/approvals");
-    }
-    json::object o;
-    o["approvals"] = g.approvals().list();
-    return json_response(req, 200, json::serialize(o));
+asio::awaitable<Response> HttpServer::Impl::admin_approvals(const Request& req,
+                                                            const std::string& path,
+                                                            gate::Gate& g) {
+  if (path != "/admin/approvals") {
+    co_return co_await admin_decide(req, path, g);
   }
+  if (req.method() != http::verb::get) {
+    co_return error_json(req, 405, "Method not allowed: GET /admin/approvals");
+  }
+  json::object o;
+  std::optional<json::array> every;
+  if (const auto shared = relay_.shared_approvals()) {
+    every = co_await shared->list();  // this replica's are among them
+  }
+  o["approvals"] = every ? std::move(*every) : g.approvals().list();
+  co_return json_response(req, 200, json::serialize(o));
+}
+
+asio::awaitable<Response> HttpServer::Impl::admin_decide(const Request& req,
+                                                         const std::string& path,
+                                                         gate::Gate& g) {
   const std::string id = path.substr(std::string_view("/admin/approvals/").size());
   if (req.method() != http::verb::post) {
-    return error_json(req, 405, "Method not allowed: POST /admin/approvals/{id}");
+    co_return error_json(req, 405, "Method not allowed: POST /admin/approvals/{id}");
   }
   const std::string decision = string_field(req.body(), "decision");
   if (decision != "approve" && decision != "deny") {
-    return error_json(req, 400, "Bad request: expected {\"decision\": \"approve\"} or "
-                         "{\"decision\": \"deny\"}");
+    co_return error_json(req, 400, "Bad request: expected {\"decision\": \"approve\"} or "
+                            "{\"decision\": \"deny\"}");
   }
   const bool approve = decision == "approve";
-  if (!g.approvals().decide(id, approve)) {
-    audit_admin(req, path, "error", "no call waits for this approval");
-    return error_json(req, 404, fmt::format("Not found: no call waits for approval {}", id));
+  bool decided = g.approvals().decide(id, approve);
+  std::string where = "here";
+  if (!decided) {
+    if (const auto shared = relay_.shared_approvals()) {  // held by another replica?
+      const auto r = co_await shared->decide(id, approve);
+      if (r == gate::SharedApprovals::Decided::unreachable) {
+        audit_admin(req, path, "error", "the shared state (Redis) cannot be reached");
+        co_return error_json(req, 503, "Service Unavailable: the approvals of other replicas "
+                                       "are in Redis, which cannot be reached");
+      }
+      decided = r == gate::SharedApprovals::Decided::written;
+      where = "for the replica that holds it";
+    }
   }
-  spdlog::info("gate: approval {} {} by an administrator", id, approve ? "approved" : "denied");
+  if (!decided) {
+    audit_admin(req, path, "error", "no call waits for this approval");
+    co_return error_json(req, 404, fmt::format("Not found: no call waits for approval {}", id));
+  }
+  spdlog::info("gate: approval {} {} by an administrator ({})", id,
+               approve ? "approved" : "denied", where);
   audit_admin(req, path, "ok", decision);
   json::object o;
   o["id"] = id;
   o["decision"] = decision;
-  return json_response(req, 200, json::serialize(o));
+  co_return json_response(req, 200, json::serialize(o));
 }
 
 Response HttpServer::Impl::admin_tools(const Request& req, const std::string& path,

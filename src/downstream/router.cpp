@@ -42,7 +42,7 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
   }
   c.principal.reset();
   if (path == "/admin" || path.rfind("/admin/", 0) == 0) {
-    auto res = admin(req, path, *target);
+    auto res = co_await admin(req, path, *target);
     co_return co_await write(c, res);
   }
   if (path == "/ui" || path.rfind("/ui/", 0) == 0) {

@@ -244,8 +244,8 @@ class HttpServer::Impl {
   /// /admin/audit?limit=N, /admin/approvals (held calls), /admin/tools (pins and
   /// quarantine); POST /admin/approvals/{id} {"decision": "approve"|"deny"},
   /// /admin/tools/approve {"server", "tool"}, /admin/reload.
-  Response admin(const Request& req, const std::string& path,
-                 const boost::urls::url_view& target);
+  asio::awaitable<Response> admin(const Request& req, const std::string& path,
+                                  const boost::urls::url_view& target);
   /// The token the admin API and the dashboard take: the gate's, else the one the settings
   /// name (gateway.security.adminTokenEnv / adminTokenFile); empty: the admin API is off.
   const std::string& admin_token() const;
@@ -257,7 +257,12 @@ class HttpServer::Impl {
                    std::string detail);
   /// POST /admin/reload: runs the reload set by set_reload.
   Response admin_reload(const Request& req, const std::string& path);
-  Response admin_approvals(const Request& req, const std::string& path, gate::Gate& g);
+  /// Held approvals: this replica's, and with gateway.cluster.redis every replica's.
+  asio::awaitable<Response> admin_approvals(const Request& req, const std::string& path,
+                                            gate::Gate& g);
+  /// POST /admin/approvals/{id}: decided here, or for the replica that holds it.
+  asio::awaitable<Response> admin_decide(const Request& req, const std::string& path,
+                                         gate::Gate& g);
   Response admin_tools(const Request& req, const std::string& path, gate::Gate& g);
   /// The read-only views (admin_views.cpp); nullopt for another path.
   std::optional<Response> admin_view(const Request& req, const std::string& path,

@@ -7,6 +7,7 @@
 #include "gate/filters.hpp"
 #include "gate/pins.hpp"
 #include "gate/preview.hpp"
+#include "gate/shared_approvals.hpp"
 #include "jsonrpc/message.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -75,19 +76,23 @@ bool Approvals::decide(std::string_view id, bool approve) {
 
 void Approvals::close(const std::shared_ptr<Approval>& a) { pending_.erase(a->id); }
 
+json::object approval_json(const Approval& a) {
+  json::object o;
+  o["id"] = a.id;
+  o["principal"] = a.principal;
+  o["session"] = a.session;
+  o["scope"] = a.scope;
+  o["target"] = a.source;
+  o["reason"] = a.reason;
+  o["arguments"] = a.arguments;
+  o["created"] = a.created_ms;
+  return o;
+}
+
 json::array Approvals::list() const {
   json::array out;
   for (const auto& [id, a] : pending_) {
-    json::object o;
-    o["id"] = a->id;
-    o["principal"] = a->principal;
-    o["session"] = a->session;
-    o["scope"] = a->scope;
-    o["target"] = a->source;
-    o["reason"] = a->reason;
-    o["arguments"] = a->arguments;
-    o["created"] = a->created_ms;
-    out.push_back(std::move(o));
+    out.push_back(approval_json(*a));
   }
   return out;
 }
@@ -403,22 +408,7 @@ asio::awaitable<bool> Chain::ask_human(Call& call, const std::string& reason,
   }
   auto approval = gate_.approvals().open(call, reason, args);
   const auto timeout = gate_.config().approval_timeout;
-  const auto deadline = Clock::now() + timeout;
-  spdlog::warn("gate: call {} by {} waits for approval {} ({}); approve or deny with `mcpgw "
-               "approvals approve|deny {}` within {} s", call.source, call.principal,
-               approval->id, reason, approval->id, timeout.count() / 1000);
-  const std::string message = fmt::format(
-      "mcpgw: {} waits for an administrator's approval (id {}): {}", call.source, approval->id,
-      reason);
-  bool first = true;
-  while (!approval->decision && Clock::now() < deadline) {
-    if (call.waiting) {
-      call.waiting(message, first);
-    }
-    first = false;
-    co_await approval->decided->wait_until(std::min(deadline, Clock::now() + std::chrono::seconds(5)));
-  }
-  gate_.approvals().close(approval);
+  co_await wait_for_admin(call, approval, reason);
   if (!approval->decision) {
     why_not = fmt::format("no approval within {} s", timeout.count() / 1000);
     co_return false;
@@ -428,6 +418,45 @@ asio::awaitable<bool> Chain::ask_human(Call& call, const std::string& reason,
     co_return false;
   }
   co_return true;
+}
+
+asio::awaitable<void> Chain::wait_for_admin(Call& call, const std::shared_ptr<Approval>& approval,
+                                            const std::string& reason) {
+  const auto timeout = gate_.config().approval_timeout;
+  const auto deadline = Clock::now() + timeout;
+  // Held by the gate as long as the call waits, even past a reload that replaces it.
+  const std::shared_ptr<SharedApprovals> shared = gate_.shared_approvals();
+  if (shared) {
+    co_await shared->publish(*approval, unix_ms() + timeout.count());
+  }
+  spdlog::warn("gate: call {} by {} waits for approval {} ({}); approve or deny with `mcpgw "
+               "approvals approve|deny {}` within {} s", call.source, call.principal,
+               approval->id, reason, approval->id, timeout.count() / 1000);
+  const std::string message = fmt::format(
+      "mcpgw: {} waits for an administrator's approval (id {}): {}", call.source, approval->id,
+      reason);
+  constexpr auto kTell = std::chrono::seconds(5);  // how often the client hears that it waits
+  auto next_tell = Clock::now();
+  bool first = true;
+  while (!approval->decision && Clock::now() < deadline) {
+    if (call.waiting && Clock::now() >= next_tell) {
+      call.waiting(message, first);
+      first = false;
+      next_tell = Clock::now() + kTell;
+    }
+    const auto tick = shared ? std::chrono::duration_cast<Clock::duration>(SharedApprovals::kPoll)
+                             : std::chrono::duration_cast<Clock::duration>(kTell);
+    co_await approval->decided->wait_until(std::min(deadline, Clock::now() + tick));
+    if (!approval->decision && shared) {
+      if (auto d = co_await shared->decision(approval->id)) {
+        approval->decision = *d;  // decided through another replica
+      }
+    }
+  }
+  gate_.approvals().close(approval);
+  if (shared) {
+    co_await shared->withdraw(approval->id);
+  }
 }
 
 }  // namespace mcpgw::gate

@@ -105,6 +105,9 @@ struct Approval {
   std::unique_ptr<Event> decided;
 };
 
+/// An approval as the admin API lists it.
+json::object approval_json(const Approval& a);
+
 class Approvals {
  public:
   explicit Approvals(asio::any_io_executor ex) : ex_(std::move(ex)) {}
@@ -123,6 +126,7 @@ class Approvals {
 
 class Gate;
 class PinStore;
+class SharedApprovals;
 
 /// One session's filters.
 class Chain : public std::enable_shared_from_this<Chain> {
@@ -156,6 +160,9 @@ class Chain : public std::enable_shared_from_this<Chain> {
   /// `result`: the question is whether to release the call's result, not to make the call.
   asio::awaitable<bool> ask_human(Call& call, const std::string& reason, std::string& why_not,
                                   bool result = false);
+  /// Holds the call until an administrator decides (through any replica) or the timeout.
+  asio::awaitable<void> wait_for_admin(Call& call, const std::shared_ptr<Approval>& approval,
+                                       const std::string& reason);
   Gate& gate_;
   std::vector<std::unique_ptr<Filter>> filters_;
   unsigned generation_;
@@ -193,6 +200,11 @@ class Gate {
   /// The tool pins, when a "pin" filter is configured.
   const std::shared_ptr<PinStore>& pins() const noexcept { return pins_; }
   void set_pins(std::shared_ptr<PinStore> p) { pins_ = std::move(p); }
+  /// gateway.cluster.redis: approvals listed and decided through every replica.
+  void share_approvals(std::shared_ptr<SharedApprovals> s) { shared_approvals_ = std::move(s); }
+  const std::shared_ptr<SharedApprovals>& shared_approvals() const noexcept {
+    return shared_approvals_;
+  }
   bool check_only() const noexcept { return check_only_; }
 
  private:
@@ -210,6 +222,7 @@ class Gate {
   std::string admin_token_;
   std::unique_ptr<Detectors> detectors_;
   std::shared_ptr<PinStore> pins_;
+  std::shared_ptr<SharedApprovals> shared_approvals_;
   bool check_only_ = false;
 };
 

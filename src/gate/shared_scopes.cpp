@@ -18,10 +18,9 @@ std::string first_or(const std::vector<std::string>& sources, std::string_view f
   return sources.empty() ? std::string(fallback) : sources.front();
 }
 
-/// g++ 12 cannot take a braced list of string literals inside a coroutine.
 std::vector<std::string> words(std::string_view script, const std::string& key,
                                std::chrono::milliseconds ttl) {
-  return {"EVAL", std::string(script), "1", key, std::to_string(ttl.count())};
+  return upstream::redis_args("EVAL", script, "1", key, std::to_string(ttl.count()));
 }
 
 }  // namespace

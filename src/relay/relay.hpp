@@ -8,6 +8,7 @@
 #include "relay/session.hpp"
 #include "access/audit.hpp"
 #include "common/sealer.hpp"
+#include "gate/shared_approvals.hpp"
 #include "gate/shared_scopes.hpp"
 #include "upstream/backend.hpp"
 #include "upstream/probes.hpp"
@@ -93,9 +94,16 @@ class Relay {
   /// `replica`; null keys: random ids, known to this replica alone.
   void use_session_keys(std::shared_ptr<const Sealer> keys, std::string replica);
   bool seals_sessions() const noexcept { return session_keys_ != nullptr; }
-  /// gateway.cluster.redis: taint scopes shared by the replicas (null: this replica's own).
-  void use_shared_scopes(std::shared_ptr<gate::SharedScopes> shared) {
-    shared_scopes_ = std::move(shared);
+  /// gateway.cluster.redis: taint scopes and held approvals shared by the replicas (null:
+  /// this replica's own).
+  void use_shared_state(std::shared_ptr<gate::SharedScopes> scopes,
+                        std::shared_ptr<gate::SharedApprovals> approvals) {
+    shared_scopes_ = std::move(scopes);
+    shared_approvals_ = std::move(approvals);
+    set_gate(gate_);
+  }
+  const std::shared_ptr<gate::SharedApprovals>& shared_approvals() const noexcept {
+    return shared_approvals_;
   }
   /// A session this replica does not hold, made again from its sealed id: one opened by
   /// another replica (or by this one before a restart). `current` is what the request that
@@ -189,7 +197,12 @@ class Relay {
   /// Where audit rows go (null: no audit trail).
   void set_audit(access::AuditLog* log) noexcept { audit_ = log; }
   /// The security gate (null when gateway.security is off).
-  void set_gate(gate::Gate* g) noexcept { gate_ = g; }
+  void set_gate(gate::Gate* g) {
+    gate_ = g;
+    if (g != nullptr) {
+      g->share_approvals(shared_approvals_);
+    }
+  }
   gate::Gate* gate() const noexcept { return gate_; }
   /// Tells every session that sees `server` that its tools changed (after an administrator
   /// released a quarantined tool).
@@ -475,6 +488,7 @@ class Relay {
   /// gateway.cluster: seals session ids (null: ids are random).
   std::shared_ptr<const Sealer> session_keys_;
   std::shared_ptr<gate::SharedScopes> shared_scopes_;
+  std::shared_ptr<gate::SharedApprovals> shared_approvals_;
   std::string replica_;
   /// Sealed sessions their client ended (DELETE), not to be revived here; oldest first.
   std::deque<std::string> ended_order_;

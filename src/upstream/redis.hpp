@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 struct redisAsyncContext;
@@ -37,6 +38,13 @@ struct RedisOptions {
   int db = 0;            ///< SELECT after connecting when not 0
   std::chrono::milliseconds timeout{1000};  ///< per command, and per connect
 };
+
+/// A command's words from strings of any kind: `redis_args("HSET", key, field, value)`. (g++ 12
+/// cannot take a braced list of string literals inside a coroutine.)
+template <class... A>
+std::vector<std::string> redis_args(A&&... words) {
+  return {std::string(std::forward<A>(words))...};
+}
 
 /// Parses "redis://[:password@]host[:port][/db]". nullopt (with `error`) otherwise.
 std::optional<RedisOptions> parse_redis_url(std::string_view url, std::string& error);

@@ -16,6 +16,23 @@ import {
 } from './helpers.mjs';
 
 const REPLICAS = ['a', 'b', 'c'];
+const ADMIN_TOKEN = 'cluster-admin-token-0123456789';
+
+/** The admin API of replica `gw`. */
+const admin = (gw, p, init = {}) => fetch(`${gw.base}${p}`, {
+  ...init, headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+});
+
+/** Waits (bounded) until replica `gw`'s /admin/approvals lists one for `target`; returns it. */
+async function heldApproval(gw, target) {
+  for (let i = 0; i < 100; i++) {
+    const { approvals } = await (await admin(gw, '/admin/approvals')).json();
+    const found = approvals.find((a) => a.target === target);
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no approval for ${target} listed by replica ${gw.port}`);
+}
 
 function replicaConfig(keyFile, replica) {
   return {
@@ -170,7 +187,7 @@ describe('three replicas sharing taint through Redis', () => {
       gateway: {
         timeouts: { callMs: 30000, listMs: 5000, drainMs: 1000 },
         cluster: { sessionKeyFile: keyFile, replica, redis: redisUrl, redisTimeoutMs: 300 },
-        security: { approvalTimeoutS: 1, filters: [{ type: 'taint' }] },
+        security: { approvalTimeoutS: 10, filters: [{ type: 'taint' }] },
         servers: { web: GATE_TRUST.web, vault: GATE_TRUST.vault, mail: GATE_TRUST.mail },
       },
     };
@@ -182,7 +199,7 @@ describe('three replicas sharing taint through Redis', () => {
     writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
     ctx.redis = await startRedis();
     for (const name of REPLICAS) {
-      ctx.gws.push(await startGateway(gatedConfig(keyFile, name, ctx.redis.url)));
+      ctx.gws.push(await startGateway(gatedConfig(keyFile, name, ctx.redis.url), { env: { MCPGW_ADMIN_TOKEN: ADMIN_TOKEN } }));
     }
   });
 
@@ -211,15 +228,34 @@ describe('three replicas sharing taint through Redis', () => {
     };
   }
 
-  test('a trifecta whose three calls land on three replicas is held', async () => {
+  test('a trifecta whose three calls land on three replicas is held, and an approval granted through another replica releases it', async () => {
     const [a, b, c] = ctx.gws;
     const call = await session(a);
     assert.ok((await call(a, 'vault__get_secret', { name: 'aws' })).result, 'secret read on replica a');
     assert.ok((await call(b, 'web__fetch_page', { url: 'https://example.com' })).result, 'page read on replica b');
-    const sink = await call(c, 'mail__post_status', { text: 'AKIAIOSFODNN7EXAMPLE' });
+    // Held on replica c; listed by replica a's admin API, and denied there.
+    const held = call(c, 'mail__post_status', { text: 'AKIAIOSFODNN7EXAMPLE' });
+    const approval = await heldApproval(a, 'mail/post_status');
+    assert.equal(approval.replica, 'c', 'the approval names the replica that holds the call');
+    assert.match(approval.reason, /holds secrets \(read vault\/get_secret\)/);
+    assert.match(approval.reason, /untrusted \(read web\/fetch_page\)/);
+    const deny = await admin(a, `/admin/approvals/${approval.id}`, { method: 'POST', body: JSON.stringify({ decision: 'deny' }) });
+    assert.equal(deny.status, 200, await deny.clone().text());
+    const sink = await held;
     assert.ok(sink.error, `the sink call on replica c is refused: ${JSON.stringify(sink)}`);
-    assert.match(sink.error.message, /holds secrets \(read vault\/get_secret\)/);
-    assert.match(sink.error.message, /untrusted \(read web\/fetch_page\)/);
+    assert.match(sink.error.message, /denied by an administrator/);
+
+    // Held on replica a this time; approved through replica b, and the call goes on.
+    const again = call(a, 'mail__post_status', { text: 'status report' });
+    const second = await heldApproval(b, 'mail/post_status');
+    assert.equal(second.replica, 'a');
+    const ok = await admin(b, `/admin/approvals/${second.id}`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }) });
+    assert.equal(ok.status, 200);
+    assert.ok((await again).result, 'released by the approval granted on another replica');
+    const none = await admin(c, '/admin/approvals/0123456789abcdef', { method: 'POST', body: JSON.stringify({ decision: 'approve' }) });
+    assert.equal(none.status, 404, 'an approval nobody holds');
+    const { approvals } = await (await admin(c, '/admin/approvals')).json();
+    assert.equal(approvals.length, 0, 'released approvals are withdrawn everywhere');
 
     const other = await session(b);
     assert.ok((await other(a, 'web__fetch_page', { url: 'https://example.com' })).result);

@@ -68,12 +68,6 @@ class RedisServer {
   pid_t pid_ = -1;
 };
 
-/// A command's words (g++ 12 cannot take a braced list of string literals in a coroutine).
-template <class... A>
-std::vector<std::string> cmd(A&&... words) {
-  return {std::string(std::forward<A>(words))...};
-}
-
 /// Runs `body` on an event loop of its own until it ends.
 void run(const std::function<asio::awaitable<void>(asio::any_io_executor)>& body) {
   asio::io_context ioc;
@@ -92,18 +86,18 @@ TEST(Redis, SendsCommandsAndReadsEveryKindOfReply) {
   ASSERT_TRUE(server.running()) << "redis-server (Debian's redis-server package) did not start";
   run([port](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto redis = Redis::create(ex, RedisOptions{.port = port});
-    auto set = co_await redis->command(cmd("SET", "k", std::string("v\0w", 3)));
+    auto set = co_await redis->command(redis_args("SET", "k", std::string("v\0w", 3)));
     EXPECT_TRUE(set && set->type == RedisReply::Type::status && set->str == "OK");
-    auto get = co_await redis->command(cmd("GET", "k"));
+    auto get = co_await redis->command(redis_args("GET", "k"));
     EXPECT_TRUE(get && get->type == RedisReply::Type::string && get->str == std::string("v\0w", 3))
         << "binary-safe";
-    auto nil = co_await redis->command(cmd("GET", "absent"));
+    auto nil = co_await redis->command(redis_args("GET", "absent"));
     EXPECT_TRUE(nil && nil->type == RedisReply::Type::nil);
-    auto n = co_await redis->command(cmd("HSET", "h", "a", "1", "b", "2"));
+    auto n = co_await redis->command(redis_args("HSET", "h", "a", "1", "b", "2"));
     EXPECT_TRUE(n && n->type == RedisReply::Type::integer && n->integer == 2);
-    auto all = co_await redis->command(cmd("HGETALL", "h"));
+    auto all = co_await redis->command(redis_args("HGETALL", "h"));
     EXPECT_TRUE(all && all->type == RedisReply::Type::array && all->elements.size() == 4);
-    auto wrong = co_await redis->command(cmd("INCR", "k"));
+    auto wrong = co_await redis->command(redis_args("INCR", "k"));
     EXPECT_TRUE(wrong && wrong->type == RedisReply::Type::error) << "an error reply is a reply";
     EXPECT_TRUE(redis->up());
   });
@@ -113,22 +107,22 @@ TEST(Redis, FailsWithinItsDeadlineWhenRedisIsGoneAndReconnectsWhenItIsBack) {
   const auto port = free_port();
   run([port](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto redis = Redis::create(ex, RedisOptions{.port = port, .timeout = std::chrono::milliseconds(300)});
-    auto none = co_await redis->command(cmd("PING"));
+    auto none = co_await redis->command(redis_args("PING"));
     EXPECT_FALSE(none) << "nothing listens";
     EXPECT_FALSE(redis->up());
     EXPECT_FALSE(redis->last_error().empty());
     {
       RedisServer server(port);
       EXPECT_TRUE(server.running());
-      auto pong = co_await redis->command(cmd("PING"));
+      auto pong = co_await redis->command(redis_args("PING"));
       EXPECT_TRUE(pong && pong->str == "PONG") << "connected on the next command";
       server.stop();
-      auto gone = co_await redis->command(cmd("PING"));
+      auto gone = co_await redis->command(redis_args("PING"));
       EXPECT_FALSE(gone) << "the server died";
     }
     RedisServer again(port);
     EXPECT_TRUE(again.running());
-    auto back = co_await redis->command(cmd("PING"));
+    auto back = co_await redis->command(redis_args("PING"));
     EXPECT_TRUE(back && back->str == "PONG") << "reconnected";
   });
 }
