@@ -166,6 +166,7 @@ void Reloader::take_settings(config::GatewayConfig& next) {
 struct SharedState {
   std::shared_ptr<gate::SharedScopes> scopes;
   std::shared_ptr<gate::SharedApprovals> approvals;
+  std::shared_ptr<upstream::Redis> redis;
 };
 
 bool shared_state(const config::ClusterConfig& c, const std::string& replica,
@@ -188,6 +189,7 @@ bool shared_state(const config::ClusterConfig& c, const std::string& replica,
       redis, c.redis_down_local ? gate::SharedScopes::WhenDown::local
                                 : gate::SharedScopes::WhenDown::refuse);
   out.approvals = std::make_shared<gate::SharedApprovals>(redis, replica);
+  out.redis = std::move(redis);
   return true;
 }
 
@@ -215,7 +217,8 @@ bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::str
                  g.cluster.session_key_file);
   }
   relay.use_session_keys(std::move(sealer), std::move(replica));
-  relay.use_shared_state(std::move(shared.scopes), std::move(shared.approvals));
+  relay.use_shared_state(std::move(shared.scopes), std::move(shared.approvals),
+                         std::move(shared.redis));
   return true;
 }
 

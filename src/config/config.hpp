@@ -247,6 +247,9 @@ struct ClusterConfig {
   /// `replica`: this replica's name, written into the sessions it opens (default: the host
   /// name). Named in the answer to a request for a session only its replica can serve.
   std::string replica;
+  /// `sessionMaxAgeS`: a sealed session older than this is not made again on another replica
+  /// (its client initializes anew); also how long an ended session is remembered in Redis.
+  Millis session_max_age{24LL * 3600 * 1000};
   /// `redis`: "redis://[:password@]host[:port][/db]" (${VAR} expanded): the state the replicas
   /// share live (taint scopes). Empty: each replica keeps its own.
   std::string redis;

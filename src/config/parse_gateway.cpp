@@ -207,6 +207,9 @@ void parse_cluster(const json::object& obj, const std::string& base_dir, const E
   ObjectReader c(obj, "gateway.cluster", diag);
   c.str("sessionKeyFile", out.session_key_file);
   c.str("replica", out.replica);
+  std::int64_t max_age = out.session_max_age.count() / 1000;
+  c.positive("sessionMaxAgeS", max_age, 30 * 24 * 3600);
+  out.session_max_age = Millis(max_age * 1000);
   c.str("redis", out.redis);
   c.millis("redisTimeoutMs", out.redis_timeout);
   std::string down = "refuse";

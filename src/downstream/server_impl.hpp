@@ -349,8 +349,9 @@ class HttpServer::Impl {
   /// The session a non-initialize request names; else the reply that refuses it (400 without
   /// Mcp-Session-Id; 404 -32001 for one that is unknown, or another transport's, endpoint's
   /// or principal's).
-  std::variant<SessionPtr, Response> own_session(const Conn& c, const Request& req,
-                                                 const std::string& endpoint);
+  asio::awaitable<std::variant<SessionPtr, Response>> own_session(const Conn& c,
+                                                                  const Request& req,
+                                                                  const std::string& endpoint);
 
   /// The version MCP-Protocol-Version names (the assumed one when absent); else the 400 for a
   /// version mcpgw does not speak.
@@ -362,8 +363,9 @@ class HttpServer::Impl {
     std::string version;
   };
   /// Both, checked in that order; else the reply that refuses the request.
-  std::variant<Named, Response> session_and_version(const Conn& c, const Request& req,
-                                                    const std::string& endpoint);
+  asio::awaitable<std::variant<Named, Response>> session_and_version(const Conn& c,
+                                                                    const Request& req,
+                                                                    const std::string& endpoint);
 
   asio::awaitable<bool> streamable_post(Conn& c, Request& req, const std::string& server,
                                         const std::string& endpoint);

@@ -25,28 +25,29 @@ asio::awaitable<bool> HttpServer::Impl::streamable(Conn& c, Request& req, const 
   }
 }
 
-std::variant<SessionPtr, Response> HttpServer::Impl::own_session(const Conn& c,
-                                                                 const Request& req,
-                                                                 const std::string& endpoint) {
-  const auto sid = req[kSessionHeader];
+asio::awaitable<std::variant<SessionPtr, Response>> HttpServer::Impl::own_session(
+    const Conn& c, const Request& req, const std::string& endpoint) {
+  const std::string sid(req[kSessionHeader]);
   if (sid.empty()) {
-    return error_response(req, make_error_code(Errc::session_required));
+    co_return error_response(req, make_error_code(Errc::session_required));
   }
   SessionPtr s = relay_.find_session(sid);
   std::string refusal;
-  if (!s && !stopping_) {
+  if (!s && !stopping_ && relay_.seals_sessions() && !co_await relay_.session_ended(sid)) {
     s = revive_session(c, req, sid, endpoint, refusal);  // opened by another replica
+  } else if (s && !co_await relay_.still_open(s)) {
+    s = nullptr;  // its client ended it through another replica
   }
   if (!s || s->transport != relay::ClientTransport::streamable_http || s->endpoint != endpoint ||
       !same_principal(s->principal, c.principal)) {
     // 404 + -32001 is what tells clients (Claude Code among them) to re-initialize. While the
     // gateway drains, the session may have been closed by the drain itself: say so instead.
     if (stopping_) {
-      return error_response(req, make_error_code(Errc::shutting_down));
+      co_return error_response(req, make_error_code(Errc::shutting_down));
     }
-    return error_response(req, make_error_code(Errc::session_not_found), nullptr, refusal);
+    co_return error_response(req, make_error_code(Errc::session_not_found), nullptr, refusal);
   }
-  return s;
+  co_return s;
 }
 
 std::variant<std::string, Response> HttpServer::Impl::request_version(const Request& req) {
@@ -67,17 +68,19 @@ std::variant<std::string, Response> HttpServer::Impl::request_version(const Requ
   return std::string(header);
 }
 
-std::variant<HttpServer::Impl::Named, Response> HttpServer::Impl::session_and_version(
-    const Conn& c, const Request& req, const std::string& endpoint) {
-  auto session = own_session(c, req, endpoint);
+asio::awaitable<std::variant<HttpServer::Impl::Named, Response>>
+HttpServer::Impl::session_and_version(const Conn& c, const Request& req,
+                                      const std::string& endpoint) {
+  auto session = co_await own_session(c, req, endpoint);
   if (auto* refusal = std::get_if<Response>(&session)) {
-    return std::move(*refusal);
+    co_return std::move(*refusal);
   }
   auto version = request_version(req);
   if (auto* refusal = std::get_if<Response>(&version)) {
-    return std::move(*refusal);
+    co_return std::move(*refusal);
   }
-  return Named{std::get<SessionPtr>(std::move(session)), std::get<std::string>(std::move(version))};
+  co_return Named{std::get<SessionPtr>(std::move(session)),
+                  std::get<std::string>(std::move(version))};
 }
 
 asio::awaitable<bool> HttpServer::Impl::streamable_post(Conn& c, Request& req,
@@ -129,7 +132,7 @@ asio::awaitable<bool> HttpServer::Impl::streamable_post(Conn& c, Request& req,
     co_return co_await streamable_initialize(c, req, std::move(msg), server, endpoint, accepts);
   }
 
-  auto named = session_and_version(c, req, endpoint);
+  auto named = co_await session_and_version(c, req, endpoint);
   if (auto* refusal = std::get_if<Response>(&named)) {
     co_return co_await write(c, *refusal);
   }
@@ -190,7 +193,7 @@ asio::awaitable<bool> HttpServer::Impl::streamable_batch(Conn& c, Request& req, 
                               "Invalid Request: empty batch");
     co_return co_await write(c, res);
   }
-  auto named = session_and_version(c, req, endpoint);
+  auto named = co_await session_and_version(c, req, endpoint);
   if (auto* refusal = std::get_if<Response>(&named)) {
     co_return co_await write(c, *refusal);
   }
@@ -280,7 +283,7 @@ asio::awaitable<bool> HttpServer::Impl::reply(Conn& c, Request& req, const Sessi
 asio::awaitable<bool> HttpServer::Impl::streamable_get(Conn& c, Request& req,
                                                        const std::string& endpoint) {
   const Accepts accepts = parse_accept(req[http::field::accept]);
-  auto named = session_and_version(c, req, endpoint);
+  auto named = co_await session_and_version(c, req, endpoint);
   if (auto* refusal = std::get_if<Response>(&named)) {
     co_return co_await write(c, *refusal);
   }
@@ -313,11 +316,11 @@ asio::awaitable<bool> HttpServer::Impl::streamable_get(Conn& c, Request& req,
 
 asio::awaitable<bool> HttpServer::Impl::streamable_delete(Conn& c, Request& req,
                                                           const std::string& endpoint) {
-  auto session = own_session(c, req, endpoint);
+  auto session = co_await own_session(c, req, endpoint);
   if (auto* refusal = std::get_if<Response>(&session)) {
     co_return co_await write(c, *refusal);
   }
-  relay_.end_session(std::get<SessionPtr>(session));
+  co_await relay_.end_session(std::get<SessionPtr>(session));
   auto res = json_response(req, 200, std::string());
   co_return co_await write(c, res);
 }

@@ -1,5 +1,6 @@
 // Sessions across replicas (gateway.cluster): sealed ids minted, and sessions of other
 // replicas made again from them.
+#include "access/key_store.hpp"
 #include "common/random.hpp"
 #include "mcp/protocol.hpp"
 #include "relay/relay.hpp"
@@ -17,6 +18,9 @@ constexpr std::size_t kMaxEndedSessions = 65'536;
 
 /// The start of a sealed id, for logs (the whole id is a few hundred characters).
 std::string_view short_id(std::string_view id) { return id.substr(0, 16); }
+
+/// Where Redis remembers that a session was ended (its id's digest: ids are long).
+std::string ended_key(std::string_view id) { return "mcpgw:ended:" + access::sha256_hex(id); }
 
 }  // namespace
 
@@ -74,6 +78,9 @@ boost::system::result<SessionPtr> Relay::revive_session(std::string_view id, Ses
                                                      : "its own servers run there");
     return not_found;
   }
+  if (st->opened_ms + cfg_.gateway.cluster.session_max_age.count() < unix_ms()) {
+    return not_found;  // older than gateway.cluster.sessionMaxAgeS: its client starts anew
+  }
   const std::string principal = current.principal ? current.principal->name : std::string();
   if (st->endpoint != current.endpoint || st->principal != principal) {
     return not_found;  // as for a session of this replica's opened by someone else
@@ -105,11 +112,49 @@ boost::system::result<SessionPtr> Relay::revive_session(std::string_view id, Ses
   return s;
 }
 
-void Relay::end_session(const SessionPtr& s) {
+asio::awaitable<void> Relay::end_session(SessionPtr s) {
   if (session_keys_ != nullptr && s) {
     remember_ended(s->id);
+    if (const auto redis = shared_redis_) {  // every replica is to know it, before the reply
+      const auto ttl = std::to_string(cfg_.gateway.cluster.session_max_age.count());
+      auto r = co_await redis->command(upstream::redis_args("SET", ended_key(s->id), "1", "PX", ttl));
+      if (!r || r->type == upstream::RedisReply::Type::error) {
+        spdlog::warn("session {}… ended here, but Redis could not record it for the other "
+                     "replicas: {}", short_id(s->id), redis->last_error());
+      }
+    }
   }
   close_session(s, "DELETE");
+}
+
+asio::awaitable<bool> Relay::still_open(SessionPtr s) {
+  constexpr auto kEvery = std::chrono::seconds(1);
+  const auto now = Clock::now();
+  if (!shared_redis_ || session_keys_ == nullptr || now - s->ended_checked < kEvery) {
+    co_return true;
+  }
+  s->ended_checked = now;
+  const std::string id = s->id;  // the session may close while this waits
+  if (!co_await session_ended(id)) {
+    co_return true;
+  }
+  close_session(s, "ended through another replica");
+  co_return false;
+}
+
+asio::awaitable<bool> Relay::session_ended(std::string_view id) {
+  if (ended_.contains(std::string(id))) {
+    co_return true;
+  }
+  const auto redis = shared_redis_;
+  if (!redis) {
+    co_return false;
+  }
+  auto r = co_await redis->command(upstream::redis_args("EXISTS", ended_key(id)));
+  if (!r || r->type != upstream::RedisReply::Type::integer) {
+    co_return !cfg_.gateway.cluster.redis_down_local;  // cannot tell: fail closed
+  }
+  co_return r->integer == 1;
 }
 
 void Relay::remember_ended(const std::string& id) {

@@ -96,10 +96,13 @@ class Relay {
   bool seals_sessions() const noexcept { return session_keys_ != nullptr; }
   /// gateway.cluster.redis: taint scopes and held approvals shared by the replicas (null:
   /// this replica's own).
+  /// `redis` also remembers the sessions clients ended (DELETE), for every replica.
   void use_shared_state(std::shared_ptr<gate::SharedScopes> scopes,
-                        std::shared_ptr<gate::SharedApprovals> approvals) {
+                        std::shared_ptr<gate::SharedApprovals> approvals,
+                        std::shared_ptr<upstream::Redis> redis) {
     shared_scopes_ = std::move(scopes);
     shared_approvals_ = std::move(approvals);
+    shared_redis_ = std::move(redis);
     set_gate(gate_);
   }
   const std::shared_ptr<gate::SharedApprovals>& shared_approvals() const noexcept {
@@ -113,9 +116,17 @@ class Relay {
   /// with servers of its own).
   boost::system::result<SessionPtr> revive_session(std::string_view id, SessionSpec current,
                                                    std::string& refusal);
+  /// Whether the client of session `id` ended it (DELETE) through this replica or, with
+  /// gateway.cluster.redis, through any; a sealed session that did is not made again. When
+  /// Redis cannot say: ended, unless gateway.cluster.whenRedisDown is "local".
+  asio::awaitable<bool> session_ended(std::string_view id);
+  /// False when `s`, held here, was ended through another replica (it is then closed here
+  /// too). Asked at most once a second per session, and only with gateway.cluster.redis.
+  asio::awaitable<bool> still_open(SessionPtr s);
   void close_session(const SessionPtr& session, std::string_view why);
-  /// Its client ended it (DELETE): closed, and a sealed id is not revived here again.
-  void end_session(const SessionPtr& session);
+  /// Its client ended it (DELETE): closed, and a sealed id is not made again (here, and with
+  /// gateway.cluster.redis on any replica).
+  asio::awaitable<void> end_session(SessionPtr session);
   std::size_t session_count() const noexcept { return sessions_.size(); }
   /// Open sessions by how their client came: Streamable HTTP, legacy SSE, and the hidden
   /// sessions of stateless (2026-07-28) callers.
@@ -489,6 +500,7 @@ class Relay {
   std::shared_ptr<const Sealer> session_keys_;
   std::shared_ptr<gate::SharedScopes> shared_scopes_;
   std::shared_ptr<gate::SharedApprovals> shared_approvals_;
+  std::shared_ptr<upstream::Redis> shared_redis_;
   std::string replica_;
   /// Sealed sessions their client ended (DELETE), not to be revived here; oldest first.
   std::deque<std::string> ended_order_;

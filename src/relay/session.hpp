@@ -162,6 +162,8 @@ class Session : public std::enable_shared_from_this<Session> {
   int log_rank = -1;  ///< minimum logging level the client asked for (-1: everything)
 
   Clock::time_point last_active;
+  /// When Relay::still_open last asked whether another replica ended it (gateway.cluster).
+  Clock::time_point ended_checked{};
   const std::int64_t opened_ms = unix_ms();  ///< when it was opened, unix milliseconds
   void touch() noexcept { last_active = Clock::now(); }
 

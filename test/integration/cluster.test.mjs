@@ -263,6 +263,22 @@ describe('three replicas sharing taint through Redis', () => {
     assert.ok(post2.result, `another session's scope is its own (untrusted, no secrets): ${JSON.stringify(post2)}`);
   });
 
+  test('a session ended through one replica is ended on every replica', async () => {
+    const [a, b, c] = ctx.gws;
+    const init = await post(a.endpoint('/mcp'), initializeBody());
+    const sid = init.headers.get('mcp-session-id');
+    const headers = { 'mcp-session-id': sid, 'mcp-protocol-version': PROTOCOL_VERSION };
+    const ping = { jsonrpc: '2.0', id: 2, method: 'ping' };
+    assert.equal((await post(c.endpoint('/mcp'), ping, headers)).status, 200, 'served by c before');
+    const del = await fetch(b.endpoint('/mcp'), { method: 'DELETE', headers });
+    assert.equal(del.status, 200);
+    for (const gw of [a, b, c]) {
+      const after = await post(gw.endpoint('/mcp'), ping, headers);
+      assert.equal(after.status, 404, `replica ${gw.port} no longer serves it: ${after.text}`);
+      assert.equal(after.json?.error?.code, -32001);
+    }
+  });
+
   test('Redis down: gated calls are refused (fail closed) and /readyz says why; Redis back: calls go on', async () => {
     const [a, b] = ctx.gws;
     const call = await session(a);

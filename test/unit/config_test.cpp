@@ -86,7 +86,7 @@ TEST(Config, ClusterSettingsAreReadAndChecked) {
   EXPECT_FALSE(none->gateway.cluster.enabled());
   EXPECT_TRUE(none->gateway.cluster.redis.empty());
   auto cfg = parse_text(R"({"mcpServers": {}, "gateway": {"cluster": {
-      "sessionKeyFile": "keys/session", "replica": "gw-a",
+      "sessionKeyFile": "keys/session", "replica": "gw-a", "sessionMaxAgeS": 3600,
       "redis": "redis://:${TOKEN}@cache:6380/1", "redisTimeoutMs": 250,
       "whenRedisDown": "local"}}})", d);
   ASSERT_TRUE(cfg) << (d.errors.empty() ? "" : d.errors.front());
@@ -94,6 +94,7 @@ TEST(Config, ClusterSettingsAreReadAndChecked) {
   EXPECT_TRUE(c.enabled());
   EXPECT_EQ(c.session_key_file, "/etc/mcpgw/keys/session") << "relative to the config file";
   EXPECT_EQ(c.replica, "gw-a");
+  EXPECT_EQ(c.session_max_age, std::chrono::hours(1));
   EXPECT_EQ(c.redis, "redis://:s3cret@cache:6380/1") << "the password from the environment";
   EXPECT_EQ(c.redis_timeout, std::chrono::milliseconds(250));
   EXPECT_TRUE(c.redis_down_local);
