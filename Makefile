@@ -17,7 +17,7 @@ APT_PACKAGES := g++ cmake ninja-build ccache pkg-config \
   libssl-dev libsqlite3-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libyaml-cpp-dev libicu-dev \
   libjemalloc-dev clang-14 libclang-rt-14-dev \
   curl procps openssl postgresql python3 prometheus dpkg-dev file systemd chromium nginx \
-  redis-server libhiredis-dev
+  redis-server libhiredis-dev libpq-dev
 
 # Node 22 (from npm) runs the example servers, the integration tests and the conformance suite.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)

@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # Lowest first: each may include the ones before it.
-ORDER=(common net jsonrpc mcp config access upstream gate relay downstream client app)
+ORDER=(common net jsonrpc mcp config store access upstream gate relay downstream client app)
 # Where Beast may be included.
 BEAST_OK='^src/(net/|downstream/|upstream/http_client\.(hpp|cpp)$)'
 

@@ -1,6 +1,8 @@
 #include "access/authenticator.hpp"
 
+#include "access/pg_keys.hpp"
 #include "common/metrics.hpp"
+#include "store/postgres.hpp"
 
 #include <algorithm>
 #include <ctime>
@@ -28,13 +30,22 @@ std::string_view bearer_value(std::string_view v) noexcept {
 }
 
 std::optional<Authenticator::Prepared> Authenticator::prepare(const config::AuthConfig& cfg,
-                                                              std::string& error) {
+                                                              std::string& error,
+                                                              boost::asio::any_io_executor ex) {
   if (auto why = config::check_auth(cfg); !why.empty()) {
     error = why;
     return std::nullopt;
   }
   Prepared p;
-  if (cfg.uses_keys()) {
+  if (cfg.uses_keys() && store::is_postgres_url(cfg.store)) {
+    if (!ex) {
+      error = "a PostgreSQL key store is read on the event loop, which is not running";
+      return std::nullopt;
+    }
+    auto source = PgKeySource::create(ex, cfg.store, cfg.store_timeout);
+    source->start();
+    p.store = KeyStore::follow(std::move(source), cfg.store_down_cached);
+  } else if (cfg.uses_keys()) {
     p.store = KeyStore::open(cfg.store, error);
     if (!p.store) {
       return std::nullopt;
@@ -59,8 +70,9 @@ void Authenticator::adopt(Prepared next) {
   principals_generation_ = store_ ? store_->generation() : 0;
 }
 
-bool Authenticator::init(const config::AuthConfig& cfg, std::string& error) {
-  auto prepared = prepare(cfg, error);
+bool Authenticator::init(const config::AuthConfig& cfg, std::string& error,
+                         boost::asio::any_io_executor ex) {
+  auto prepared = prepare(cfg, error, std::move(ex));
   if (!prepared) {
     return false;
   }
@@ -176,6 +188,7 @@ AuthResult Authenticator::authenticate(const Credentials& creds) {
     case AuthOutcome::missing: count_refusal("missing"); break;
     case AuthOutcome::rate_limited: count_refusal("rate_limited"); break;
     case AuthOutcome::forbidden: count_refusal("forbidden"); break;
+    case AuthOutcome::unavailable: count_refusal("store_unavailable"); break;
   }
   return r;
 }
@@ -207,6 +220,12 @@ AuthResult Authenticator::check(const Credentials& creds) {
   const KeyRecord* rec = nullptr;
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   switch (store_->check(key, now, &rec, creds.memo)) {
+    case KeyCheck::unavailable:
+      r.outcome = AuthOutcome::unavailable;
+      r.retry_after_s = 1;
+      r.reason = "Service Unavailable: the key store cannot be read now, so no API key can be "
+                 "checked (gateway.whenStoreDown is \"refuse\")";
+      return r;
     case KeyCheck::unknown:
       r.outcome = AuthOutcome::invalid;
       r.reason = "Unauthorized: unknown API key";

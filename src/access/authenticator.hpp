@@ -8,6 +8,8 @@
 #include "common/event.hpp"
 #include "config/config.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -33,6 +35,7 @@ enum class AuthOutcome {
   invalid,       ///< unknown, revoked or expired: 401
   rate_limited,  ///< 429, retry_after_s set
   forbidden,     ///< 403: a valid token that grants nothing here (insufficient_scope)
+  unavailable,   ///< 503: the shared key store cannot be read (retry_after_s set)
 };
 
 struct AuthResult {
@@ -54,12 +57,15 @@ class Authenticator {
     std::unique_ptr<JwtVerifier> jwt;
   };
   /// Null with `error` when the settings are invalid or the store or JWKS file cannot be used.
-  static std::optional<Prepared> prepare(const config::AuthConfig& cfg, std::string& error);
+  /// A PostgreSQL key store is followed on `ex` (and needs it).
+  static std::optional<Prepared> prepare(const config::AuthConfig& cfg, std::string& error,
+                                         boost::asio::any_io_executor ex = {});
   /// Serves `next` from the next request on. The previous verifier is kept until the process
   /// ends (a JWKS fetcher may still point at it); key rate buckets and failure counts stay.
   void adopt(Prepared next);
   /// prepare, then adopt; false with `error` if it cannot.
-  bool init(const config::AuthConfig& cfg, std::string& error);
+  bool init(const config::AuthConfig& cfg, std::string& error,
+            boost::asio::any_io_executor ex = {});
   bool enabled() const noexcept { return store_ != nullptr || jwt_ != nullptr; }
   AuthResult authenticate(const Credentials& creds);
   /// Failed credentials allowed per client address and minute (limits.authFailuresPerMin);

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "access/pg_keys.hpp"
 #include "access/sqlite_store.hpp"
 #include "common/random.hpp"
+#include "store/postgres.hpp"
 #include "common/text.hpp"
 
 #include <fmt/format.h>
@@ -22,14 +24,6 @@ namespace mcpgw::access {
 namespace {
 
 constexpr std::string_view kKeyPrefix = "mcpgw-";
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) {
-    out += out.empty() ? s : "," + s;
-  }
-  return out;
-}
 
 /// A prepared statement, finalized on scope exit.
 class Stmt {
@@ -166,6 +160,59 @@ sqlite3* open_sqlite(const std::string& path, const char* schema, const char* wh
   return db;
 }
 
+std::optional<std::string> new_key(KeyRecord& r, std::string& error) {
+  if (r.name.empty() || r.name.rfind("jwt:", 0) == 0) {
+    error = "a key's name must be non-empty and must not start with \"jwt:\" (token subjects "
+            "are named so)";
+    return std::nullopt;
+  }
+  std::string key = std::string(kKeyPrefix) + random_hex(24);
+  r.prefix = key.substr(0, kKeyPrefix.size() + 6);
+  r.created_at = static_cast<std::int64_t>(std::time(nullptr));
+  return key;
+}
+
+std::unique_ptr<KeyAdmin> open_key_admin(const std::string& store, std::string& error) {
+  if (store::is_postgres_url(store)) {
+    return PgKeyAdmin::open(store, error);
+  }
+  return KeyStore::open(store, error);
+}
+
+std::unique_ptr<KeyStore> KeyStore::follow(std::shared_ptr<PgKeySource> source,
+                                           bool cached_when_down) {
+  auto store = std::unique_ptr<KeyStore>(new KeyStore(nullptr));
+  store->source_ = std::move(source);
+  store->cached_when_down_ = cached_when_down;
+  return store;
+}
+
+std::uint64_t KeyStore::generation() const noexcept {
+  return source_ ? source_->generation() : generation_;
+}
+
+KeyStoreState KeyStore::state() const {
+  KeyStoreState st;
+  if (!source_) {
+    return st;
+  }
+  st.shared = true;
+  st.usable = source_->up() || (cached_when_down_ && source_->keys() != nullptr);
+  st.detail = source_->describe();
+  return st;
+}
+
+const KeyStore::Map* KeyStore::current() {
+  if (!source_) {
+    reload_if_changed();
+    return &by_digest_;
+  }
+  if (!source_->up() && !cached_when_down_) {
+    return nullptr;
+  }
+  return source_->keys();
+}
+
 std::unique_ptr<KeyStore> KeyStore::open(const std::string& path, std::string& error) {
   sqlite3* db = open_sqlite(path,
                             "CREATE TABLE IF NOT EXISTS api_keys ("
@@ -184,19 +231,22 @@ std::unique_ptr<KeyStore> KeyStore::open(const std::string& path, std::string& e
 }
 
 KeyStore::~KeyStore() {
+  if (source_) {
+    source_->stop();
+  }
   sqlite3_finalize(data_version_stmt_);
   sqlite3_close(db_);
 }
 
 std::optional<std::string> KeyStore::create(KeyRecord r, std::string& error) {
-  if (r.name.empty() || r.name.rfind("jwt:", 0) == 0) {
-    error = "a key's name must be non-empty and must not start with \"jwt:\" (token subjects "
-            "are named so)";
+  if (db_ == nullptr) {
+    error = "the keys are in PostgreSQL: use mcpgw keys --store with its URL";
     return std::nullopt;
   }
-  const std::string key = std::string(kKeyPrefix) + random_hex(24);
-  r.prefix = key.substr(0, kKeyPrefix.size() + 6);
-  r.created_at = static_cast<std::int64_t>(std::time(nullptr));
+  auto key = new_key(r, error);
+  if (!key) {
+    return std::nullopt;
+  }
   Stmt st(db_,
           "INSERT INTO api_keys (name, digest, prefix, servers, tools, deny_tools, expires_at,"
           " rate_per_min, created_at) VALUES (?,?,?,?,?,?,?,?,?)");
@@ -205,11 +255,11 @@ std::optional<std::string> KeyStore::create(KeyRecord r, std::string& error) {
     return std::nullopt;
   }
   st.text(1, r.name);
-  st.text(2, sha256_hex(key));
+  st.text(2, sha256_hex(*key));
   st.text(3, r.prefix);
-  st.text(4, join(r.servers));
-  st.text(5, join(r.tools));
-  st.text(6, join(r.deny_tools));
+  st.text(4, join_list(r.servers));
+  st.text(5, join_list(r.tools));
+  st.text(6, join_list(r.deny_tools));
   st.opt(7, r.expires_at);
   st.opt(8, r.rate_per_min);
   sqlite3_bind_int64(st.get(), 9, r.created_at);
@@ -226,6 +276,10 @@ std::optional<std::string> KeyStore::create(KeyRecord r, std::string& error) {
 
 std::vector<KeyRecord> KeyStore::list(std::string& error) {
   std::vector<KeyRecord> out;
+  if (db_ == nullptr) {
+    error = "the keys are in PostgreSQL: use mcpgw keys --store with its URL";
+    return out;
+  }
   Stmt st(db_, fmt::format("SELECT {} FROM api_keys ORDER BY created_at, name", kColumns).c_str());
   if (!st.ok()) {
     error = sqlite3_errmsg(db_);
@@ -238,6 +292,10 @@ std::vector<KeyRecord> KeyStore::list(std::string& error) {
 }
 
 bool KeyStore::revoke(const std::string& name, std::string& error) {
+  if (db_ == nullptr) {
+    error = "the keys are in PostgreSQL: use mcpgw keys --store with its URL";
+    return false;
+  }
   Stmt st(db_, "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL");
   sqlite3_bind_int64(st.get(), 1, static_cast<std::int64_t>(std::time(nullptr)));
   st.text(2, name);
@@ -310,9 +368,12 @@ const std::string& KeyMemo::digest(std::string_view key) {
 
 KeyCheck KeyStore::check(std::string_view key, std::int64_t now, const KeyRecord** record,
                          KeyMemo* memo) {
-  reload_if_changed();
-  auto it = memo != nullptr ? by_digest_.find(memo->digest(key)) : by_digest_.find(sha256_hex(key));
-  if (it == by_digest_.end()) {
+  const Map* keys = current();
+  if (keys == nullptr) {
+    return KeyCheck::unavailable;
+  }
+  auto it = memo != nullptr ? keys->find(memo->digest(key)) : keys->find(sha256_hex(key));
+  if (it == keys->end()) {
     return KeyCheck::unknown;
   }
   *record = &it->second;
@@ -326,10 +387,13 @@ KeyCheck KeyStore::check(std::string_view key, std::int64_t now, const KeyRecord
 }
 
 std::vector<KeyRecord> KeyStore::known() {
-  reload_if_changed();
   std::vector<KeyRecord> out;
-  out.reserve(by_digest_.size());
-  for (const auto& [digest, record] : by_digest_) {
+  const Map* keys = source_ ? source_->keys() : current();
+  if (keys == nullptr) {
+    return out;
+  }
+  out.reserve(keys->size());
+  for (const auto& [digest, record] : *keys) {
     out.push_back(record);
   }
   std::sort(out.begin(), out.end(),

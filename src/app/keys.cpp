@@ -57,7 +57,7 @@ bool servers_known(const std::vector<std::string>& servers,
 
 int keys_command(const KeysArgs& a) {
   std::string error;
-  auto store = access::KeyStore::open(a.store, error);
+  auto store = access::open_key_admin(a.store, error);
   if (!store) {
     fmt::print(stderr, "error: {}\n", error);
     return 1;
@@ -124,7 +124,7 @@ int keys_command(const KeysArgs& a) {
       fmt::print(stderr, "error: {}\n", error);
       return 1;
     }
-    fmt::print("revoked key '{}'; a running gateway refuses it from its next request on\n", a.name);
+    fmt::print("revoked key '{}'; running gateways refuse it from their next request on\n", a.name);
     return 0;
   }
   return 2;

@@ -106,6 +106,9 @@ bool apply_overrides(ServeCli& o, mcpgw::config::Config& cfg) {
   }
   if (!o.store_path.empty()) {
     cfg.gateway.auth.store = o.store_path;
+    if (mcpgw::config::store_is_url(o.store_path)) {
+      return true;  // the keys in PostgreSQL; the trail and the pins stay where they were
+    }
     if (!cfg.gateway.audit.store_set) {
       cfg.gateway.audit.store = mcpgw::config::store_beside(o.store_path, "audit");
     }
@@ -162,8 +165,9 @@ void add_keys(CLI::App& app, KeysCli& o) {
   o.cmd = app.add_subcommand("keys", "Manage API keys (create, list, revoke)");
   o.cmd->require_subcommand(1);
   auto store_options = [&](CLI::App* c) {
-    c->add_option("--store", o.args.store, "The SQLite store (default: mcpgw.db next to --config, "
-                                           "or in the current directory)");
+    c->add_option("--store", o.args.store, "The store: a SQLite file, or postgres://… (default: "
+                                           "gateway.store or gateway.auth.store of --config, else "
+                                           "mcpgw.db in the current directory)");
     c->add_option("-c,--config", o.config,
                   "Read the store's path (and, for create, the server names) from this config "
                   "file");

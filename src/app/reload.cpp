@@ -106,7 +106,7 @@ bool Reloader::prepare_auth(const config::GatewayConfig& next,
   if (live_.gateway.auth == next.auth) {
     return true;
   }
-  out = access::Authenticator::prepare(next.auth, error);
+  out = access::Authenticator::prepare(next.auth, error, ex_);
   if (!out) {
     error = "gateway.auth: " + error;
     return false;

@@ -2,6 +2,7 @@
 #include "app/reload.hpp"
 #include "access/audit.hpp"
 #include "access/authenticator.hpp"
+#include "store/postgres.hpp"
 
 #include "common/memory.hpp"
 #include "gate/chain.hpp"
@@ -82,15 +83,16 @@ bool auth_mode_chosen(const config::GatewayConfig& g) {
 
 /// Sets up `auth` from gateway.auth and logs where keys and tokens come from. False (with a
 /// critical log line) if it cannot.
-bool init_auth(const config::GatewayConfig& g, access::Authenticator& auth) {
+bool init_auth(const config::GatewayConfig& g, access::Authenticator& auth,
+               asio::any_io_executor ex) {
   std::string error;
-  if (!auth.init(g.auth, error)) {
+  if (!auth.init(g.auth, error, std::move(ex))) {
     spdlog::critical("{}", error);
     return false;
   }
   auth.set_failure_limit(g.limits.auth_failures_per_min);
   if (g.auth.uses_keys()) {
-    spdlog::info("authentication: API keys from {}", g.auth.store);
+    spdlog::info("authentication: API keys from {}", store::redact_password(g.auth.store));
   }
   if (const auto* jwt = auth.jwt()) {
     spdlog::info("authentication: access tokens from {} (audience {}), signing keys from {}{}",
@@ -363,7 +365,7 @@ int serve(config::Config cfg, const std::string& path, ConfigSource source) {
     return 2;
   }
   access::Authenticator auth;
-  if (!init_auth(cfg.gateway, auth)) {
+  if (!init_auth(cfg.gateway, auth, ioc.get_executor())) {
     return 1;
   }
   std::unique_ptr<access::AuditLog> audit;

@@ -80,4 +80,16 @@ inline std::vector<std::string> split_list(std::string_view text, char sep = ','
   return out;
 }
 
+/// {"a", "b"} → "a,b": the inverse of split_list for items without commas.
+inline std::string join_list(const std::vector<std::string>& items, char sep = ',') {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) {
+      out += sep;
+    }
+    out += item;
+  }
+  return out;
+}
+
 }  // namespace mcpgw

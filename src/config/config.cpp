@@ -144,6 +144,10 @@ bool parse_listen(std::string_view text, std::string& host, std::uint16_t& port)
 
 /// "mcpgw.db" → "mcpgw.audit.db": a file of its own beside the key store (a busy audit trail
 /// must not make the key store look changed).
+bool store_is_url(std::string_view store) noexcept {
+  return store.starts_with("postgres://") || store.starts_with("postgresql://");
+}
+
 std::string store_beside(const std::string& key_store, std::string_view what) {
   const std::string suffix = ".db";
   if (key_store.size() > suffix.size() &&
@@ -395,11 +399,15 @@ std::optional<Config> parse(const json::value& doc, const std::string& base_dir,
   if (cfg.gateway.auth.store.empty()) {
     cfg.gateway.auth.store = (fs::path(base_dir) / "mcpgw.db").lexically_normal().string();
   }
+  // The audit trail and the pins stay in SQLite files; beside the keys when those are a file.
+  const std::string beside = store_is_url(cfg.gateway.auth.store)
+                                 ? (fs::path(base_dir) / "mcpgw.db").lexically_normal().string()
+                                 : cfg.gateway.auth.store;
   if (cfg.gateway.audit.store.empty()) {
-    cfg.gateway.audit.store = store_beside(cfg.gateway.auth.store, "audit");
+    cfg.gateway.audit.store = store_beside(beside, "audit");
   }
   if (cfg.gateway.security.pin_store.empty()) {
-    cfg.gateway.security.pin_store = store_beside(cfg.gateway.auth.store, "pins");
+    cfg.gateway.security.pin_store = store_beside(beside, "pins");
   }
   if (!is_loopback_host(cfg.gateway.listen_host) && cfg.gateway.allowed_hosts.empty()) {
     diag.warn("gateway.listen",

@@ -156,7 +156,12 @@ struct JwtConfig {
 struct AuthConfig {
   std::string mode = "none";  ///< "none", "keys", "jwt" or "keys,jwt"
   bool mode_set = false;      ///< chosen in the file (or on the command line)
-  std::string store;          ///< SQLite file of keys
+  std::string store;          ///< SQLite file of keys, or a postgres:// URL
+  /// `gateway.storeTimeoutMs`: per PostgreSQL statement, and per connect.
+  Millis store_timeout{2000};
+  /// `gateway.whenStoreDown`: "refuse" (no key can be checked while the shared store cannot
+  /// be read: 503, fail closed) or "cached" (check against the keys read last).
+  bool store_down_cached = false;
   JwtConfig jwt;
   bool jwt_set = false;       ///< a `jwt` section was given
 
@@ -276,6 +281,9 @@ struct GatewayConfig {
   MetricsConfig metrics;
   TracingConfig tracing;
   ClusterConfig cluster;
+  /// `store`: "postgres://…" (${VAR} expanded), the durable store the replicas share: the API
+  /// keys (unless auth.store names another). Empty: SQLite files beside the config.
+  std::string store;
   std::string log_level = "info";
   std::string log_format = "text";  ///< `logFormat`: "text" or "json"
   bool access_log = true;           ///< `accessLog`: one line per exchange, at info
@@ -320,6 +328,8 @@ bool parse_listen(std::string_view text, std::string& host, std::uint16_t& port)
 std::optional<std::string> expand_env(std::string_view text, const EnvLookup& env,
                                       std::string* missing);
 
+/// "postgres://…" or "postgresql://…": a store in PostgreSQL rather than a SQLite file.
+bool store_is_url(std::string_view store) noexcept;
 /// A default file next to a key store: ("mcpgw.db", "audit") → mcpgw.audit.db.
 std::string store_beside(const std::string& key_store, std::string_view what);
 

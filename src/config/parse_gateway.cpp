@@ -236,10 +236,11 @@ void parse_auth(const json::object& obj, const std::string& base_dir, const EnvL
   }
   std::string store;
   l.str("store", store);
+  expand(store, "gateway.auth.store", env, diag);
   if (!store.empty()) {
-    out.store = fs::path(store).is_relative()
-                       ? (fs::path(base_dir) / store).lexically_normal().string()
-                       : store;
+    out.store = store_is_url(store) || !fs::path(store).is_relative()
+                    ? store
+                    : (fs::path(base_dir) / store).lexically_normal().string();
   }
   if (const auto* j = as_object(l.get("jwt"), "gateway.auth.jwt", diag)) {
     out.jwt_set = true;
@@ -250,6 +251,23 @@ void parse_auth(const json::object& obj, const std::string& base_dir, const EnvL
   }
   if (out.jwt_set && !out.uses_jwt() && out.mode_set) {
     diag.warn("gateway.auth.jwt", fmt::format("ignored: auth mode is \"{}\"", out.mode));
+  }
+}
+
+/// `gateway.store` (the PostgreSQL store the replicas share), `storeTimeoutMs` and
+/// `whenStoreDown`. The store holds the keys unless gateway.auth.store names another.
+void parse_store(ObjectReader& r, const EnvLookup& env, Diagnostics& diag, GatewayConfig& g) {
+  r.str("store", g.store);
+  expand(g.store, "gateway.store", env, diag);
+  if (!g.store.empty() && !store_is_url(g.store)) {
+    diag.error("gateway.store", "expected postgres://[user[:password]@]host[:port]/database");
+  }
+  r.millis("storeTimeoutMs", g.auth.store_timeout);
+  std::string down = "refuse";
+  r.choice("whenStoreDown", down, {"refuse", "cached"});
+  g.auth.store_down_cached = down == "cached";
+  if (!g.store.empty() && g.auth.store.empty()) {
+    g.auth.store = g.store;
   }
 }
 
@@ -350,6 +368,7 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
   if (const auto* o = as_object(r.get("auth"), "gateway.auth", diag)) {
     parse_auth(*o, base_dir, env, diag, g.auth);
   }
+  parse_store(r, env, diag, g);
   if (const auto* sec = as_object(r.get("security"), "gateway.security", diag)) {
     parse_security(*sec, diag, g.security);
   }

@@ -48,6 +48,24 @@ bool HttpServer::Impl::is_health_path(std::string_view path) {
          path == "/metrics";
 }
 
+void HttpServer::Impl::key_store_readiness(json::object& body, bool& ready) {
+  access::KeyStore* keys = auth_.keys();
+  if (keys == nullptr) {
+    return;
+  }
+  const access::KeyStoreState st = keys->state();
+  if (!st.shared) {
+    return;
+  }
+  body["keyStore"] = {{"usable", st.usable}, {"detail", st.detail}};
+  if (!st.usable && ready) {
+    // No key can be checked here: a balancer should send requests to a replica that can.
+    ready = false;
+    body["status"] = "not ready";
+    body["reason"] = "the key store cannot be read: " + st.detail;
+  }
+}
+
 Response HttpServer::Impl::readiness(const Request& req) {
   bool ready = false;
   json::object body = relay_.readiness(ready);
@@ -57,6 +75,7 @@ Response HttpServer::Impl::readiness(const Request& req) {
     body["reason"] = stopping_ ? "draining: the gateway is shutting down"
                                : "overloaded: over limits.memoryBudgetBytes";
   }
+  key_store_readiness(body, ready);
   body["draining"] = stopping_;
   return json_response(req, ready ? 200 : 503, json::serialize(body));
 }

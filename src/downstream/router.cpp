@@ -204,8 +204,10 @@ asio::awaitable<std::optional<Response>> HttpServer::Impl::authenticate(Conn& c,
     res.set(http::field::www_authenticate, www_authenticate(req, path, who));
     co_return res;
   }
-  if (who.outcome == access::AuthOutcome::rate_limited) {
-    auto res = error_response(req, 429, nullptr, rpc_code::kServerError, who.reason);
+  if (who.outcome == access::AuthOutcome::rate_limited ||
+      who.outcome == access::AuthOutcome::unavailable) {
+    const bool limited = who.outcome == access::AuthOutcome::rate_limited;
+    auto res = error_response(req, limited ? 429 : 503, nullptr, rpc_code::kServerError, who.reason);
     res.set(http::field::retry_after, std::to_string(who.retry_after_s));
     co_return res;
   }

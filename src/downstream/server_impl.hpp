@@ -219,6 +219,8 @@ class HttpServer::Impl {
   static bool is_health_path(std::string_view path);
   /// /readyz: 200 when a server can serve and the gateway is neither draining nor overloaded.
   Response readiness(const Request& req);
+  /// The shared key store's state in /readyz; not ready while no key can be checked.
+  void key_store_readiness(json::object& body, bool& ready);
   /// GET /metrics: the registry's counters and histograms, then gauges read now.
   Response metrics(const Request& req);
   void write_gauges(metrics::Text& out) const;

@@ -4,15 +4,18 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { GATE_TRUST, gateServer } from './fixtures/gate.mjs';
 import { startNginx } from './fixtures/nginx.mjs';
+import { startPostgres } from './fixtures/postgres.mjs';
 import { startRedis } from './fixtures/redis.mjs';
 import {
-  connect, initializeBody, post, PROTOCOL_VERSION, readSse, servers, startGateway, textOf, withTimeout,
+  connect, initializeBody, MCPGW_BIN, post, PROTOCOL_VERSION, readSse, servers, startGateway, textOf,
+  waitFor, withTimeout,
 } from './helpers.mjs';
 
 const REPLICAS = ['a', 'b', 'c'];
@@ -298,5 +301,81 @@ describe('three replicas sharing taint through Redis', () => {
     assert.ok(back.result, `served again once Redis is back: ${JSON.stringify(back)}`);
     const readyAgain = await (await fetch(`${a.base}/readyz`)).json();
     assert.equal(readyAgain.cluster?.sharedState?.redis, 'up');
+  });
+});
+
+describe('three replicas with their API keys in PostgreSQL', () => {
+  const ctx = { gws: [] };
+  let dir;
+  /** `mcpgw keys …` against the shared store; returns stdout. */
+  const keys = (...args) => execFileSync(MCPGW_BIN, ['keys', ...args, '--store', ctx.pg.url], { encoding: 'utf8' });
+  const createKey = (name) => keys('create', '--name', name).trim().split('\n').at(-1);
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-cluster-keys-'));
+    const keyFile = path.join(dir, 'session.keys');
+    writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    ctx.pg = await startPostgres();
+    ctx.alice = createKey('alice');
+    ctx.bob = createKey('bob');
+    for (const replica of REPLICAS) {
+      ctx.gws.push(await startGateway({
+        mcpServers: { demo: servers.demo() },
+        gateway: {
+          store: ctx.pg.url,
+          auth: { mode: 'keys' },
+          timeouts: { drainMs: 1000 },
+          cluster: { sessionKeyFile: keyFile, replica },
+        },
+      }));
+    }
+    ctx.lb = await startNginx(ctx.gws.map((gw) => gw.port));
+  });
+
+  after(async () => {
+    await ctx.lb?.stop();
+    for (const gw of ctx.gws) {
+      const exit = await gw.stop();
+      assert.equal(exit.code, 0, `replica exits 0 on SIGTERM; log tail:\n${gw.stderr.slice(-3000)}`);
+      assert.doesNotMatch(gw.stderr, /ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/);
+    }
+    await ctx.pg?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const auth = (key) => ({ Authorization: `Bearer ${key}` });
+
+  test("a session is served by every replica for its own key only, not for another key's", async () => {
+    const init = await post(new URL('/mcp', ctx.lb.base), initializeBody(), auth(ctx.alice));
+    assert.equal(init.status, 200, init.text);
+    const sid = init.headers.get('mcp-session-id');
+    const session = { 'mcp-session-id': sid, 'mcp-protocol-version': PROTOCOL_VERSION };
+    const ping = { jsonrpc: '2.0', id: 2, method: 'ping' };
+    for (const gw of ctx.gws) {
+      const ok = await post(gw.endpoint('/mcp'), ping, { ...session, ...auth(ctx.alice) });
+      assert.equal(ok.status, 200, `replica ${gw.port} serves alice's session: ${ok.text}`);
+      const other = await post(gw.endpoint('/mcp'), ping, { ...session, ...auth(ctx.bob) });
+      assert.equal(other.status, 404, `replica ${gw.port} does not serve it to bob: ${other.text}`);
+      assert.equal(other.json?.error?.code, -32001);
+    }
+  });
+
+  test('a key revoked through the store is refused by every replica within a second', async (t) => {
+    for (const gw of ctx.gws) {
+      assert.equal((await post(gw.endpoint('/mcp'), initializeBody(), auth(ctx.bob))).status, 200);
+    }
+    keys('revoke', 'bob');
+    const t0 = Date.now();
+    await Promise.all(ctx.gws.map((gw) => waitFor(async () => {
+      const r = await post(gw.endpoint('/mcp'), initializeBody(), auth(ctx.bob));
+      return r.status === 401 && /revoked/.test(r.text);
+    }, { ms: 1000, interval: 20, label: `replica ${gw.port} refuses bob` })));
+    t.diagnostic(`every replica refused the revoked key ${Date.now() - t0} ms after the CLI returned`);
+    for (let i = 0; i < 6; i++) {
+      const r = await post(new URL('/mcp', ctx.lb.base), initializeBody(), auth(ctx.bob));
+      assert.equal(r.status, 401, `through the balancer, request ${i}`);
+    }
+    const still = await post(new URL('/mcp', ctx.lb.base), initializeBody(), auth(ctx.alice));
+    assert.equal(still.status, 200, 'the other key is not touched');
   });
 });

@@ -106,6 +106,35 @@ TEST(Config, ClusterSettingsAreReadAndChecked) {
   EXPECT_TRUE(has_error(bad, "gateway.cluster.keys: unknown key"));
 }
 
+TEST(Config, StoreInPostgresHoldsTheKeysAndKeepsTheTrailInSqlite) {
+  Diagnostics d;
+  auto cfg = parse_text(R"({"mcpServers": {}, "gateway": {
+      "store": "postgres://mcpgw:${TOKEN}@db:5432/mcpgw", "storeTimeoutMs": 750,
+      "whenStoreDown": "cached", "auth": {"mode": "keys"}}})", d);
+  ASSERT_TRUE(cfg) << (d.errors.empty() ? "" : d.errors.front());
+  const auto& g = cfg->gateway;
+  EXPECT_EQ(g.store, "postgres://mcpgw:s3cret@db:5432/mcpgw") << "the password from the environment";
+  EXPECT_EQ(g.auth.store, g.store) << "the keys are in the shared store";
+  EXPECT_EQ(g.auth.store_timeout, std::chrono::milliseconds(750));
+  EXPECT_TRUE(g.auth.store_down_cached);
+  EXPECT_EQ(g.audit.store, "/etc/mcpgw/mcpgw.audit.db") << "the trail is a file beside the config";
+  EXPECT_EQ(g.security.pin_store, "/etc/mcpgw/mcpgw.pins.db");
+
+  Diagnostics own;
+  cfg = parse_text(R"({"mcpServers": {}, "gateway": {"store": "postgresql://db/mcpgw",
+      "auth": {"mode": "keys", "store": "keys.db"}}})", own);
+  ASSERT_TRUE(cfg);
+  EXPECT_EQ(cfg->gateway.auth.store, "/etc/mcpgw/keys.db") << "auth.store names another store";
+  EXPECT_FALSE(cfg->gateway.auth.store_down_cached) << "fails closed by default";
+
+  Diagnostics bad;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {}, "gateway": {"store": "mysql://db/x",
+      "whenStoreDown": "maybe", "storeTimeoutMs": 0}})", bad));
+  EXPECT_TRUE(has_error(bad, "gateway.store: expected postgres://"));
+  EXPECT_TRUE(has_error(bad, "gateway.whenStoreDown: \"maybe\" is not one of: refuse, cached"));
+  EXPECT_TRUE(has_error(bad, "gateway.storeTimeoutMs: expected an integer from 1"));
+}
+
 TEST(Config, HealthProbesAreOnByDefaultAndChecked) {
   Diagnostics d;
   auto cfg = parse_text(R"({"mcpServers": {"a": {"command": "x"}}})", d);

@@ -1,0 +1,137 @@
+// API keys in PostgreSQL (gateway.store): `mcpgw keys` writes them, every gateway that uses the
+// store follows them (a change is announced by the database), a revocation is refused within a
+// second, and a store that cannot be read fails closed (503, not ready) unless whenStoreDown is
+// "cached". A real PostgreSQL cluster is started by the test.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+import { startPostgres } from './fixtures/postgres.mjs';
+import {
+  initializeBody, MCPGW_BIN, post, servers, sleep, startGateway, waitFor,
+} from './helpers.mjs';
+
+const run = promisify(execFile);
+
+describe('API keys in PostgreSQL', () => {
+  const ctx = {};
+  /** `mcpgw keys …` against the test's store: {code, stdout, stderr}. */
+  const keys = async (...args) => {
+    try {
+      const { stdout, stderr } = await run(MCPGW_BIN, ['keys', ...args, '--store', ctx.pg.url]);
+      return { code: 0, stdout, stderr };
+    } catch (e) {
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+  const createKey = async (name) => {
+    const r = await keys('create', '--name', name);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim().split('\n').at(-1);
+  };
+  /** The status an initialize with `key` gets from `gw`. */
+  const statusWith = async (gw, key) => {
+    const res = await post(gw.url, initializeBody(), { Authorization: `Bearer ${key}` });
+    return { status: res.status, body: res.text };
+  };
+  const config = (extra = {}) => ({
+    mcpServers: { demo: servers.demo() },
+    gateway: { store: ctx.pg.url, auth: { mode: 'keys' }, timeouts: { drainMs: 1000 }, ...extra },
+  });
+
+  before(async () => {
+    ctx.pg = await startPostgres();
+    ctx.alice = await createKey('alice');
+    ctx.gw = await startGateway(config());
+    ctx.cached = await startGateway(config({ whenStoreDown: 'cached' }));
+  });
+
+  after(async () => {
+    for (const gw of [ctx.gw, ctx.cached]) {
+      if (gw) assert.equal((await gw.stop()).code, 0, gw.stderr.slice(-2000));
+    }
+    await ctx.pg?.stop();
+  });
+
+  test('a key made by the CLI opens a session; an unknown one does not', async () => {
+    assert.equal((await statusWith(ctx.gw, ctx.alice)).status, 200);
+    const unknown = await statusWith(ctx.gw, 'mcpgw-000000000000000000000000000000000000000000000000');
+    assert.equal(unknown.status, 401);
+    assert.match(unknown.body, /unknown API key/);
+    const ready = await (await fetch(`${ctx.gw.base}/readyz`)).json();
+    assert.equal(ready.keyStore.usable, true);
+    assert.match(ready.keyStore.detail, /up \(1 keys\)/);
+    const list = await keys('list');
+    assert.match(list.stdout, /alice\s+mcpgw-\S+\s+active/);
+  });
+
+  test('a key created or revoked through the store holds on the gateway within a second', async (t) => {
+    const t0 = Date.now();
+    const bob = await createKey('bob');
+    await waitFor(async () => (await statusWith(ctx.gw, bob)).status === 200, { ms: 1000, interval: 20, label: 'bob accepted' });
+    const accepted = Date.now() - t0;
+    const revoke = await keys('revoke', 'bob');
+    assert.equal(revoke.code, 0, revoke.stderr);
+    const t1 = Date.now();
+    await waitFor(async () => (await statusWith(ctx.gw, bob)).status === 401, { ms: 1000, interval: 20, label: 'bob refused' });
+    const refused = Date.now() - t1;
+    const after = await statusWith(ctx.gw, bob);
+    assert.match(after.body, /revoked/);
+    assert.match((await keys('list')).stdout, /bob\s+mcpgw-\S+\s+revoked/);
+    t.diagnostic(`accepted after ${accepted} ms, refused after ${refused} ms`);
+    assert.equal((await keys('revoke', 'bob')).code, 1, 'a key is revoked once');
+    assert.match((await keys('create', '--name', 'alice')).stderr, /a key named 'alice' exists already/);
+  });
+
+  test('with the store down: 503 and not ready (refuse), or the keys read last (cached); back when it returns', async () => {
+    await ctx.pg.pause();
+    await waitFor(async () => (await fetch(`${ctx.gw.base}/readyz`)).status === 503, { ms: 5000, label: 'not ready' });
+    const ready = await (await fetch(`${ctx.gw.base}/readyz`)).json();
+    assert.equal(ready.keyStore.usable, false);
+    assert.match(ready.reason, /the key store cannot be read: postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres: down/);
+    const refused = await post(ctx.gw.url, initializeBody(), { Authorization: `Bearer ${ctx.alice}` });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.match(refused.text, /key store cannot be read now/);
+    // The replica that chose "cached" still serves the keys it had, and says so.
+    assert.equal((await statusWith(ctx.cached, ctx.alice)).status, 200);
+    const cachedReady = await fetch(`${ctx.cached.base}/readyz`);
+    assert.equal(cachedReady.status, 200);
+    assert.match((await cachedReady.json()).keyStore.detail, /down: .*the 2 keys read last are kept/);
+    assert.match(ctx.gw.stderr, /key store postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres: /);
+
+    await ctx.pg.resume();
+    await waitFor(async () => (await statusWith(ctx.gw, ctx.alice)).status === 200, { ms: 10000, interval: 100, label: 'served again' });
+    assert.equal((await fetch(`${ctx.gw.base}/readyz`)).status, 200);
+  });
+
+  test('a store whose schema is newer than this build is refused, not written to', async () => {
+    await ctx.pg.psql("UPDATE mcpgw_schema SET version = 99 WHERE component = 'keys'");
+    try {
+      const r = await keys('list');
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /keys schema is at version 99, newer than this mcpgw knows \(1\): upgrade mcpgw/);
+    } finally {
+      await ctx.pg.psql("UPDATE mcpgw_schema SET version = 1 WHERE component = 'keys'");
+    }
+    assert.equal((await keys('list')).code, 0);
+  });
+
+  test('the password in a store URL is never logged', async () => {
+    const gw = await startGateway({
+      mcpServers: { demo: servers.demo() },
+      gateway: { store: 'postgres://mcpgw:s3cret-pw@127.0.0.1:1/none', storeTimeoutMs: 500, auth: { mode: 'keys' } },
+    }, { ready: false });
+    try {
+      await sleep(700);
+      const res = await post(gw.url, initializeBody(), { Authorization: `Bearer ${ctx.alice}` });
+      assert.equal(res.status, 503);
+      const ready = await (await fetch(`${gw.base}/readyz`)).json();
+      assert.match(ready.keyStore.detail, /^postgres:\/\/mcpgw:\*\*\*@127\.0\.0\.1:1\/none: down: /);
+      assert.doesNotMatch(gw.stderr + JSON.stringify(ready), /s3cret-pw/);
+    } finally {
+      assert.equal((await gw.stop()).code, 0);
+    }
+  });
+});
