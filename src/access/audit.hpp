@@ -1,10 +1,13 @@
 #pragma once
 // The audit trail: one row per tools/call, resources/read, prompts/get and denied request, in
-// SQLite. Rows are queued by the event loop and written by one writer thread in batches, so a
-// slow disk never stalls a request. On shutdown the queue is flushed. A full queue either
-// blocks the caller or drops the row and counts it (gateway.audit.whenFull): never a silent loss.
+// a SQLite file or in PostgreSQL (audit_sink.hpp). Rows are queued by the event loop and
+// written by one writer thread in batches, so a slow disk or database never stalls a request.
+// A batch the store cannot take is kept and tried again. On shutdown the queue is flushed. A
+// full queue either blocks the caller or drops the row and counts it (gateway.audit.whenFull):
+// never a silent loss; with "block", new calls are refused (saturated()) before it is full.
 #include <boost/json/object.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -17,6 +20,8 @@
 
 namespace mcpgw::access {
 
+class AuditSink;
+
 struct AuditRecord {
   std::int64_t ts_ms = 0;      ///< unix milliseconds
   std::string principal;       ///< key name, "-" when unknown (a 401)
@@ -27,6 +32,7 @@ struct AuditRecord {
   std::string target;          ///< tool, URI or prompt, as the client named it
   std::string args_digest;     ///< SHA-256 of the arguments as sent
   std::string arguments;       ///< only with gateway.audit.arguments, secrets redacted
+  std::string replica;         ///< the replica that wrote it (PostgreSQL only)
   std::string outcome;         ///< ok, error, denied, timeout, cancelled
   std::string detail;          ///< the error or the reason for a denial
   std::int64_t latency_us = 0;
@@ -40,7 +46,8 @@ struct AuditRecord {
 };
 
 struct AuditOptions {
-  std::string path;
+  std::string path;           ///< a SQLite file, or a postgres:// URL
+  std::string replica;        ///< written into each row (PostgreSQL)
   std::size_t queue = 10000;  ///< rows waiting for the writer
   bool block_when_full = true;
 };
@@ -54,12 +61,18 @@ class AuditLog {
 
   /// Queues a row (from the event loop). With a full queue: waits, or drops and counts.
   void record(AuditRecord&& r);
-  /// Writes everything queued so far before returning.
-  void flush();
+  /// Writes everything queued so far before returning; false when that took longer than
+  /// `patience` (the store is down: the rows stay queued).
+  bool flush(std::chrono::milliseconds patience = std::chrono::hours(24 * 365));
   std::uint64_t written() const;
   std::uint64_t dropped() const;
   /// Rows waiting for the writer.
   std::size_t queued() const;
+  /// With whenFull "block": nine tenths of the queue are waiting (the store is down or slow).
+  /// A new call is refused then, rather than stalling the event loop once the queue is full.
+  bool saturated() const;
+  /// "" while the store takes the rows; else why it did not, the last time.
+  std::string store_problem() const;
   /// The newest rows written (at most `n`, and at most kTail), newest last: what the trail
   /// held at start, then each row once it is written. For the dashboard.
   std::vector<AuditRecord> recent(std::size_t n) const;
@@ -68,12 +81,14 @@ class AuditLog {
  private:
   AuditLog() = default;
   void run();
-  struct Db;
-  static void write_batch(Db& d, const std::vector<AuditRecord>& batch);
+  /// Writes `batch`, trying again (250 ms, doubling to 5 s) while the store refuses it. Once
+  /// stopping, gives up after one more try: the rows are counted as lost. False then.
+  bool write_until_done(const std::vector<AuditRecord>& batch);
   /// Moves a written batch's rows into tail_ (with mu_ held).
   void keep_tail(std::vector<AuditRecord>& batch);
 
-  std::unique_ptr<Db> db_;
+  std::unique_ptr<AuditSink> sink_;
+  bool tail_pending_ = false;  ///< the writer reads the tail first (PostgreSQL)
   AuditOptions options_;
   mutable std::mutex mu_;
   std::condition_variable wake_writer_;
@@ -82,8 +97,10 @@ class AuditLog {
   std::deque<AuditRecord> tail_;  ///< the newest rows written, at most kTail
   std::uint64_t queued_total_ = 0;
   std::uint64_t written_ = 0;
-  std::uint64_t dropped_ = 0;
+  std::uint64_t dropped_ = 0;  ///< the queue was full (whenFull "drop")
+  std::uint64_t lost_ = 0;     ///< queued, but the store did not take them before the end
   bool stopping_ = false;
+  std::string problem_;  ///< why the store did not take the last batch; "" when it did
   std::thread writer_;
 };
 

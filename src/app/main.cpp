@@ -232,7 +232,8 @@ void add_audit(CLI::App& app, AuditCli& o) {
   o.cmd->require_subcommand(1);
   auto audit_options = [&](CLI::App* c) {
     c->add_option("--store", o.args.store,
-                  "The audit store (default: mcpgw.audit.db, or gateway.audit.store of --config)");
+                  "The audit store: a SQLite file or postgres://… (default: mcpgw.audit.db, or "
+                  "gateway.audit.store of --config)");
     c->add_option("-c,--config", o.config, "Read the store's path from this config file");
     c->add_option("--since", o.args.since, "Only rows newer than this: 1h, 30m, 7d");
     c->add_option("--key", o.args.key, "Only this key's rows (its name)");

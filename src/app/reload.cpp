@@ -51,6 +51,14 @@ bool names_file(const char* buf, std::size_t n, std::string_view name) {
 
 }  // namespace
 
+std::string replica_name(const config::ClusterConfig& c) {
+  if (!c.replica.empty()) {
+    return c.replica;
+  }
+  std::array<char, 256> host{};
+  return ::gethostname(host.data(), host.size() - 1) == 0 ? host.data() : "unnamed";
+}
+
 bool audit_on(const config::GatewayConfig& g) {
   return g.audit.enabled.value_or(g.auth.mode != "none");
 }
@@ -203,11 +211,7 @@ bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::str
     }
     sealer = std::make_shared<const Sealer>(std::move(*keys));
   }
-  std::string replica = g.cluster.replica;
-  if (replica.empty()) {
-    std::array<char, 256> host{};
-    replica = ::gethostname(host.data(), host.size() - 1) == 0 ? host.data() : "unnamed";
-  }
+  std::string replica = replica_name(g.cluster);
   SharedState shared;
   if (!shared_state(g.cluster, replica, relay.executor(), shared, error)) {
     return false;

@@ -87,6 +87,8 @@ class Reloader {
 
 /// Whether the audit trail is on: as gateway.audit.enabled says, else whenever auth is.
 bool audit_on(const config::GatewayConfig& g);
+/// gateway.cluster.replica, else the host name.
+std::string replica_name(const config::ClusterConfig& c);
 
 /// The gateway settings of `next` that differ from `live` and need a restart (their names as
 /// in the file).

@@ -111,6 +111,7 @@ bool open_audit(const config::GatewayConfig& g, std::unique_ptr<access::AuditLog
   }
   access::AuditOptions opts;
   opts.path = g.audit.store;
+  opts.replica = replica_name(g.cluster);
   opts.queue = g.audit.queue;
   opts.block_when_full = g.audit.block_when_full;
   std::string error;
@@ -119,7 +120,7 @@ bool open_audit(const config::GatewayConfig& g, std::unique_ptr<access::AuditLog
     spdlog::critical("{}", error);
     return false;
   }
-  spdlog::info("audit trail: {}", opts.path);
+  spdlog::info("audit trail: {}", store::redact_password(opts.path));
   return true;
 }
 
@@ -215,7 +216,12 @@ void finish(access::AuditLog* audit) {
     spdlog::warn("killed {} process(es) that servers left behind", orphans);
   }
   if (audit != nullptr) {
-    audit->flush();  // every answered request has its row before the process ends
+    // Every answered request has its row before the process ends; a store that is down gets
+    // a bounded wait, and the rows it did not take are counted as lost.
+    if (!audit->flush(std::chrono::seconds(2))) {
+      spdlog::error("audit trail: {} row(s) still wait for the store: {}", audit->queued(),
+                    audit->store_problem());
+    }
     spdlog::info("audit trail: {} row(s) written, {} dropped", audit->written(), audit->dropped());
   }
 }

@@ -1,5 +1,7 @@
 #include "common/log.hpp"
 
+#include "common/text.hpp"
+
 #include <spdlog/async.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -71,26 +73,6 @@ class JsonFormatter final : public spdlog::formatter {
     return std::make_unique<JsonFormatter>();
   }
 };
-
-/// Length of the UTF-8 sequence starting at s[i], or 0 if it is not a valid one.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  const auto b = static_cast<unsigned char>(s[i]);
-  const std::size_t n = b < 0xC2 ? 0 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : b < 0xF5 ? 4 : 0;
-  if (n == 0 || i + n > s.size()) {
-    return 0;
-  }
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) {
-      return 0;
-    }
-  }
-  const auto b1 = static_cast<unsigned char>(s[i + 1]);
-  if ((b == 0xE0 && b1 < 0xA0) || (b == 0xED && b1 >= 0xA0) || (b == 0xF0 && b1 < 0x90) ||
-      (b == 0xF4 && b1 >= 0x90)) {
-    return 0;  // overlong, a surrogate, or beyond U+10FFFF
-  }
-  return n;
-}
 
 /// A field of a text access line and a space: "-" when empty, at most 200 bytes, control
 /// characters and spaces as '?' (a name a client sent cannot break or fake a line).

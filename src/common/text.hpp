@@ -80,6 +80,47 @@ inline std::vector<std::string> split_list(std::string_view text, char sep = ','
   return out;
 }
 
+/// Length of the UTF-8 sequence starting at s[i], or 0 if it is not a valid one.
+inline std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto b = static_cast<unsigned char>(s[i]);
+  const std::size_t n = b < 0xC2 ? 0 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : b < 0xF5 ? 4 : 0;
+  if (n == 0 || i + n > s.size()) {
+    return 0;
+  }
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) {
+      return 0;
+    }
+  }
+  const auto b1 = static_cast<unsigned char>(s[i + 1]);
+  if ((b == 0xE0 && b1 < 0xA0) || (b == 0xED && b1 >= 0xA0) || (b == 0xF0 && b1 < 0x90) ||
+      (b == 0xF4 && b1 >= 0x90)) {
+    return 0;  // overlong, a surrogate, or beyond U+10FFFF
+  }
+  return n;
+}
+
+/// `s` as valid UTF-8 without NUL: what a text column of a database takes. Bytes that are not
+/// UTF-8 become U+FFFD; NUL bytes are dropped.
+inline std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const auto ch = static_cast<unsigned char>(s[i]);
+    if (ch < 0x80) {
+      if (ch != 0) {
+        out += static_cast<char>(ch);
+      }
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_length(s, i);
+    out += n == 0 ? std::string_view("\xEF\xBF\xBD") : s.substr(i, n);
+    i += n == 0 ? 1 : n;
+  }
+  return out;
+}
+
 /// {"a", "b"} → "a,b": the inverse of split_list for items without commas.
 inline std::string join_list(const std::vector<std::string>& items, char sep = ',') {
   std::string out;

@@ -399,12 +399,14 @@ std::optional<Config> parse(const json::value& doc, const std::string& base_dir,
   if (cfg.gateway.auth.store.empty()) {
     cfg.gateway.auth.store = (fs::path(base_dir) / "mcpgw.db").lexically_normal().string();
   }
-  // The audit trail and the pins stay in SQLite files; beside the keys when those are a file.
+  // The audit trail goes to the shared store, else beside the keys; the pins stay in a SQLite
+  // file, beside the keys when those are a file.
   const std::string beside = store_is_url(cfg.gateway.auth.store)
                                  ? (fs::path(base_dir) / "mcpgw.db").lexically_normal().string()
                                  : cfg.gateway.auth.store;
   if (cfg.gateway.audit.store.empty()) {
-    cfg.gateway.audit.store = store_beside(beside, "audit");
+    cfg.gateway.audit.store =
+        cfg.gateway.store.empty() ? store_beside(beside, "audit") : cfg.gateway.store;
   }
   if (cfg.gateway.security.pin_store.empty()) {
     cfg.gateway.security.pin_store = store_beside(beside, "pins");

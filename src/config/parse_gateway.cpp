@@ -255,7 +255,8 @@ void parse_auth(const json::object& obj, const std::string& base_dir, const EnvL
 }
 
 /// `gateway.store` (the PostgreSQL store the replicas share), `storeTimeoutMs` and
-/// `whenStoreDown`. The store holds the keys unless gateway.auth.store names another.
+/// `whenStoreDown`. The store holds the keys unless gateway.auth.store names another, and the
+/// audit trail unless gateway.audit.store does (config.cpp).
 void parse_store(ObjectReader& r, const EnvLookup& env, Diagnostics& diag, GatewayConfig& g) {
   r.str("store", g.store);
   expand(g.store, "gateway.store", env, diag);
@@ -271,8 +272,8 @@ void parse_store(ObjectReader& r, const EnvLookup& env, Diagnostics& diag, Gatew
   }
 }
 
-void parse_audit(const json::object& obj, const std::string& base_dir, Diagnostics& diag,
-                 AuditConfig& out) {
+void parse_audit(const json::object& obj, const std::string& base_dir, const EnvLookup& env,
+                 Diagnostics& diag, AuditConfig& out) {
   ObjectReader l(obj, "gateway.audit", diag);
   if (obj.contains("enabled")) {
     bool on = false;
@@ -281,11 +282,12 @@ void parse_audit(const json::object& obj, const std::string& base_dir, Diagnosti
   }
   std::string store;
   l.str("store", store);
+  expand(store, "gateway.audit.store", env, diag);
   if (!store.empty()) {
     out.store_set = true;
-    out.store = fs::path(store).is_relative()
-                        ? (fs::path(base_dir) / store).lexically_normal().string()
-                        : store;
+    out.store = store_is_url(store) || !fs::path(store).is_relative()
+                    ? store
+                    : (fs::path(base_dir) / store).lexically_normal().string();
   }
   l.positive("queue", out.queue);
   std::string full;
@@ -373,7 +375,7 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
     parse_security(*sec, diag, g.security);
   }
   if (const auto* o = as_object(r.get("audit"), "gateway.audit", diag)) {
-    parse_audit(*o, base_dir, diag, g.audit);
+    parse_audit(*o, base_dir, env, diag, g.audit);
   }
   if (const auto* o = as_object(r.get("health"), "gateway.health", diag)) {
     ObjectReader h(*o, "gateway.health", diag);

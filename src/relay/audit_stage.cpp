@@ -6,11 +6,24 @@
 #include "access/key_store.hpp"
 #include "common/clock.hpp"
 
+#include <fmt/format.h>
+
 namespace mcpgw::relay {
 
-void Relay::open_audit(Exchange& ex, const char* args_key) {
+bool Relay::open_audit(Exchange& ex, const char* args_key) {
   if (audit_ == nullptr) {
-    return;
+    return true;
+  }
+  if (audit_->saturated()) {
+    // A call that could not be audited is not made; the event loop is not stalled waiting for
+    // room in the queue either.
+    ex.fail(rpc_code::kInternalError,
+            fmt::format("Service unavailable: the audit trail cannot be written now ({} rows "
+                        "wait for its store{}{}); try again later",
+                        audit_->queued(), audit_->store_problem().empty() ? "" : ": ",
+                        audit_->store_problem()));
+    ex.outcome = Outcome::error;
+    return false;
   }
   const Session& s = *ex.session;
   auto& r = ex.audit.emplace();
@@ -29,6 +42,7 @@ void Relay::open_audit(Exchange& ex, const char* args_key) {
   }
   access::set_arguments(r, args ? json::serialize(*args) : std::string("{}"),
                         cfg_.gateway.audit.arguments && args != nullptr);
+  return true;
 }
 
 void Relay::close_audit(Exchange& ex, std::size_t bytes_out,

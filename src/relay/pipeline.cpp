@@ -189,8 +189,7 @@ asio::awaitable<void> Relay::run(Exchange& ex) {
     co_return;
   }
   if (m->routing != Routing::local) {
-    open_audit(ex, m->args_key);
-    if (!co_await admit(ex, m->routing)) {
+    if (!open_audit(ex, m->args_key) || !co_await admit(ex, m->routing)) {
       co_return;
     }
   }

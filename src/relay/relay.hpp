@@ -274,8 +274,9 @@ class Relay {
   bool admit_server(Exchange& ex);
   /// Tells the exchange where it goes.
   static void routed(Exchange& ex, Route route);
-  // Audit: opened before access, written once the reply is serialized (`bytes_out`).
-  void open_audit(Exchange& ex, const char* args_key);
+  // Audit: opened before access, written once the reply is serialized (`bytes_out`). False
+  // (the exchange failed) when the trail is saturated: its store does not take rows.
+  bool open_audit(Exchange& ex, const char* args_key);
   void close_audit(Exchange& ex, std::size_t bytes_out, std::chrono::microseconds elapsed);
   /// The exchange has its reply: counted (metrics_stage.cpp), and its audit row written.
   void complete(Exchange& ex, std::size_t bytes_out);

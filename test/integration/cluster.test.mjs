@@ -360,6 +360,32 @@ describe('three replicas with their API keys in PostgreSQL', () => {
     }
   });
 
+  test('the audit trail in PostgreSQL has one row per call, whichever replica served it', async () => {
+    const lb = new URL('/mcp', ctx.lb.base);
+    const init = await post(lb, initializeBody(), auth(ctx.alice));
+    assert.equal(init.status, 200, init.text);
+    const headers = {
+      ...auth(ctx.alice), 'mcp-session-id': init.headers.get('mcp-session-id'),
+      'mcp-protocol-version': PROTOCOL_VERSION, accept: 'application/json',
+    };
+    await post(lb, { jsonrpc: '2.0', method: 'notifications/initialized' }, headers);
+    const CALLS = 30;
+    for (let i = 0; i < CALLS; i++) {
+      const r = await post(lb, { jsonrpc: '2.0', id: 100 + i, method: 'tools/call',
+        params: { name: 'demo__echo', arguments: { message: `audited ${i}` } } }, headers);
+      assert.equal(r.json?.result?.content?.[0]?.text, `Echo: audited ${i}`, r.text);
+    }
+    const rows = () => execFileSync(MCPGW_BIN, ['audit', 'query', '--json', '--key', 'alice', '--tool', 'demo__echo',
+      '--store', ctx.pg.url], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    await waitFor(() => rows().length >= CALLS, { ms: 5000, interval: 100, label: `${CALLS} rows` });
+    const written = rows();
+    assert.equal(written.length, CALLS, 'one row per call, no more');
+    const byReplica = {};
+    for (const r of written) byReplica[r.replica] = (byReplica[r.replica] ?? 0) + 1;
+    assert.deepEqual(Object.keys(byReplica).sort(), REPLICAS, `rows from every replica: ${JSON.stringify(byReplica)}`);
+    assert.equal(new Set(written.map((r) => r.session)).size, 1, 'all of one session');
+  });
+
   test('a key revoked through the store is refused by every replica within a second', async (t) => {
     for (const gw of ctx.gws) {
       assert.equal((await post(gw.endpoint('/mcp'), initializeBody(), auth(ctx.bob))).status, 200);

@@ -1,7 +1,8 @@
-// API keys in PostgreSQL (gateway.store): `mcpgw keys` writes them, every gateway that uses the
-// store follows them (a change is announced by the database), a revocation is refused within a
-// second, and a store that cannot be read fails closed (503, not ready) unless whenStoreDown is
-// "cached". A real PostgreSQL cluster is started by the test.
+// API keys and the audit trail in PostgreSQL (gateway.store): `mcpgw keys` writes the keys,
+// every gateway that uses the store follows them (a change is announced by the database), a
+// revocation is refused within a second, and a store that cannot be read fails closed (503, not
+// ready) unless whenStoreDown is "cached". Audit rows written while the store is down wait and
+// are written when it returns; `mcpgw audit` reads them. A real PostgreSQL is started here.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -9,7 +10,7 @@ import { promisify } from 'node:util';
 
 import { startPostgres } from './fixtures/postgres.mjs';
 import {
-  initializeBody, MCPGW_BIN, post, servers, sleep, startGateway, waitFor,
+  initializeBody, MCPGW_BIN, post, PROTOCOL_VERSION, servers, sleep, startGateway, waitFor,
 } from './helpers.mjs';
 
 const run = promisify(execFile);
@@ -35,6 +36,33 @@ describe('API keys in PostgreSQL', () => {
     const res = await post(gw.url, initializeBody(), { Authorization: `Bearer ${key}` });
     return { status: res.status, body: res.text };
   };
+  /** The trail's rows, as `mcpgw audit query --json` prints them. */
+  const auditRows = async (...args) => {
+    const r = await keysLike('audit', 'query', '--json', ...args);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  };
+  const keysLike = async (...argv) => {
+    try {
+      const { stdout, stderr } = await run(MCPGW_BIN, [...argv, '--store', ctx.pg.url]);
+      return { code: 0, stdout, stderr };
+    } catch (e) {
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+  /** A session on `gw` with `key`; the function it returns sends demo__echo and gives the reply. */
+  const session = async (gw, key) => {
+    const init = await post(gw.url, initializeBody(), { Authorization: `Bearer ${key}` });
+    assert.equal(init.status, 200, init.text);
+    const headers = {
+      Authorization: `Bearer ${key}`, 'mcp-session-id': init.headers.get('mcp-session-id'),
+      'mcp-protocol-version': PROTOCOL_VERSION, accept: 'application/json',
+    };
+    await post(gw.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, headers);
+    let id = 10;
+    return async (message) => (await post(gw.url, { jsonrpc: '2.0', id: id++, method: 'tools/call',
+      params: { name: 'demo__echo', arguments: { message } } }, headers)).json;
+  };
   const config = (extra = {}) => ({
     mcpServers: { demo: servers.demo() },
     gateway: { store: ctx.pg.url, auth: { mode: 'keys' }, timeouts: { drainMs: 1000 }, ...extra },
@@ -44,7 +72,7 @@ describe('API keys in PostgreSQL', () => {
     ctx.pg = await startPostgres();
     ctx.alice = await createKey('alice');
     ctx.gw = await startGateway(config());
-    ctx.cached = await startGateway(config({ whenStoreDown: 'cached' }));
+    ctx.cached = await startGateway(config({ whenStoreDown: 'cached', audit: { queue: 10 }, cluster: { replica: 'cached-one' } }));
   });
 
   after(async () => {
@@ -84,7 +112,23 @@ describe('API keys in PostgreSQL', () => {
     assert.match((await keys('create', '--name', 'alice')).stderr, /a key named 'alice' exists already/);
   });
 
+  test('each call has one audit row in the store, with the replica that served it', async () => {
+    const call = await session(ctx.gw, ctx.alice);
+    for (let i = 0; i < 5; i++) assert.equal((await call(`row ${i}`)).result?.content?.[0]?.text, `Echo: row ${i}`);
+    const callCached = await session(ctx.cached, ctx.alice);
+    assert.ok((await callCached('from the other')).result);
+    await waitFor(async () => (await auditRows('--tool', 'demo__echo')).length === 6, { ms: 5000, label: 'six rows' });
+    const rows = await auditRows('--tool', 'demo__echo');
+    assert.deepEqual(rows.map((r) => r.outcome), Array(6).fill('ok'));
+    assert.deepEqual([...new Set(rows.map((r) => r.principal))], ['alice']);
+    assert.equal(rows.filter((r) => r.replica === 'cached-one').length, 1);
+    assert.equal(rows.filter((r) => r.replica && r.replica !== 'cached-one').length, 5, 'the host name by default');
+    const tail = await keysLike('audit', 'tail', '-n', '2');
+    assert.match(tail.stdout, /alice\s+ok\s+tools\/call\s+demo\s+demo__echo/);
+  });
+
   test('with the store down: 503 and not ready (refuse), or the keys read last (cached); back when it returns', async () => {
+    const before = (await auditRows('--tool', 'demo__echo')).length;
     await ctx.pg.pause();
     await waitFor(async () => (await fetch(`${ctx.gw.base}/readyz`)).status === 503, { ms: 5000, label: 'not ready' });
     const ready = await (await fetch(`${ctx.gw.base}/readyz`)).json();
@@ -101,9 +145,30 @@ describe('API keys in PostgreSQL', () => {
     assert.match((await cachedReady.json()).keyStore.detail, /down: .*the 2 keys read last are kept/);
     assert.match(ctx.gw.stderr, /key store postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres: /);
 
+    // Its trail cannot be written: rows wait (audit.queue 10); before the queue is full, new
+    // calls are refused rather than the gateway stalling.
+    const call = await session(ctx.cached, ctx.alice);
+    let served = 0;
+    let refusal;
+    for (let i = 0; i < 100 && !refusal; i++) {
+      const r = await call(`while down ${i}`);
+      if (r.result) served += 1;
+      else refusal = r.error;
+    }
+    assert.ok(refusal, 'a call is refused once the trail is saturated');
+    assert.match(refusal.message, /audit trail cannot be written now \(\d+ rows wait for its store(: .+)?\); try again later/);
+    assert.ok(served >= 9, `served ${served} calls before refusing (audit.queue 10, nine tenths waiting)`);
+    assert.equal((await fetch(`${ctx.cached.base}/healthz`)).status, 200, 'the gateway itself is not stalled');
+
     await ctx.pg.resume();
     await waitFor(async () => (await statusWith(ctx.gw, ctx.alice)).status === 200, { ms: 10000, interval: 100, label: 'served again' });
     assert.equal((await fetch(`${ctx.gw.base}/readyz`)).status, 200);
+    // Every call served while the store was down has its row now; the refused one has none.
+    await waitFor(async () => (await auditRows('--tool', 'demo__echo')).length >= before + served,
+      { ms: 15000, interval: 200, label: 'the waiting rows written' });
+    const rows = await auditRows('--tool', 'demo__echo');
+    assert.equal(rows.length, before + served, 'one row per served call, none for the refused one');
+    assert.match(ctx.cached.stderr, /audit: the store takes rows again/);
   });
 
   test('a store whose schema is newer than this build is refused, not written to', async () => {

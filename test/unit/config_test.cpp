@@ -106,7 +106,7 @@ TEST(Config, ClusterSettingsAreReadAndChecked) {
   EXPECT_TRUE(has_error(bad, "gateway.cluster.keys: unknown key"));
 }
 
-TEST(Config, StoreInPostgresHoldsTheKeysAndKeepsTheTrailInSqlite) {
+TEST(Config, StoreInPostgresHoldsTheKeysAndTheTrailAndKeepsPinsInSqlite) {
   Diagnostics d;
   auto cfg = parse_text(R"({"mcpServers": {}, "gateway": {
       "store": "postgres://mcpgw:${TOKEN}@db:5432/mcpgw", "storeTimeoutMs": 750,
@@ -117,7 +117,7 @@ TEST(Config, StoreInPostgresHoldsTheKeysAndKeepsTheTrailInSqlite) {
   EXPECT_EQ(g.auth.store, g.store) << "the keys are in the shared store";
   EXPECT_EQ(g.auth.store_timeout, std::chrono::milliseconds(750));
   EXPECT_TRUE(g.auth.store_down_cached);
-  EXPECT_EQ(g.audit.store, "/etc/mcpgw/mcpgw.audit.db") << "the trail is a file beside the config";
+  EXPECT_EQ(g.audit.store, g.store) << "the trail is shared too";
   EXPECT_EQ(g.security.pin_store, "/etc/mcpgw/mcpgw.pins.db");
 
   Diagnostics own;
@@ -125,6 +125,7 @@ TEST(Config, StoreInPostgresHoldsTheKeysAndKeepsTheTrailInSqlite) {
       "auth": {"mode": "keys", "store": "keys.db"}}})", own);
   ASSERT_TRUE(cfg);
   EXPECT_EQ(cfg->gateway.auth.store, "/etc/mcpgw/keys.db") << "auth.store names another store";
+  EXPECT_EQ(cfg->gateway.audit.store, "postgresql://db/mcpgw");
   EXPECT_FALSE(cfg->gateway.auth.store_down_cached) << "fails closed by default";
 
   Diagnostics bad;

@@ -1,5 +1,6 @@
-// The PostgreSQL store's pure parts: URLs, redaction, the migration script. The connection
+// The PostgreSQL store's pure parts: URLs, redaction, the migration script, the text it takes. The connection
 // itself is exercised against a real PostgreSQL by test/integration/pg_store.test.mjs.
+#include "common/text.hpp"
 #include "store/migrate.hpp"
 #include "store/postgres.hpp"
 
@@ -38,3 +39,18 @@ TEST(PgStore, MigrationScriptAppliesEachStepOnceUnderALock) {
 
 }  // namespace
 }  // namespace mcpgw::store
+
+namespace mcpgw {
+namespace {
+
+TEST(ValidUtf8, KeepsTextAndReplacesWhatADatabaseWouldRefuse) {
+  EXPECT_EQ(valid_utf8("plain, ünïcode, 日本"), "plain, ünïcode, 日本");
+  EXPECT_EQ(valid_utf8(std::string("a\0b", 3)), "ab") << "NUL is dropped";
+  EXPECT_EQ(valid_utf8("cut \xE6\x97"), "cut \xEF\xBF\xBD\xEF\xBF\xBD")
+      << "a sequence cut in the middle (an error message truncated at 500 bytes)";
+  EXPECT_EQ(valid_utf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD") << "overlong";
+  EXPECT_EQ(valid_utf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD") << "a surrogate";
+}
+
+}  // namespace
+}  // namespace mcpgw
