@@ -164,7 +164,7 @@ void count_refusal(std::string_view reason) {
 
 }  // namespace
 
-AuthResult Authenticator::authenticate(const Credentials& creds) {
+AuthResult Authenticator::authenticate(const Credentials& creds, bool local_rates) {
   if (!enabled()) {
     return AuthResult{};  // anonymous
   }
@@ -177,7 +177,7 @@ AuthResult Authenticator::authenticate(const Credentials& creds) {
     count_refusal("locked_out");
     return r;
   }
-  AuthResult r = check(creds);
+  AuthResult r = check(creds, local_rates);
   switch (r.outcome) {
     case AuthOutcome::ok:
     case AuthOutcome::anonymous: break;
@@ -193,7 +193,26 @@ AuthResult Authenticator::authenticate(const Credentials& creds) {
   return r;
 }
 
-AuthResult Authenticator::check(const Credentials& creds) {
+void Authenticator::rate_limited(AuthResult& r, int retry_after_s) {
+  r.outcome = AuthOutcome::rate_limited;
+  r.principal.reset();
+  r.retry_after_s = retry_after_s;
+  r.reason = "Too many requests: this API key's rate limit is spent";
+}
+
+void Authenticator::count_rate_limited() { count_refusal("rate_limited"); }
+
+bool Authenticator::take_local(AuthResult& r, double per_min) {
+  // Token bucket: holds up to one minute's worth, refills continuously.
+  auto [it, fresh] = buckets_.try_emplace(r.key_name);
+  if (take(it->second, per_min, fresh)) {
+    return true;
+  }
+  rate_limited(r, static_cast<int>((1.0 - it->second.tokens) * 60.0 / per_min) + 1);
+  return false;
+}
+
+AuthResult Authenticator::check(const Credentials& creds, bool local_rates) {
   AuthResult r;
   // With API keys on, the headers that carry only a key come first: a client (LiteLLM's
   // convention) may send its key there and the user's own token for a server in Authorization.
@@ -244,16 +263,10 @@ AuthResult Authenticator::check(const Credentials& creds) {
       break;
   }
   r.key_name = rec->name;
-  if (rec->rate_per_min) {
-    // Token bucket: holds up to one minute's worth, refills continuously.
-    const double capacity = *rec->rate_per_min;
-    auto [it, fresh] = buckets_.try_emplace(rec->name);
-    if (!take(it->second, capacity, fresh)) {
-      r.outcome = AuthOutcome::rate_limited;
-      r.retry_after_s = static_cast<int>((1.0 - it->second.tokens) * 60.0 / capacity) + 1;
-      r.reason = "Too many requests: this API key's rate limit is spent";
-      return r;
-    }
+  if (rec->rate_per_min && !local_rates) {
+    r.rate_per_min = rec->rate_per_min;
+  } else if (rec->rate_per_min && !take_local(r, *rec->rate_per_min)) {
+    return r;  // counted by authenticate()
   }
   if (store_->generation() != principals_generation_) {
     principals_.clear();  // the records were reloaded: their addresses changed

@@ -44,6 +44,9 @@ struct AuthResult {
   std::string reason;  ///< for the client; never contains the key
   std::string key_name;  ///< the key's name when it was recognised (revoked, expired, limited)
   int retry_after_s = 0;
+  /// The key's rate limit (calls a minute) when it is to be taken elsewhere (shared by the
+  /// replicas, authenticate(…, false)); not taken yet.
+  std::optional<double> rate_per_min;
   bool token = false;          ///< the credential was a JWT
   bool refresh_keys = false;   ///< signed by an unknown key: fetching the JWKS again may help
 };
@@ -67,7 +70,16 @@ class Authenticator {
   bool init(const config::AuthConfig& cfg, std::string& error,
             boost::asio::any_io_executor ex = {});
   bool enabled() const noexcept { return store_ != nullptr || jwt_ != nullptr; }
-  AuthResult authenticate(const Credentials& creds);
+  /// `local_rates`: a key's rate limit is taken from this process's bucket; false: it is left
+  /// in `rate_per_min` for the caller (shared buckets), who then calls rate_limited() or
+  /// take_local().
+  AuthResult authenticate(const Credentials& creds, bool local_rates = true);
+  /// Turns `r` into the 429 of a spent rate limit.
+  static void rate_limited(AuthResult& r, int retry_after_s);
+  /// Counts a refusal for a spent rate limit decided outside authenticate().
+  static void count_rate_limited();
+  /// Takes `r`'s call from this process's bucket for its key; false (and `r` a 429) when empty.
+  bool take_local(AuthResult& r, double per_min);
   /// Failed credentials allowed per client address and minute (limits.authFailuresPerMin);
   /// beyond them every credential from that address gets 429 until the budget refills.
   void set_failure_limit(std::size_t per_minute) noexcept { failures_per_min_ = per_minute; }
@@ -83,7 +95,7 @@ class Authenticator {
   };
 
   AuthResult authenticate_token(std::string_view token);
-  AuthResult check(const Credentials& creds);
+  AuthResult check(const Credentials& creds, bool local_rates);
   /// Takes a token from `b` (capacity `per_min`, refilled continuously); false when empty.
   static bool take(Bucket& b, double per_min, bool fresh);
   /// The client's failure budget is spent: seconds until one more guess is allowed, else 0.

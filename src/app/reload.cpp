@@ -1,5 +1,7 @@
 #include "app/reload.hpp"
 
+#include "relay/shared_rates.hpp"
+
 #include "access/authenticator.hpp"
 #include "common/log.hpp"
 #include "downstream/http_server.hpp"
@@ -175,6 +177,7 @@ struct SharedState {
   std::shared_ptr<gate::SharedScopes> scopes;
   std::shared_ptr<gate::SharedApprovals> approvals;
   std::shared_ptr<upstream::Redis> redis;
+  std::shared_ptr<relay::SharedRates> rates;
 };
 
 bool shared_state(const config::ClusterConfig& c, const std::string& replica,
@@ -189,14 +192,16 @@ bool shared_state(const config::ClusterConfig& c, const std::string& replica,
     return false;
   }
   options->timeout = c.redis_timeout;
-  spdlog::info("cluster: taint scopes and approvals shared through redis {}:{} (db {}); when it "
-               "is down: {}", options->host, options->port, options->db,
-               c.redis_down_local ? "this replica's own state" : "gated calls are refused");
+  spdlog::info("cluster: taint scopes, approvals and rate limits shared through redis {}:{} "
+               "(db {}); when it is down: {}", options->host, options->port, options->db,
+               c.redis_down_local ? "this replica's own state"
+                                   : "gated calls and rate-limited keys are refused");
   auto redis = upstream::Redis::create(std::move(ex), std::move(*options));
   out.scopes = std::make_shared<gate::SharedScopes>(
       redis, c.redis_down_local ? gate::SharedScopes::WhenDown::local
                                 : gate::SharedScopes::WhenDown::refuse);
   out.approvals = std::make_shared<gate::SharedApprovals>(redis, replica);
+  out.rates = std::make_shared<relay::SharedRates>(redis, c.redis_down_local);
   out.redis = std::move(redis);
   return true;
 }
@@ -222,7 +227,7 @@ bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::str
   }
   relay.use_session_keys(std::move(sealer), std::move(replica));
   relay.use_shared_state(std::move(shared.scopes), std::move(shared.approvals),
-                         std::move(shared.redis));
+                         std::move(shared.redis), std::move(shared.rates));
   return true;
 }
 

@@ -2,6 +2,8 @@
 // authentication, then the surface it is for.
 #include "downstream/server_impl.hpp"
 
+#include "relay/shared_rates.hpp"
+
 namespace mcpgw::downstream {
 
 asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
@@ -178,19 +180,47 @@ access::Credentials HttpServer::Impl::credentials(Conn& c, const Request& req) {
   return creds;
 }
 
+asio::awaitable<void> HttpServer::Impl::take_shared_rate(relay::SharedRates& rates,
+                                                         access::AuthResult& who) {
+  const auto took = co_await rates.take(who.key_name, *who.rate_per_min);
+  switch (took.result) {
+    case relay::RateTake::Result::ok: break;
+    case relay::RateTake::Result::limited:
+      access::Authenticator::rate_limited(who, took.retry_after_s);
+      access::Authenticator::count_rate_limited();
+      break;
+    case relay::RateTake::Result::local:
+      if (!auth_.take_local(who, *who.rate_per_min)) {
+        access::Authenticator::count_rate_limited();
+      }
+      break;
+    case relay::RateTake::Result::unavailable:
+      who.outcome = access::AuthOutcome::unavailable;
+      who.principal.reset();
+      who.retry_after_s = 1;
+      who.reason = took.why;
+      break;
+  }
+}
+
 asio::awaitable<std::optional<Response>> HttpServer::Impl::authenticate(Conn& c,
                                                                        const Request& req,
                                                                        const std::string& path) {
   const access::Credentials creds = credentials(c, req);
-  auto who = auth_.authenticate(creds);
+  // With shared rate limits (gateway.cluster.redis) a key's bucket is in Redis, not here.
+  const auto rates = relay_.shared_rates();
+  auto who = auth_.authenticate(creds, rates == nullptr);
   if (who.refresh_keys && jwks_) {
     // A key rotation: the token names a key the cached set does not have yet. (Held here: a
     // reload may replace the fetcher meanwhile.)
     const auto fetcher = jwks_;
     const bool changed = co_await fetcher->refresh_now();
     if (changed) {
-      who = auth_.authenticate(creds);
+      who = auth_.authenticate(creds, rates == nullptr);
     }
+  }
+  if (who.outcome == access::AuthOutcome::ok && who.rate_per_min && rates) {
+    co_await take_shared_rate(*rates, who);
   }
   if (who.outcome != access::AuthOutcome::ok) {
     audit_refusal(req, path, who);

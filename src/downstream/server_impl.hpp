@@ -234,6 +234,9 @@ class HttpServer::Impl {
   static access::Credentials credentials(Conn& c, const Request& req);
   asio::awaitable<std::optional<Response>> authenticate(Conn& c, const Request& req,
                                                         const std::string& path);
+  /// Takes the request from its key's bucket in Redis; `who` becomes a 429 (or a 503 when
+  /// Redis cannot be read and the cluster fails closed).
+  asio::awaitable<void> take_shared_rate(relay::SharedRates& rates, access::AuthResult& who);
   /// Counts the connection for its principal; 429 when the principal holds
   /// limits.maxConnectionsPerPrincipal connections already.
   std::optional<Response> count_principal(Conn& c, const Request& req);

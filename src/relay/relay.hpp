@@ -26,6 +26,7 @@
 namespace mcpgw::relay {
 
 class Relay;
+class SharedRates;
 
 using upstream::ListCache;
 using upstream::ListKind;
@@ -96,15 +97,20 @@ class Relay {
   bool seals_sessions() const noexcept { return session_keys_ != nullptr; }
   /// gateway.cluster.redis: taint scopes and held approvals shared by the replicas (null:
   /// this replica's own).
-  /// `redis` also remembers the sessions clients ended (DELETE), for every replica.
+  /// `redis` also remembers the sessions clients ended (DELETE), for every replica; `rates`
+  /// holds API keys' rate-limit buckets.
   void use_shared_state(std::shared_ptr<gate::SharedScopes> scopes,
                         std::shared_ptr<gate::SharedApprovals> approvals,
-                        std::shared_ptr<upstream::Redis> redis) {
+                        std::shared_ptr<upstream::Redis> redis,
+                        std::shared_ptr<SharedRates> rates) {
     shared_scopes_ = std::move(scopes);
     shared_approvals_ = std::move(approvals);
     shared_redis_ = std::move(redis);
+    shared_rates_ = std::move(rates);
     set_gate(gate_);
   }
+  /// API keys' rate limits shared by the replicas; null: each replica counts its own.
+  const std::shared_ptr<SharedRates>& shared_rates() const noexcept { return shared_rates_; }
   const std::shared_ptr<gate::SharedApprovals>& shared_approvals() const noexcept {
     return shared_approvals_;
   }
@@ -502,6 +508,7 @@ class Relay {
   std::shared_ptr<gate::SharedScopes> shared_scopes_;
   std::shared_ptr<gate::SharedApprovals> shared_approvals_;
   std::shared_ptr<upstream::Redis> shared_redis_;
+  std::shared_ptr<SharedRates> shared_rates_;
   std::string replica_;
   /// Sealed sessions their client ended (DELETE), not to be revived here; oldest first.
   std::deque<std::string> ended_order_;

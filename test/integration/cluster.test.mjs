@@ -316,8 +316,10 @@ describe('three replicas with their API keys in PostgreSQL', () => {
     const keyFile = path.join(dir, 'session.keys');
     writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
     ctx.pg = await startPostgres();
+    ctx.redis = await startRedis();
     ctx.alice = createKey('alice');
     ctx.bob = createKey('bob');
+    ctx.metered = keys('create', '--name', 'metered', '--rate', '6/min').trim().split('\n').at(-1);
     for (const replica of REPLICAS) {
       ctx.gws.push(await startGateway({
         mcpServers: { demo: servers.demo() },
@@ -325,7 +327,7 @@ describe('three replicas with their API keys in PostgreSQL', () => {
           store: ctx.pg.url,
           auth: { mode: 'keys' },
           timeouts: { drainMs: 1000 },
-          cluster: { sessionKeyFile: keyFile, replica },
+          cluster: { sessionKeyFile: keyFile, replica, redis: ctx.redis.url, redisTimeoutMs: 300 },
         },
       }));
     }
@@ -340,6 +342,7 @@ describe('three replicas with their API keys in PostgreSQL', () => {
       assert.doesNotMatch(gw.stderr, /ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/);
     }
     await ctx.pg?.stop();
+    await ctx.redis?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -403,5 +406,30 @@ describe('three replicas with their API keys in PostgreSQL', () => {
     }
     const still = await post(new URL('/mcp', ctx.lb.base), initializeBody(), auth(ctx.alice));
     assert.equal(still.status, 200, 'the other key is not touched');
+  });
+
+  test("a key's rate limit counts across the replicas; with Redis down it fails closed, and keys without a limit go on", async () => {
+    const lb = new URL('/mcp', ctx.lb.base);
+    const statuses = [];
+    for (let i = 0; i < 9; i++) {
+      const r = await post(lb, initializeBody(), auth(ctx.metered));
+      statuses.push(r.status);
+      if (r.status === 429) {
+        assert.match(r.text, /rate limit is spent/);
+        assert.ok(Number(r.headers.get('retry-after')) >= 1);
+      }
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200, 429, 429, 429],
+      'six a minute for the whole cluster, not six per replica');
+
+    const port = ctx.redis.port;
+    await ctx.redis.stop();
+    const refused = await post(lb, initializeBody(), auth(ctx.metered));
+    assert.equal(refused.status, 503, refused.text);
+    assert.match(refused.text, /rate limit is shared through Redis, which cannot be read now/);
+    assert.equal((await post(lb, initializeBody(), auth(ctx.alice))).status, 200, 'a key without a limit needs no Redis');
+    ctx.redis = await startRedis({ port });
+    const back = await post(lb, initializeBody(), auth(ctx.metered));
+    assert.equal(back.status, 200, `a fresh Redis has a full bucket: ${back.text}`);
   });
 });
