@@ -180,6 +180,11 @@ bool AuditLog::write_until_done(const std::vector<AuditRecord>& batch) {
   int last_tries = 1;
   for (;;) {
     std::string error;
+    if (gave_up_) {  // stopping, and the store refused: the rest is not tried one by one
+      std::lock_guard lock(mu_);
+      lost_ += batch.size();
+      return false;
+    }
     if (sink_->write(batch, error)) {
       std::lock_guard lock(mu_);
       if (!problem_.empty()) {
@@ -194,6 +199,7 @@ bool AuditLog::write_until_done(const std::vector<AuditRecord>& batch) {
     }
     problem_ = error.empty() ? "the store refused the rows" : error;
     if (stopping_ && --last_tries < 0) {
+      gave_up_ = true;
       lost_ += batch.size();
       spdlog::error("audit: {} row(s) could not be written before the end: {}", batch.size(),
                     problem_);

@@ -101,6 +101,7 @@ class AuditLog {
   std::uint64_t lost_ = 0;     ///< queued, but the store did not take them before the end
   bool stopping_ = false;
   std::string problem_;  ///< why the store did not take the last batch; "" when it did
+  bool gave_up_ = false;  ///< stopping, and the store refused the last try (writer thread)
   std::thread writer_;
 };
 

@@ -300,9 +300,13 @@ asio::awaitable<std::optional<std::vector<std::string>>> PgConnection::notificat
 
 std::unique_ptr<PgBlocking> PgBlocking::connect(const std::string& url, int timeout_s,
                                                 std::string& error) {
+  // Defaults first: what the URL says wins. A peer that vanished is noticed within seconds
+  // (TCP keepalives, and a limit on unacknowledged data), not after the kernel's quarter hour.
   const std::string t = std::to_string(timeout_s);
-  const char* keys[] = {"dbname", "connect_timeout", nullptr};
-  const char* vals[] = {url.c_str(), t.c_str(), nullptr};
+  const std::string user_timeout = std::to_string(timeout_s * 5000);
+  const char* keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", "tcp_user_timeout", "dbname", nullptr};
+  const char* vals[] = {t.c_str(), "5", "2", "3", user_timeout.c_str(), url.c_str(), nullptr};
   PGconn* c = PQconnectdbParams(keys, vals, 1);
   if (c == nullptr || PQstatus(c) != CONNECTION_OK) {
     error = fmt::format("cannot connect to {}: {}", redact_password(url),
