@@ -112,10 +112,11 @@ void Relay::end_round(Session& s, const std::string& key, Rounds& r) {
   state["s"] = s.id;
   state["k"] = key;
   state["p"] = principal_of(s);
+  state["r"] = replica_;
   json::object result;
   result["resultType"] = "input_required";
   result["inputRequests"] = std::move(inputs);
-  result["requestState"] = sealer_.seal(json::serialize(state), kPurpose);
+  result["requestState"] = token_sealer().seal(json::serialize(state), kPurpose);
   r.expires = Clock::now() + cfg_.gateway.timeouts.call;
   r.stream->end_round(jsonrpc::serialize(jsonrpc::make_result(r.client_id, std::move(result))));
 }
@@ -127,7 +128,7 @@ std::variant<std::shared_ptr<Rounds>, std::string> Relay::check_retry(Session& s
   if (token == nullptr || !token->is_string()) {
     return std::string("Invalid params: requestState must be a string");
   }
-  auto plain = sealer_.open(token->get_string(), kPurpose);
+  auto plain = token_sealer().open(token->get_string(), kPurpose);
   boost::system::error_code ec;
   json::value state = plain ? json::parse(*plain, ec) : json::value();
   if (!plain || ec || !state.is_object()) {
@@ -135,7 +136,17 @@ std::variant<std::shared_ptr<Rounds>, std::string> Relay::check_retry(Session& s
                        "altered");
   }
   const auto& st = state.get_object();
-  if (string_at(st, "s") != s.id || string_at(st, "p") != principal_of(s)) {
+  if (string_at(st, "p") != principal_of(s)) {
+    return std::string("Invalid params: requestState belongs to another caller");
+  }
+  if (string_at(st, "r") != replica_) {
+    // The call waits at its server, which is of an earlier revision, on the replica that
+    // started it: only that replica can give it the answers.
+    return fmt::format("Invalid params: the call this requestState continues waits on replica "
+                       "\"{}\", not \"{}\"; its retry must reach that replica "
+                       "(docs/scale-out.md)", string_at(st, "r"), replica_);
+  }
+  if (string_at(st, "s") != s.id) {
     return std::string("Invalid params: requestState belongs to another caller");
   }
   auto it = s.rounds.find(std::string(string_at(st, "k")));

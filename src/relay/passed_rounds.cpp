@@ -1,7 +1,8 @@
 // MRTR between a stateless client and a server of the same revision (2026-07-28): the server's
 // questions pass to the client as they are, under the server's own keys, and the server's
 // requestState travels sealed inside the gateway's. Nothing is parked: the client's retry is a
-// request of its own, which the gateway checks, unseals and sends on.
+// request of its own, which the gateway checks, unseals and sends on; with a cluster key ring,
+// on any replica.
 #include "relay/relay.hpp"
 #include "relay/util.hpp"
 
@@ -69,7 +70,7 @@ json::object Relay::pass_input_required(Exchange& ex, const json::object& reques
   json::object passed;
   passed["resultType"] = "input_required";
   passed["inputRequests"] = *questions;
-  passed["requestState"] = sealer_.seal(json::serialize(state), kPurpose);
+  passed["requestState"] = token_sealer().seal(json::serialize(state), kPurpose);
   ex.outcome = Outcome::input_required;
   return jsonrpc::make_result(ex.id, std::move(passed));
 }
@@ -78,7 +79,7 @@ std::optional<std::string> Relay::open_passed(const Session& s, json::object& re
                                               std::string& server) const {
   json::object& params = retry["params"].as_object();
   const json::value& token = params.at("requestState");
-  auto plain = token.is_string() ? sealer_.open(token.get_string(), kPurpose) : std::nullopt;
+  auto plain = token.is_string() ? token_sealer().open(token.get_string(), kPurpose) : std::nullopt;
   if (!plain) {
     return std::nullopt;  // not a passed round's (the gateway's own rounds, or forged)
   }

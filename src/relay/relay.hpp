@@ -503,6 +503,11 @@ class Relay {
   std::set<std::string> warned_shortened_;
   /// Seals MRTR's requestState (a key of this process's).
   Sealer sealer_ = Sealer::random();
+  /// What seals the gateway's requestStates: the replicas' key ring when there is one, so a
+  /// retry may land on any replica; else this process's own key.
+  const Sealer& token_sealer() const noexcept {
+    return session_keys_ != nullptr ? *session_keys_ : sealer_;
+  }
   /// gateway.cluster: seals session ids (null: ids are random).
   std::shared_ptr<const Sealer> session_keys_;
   std::shared_ptr<gate::SharedScopes> shared_scopes_;

@@ -60,6 +60,9 @@ void absorb(PGresult* r, PgResult& out) {
   }
 }
 
+/// The server's notices ("relation … already exists, skipping") are not for our users.
+void ignore_notice(void* /*arg*/, const char* /*message*/) {}
+
 /// Sends `sql`: with `params` as one statement, without as a script. libpq's 0 on failure.
 int send(PGconn* conn, const std::string& sql, const PgParams& params) {
   if (params.empty()) {
@@ -207,6 +210,7 @@ asio::awaitable<bool> PgConnection::connect() {
     }
     st = PQconnectPoll(conn_);
   }
+  PQsetNoticeProcessor(conn_, ignore_notice, nullptr);
   if (PQsetnonblocking(conn_, 1) != 0 || !adopt_socket()) {
     last_error_ = trimmed(PQerrorMessage(conn_));
     close();
@@ -314,6 +318,7 @@ std::unique_ptr<PgBlocking> PgBlocking::connect(const std::string& url, int time
     PQfinish(c);
     return nullptr;
   }
+  PQsetNoticeProcessor(c, ignore_notice, nullptr);
   return std::unique_ptr<PgBlocking>(new PgBlocking(c));
 }
 

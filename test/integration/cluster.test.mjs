@@ -11,10 +11,13 @@ import path from 'node:path';
 
 import { GATE_TRUST, gateServer } from './fixtures/gate.mjs';
 import { startNginx } from './fixtures/nginx.mjs';
+import { ENVELOPE, modernPost } from './fixtures/modern_post.mjs';
+import { REMOTE_JS } from './fixtures/remote.mjs';
 import { startPostgres } from './fixtures/postgres.mjs';
+import { startServer as startModernServer } from './fixtures/v2_server.mjs';
 import { startRedis } from './fixtures/redis.mjs';
 import {
-  connect, initializeBody, MCPGW_BIN, post, PROTOCOL_VERSION, readSse, servers, startGateway, textOf,
+  connect, initializeBody, MCPGW_BIN, NODE, post, PROTOCOL_VERSION, readSse, servers, startGateway, textOf,
   waitFor, withTimeout,
 } from './helpers.mjs';
 
@@ -320,14 +323,22 @@ describe('three replicas with their API keys in PostgreSQL', () => {
     ctx.alice = createKey('alice');
     ctx.bob = createKey('bob');
     ctx.metered = keys('create', '--name', 'metered', '--rate', '6/min').trim().split('\n').at(-1);
+    ctx.modern = await startModernServer();
     for (const replica of REPLICAS) {
       ctx.gws.push(await startGateway({
-        mcpServers: { demo: servers.demo() },
+        mcpServers: {
+          demo: servers.demo(),
+          modern: { url: `http://127.0.0.1:${ctx.modern.port}/mcp` },
+          older: { command: NODE, args: [REMOTE_JS, '--transport', 'stdio', '--name', 'older'] },
+        },
         gateway: {
           store: ctx.pg.url,
           auth: { mode: 'keys' },
           timeouts: { drainMs: 1000 },
           cluster: { sessionKeyFile: keyFile, replica, redis: ctx.redis.url, redisTimeoutMs: 300 },
+          // Stateless (2026-07-28 only): one upstream session serves everyone, so sessions that
+          // see it are not bound to a replica.
+          servers: { modern: { shareable: true } },
         },
       }));
     }
@@ -343,6 +354,7 @@ describe('three replicas with their API keys in PostgreSQL', () => {
     }
     await ctx.pg?.stop();
     await ctx.redis?.stop();
+    await ctx.modern?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -387,6 +399,35 @@ describe('three replicas with their API keys in PostgreSQL', () => {
     for (const r of written) byReplica[r.replica] = (byReplica[r.replica] ?? 0) + 1;
     assert.deepEqual(Object.keys(byReplica).sort(), REPLICAS, `rows from every replica: ${JSON.stringify(byReplica)}`);
     assert.equal(new Set(written.map((r) => r.session)).size, 1, 'all of one session');
+  });
+
+  test("a stateless client's question round, asked through one replica, is answered through another", async () => {
+    const [a, b] = ctx.gws;
+    const meta = { ...ENVELOPE, 'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } } };
+    const ask = (gw, params = {}) => modernPost(gw.url, 'tools/call',
+      { name: 'modern__elicit', arguments: {}, ...params }, { meta, headers: auth(ctx.alice) });
+    const first = await ask(a);
+    assert.equal(first.json?.result?.resultType, 'input_required', first.text);
+    const answer = { inputResponses: { who: { action: 'accept', content: { name: 'Ada' } } },
+      requestState: first.json.result.requestState };
+    const done = await ask(b, answer);
+    assert.equal(done.json?.result?.resultType, 'complete', done.text);
+    assert.equal(textOf(done.json.result), 'hello Ada');
+    const stranger = await modernPost(b.url, 'tools/call', { name: 'modern__elicit', arguments: {}, ...answer },
+      { meta, headers: auth(ctx.bob) });
+    assert.match(stranger.text, /requestState belongs to another caller/, 'still bound to its caller');
+
+    // A server of an earlier revision asks in the middle of a call that stays open on the
+    // replica that made it: a retry elsewhere is told where.
+    const parked = await modernPost(a.url, 'tools/call', { name: 'older__elicit', arguments: { question: 'who?' } },
+      { meta, headers: auth(ctx.alice) });
+    assert.equal(parked.json?.result?.resultType, 'input_required', parked.text);
+    const elsewhere = await modernPost(b.url, 'tools/call', { name: 'older__elicit', arguments: { question: 'who?' },
+      inputResponses: Object.fromEntries(Object.keys(parked.json.result.inputRequests)
+        .map((k) => [k, { action: 'accept', content: { answer: 'x' } }])),
+      requestState: parked.json.result.requestState }, { meta, headers: auth(ctx.alice) });
+    assert.match(elsewhere.json?.error?.message ?? elsewhere.text,
+      /the call this requestState continues waits on replica "a", not "b"; its retry must reach that replica/);
   });
 
   test('a key revoked through the store is refused by every replica within a second', async (t) => {
