@@ -70,7 +70,8 @@ void add_serve(CLI::App& app, ServeCli& o) {
   o.cmd->add_option("--auth", o.auth_mode,
                     "none, keys, jwt or keys,jwt (overrides gateway.auth.mode)");
   o.cmd->add_option("--store", o.store_path,
-                    "The SQLite store of keys (overrides gateway.auth.store)");
+                    "The store of keys: a SQLite file or postgres://… (overrides "
+                    "gateway.auth.store)");
 }
 
 /// Applies `serve`'s command-line overrides to `cfg` (normalising --auth in place). False
