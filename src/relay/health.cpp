@@ -197,6 +197,16 @@ json::object Relay::readiness(bool& ready) const {
     }
     out["cluster"] = std::move(cluster);
   }
+  if (audit_ != nullptr) {
+    // Shown, not counted: calls go on while the rows fit (audit_stage.cpp refuses beyond).
+    const std::string problem = audit_->store_problem();
+    out["audit"] = {{"queued", audit_->queued()},
+                    {"store", problem.empty() ? "up" : "down"},
+                    {"saturated", audit_->saturated()}};
+    if (!problem.empty()) {
+      out["audit"].as_object()["error"] = problem;
+    }
+  }
   return out;
 }
 

@@ -159,6 +159,9 @@ describe('API keys in PostgreSQL', () => {
     assert.match(refusal.message, /audit trail cannot be written now \(\d+ rows wait for its store(: .+)?\); try again later/);
     assert.ok(served >= 9, `served ${served} calls before refusing (audit.queue 10, nine tenths waiting)`);
     assert.equal((await fetch(`${ctx.cached.base}/healthz`)).status, 200, 'the gateway itself is not stalled');
+    const audit = (await (await fetch(`${ctx.cached.base}/readyz`)).json()).audit;
+    assert.equal(audit.saturated, true, JSON.stringify(audit));
+    assert.ok(audit.queued >= 9, JSON.stringify(audit));
 
     await ctx.pg.resume();
     await waitFor(async () => (await statusWith(ctx.gw, ctx.alice)).status === 200, { ms: 10000, interval: 100, label: 'served again' });
@@ -169,6 +172,8 @@ describe('API keys in PostgreSQL', () => {
     const rows = await auditRows('--tool', 'demo__echo');
     assert.equal(rows.length, before + served, 'one row per served call, none for the refused one');
     assert.match(ctx.cached.stderr, /audit: the store takes rows again/);
+    const recovered = (await (await fetch(`${ctx.cached.base}/readyz`)).json()).audit;
+    assert.deepEqual(recovered, { queued: 0, store: 'up', saturated: false });
   });
 
   test('a store whose schema is newer than this build is refused, not written to', async () => {
