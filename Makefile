@@ -23,7 +23,7 @@ APT_PACKAGES := g++ cmake ninja-build ccache pkg-config \
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: all deps apt-deps npm-deps build build-asan run test unit-test check-config clean install deb \
-  bench bench-peers bench-deps bench-peer-deps fuzz soak
+  bench bench-cluster bench-peers bench-deps bench-peer-deps fuzz soak
 
 all: build
 
@@ -138,6 +138,11 @@ bench/peers/node_modules/.package-lock.json: bench/peers/package.json bench/peer
 
 bench: deps build bench-deps
 	node bench/bench.mjs
+
+# Replicas behind nginx round-robin sharing the gate's state in Redis (docs/scale-out.md): one
+# replica against three, calls/s and Redis commands per call (bench/cluster.mjs).
+bench-cluster: deps build bench-deps
+	node bench/cluster.mjs
 
 bench-peers: deps build bench-peer-deps
 	PATH="$$PATH:/usr/sbin" node bench/bench.mjs --peers --rounds 3
