@@ -134,6 +134,7 @@ void AuditLog::record(AuditRecord&& r) {
   }
   queue_.push_back(std::move(r));
   ++queued_total_;
+  note_saturation();
   if (queue_.size() == 1 || queue_.size() >= kBatch) {
     wake_writer_.notify_one();
   }
@@ -165,9 +166,9 @@ std::size_t AuditLog::queued() const {
   return queue_.size();
 }
 
-bool AuditLog::saturated() const {
-  std::lock_guard lock(mu_);
-  return options_.block_when_full && queue_.size() * 10 >= options_.queue * 9;
+void AuditLog::note_saturation() noexcept {
+  saturated_.store(options_.block_when_full && queue_.size() * 10 >= options_.queue * 9,
+                   std::memory_order_relaxed);
 }
 
 std::string AuditLog::store_problem() const {
@@ -234,6 +235,7 @@ void AuditLog::run() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      note_saturation();
     }
     space_or_flushed_.notify_all();
     for (auto& r : batch) {

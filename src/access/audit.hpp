@@ -7,6 +7,7 @@
 // never a silent loss; with "block", new calls are refused (saturated()) before it is full.
 #include <boost/json/object.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -70,7 +71,7 @@ class AuditLog {
   std::size_t queued() const;
   /// With whenFull "block": nine tenths of the queue are waiting (the store is down or slow).
   /// A new call is refused then, rather than stalling the event loop once the queue is full.
-  bool saturated() const;
+  bool saturated() const noexcept { return saturated_.load(std::memory_order_relaxed); }
   /// "" while the store takes the rows; else why it did not, the last time.
   std::string store_problem() const;
   /// The newest rows written (at most `n`, and at most kTail), newest last: what the trail
@@ -84,6 +85,8 @@ class AuditLog {
   /// Writes `batch`, trying again (250 ms, doubling to 5 s) while the store refuses it. Once
   /// stopping, gives up after one more try: the rows are counted as lost. False then.
   bool write_until_done(const std::vector<AuditRecord>& batch);
+  /// Sets saturated_ from the queue's length (with mu_ held): read without the lock per call.
+  void note_saturation() noexcept;
   /// Moves a written batch's rows into tail_ (with mu_ held).
   void keep_tail(std::vector<AuditRecord>& batch);
 
@@ -101,7 +104,8 @@ class AuditLog {
   std::uint64_t lost_ = 0;     ///< queued, but the store did not take them before the end
   bool stopping_ = false;
   std::string problem_;  ///< why the store did not take the last batch; "" when it did
-  bool gave_up_ = false;  ///< stopping, and the store refused the last try (writer thread)
+  bool gave_up_ = false;
+  std::atomic<bool> saturated_{false};  ///< stopping, and the store refused the last try (writer thread)
   std::thread writer_;
 };
 

@@ -11,7 +11,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 
 namespace mcpgw::access {
 
@@ -73,24 +72,11 @@ void add_row(store::PgParams& p, const AuditRecord& r, const std::string& replic
 }
 
 std::int64_t as_int(const std::optional<std::string>& v) {
-  std::int64_t n = 0;
-  if (v) {
-    std::from_chars(v->data(), v->data() + v->size(), n);
-  }
-  return n;
+  return store::column_int(v).value_or(0);
 }
 
 std::unique_ptr<store::PgBlocking> connect(const std::string& url, std::string& error) {
-  auto pg = store::PgBlocking::connect(url, kConnectTimeoutS, error);
-  if (!pg) {
-    return nullptr;
-  }
-  auto r = pg->exec(schema());
-  if (!r.ok) {
-    error = fmt::format("cannot set up the audit store {}: {}", store::redact_password(url), r.error);
-    return nullptr;
-  }
-  return pg;
+  return store::PgBlocking::connect(url, kConnectTimeoutS, schema(), "audit store", error);
 }
 
 std::optional<std::vector<AuditRecord>> query_on(store::PgBlocking& pg, const AuditQuery& q,

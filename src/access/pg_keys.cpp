@@ -11,7 +11,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <charconv>
 #include <ctime>
 
 namespace mcpgw::access {
@@ -29,14 +28,6 @@ constexpr const char* kSelect =
     "SELECT digest, name, prefix, servers, tools, deny_tools, expires_at, rate_per_min,"
     " created_at, revoked_at FROM mcpgw_api_keys";
 
-std::optional<std::int64_t> as_int(const std::optional<std::string>& v) {
-  std::int64_t n = 0;
-  if (!v || std::from_chars(v->data(), v->data() + v->size(), n).ec != std::errc()) {
-    return std::nullopt;
-  }
-  return n;
-}
-
 /// A row of kSelect (without its digest, column 0) as a KeyRecord.
 KeyRecord record_of(const std::vector<std::optional<std::string>>& row) {
   KeyRecord r;
@@ -45,12 +36,12 @@ KeyRecord record_of(const std::vector<std::optional<std::string>>& row) {
   r.servers = split_list(row[3].value_or(""));
   r.tools = split_list(row[4].value_or(""));
   r.deny_tools = split_list(row[5].value_or(""));
-  r.expires_at = as_int(row[6]);
+  r.expires_at = store::column_int(row[6]);
   if (row[7]) {
     r.rate_per_min = std::strtod(row[7]->c_str(), nullptr);
   }
-  r.created_at = as_int(row[8]).value_or(0);
-  r.revoked_at = as_int(row[9]);
+  r.created_at = store::column_int(row[8]).value_or(0);
+  r.revoked_at = store::column_int(row[9]);
   return r;
 }
 
@@ -188,13 +179,8 @@ PgKeyAdmin::PgKeyAdmin(std::unique_ptr<store::PgBlocking> pg) : pg_(std::move(pg
 PgKeyAdmin::~PgKeyAdmin() = default;
 
 std::unique_ptr<PgKeyAdmin> PgKeyAdmin::open(const std::string& url, std::string& error) {
-  auto pg = store::PgBlocking::connect(url, 10, error);
+  auto pg = store::PgBlocking::connect(url, 10, pg_keys_schema(), "key store", error);
   if (!pg) {
-    return nullptr;
-  }
-  auto r = pg->exec(pg_keys_schema());
-  if (!r.ok) {
-    error = fmt::format("cannot set up the key store {}: {}", store::redact_password(url), r.error);
     return nullptr;
   }
   return std::unique_ptr<PgKeyAdmin>(new PgKeyAdmin(std::move(pg)));

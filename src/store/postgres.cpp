@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
+#include <charconv>
 #include <memory>
 
 namespace mcpgw::store {
@@ -76,6 +77,15 @@ int send(PGconn* conn, const std::string& sql, const PgParams& params) {
 }
 
 }  // namespace
+
+std::optional<std::int64_t> column_int(const std::optional<std::string>& value) noexcept {
+  std::int64_t n = 0;
+  if (!value ||
+      std::from_chars(value->data(), value->data() + value->size(), n).ec != std::errc()) {
+    return std::nullopt;
+  }
+  return n;
+}
 
 bool is_postgres_url(std::string_view text) noexcept {
   return text.starts_with("postgres://") || text.starts_with("postgresql://");
@@ -160,33 +170,42 @@ asio::awaitable<bool> PgConnection::wait(Wait w, std::chrono::steady_clock::time
   co_return !ec && !*fired && conn_ != nullptr;
 }
 
+asio::awaitable<bool> PgConnection::resolve_host(std::string& hostaddr) {
+  PQconninfoOption* opts = PQconninfoParse(url_.c_str(), nullptr);
+  if (opts == nullptr) {
+    co_return true;  // libpq will say what is wrong with the URL
+  }
+  std::string host, port = "5432";
+  for (auto* o = opts; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    if (std::string_view(o->keyword) == "host") host = o->val;
+    if (std::string_view(o->keyword) == "port") port = o->val;
+  }
+  PQconninfoFree(opts);
+  boost::system::error_code not_an_address;
+  asio::ip::make_address(host, not_an_address);
+  // A socket directory, several hosts or an address: nothing to resolve here.
+  if (host.empty() || host.front() == '/' || host.find(',') != std::string::npos ||
+      !not_an_address) {
+    co_return true;
+  }
+  asio::ip::tcp::resolver resolver(ex_);
+  auto [rec, found] = co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
+  if (rec || found.empty()) {
+    last_error_ = fmt::format("cannot resolve {}: {}", host, rec ? rec.message() : "no address");
+    co_return false;
+  }
+  hostaddr = found.begin()->endpoint().address().to_string();
+  co_return true;
+}
+
 asio::awaitable<bool> PgConnection::connect() {
   auto self = shared_from_this();
   close();
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
-  // libpq would resolve a host name itself, blocking: resolve it here and hand it the address.
   std::string hostaddr;
-  if (PQconninfoOption* opts = PQconninfoParse(url_.c_str(), nullptr)) {
-    std::string host, port = "5432";
-    for (auto* o = opts; o->keyword != nullptr; ++o) {
-      if (o->val == nullptr) continue;
-      if (std::string_view(o->keyword) == "host") host = o->val;
-      if (std::string_view(o->keyword) == "port") port = o->val;
-    }
-    PQconninfoFree(opts);
-    boost::system::error_code ec;
-    if (!host.empty() && host.front() != '/' && host.find(',') == std::string::npos) {
-      asio::ip::make_address(host, ec);
-      if (ec) {
-        asio::ip::tcp::resolver resolver(ex_);
-        auto [rec, found] = co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
-        if (rec || found.empty()) {
-          last_error_ = fmt::format("cannot resolve {}: {}", host, rec ? rec.message() : "no address");
-          co_return false;
-        }
-        hostaddr = found.begin()->endpoint().address().to_string();
-      }
-    }
+  if (!co_await resolve_host(hostaddr)) {
+    co_return false;
   }
   const char* keys[] = {"dbname", "hostaddr", nullptr};
   const char* vals[] = {url_.c_str(), hostaddr.empty() ? nullptr : hostaddr.c_str(), nullptr};
@@ -320,6 +339,20 @@ std::unique_ptr<PgBlocking> PgBlocking::connect(const std::string& url, int time
   }
   PQsetNoticeProcessor(c, ignore_notice, nullptr);
   return std::unique_ptr<PgBlocking>(new PgBlocking(c));
+}
+
+std::unique_ptr<PgBlocking> PgBlocking::connect(const std::string& url, int timeout_s,
+                                                const std::string& schema, std::string_view what,
+                                                std::string& error) {
+  auto pg = connect(url, timeout_s, error);
+  if (!pg) {
+    return nullptr;
+  }
+  if (auto r = pg->exec(schema); !r.ok) {
+    error = fmt::format("cannot set up the {} {}: {}", what, redact_password(url), r.error);
+    return nullptr;
+  }
+  return pg;
 }
 
 PgBlocking::~PgBlocking() { PQfinish(conn_); }

@@ -32,6 +32,9 @@ struct PgResult {
   std::int64_t affected = 0;  ///< rows the last statement changed
 };
 
+/// A column's text as an integer; nullopt for NULL or anything else.
+std::optional<std::int64_t> column_int(const std::optional<std::string>& value) noexcept;
+
 /// "postgres://…" or "postgresql://…".
 bool is_postgres_url(std::string_view text) noexcept;
 /// The URL with its password replaced by "***", for logs and errors.
@@ -67,6 +70,9 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   enum class Wait : std::uint8_t { read, write };
   /// Waits until the socket is ready for `w`; false when the deadline passed or it was closed.
   asio::awaitable<bool> wait(Wait w, std::chrono::steady_clock::time_point deadline);
+  /// libpq would resolve a host name itself, blocking: the URL's host is resolved here, and
+  /// its address handed to libpq (`hostaddr`, left empty when there is nothing to resolve).
+  asio::awaitable<bool> resolve_host(std::string& hostaddr);
   bool adopt_socket();
   void drain_notifications();
   PgResult fail(std::string why);
@@ -87,6 +93,11 @@ class PgBlocking {
  public:
   /// Null with `error` when it cannot connect within `timeout_s`.
   static std::unique_ptr<PgBlocking> connect(const std::string& url, int timeout_s,
+                                             std::string& error);
+  /// connect, then runs `schema` (a migration script): null with `error` ("cannot set up the
+  /// `what` …") when it fails.
+  static std::unique_ptr<PgBlocking> connect(const std::string& url, int timeout_s,
+                                             const std::string& schema, std::string_view what,
                                              std::string& error);
   ~PgBlocking();
   PgBlocking(const PgBlocking&) = delete;
