@@ -2,12 +2,9 @@
 
 #include "common/text.hpp"
 #include "store/migrate.hpp"
+#include "store/pg_follower.hpp"
 #include "store/postgres.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -20,9 +17,6 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr const char* kChannel = "mcpgw_keys";
-constexpr auto kRereadEvery = std::chrono::seconds(30);
-constexpr auto kFirstPause = std::chrono::milliseconds(250);
-constexpr auto kLongestPause = std::chrono::milliseconds(5000);
 
 constexpr const char* kSelect =
     "SELECT digest, name, prefix, servers, tools, deny_tools, expires_at, rate_per_min,"
@@ -70,9 +64,7 @@ const std::string& pg_keys_schema() {
 
 PgKeySource::PgKeySource(asio::any_io_executor ex, std::string url,
                          std::chrono::milliseconds timeout)
-    : ex_(ex), url_(std::move(url)), timeout_(timeout), pause_(ex) {
-  why_ = "not connected yet";
-}
+    : ex_(ex), url_(std::move(url)), timeout_(timeout) {}
 
 std::shared_ptr<PgKeySource> PgKeySource::create(asio::any_io_executor ex, std::string url,
                                                  std::chrono::milliseconds timeout) {
@@ -80,89 +72,35 @@ std::shared_ptr<PgKeySource> PgKeySource::create(asio::any_io_executor ex, std::
 }
 
 void PgKeySource::start() {
-  asio::co_spawn(ex_, [self = shared_from_this()]() { return self->run(); }, asio::detached);
+  store::PgFollower::Options o{url_, timeout_, pg_keys_schema(), kChannel, kSelect, "key store"};
+  follower_ = store::PgFollower::create(ex_, std::move(o), [weak = weak_from_this()](Rows&& rows) {
+    if (auto self = weak.lock()) {
+      self->take(std::move(rows));
+    }
+  });
+  follower_->start();
 }
 
 void PgKeySource::stop() {
-  stopped_ = true;
-  up_ = false;
-  pause_.cancel();
-  if (pg_) {
-    pg_->close();
+  if (follower_) {
+    follower_->stop();
   }
 }
+
+bool PgKeySource::up() const noexcept { return follower_ && follower_->up(); }
 
 std::string PgKeySource::describe() const {
   const std::string where = store::redact_password(url_);
-  if (up_) {
+  if (up()) {
     return fmt::format("{}: up ({} keys)", where, keys_.size());
   }
-  return fmt::format("{}: down: {}{}", where, why_,
+  return fmt::format("{}: down: {}{}", where, follower_ ? follower_->why() : "not started",
                      loaded_ ? fmt::format(" (the {} keys read last are kept)", keys_.size()) : "");
 }
 
-void PgKeySource::down(std::string why) {
-  if (up_ || why != why_) {
-    spdlog::error("key store {}: {}", store::redact_password(url_), why);
-  }
-  up_ = false;
-  why_ = std::move(why);
-}
-
-asio::awaitable<void> PgKeySource::run() {
-  auto pause = kFirstPause;
-  while (!stopped_) {
-    pg_ = store::PgConnection::create(ex_, url_, timeout_);
-    if (!co_await pg_->connect()) {
-      down(pg_->last_error());
-    } else if (!co_await follow(*pg_)) {
-      pause = kFirstPause;  // it was up: try again soon
-    }
-    if (stopped_) {
-      break;
-    }
-    pg_->close();
-    pause_.expires_after(pause);
-    co_await pause_.async_wait(asio::as_tuple(asio::use_awaitable));
-    pause = std::min(pause * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kLongestPause));
-  }
-}
-
-asio::awaitable<bool> PgKeySource::follow(store::PgConnection& pg) {
-  auto r = co_await pg.exec(pg_keys_schema());
-  if (!r.ok) {
-    down("cannot bring the schema up to date: " + r.error);
-    co_return true;
-  }
-  r = co_await pg.exec(fmt::format("LISTEN {}", kChannel));
-  if (!r.ok || !co_await load(pg)) {
-    down(r.ok ? pg.last_error() : r.error);
-    co_return true;
-  }
-  if (!why_.empty() && !stopped_) {
-    spdlog::info("key store {}: up, {} keys", store::redact_password(url_), keys_.size());
-  }
-  up_ = !stopped_;
-  why_.clear();
-  for (;;) {
-    auto told = co_await pg.notifications(kRereadEvery);
-    if (stopped_) {
-      co_return false;
-    }
-    if (!told || !co_await load(pg)) {
-      down(pg.last_error().empty() ? "the connection was lost" : pg.last_error());
-      co_return false;
-    }
-  }
-}
-
-asio::awaitable<bool> PgKeySource::load(store::PgConnection& pg) {
-  auto r = co_await pg.exec(kSelect);
-  if (!r.ok) {
-    co_return false;
-  }
+void PgKeySource::take(Rows&& rows) {
   Map fresh;
-  for (const auto& row : r.rows) {
+  for (const auto& row : rows) {
     if (row.size() == 10 && row[0]) {
       fresh.emplace(*row[0], record_of(row));
     }
@@ -170,7 +108,6 @@ asio::awaitable<bool> PgKeySource::load(store::PgConnection& pg) {
   keys_ = std::move(fresh);
   loaded_ = true;
   ++generation_;
-  co_return true;
 }
 
 // ---- PgKeyAdmin ----

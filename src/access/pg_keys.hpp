@@ -8,18 +8,18 @@
 #include "access/key_store.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace mcpgw::store {
-class PgConnection;
 class PgBlocking;
+class PgFollower;
 }  // namespace mcpgw::store
 
 namespace mcpgw::access {
@@ -41,30 +41,23 @@ class PgKeySource : public std::enable_shared_from_this<PgKeySource> {
   /// The keys read last; null before the first read.
   const Map* keys() const noexcept { return loaded_ ? &keys_ : nullptr; }
   /// Connected, listening, and the keys read since the connection was made.
-  bool up() const noexcept { return up_; }
+  bool up() const noexcept;
   std::uint64_t generation() const noexcept { return generation_; }
   /// "postgres://…/db: up (12 keys)" or "…: down: why"; the password is hidden.
   std::string describe() const;
 
  private:
   PgKeySource(boost::asio::any_io_executor ex, std::string url, std::chrono::milliseconds timeout);
-  boost::asio::awaitable<void> run();
-  /// One connection's life: false when it ended (lost, or a statement failed).
-  boost::asio::awaitable<bool> follow(store::PgConnection& pg);
-  boost::asio::awaitable<bool> load(store::PgConnection& pg);
-  void down(std::string why);
+  using Rows = std::vector<std::vector<std::optional<std::string>>>;
+  void take(Rows&& rows);
 
   boost::asio::any_io_executor ex_;
   std::string url_;
   std::chrono::milliseconds timeout_;
-  std::shared_ptr<store::PgConnection> pg_;
-  boost::asio::steady_timer pause_;  ///< between connection attempts
+  std::shared_ptr<store::PgFollower> follower_;
   Map keys_;
   bool loaded_ = false;
-  bool up_ = false;
-  bool stopped_ = false;
   std::uint64_t generation_ = 0;
-  std::string why_;
 };
 
 /// `mcpgw keys` against a PostgreSQL store.

@@ -399,8 +399,7 @@ std::optional<Config> parse(const json::value& doc, const std::string& base_dir,
   if (cfg.gateway.auth.store.empty()) {
     cfg.gateway.auth.store = (fs::path(base_dir) / "mcpgw.db").lexically_normal().string();
   }
-  // The audit trail goes to the shared store, else beside the keys; the pins stay in a SQLite
-  // file, beside the keys when those are a file.
+  // The audit trail and the pins go to the shared store, else beside the keys.
   const std::string beside = store_is_url(cfg.gateway.auth.store)
                                  ? (fs::path(base_dir) / "mcpgw.db").lexically_normal().string()
                                  : cfg.gateway.auth.store;
@@ -409,8 +408,10 @@ std::optional<Config> parse(const json::value& doc, const std::string& base_dir,
         cfg.gateway.store.empty() ? store_beside(beside, "audit") : cfg.gateway.store;
   }
   if (cfg.gateway.security.pin_store.empty()) {
-    cfg.gateway.security.pin_store = store_beside(beside, "pins");
+    cfg.gateway.security.pin_store =
+        cfg.gateway.store.empty() ? store_beside(beside, "pins") : cfg.gateway.store;
   }
+  cfg.gateway.security.store_timeout = cfg.gateway.auth.store_timeout;
   if (!is_loopback_host(cfg.gateway.listen_host) && cfg.gateway.allowed_hosts.empty()) {
     diag.warn("gateway.listen",
               fmt::format("listening on {} without gateway.allowedHosts: any Host header is "

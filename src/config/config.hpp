@@ -203,8 +203,11 @@ struct SecurityConfig {
   Millis approval_timeout{120'000};     ///< `approvalTimeoutS`: an unanswered approval denies
   std::string admin_token_env = "MCPGW_ADMIN_TOKEN";  ///< `adminTokenEnv`
   std::string admin_token_file;         ///< `adminTokenFile`
-  /// The tool pins' SQLite file (the "pin" filter's `path`); beside the key store by default.
+  /// The tool pins' SQLite file or PostgreSQL URL (the "pin" filter's `path`): gateway.store
+  /// when there is one, else beside the key store.
   std::string pin_store;
+  /// gateway.storeTimeoutMs, for a pin store in PostgreSQL.
+  Millis store_timeout{2000};
   Approver approvals = Approver::client;  ///< `approvals`
   /// The servers with `pins: "strict"` (from gateway.servers, for the pin filter).
   std::set<std::string> strict_pins;

@@ -66,6 +66,23 @@ void HttpServer::Impl::key_store_readiness(json::object& body, bool& ready) {
   }
 }
 
+void HttpServer::Impl::pin_store_readiness(json::object& body, bool& ready) {
+  gate::Gate* g = relay_.gate();
+  const auto* pins = g != nullptr ? g->pins().get() : nullptr;
+  if (pins == nullptr || !pins->shared()) {
+    return;
+  }
+  std::string detail;
+  const bool usable = pins->usable(detail);
+  body["pinStore"] = {{"usable", usable}, {"loaded", pins->loaded()}, {"detail", detail}};
+  if (!pins->loaded() && ready) {
+    // Every tool is held until the pins are read: another replica serves them.
+    ready = false;
+    body["status"] = "not ready";
+    body["reason"] = detail;
+  }
+}
+
 Response HttpServer::Impl::readiness(const Request& req) {
   bool ready = false;
   json::object body = relay_.readiness(ready);
@@ -76,6 +93,7 @@ Response HttpServer::Impl::readiness(const Request& req) {
                                : "overloaded: over limits.memoryBudgetBytes";
   }
   key_store_readiness(body, ready);
+  pin_store_readiness(body, ready);
   body["draining"] = stopping_;
   return json_response(req, ready ? 200 : 503, json::serialize(body));
 }

@@ -221,6 +221,8 @@ class HttpServer::Impl {
   Response readiness(const Request& req);
   /// The shared key store's state in /readyz; not ready while no key can be checked.
   void key_store_readiness(json::object& body, bool& ready);
+  /// A shared tool pin store: shown, and not ready until its pins are read.
+  void pin_store_readiness(json::object& body, bool& ready);
   /// GET /metrics: the registry's counters and histograms, then gauges read now.
   Response metrics(const Request& req);
   void write_gauges(metrics::Text& out) const;

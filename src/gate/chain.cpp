@@ -120,7 +120,11 @@ Gate::Gate(const config::SecurityConfig& cfg, asio::any_io_executor ex)
     : cfg_(cfg), ex_(ex), approvals_(ex),
       admin_token_(read_admin_token(cfg_.admin_token_env, cfg_.admin_token_file)) {}
 
-Gate::~Gate() = default;
+Gate::~Gate() {
+  if (pins_) {
+    pins_->on_change(nullptr);  // sessions' filters may keep the store a while longer
+  }
+}
 
 const Detectors& Gate::detectors() {
   if (!detectors_) {

@@ -200,6 +200,16 @@ class Gate {
   /// The tool pins, when a "pin" filter is configured.
   const std::shared_ptr<PinStore>& pins() const noexcept { return pins_; }
   void set_pins(std::shared_ptr<PinStore> p) { pins_ = std::move(p); }
+  /// Who hears that another replica changed a server's pins (the relay: it lists the
+  /// server's tools again before the next call).
+  void on_pins_changed(std::function<void(const std::string&)> f) {
+    pins_changed_ = std::move(f);
+  }
+  void pins_changed(const std::string& server) {
+    if (pins_changed_) {
+      pins_changed_(server);
+    }
+  }
   /// gateway.cluster.redis: approvals listed and decided through every replica.
   void share_approvals(std::shared_ptr<SharedApprovals> s) { shared_approvals_ = std::move(s); }
   const std::shared_ptr<SharedApprovals>& shared_approvals() const noexcept {
@@ -222,6 +232,7 @@ class Gate {
   std::string admin_token_;
   std::unique_ptr<Detectors> detectors_;
   std::shared_ptr<PinStore> pins_;
+  std::function<void(const std::string&)> pins_changed_;
   std::shared_ptr<SharedApprovals> shared_approvals_;
   bool check_only_ = false;
 };

@@ -1,21 +1,25 @@
 #include "gate/pins.hpp"
 #include "access/key_store.hpp"
-#include "access/sqlite_store.hpp"
 #include "common/clock.hpp"
-#include "gate/filters.hpp"
+#include "gate/pins_pg.hpp"
+#include "store/pg_follower.hpp"
+#include "store/postgres.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <set>
 
 namespace mcpgw::gate {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
 
 namespace {
 
@@ -80,11 +84,6 @@ std::string changed_fields(const std::string& before, const std::string& after) 
   return out.empty() ? "definition" : out;
 }
 
-constexpr const char* kSchema =
-    "CREATE TABLE IF NOT EXISTS tool_pins ("
-    " server TEXT NOT NULL, tool TEXT NOT NULL, hash TEXT NOT NULL, definition TEXT NOT NULL,"
-    " pinned_at INTEGER NOT NULL, PRIMARY KEY (server, tool));";
-
 }  // namespace
 
 std::string PinStore::key(std::string_view server, std::string_view tool) {
@@ -119,13 +118,30 @@ std::string PinStore::tool_hash(const json::object& tool, std::string* canonical
 }
 
 std::shared_ptr<PinStore> PinStore::open(const std::string& path, const Detectors* inspect,
-                                         std::string& error) {
-  sqlite3* db = access::open_sqlite(path, kSchema, "tool pin store", 2000, error);
-  if (db == nullptr) {
-    return nullptr;
+                                         std::string& error, const asio::any_io_executor& ex,
+                                         std::chrono::milliseconds timeout) {
+  std::shared_ptr<PinStore> out;
+  if (store::is_postgres_url(path)) {
+    out = create(open_pg_pins(path, timeout), inspect, ex, error);
+    if (out && ex) {
+      out->follow(path, timeout);
+    }
+  } else if (auto backend = open_sqlite_pins(path, error)) {
+    out = create(std::move(backend), inspect, ex, error);
   }
+  if (out) {
+    out->path_ = path;
+  }
+  return out;
+}
+
+std::shared_ptr<PinStore> PinStore::create(std::unique_ptr<PinBackend> backend,
+                                           const Detectors* inspect,
+                                           const asio::any_io_executor& ex, std::string& error) {
   std::shared_ptr<PinStore> store(new PinStore());
-  store->db_ = db;
+  store->backend_ = std::move(backend);
+  store->shared_ = store->backend_->shared();
+  store->ex_ = ex;
   store->inspect_ = inspect;
   if (inspect != nullptr) {
     store->injection_.resize(inspect->size());
@@ -133,69 +149,118 @@ std::shared_ptr<PinStore> PinStore::open(const std::string& path, const Detector
       store->injection_[i] = inspect->group(static_cast<std::uint16_t>(i)) == Group::injection;
     }
   }
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT server, tool, hash, definition, pinned_at FROM tool_pins",
-                         -1, &st, nullptr) != SQLITE_OK) {
-    error = fmt::format("cannot read the tool pin store {}: {}", path, sqlite3_errmsg(db));
-    return nullptr;
+  std::vector<PinRow> rows;
+  std::string why;
+  if (!store->backend_->load(rows, why)) {
+    if (!store->shared_) {
+      error = why;
+      return nullptr;
+    }
+    // Fail closed: which definitions the cluster approved is unknown.
+    store->loaded_ = false;
+    store->unloaded_why_ = fmt::format("the tool pin store cannot be read ({}); every tool is "
+                                       "held until it can", why);
+    spdlog::error("{}", store->unloaded_why_);
   }
-  auto col = [&](int i) {
-    const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
-    return std::string(t != nullptr ? t : "");
-  };
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    Pin p;
-    p.server = col(0);
-    p.tool = col(1);
-    p.hash = col(2);
-    p.definition = col(3);
-    p.pinned_ms = sqlite3_column_int64(st, 4);
-    store->pins_.emplace(key(p.server, p.tool), std::move(p));
+  for (auto& row : rows) {
+    Pin pin;
+    static_cast<PinRow&>(pin) = std::move(row);
+    store->pins_.emplace(key(pin.server, pin.tool), std::move(pin));
   }
-  sqlite3_finalize(st);
-  store->writer_ = std::make_unique<boost::asio::thread_pool>(1);
+  store->writer_ = std::make_unique<asio::thread_pool>(1);
   return store;
 }
 
+void PinStore::follow(const std::string& url, std::chrono::milliseconds timeout) {
+  follower_ = follow_pg_pins(ex_, url, timeout, [weak = weak_from_this()](std::vector<PinRow>&& rows) {
+    if (auto self = weak.lock()) {
+      self->merge(std::move(rows));
+    }
+  });
+}
+
 PinStore::~PinStore() {
+  if (follower_) {
+    follower_->stop();
+  }
+  if (backend_) {
+    backend_->stop();
+  }
   if (writer_) {
     writer_->join();
   }
-  sqlite3_close(db_);
 }
 
-void PinStore::write(const Pin& pin) {
-  boost::asio::post(*writer_, [db = db_, server = pin.server, tool = pin.tool, hash = pin.hash,
-                               definition = pin.definition, at = pin.pinned_ms] {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO tool_pins (server, tool, hash, definition, pinned_at) "
-                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (server, tool) DO UPDATE SET "
-                           "hash = excluded.hash, definition = excluded.definition, "
-                           "pinned_at = excluded.pinned_at",
-                           -1, &st, nullptr) != SQLITE_OK) {
-      spdlog::error("tool pins: cannot write: {}", sqlite3_errmsg(db));
-      return;
+bool PinStore::usable(std::string& detail) const {
+  if (!loaded_) {
+    detail = unloaded_why_;
+    return false;
+  }
+  if (follower_) {
+    detail = follower_->up() ? follower_->where() + ": up"
+                             : fmt::format("{}: down: {}", follower_->where(), follower_->why());
+    return follower_->up();
+  }
+  detail = path_;
+  return true;
+}
+
+void PinStore::write(PinWrite kind, const Pin& pin, std::string expect) {
+  // The writer holds no reference to the store: it is the loop that ends the store's life.
+  asio::post(*writer_, [backend = backend_.get(), kind, row = static_cast<const PinRow&>(pin),
+                        expect = std::move(expect), weak = weak_from_this(), ex = ex_] {
+    auto stored = backend->write(kind, row, expect);
+    if (stored && ex) {
+      asio::post(ex, [weak, stored = std::move(*stored)]() mutable {
+        if (auto self = weak.lock()) {
+          std::vector<PinRow> rows;
+          rows.push_back(std::move(stored));
+          self->merge(std::move(rows));
+        }
+      });
     }
-    sqlite3_bind_text(st, 1, server.data(), static_cast<int>(server.size()), SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tool.data(), static_cast<int>(tool.size()), SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, hash.data(), static_cast<int>(hash.size()), SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, definition.data(), static_cast<int>(definition.size()),
-                      SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, at);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-      spdlog::error("tool pins: cannot write the pin of {}/{}: {}", server, tool,
-                    sqlite3_errmsg(db));
-    }
-    sqlite3_finalize(st);
   });
 }
 
 void PinStore::flush() {
   std::promise<void> done;
   auto f = done.get_future();
-  boost::asio::post(*writer_, [&done] { done.set_value(); });
+  asio::post(*writer_, [&done] { done.set_value(); });
   f.wait();
+}
+
+void PinStore::merge(std::vector<PinRow>&& rows) {
+  std::set<std::string> touched;
+  for (auto& row : rows) {
+    auto [it, fresh] = pins_.try_emplace(key(row.server, row.tool));
+    Pin& pin = it->second;
+    if (!fresh && row.changed <= pin.changed) {
+      continue;
+    }
+    // What matters here: a quarantine set or cleared, or another pin for a tool listed here.
+    const bool matters = pin.pending_hash != row.pending_hash ||
+                         (!pin.listed_hash.empty() && pin.hash != row.hash);
+    static_cast<PinRow&>(pin) = std::move(row);
+    if (matters) {
+      touched.insert(pin.server);
+    }
+  }
+  if (!loaded_) {
+    loaded_ = true;
+    unloaded_why_.clear();
+    spdlog::info("tool pins: the store is read ({} pins)", pins_.size());
+    for (const auto& [server, listed] : last_) {
+      touched.insert(server);
+    }
+  }
+  for (const auto& server : touched) {
+    if (auto it = last_.find(server); it != last_.end()) {
+      screen_all(server, it->second);
+    }
+    if (on_change_) {
+      on_change_(server);
+    }
+  }
 }
 
 std::size_t PinStore::screen(const std::string& server,
@@ -204,17 +269,22 @@ std::size_t PinStore::screen(const std::string& server,
     return 0;
   }
   auto last = last_.find(server);
-  if (last != last_.end() && last->second == tools) {
+  if (last != last_.end() && last->second.tools == tools) {
     return 0;  // the same list as last time: nothing new to see
   }
-  last_[server] = tools;
+  Listed& listed = last_[server];
+  listed = {tools, strict};
+  return loaded_ ? screen_all(server, listed) : 0;
+}
+
+std::size_t PinStore::screen_all(const std::string& server, const Listed& listed) {
   // Strict: once a server's tools are pinned, its tool set is pinned too.
   const std::string prefix = key(server, "");
   auto first = pins_.lower_bound(prefix);
-  const bool set_pinned =
-      strict && first != pins_.end() && std::string_view(first->first).starts_with(prefix);
+  const bool set_pinned = listed.strict && first != pins_.end() &&
+                          std::string_view(first->first).starts_with(prefix);
   std::size_t quarantined = 0;
-  for (const auto& item : *tools) {
+  for (const auto& item : *listed.tools) {
     const auto* t = item.if_object();
     const auto* name = t != nullptr ? t->if_contains("name") : nullptr;
     if (name != nullptr && name->is_string() &&
@@ -225,23 +295,43 @@ std::size_t PinStore::screen(const std::string& server,
   return quarantined;
 }
 
+std::string PinStore::why_held(const Pin& pin, const std::string& definition,
+                               const std::string& poison, bool added) {
+  if (!pin.hash.empty()) {
+    return fmt::format("its {} changed since it was pinned{}{}",
+                       changed_fields(pin.definition, definition),
+                       poison.empty() ? "" : ", and the new definition ", poison);
+  }
+  if (added) {
+    return fmt::format("it is new on a server whose tool set is pinned (pins: strict){}{}",
+                       poison.empty() ? "" : ", and its description ", poison);
+  }
+  if (poison.empty()) {
+    return fmt::format("another replica holds it: {}", pin.reason);
+  }
+  return "its description " + poison;
+}
+
 bool PinStore::screen_tool(const std::string& server, const std::string& tool,
                            const json::object& t, bool set_pinned) {
-  std::string definition;
-  const std::string hash = tool_hash(t, &definition);
   auto [it, fresh] = pins_.try_emplace(key(server, tool));
   Pin& pin = it->second;
   if (fresh) {
     pin.server = server;
     pin.tool = tool;
   }
+  if (shared_) {
+    return screen_shared(pin, t, fresh, set_pinned);
+  }
+  std::string definition;
+  const std::string hash = tool_hash(t, &definition);
   if (!pin.hash.empty() && pin.hash != hash && legacy_pin(pin.definition) &&
       pin.hash == tool_hash(t, nullptr, true)) {
     spdlog::info("tool pins: {}/{}: the pin now covers its title and annotations too", server,
                  tool);
     pin.hash = hash;  // unchanged since it was pinned: the pin grows to today's fields
     pin.definition = definition;
-    write(pin);
+    write(PinWrite::upgrade, pin);
   }
   if (!pin.hash.empty() && pin.hash == hash) {
     if (!pin.pending_hash.empty()) {
@@ -262,25 +352,60 @@ bool PinStore::screen_tool(const std::string& server, const std::string& tool,
     pin.hash = hash;  // first sight: pinned as it is
     pin.definition = std::move(definition);
     pin.pinned_ms = unix_ms();
-    write(pin);
+    write(PinWrite::pin, pin);
     return false;
   }
   pin.pending_hash = hash;
-  if (!pin.hash.empty()) {
-    pin.reason = fmt::format("its {} changed since it was pinned{}{}",
-                             changed_fields(pin.definition, definition),
-                             poison.empty() ? "" : ", and the new definition ", poison);
-  } else if (added) {
-    pin.reason = fmt::format("it is new on a server whose tool set is pinned (pins: strict){}{}",
-                             poison.empty() ? "" : ", and its description ", poison);
-  } else {
-    pin.reason = "its description " + poison;
-  }
+  pin.reason = why_held(pin, definition, poison, added);
   pin.pending_definition = std::move(definition);
   pin.seen_ms = unix_ms();
   spdlog::warn("tool pins: {}/{} is quarantined: {}; approve it with `mcpgw tools approve {} "
                "{}`", server, tool, pin.reason, server, tool);
   return true;
+}
+
+/// Shared: the pin and a quarantine belong to the cluster; whether this replica holds the tool
+/// depends on what its own server lists (`listed_hash`), so a definition approved anywhere is
+/// served wherever it is listed, and any other is held here.
+bool PinStore::screen_shared(Pin& pin, const json::object& t, bool fresh, bool set_pinned) {
+  std::string definition;
+  const std::string hash = tool_hash(t, &definition);
+  pin.listed_hash = hash;
+  if (!pin.hash.empty() && pin.hash != hash && legacy_pin(pin.definition) &&
+      pin.hash == tool_hash(t, nullptr, true)) {
+    std::string before = std::move(pin.hash);
+    pin.hash = hash;
+    pin.definition = definition;
+    write(PinWrite::upgrade, pin, std::move(before));
+  }
+  if (!pin.hash.empty() && pin.hash == hash) {
+    pin.local_reason.clear();
+    return false;
+  }
+  const std::string poison = poisoned(t);
+  const bool added = fresh && set_pinned;
+  if (pin.hash.empty() && pin.pending_hash.empty() && poison.empty() && !added) {
+    pin.hash = hash;  // first sight, here and everywhere: pinned unless another replica was first
+    pin.definition = std::move(definition);
+    pin.pinned_ms = unix_ms();
+    write(PinWrite::pin, pin);
+    return false;
+  }
+  const bool newly = pin.local_reason.empty();
+  pin.local_reason = why_held(pin, definition, poison, added);
+  if (pin.pending_hash.empty()) {
+    // The cluster's quarantine: the other replicas hear of it. One waits at a time.
+    pin.pending_hash = hash;
+    pin.pending_definition = std::move(definition);
+    pin.reason = pin.local_reason;
+    pin.seen_ms = unix_ms();
+    write(PinWrite::quarantine, pin);
+  }
+  if (newly) {
+    spdlog::warn("tool pins: {}/{} is quarantined: {}; approve it with `mcpgw tools approve "
+                 "{} {}`", pin.server, pin.tool, pin.local_reason, pin.server, pin.tool);
+  }
+  return newly;
 }
 
 /// Tool poisoning: what the model will read, its description and the descriptions inside its
@@ -303,11 +428,18 @@ std::string PinStore::poisoned(const json::object& t) const {
 }
 
 const std::string* PinStore::quarantined(const std::string& server, std::string_view tool) const {
+  if (!loaded_) {
+    return &unloaded_why_;
+  }
   auto it = pins_.find(key(server, tool));
-  if (it == pins_.end() || it->second.pending_hash.empty()) {
+  if (it == pins_.end()) {
     return nullptr;
   }
-  return &it->second.reason;
+  const Pin& pin = it->second;
+  if (shared_ && !pin.listed_hash.empty()) {
+    return pin.local_reason.empty() ? nullptr : &pin.local_reason;
+  }
+  return pin.pending_hash.empty() ? nullptr : &pin.reason;
 }
 
 bool PinStore::approve(const std::string& server, std::string_view tool) {
@@ -316,23 +448,32 @@ bool PinStore::approve(const std::string& server, std::string_view tool) {
     return false;
   }
   Pin& pin = it->second;
+  std::string approved = pin.pending_hash;
   pin.hash = std::move(pin.pending_hash);
   pin.definition = std::move(pin.pending_definition);
   pin.pending_hash.clear();
   pin.pending_definition.clear();
   pin.reason.clear();
   pin.pinned_ms = unix_ms();
-  write(pin);
+  write(PinWrite::approve, pin, std::move(approved));
+  if (shared_) {
+    if (pin.listed_hash == pin.hash) {
+      pin.local_reason.clear();
+    } else if (auto l = last_.find(server); l != last_.end()) {
+      screen_all(server, l->second);  // this replica's server lists yet another definition
+    }
+  }
   return true;
 }
 
 json::array PinStore::list() const {
   json::array out;
   for (const auto& [k, pin] : pins_) {
+    const bool held = !pin.pending_hash.empty() || !pin.local_reason.empty();
     json::object o;
     o["server"] = pin.server;
     o["tool"] = pin.tool;
-    o["status"] = pin.pending_hash.empty() ? "pinned" : "quarantined";
+    o["status"] = held ? "quarantined" : "pinned";
     if (!pin.hash.empty()) {
       o["hash"] = pin.hash;
       o["pinned"] = pin.pinned_ms;
@@ -341,76 +482,13 @@ json::array PinStore::list() const {
       o["reason"] = pin.reason;
       o["newHash"] = pin.pending_hash;
       o["seen"] = pin.seen_ms;
+    } else if (held) {
+      o["reason"] = pin.local_reason;
+      o["newHash"] = pin.listed_hash;
     }
     out.push_back(std::move(o));
   }
   return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-
-namespace {
-
-class PinFilter final : public Filter {
- public:
-  PinFilter(std::shared_ptr<PinStore> store, std::shared_ptr<const std::set<std::string>> strict)
-      : store_(std::move(store)), strict_(std::move(strict)) {}
-
-  void on_tools(const std::string& server,
-                const std::shared_ptr<const json::array>& tools) override {
-    store_->screen(server, tools, strict_->count(server) != 0);
-  }
-
-  bool tool_visible(const std::string& server, std::string_view tool) override {
-    return store_->quarantined(server, tool) == nullptr;
-  }
-
-  Outcome request(Call& call) override {
-    if (call.method != "tools/call") {
-      return Outcome::pass();
-    }
-    if (const std::string* why = store_->quarantined(call.server, call.name)) {
-      return Outcome::deny(fmt::format(
-          "tool {} is quarantined: {}. An administrator can review it with `mcpgw tools list` "
-          "and release it with `mcpgw tools approve {} {}`",
-          call.source, *why, call.server, call.name));
-    }
-    return Outcome::pass();
-  }
-
- private:
-  std::shared_ptr<PinStore> store_;
-  std::shared_ptr<const std::set<std::string>> strict_;  ///< servers with pins: "strict"
-};
-
-}  // namespace
-
-std::optional<FilterFactory> make_pin_filter(const config::FilterConfig& fc, Gate& gate,
-                                             config::Diagnostics& diag) {
-  const std::size_t errors = diag.errors.size();
-  config::ObjectReader s(fc.settings, fc.path, diag);
-  expect_common_keys(s);
-  std::string path = gate.config().pin_store;
-  s.str("path", path);
-  std::string descriptions = "quarantine";
-  s.choice("descriptions", descriptions, {"quarantine", "off"});
-  s.finish();
-  if (diag.errors.size() != errors) {
-    return std::nullopt;
-  }
-  auto strict = std::make_shared<const std::set<std::string>>(gate.config().strict_pins);
-  if (gate.check_only()) {
-    return FilterFactory([strict] { return std::make_unique<PinFilter>(nullptr, strict); });
-  }
-  std::string error;
-  auto store = PinStore::open(path, descriptions == "quarantine" ? &gate.detectors() : nullptr,
-                              error);
-  if (!store) {
-    diag.error(s.path("path"), error);
-    return std::nullopt;
-  }
-  gate.set_pins(store);
-  return FilterFactory([store, strict] { return std::make_unique<PinFilter>(store, strict); });
 }
 
 }  // namespace mcpgw::gate

@@ -213,6 +213,18 @@ void Relay::tools_changed(std::string_view server) {
   }
 }
 
+void Relay::pins_changed(std::string_view server) {
+  if (auto it = shared_.find(std::string(server)); it != shared_.end()) {
+    it->second->cache(ListKind::tools) = ListCache{};
+  }
+  for (auto& [id, s] : sessions_) {
+    if (auto it = s->isolated.find(std::string(server)); it != s->isolated.end()) {
+      it->second->cache(ListKind::tools) = ListCache{};
+    }
+  }
+  tools_changed(server);
+}
+
 asio::awaitable<std::optional<json::object>> Relay::ask_client(SessionPtr s,
                                                                std::shared_ptr<EventStream> out,
                                                                std::string_view method,

@@ -218,12 +218,17 @@ class Relay {
     gate_ = g;
     if (g != nullptr) {
       g->share_approvals(shared_approvals_);
+      g->on_pins_changed([this](const std::string& server) { pins_changed(server); });
     }
   }
   gate::Gate* gate() const noexcept { return gate_; }
   /// Tells every session that sees `server` that its tools changed (after an administrator
   /// released a quarantined tool).
   void tools_changed(std::string_view server);
+  /// Another replica quarantined or approved a tool of `server`: the lists of it held here are
+  /// forgotten, so its tools are listed (and screened) again before the next call, and the
+  /// sessions that see it are told.
+  void pins_changed(std::string_view server);
   access::AuditLog* audit_log() const noexcept { return audit_; }
 
   /// Whether any server receives the client's Authorization header (sessions then keep it).

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { GATE_TRUST, gateServer } from './fixtures/gate.mjs';
+import { GATE_JS, GATE_TRUST, gateServer } from './fixtures/gate.mjs';
 import { startNginx } from './fixtures/nginx.mjs';
 import { ENVELOPE, modernPost } from './fixtures/modern_post.mjs';
 import { REMOTE_JS } from './fixtures/remote.mjs';
@@ -472,5 +472,108 @@ describe('three replicas with their API keys in PostgreSQL', () => {
     ctx.redis = await startRedis({ port });
     const back = await post(lb, initializeBody(), auth(ctx.metered));
     assert.equal(back.status, 200, `a fresh Redis has a full bucket: ${back.text}`);
+  });
+});
+
+describe('three replicas sharing tool pins in PostgreSQL', () => {
+  const ctx = { gws: [] };
+  let dir;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-cluster-pins-'));
+    const keyFile = path.join(dir, 'session.keys');
+    writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    // Each replica runs its own rug process; the state file makes them one server, which
+    // changes under every replica when one of them flips it (as a remote server would).
+    const state = path.join(dir, 'rug.state');
+    ctx.pg = await startPostgres();
+    for (const replica of REPLICAS) {
+      ctx.gws.push(await startGateway({
+        mcpServers: { rug: { command: NODE, args: [GATE_JS, '--role', 'rug', '--state', state] } },
+        gateway: {
+          store: ctx.pg.url,
+          timeouts: { drainMs: 1000 },
+          cluster: { sessionKeyFile: keyFile, replica },
+          security: { filters: [{ type: 'pin' }] },
+          servers: { rug: GATE_TRUST.rug },
+        },
+      }, { env: { MCPGW_ADMIN_TOKEN: ADMIN_TOKEN } }));
+    }
+  });
+
+  after(async () => {
+    for (const gw of ctx.gws) {
+      const exit = await gw.stop();
+      assert.equal(exit.code, 0, `replica exits 0 on SIGTERM; log tail:\n${gw.stderr.slice(-3000)}`);
+      assert.doesNotMatch(gw.stderr, /ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/);
+    }
+    await ctx.pg?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A session on replica `gw`: its tools' names, and calls. */
+  async function open(gw) {
+    const init = await post(gw.endpoint('/mcp'), initializeBody());
+    assert.equal(init.status, 200, init.text);
+    const headers = { 'mcp-session-id': init.headers.get('mcp-session-id'), 'mcp-protocol-version': PROTOCOL_VERSION,
+      accept: 'application/json' };
+    await post(gw.endpoint('/mcp'), { jsonrpc: '2.0', method: 'notifications/initialized' }, headers);
+    let id = 10;
+    const rpc = async (method, params) => (await post(gw.endpoint('/mcp'), { jsonrpc: '2.0', id: id++, method, params }, headers)).json;
+    return {
+      names: async () => (await rpc('tools/list', {})).result.tools.map((t) => t.name),
+      call: (name, args = {}) => rpc('tools/call', { name, arguments: args }),
+    };
+  }
+  const weather = (s) => s.call('rug__weather', { city: 'Oslo' });
+  const status = async (gw) => (await (await admin(gw, '/admin/tools')).json()).tools.find((t) => t.tool === 'weather')?.status;
+
+  test('a rug pull one replica sees is held by all within a second, and an approval through another releases it everywhere', async () => {
+    const [a, b, c] = ctx.gws;
+    const sessions = [await open(a), await open(b), await open(c)];
+    for (const s of sessions) {
+      assert.ok((await s.names()).includes('rug__weather'));
+      assert.equal(textOf((await weather(s)).result), 'sunny in Oslo');
+    }
+    const row = async () => (await ctx.pg.psql(
+      "SELECT (hash <> '')::text || ',' || (pending_hash <> '')::text FROM mcpgw_tool_pins WHERE server = 'rug' AND tool = 'weather'")).trim();
+    assert.equal(await row(), 'true,false', 'one pin for the cluster, in PostgreSQL');
+
+    // The server changes under every replica; a's process says so to a alone.
+    const [sa, sb, sc] = sessions;
+    assert.equal(textOf((await sa.call('rug__flip')).result), 'flipped');
+    assert.ok(!(await sa.names()).includes('rug__weather'), 'a lists it again and hides it');
+    const seen = Date.now();
+    // b and c still hold the list from before, in which weather is as pinned: they hear of the
+    // quarantine through PostgreSQL and list the server again before the next call.
+    for (const gw of [b, c]) {
+      await waitFor(async () => (await status(gw)) === 'quarantined', { ms: 1000, interval: 10, label: `replica ${gw.port} hears of it` });
+    }
+    const heard = Date.now() - seen;
+    for (const s of [sb, sc]) {
+      const refused = await weather(s);
+      assert.equal(refused.error?.code, -32003, JSON.stringify(refused));
+      assert.match(refused.error.message, /tool rug\/weather is quarantined: its description changed since it was pinned/);
+    }
+    assert.equal(await row(), 'true,true', 'the quarantine is stored');
+
+    // An administrator approves the new definition through replica c.
+    const ok = await admin(c, '/admin/tools/approve', { method: 'POST', body: JSON.stringify({ server: 'rug', tool: 'weather' }) });
+    assert.equal(ok.status, 200, await ok.text());
+    for (const [gw, s] of [[a, sa], [b, sb], [c, sc]]) {
+      await waitFor(async () => (await status(gw)) === 'pinned', { ms: 1000, interval: 10, label: `replica ${gw.port} hears of the approval` });
+      assert.equal(textOf((await weather(s)).result), 'sunny in Oslo', `served by replica ${gw.port} again`);
+      assert.ok((await s.names()).includes('rug__weather'));
+    }
+    assert.equal(await row(), 'true,false');
+    process.stderr.write(`# quarantine heard by the other replicas within ${heard} ms\n`);
+  });
+
+  test('/readyz shows the shared pin store', async () => {
+    const ready = await (await fetch(`${ctx.gws[0].base}/readyz`)).json();
+    assert.equal(ready.pinStore?.usable, true, JSON.stringify(ready));
+    assert.equal(ready.pinStore.loaded, true);
+    assert.match(ready.pinStore.detail, /^postgres(ql)?:\/\/.*: up$/);
+    assert.doesNotMatch(ready.pinStore.detail, /password|:[^/@]*@/, 'no password shown');
   });
 });

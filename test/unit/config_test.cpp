@@ -106,7 +106,7 @@ TEST(Config, ClusterSettingsAreReadAndChecked) {
   EXPECT_TRUE(has_error(bad, "gateway.cluster.keys: unknown key"));
 }
 
-TEST(Config, StoreInPostgresHoldsTheKeysAndTheTrailAndKeepsPinsInSqlite) {
+TEST(Config, StoreInPostgresHoldsTheKeysTheTrailAndThePins) {
   Diagnostics d;
   auto cfg = parse_text(R"({"mcpServers": {}, "gateway": {
       "store": "postgres://mcpgw:${TOKEN}@db:5432/mcpgw", "storeTimeoutMs": 750,
@@ -118,7 +118,8 @@ TEST(Config, StoreInPostgresHoldsTheKeysAndTheTrailAndKeepsPinsInSqlite) {
   EXPECT_EQ(g.auth.store_timeout, std::chrono::milliseconds(750));
   EXPECT_TRUE(g.auth.store_down_cached);
   EXPECT_EQ(g.audit.store, g.store) << "the trail is shared too";
-  EXPECT_EQ(g.security.pin_store, "/etc/mcpgw/mcpgw.pins.db");
+  EXPECT_EQ(g.security.pin_store, g.store) << "and the tool pins";
+  EXPECT_EQ(g.security.store_timeout, std::chrono::milliseconds(750));
 
   Diagnostics own;
   cfg = parse_text(R"({"mcpServers": {}, "gateway": {"store": "postgresql://db/mcpgw",
@@ -126,6 +127,7 @@ TEST(Config, StoreInPostgresHoldsTheKeysAndTheTrailAndKeepsPinsInSqlite) {
   ASSERT_TRUE(cfg);
   EXPECT_EQ(cfg->gateway.auth.store, "/etc/mcpgw/keys.db") << "auth.store names another store";
   EXPECT_EQ(cfg->gateway.audit.store, "postgresql://db/mcpgw");
+  EXPECT_EQ(cfg->gateway.security.pin_store, "postgresql://db/mcpgw");
   EXPECT_FALSE(cfg->gateway.auth.store_down_cached) << "fails closed by default";
 
   Diagnostics bad;
