@@ -297,11 +297,18 @@ asio::awaitable<bool> HttpServer::Impl::streamable_get(Conn& c, Request& req,
   std::shared_ptr<EventStream> stream = s->standalone();
   std::uint64_t after = stream->delivered();
   if (auto last = req["Last-Event-ID"]; !last.empty()) {
+    std::string replica;
     std::uint64_t number = 0;
     std::uint64_t seq = 0;
-    if (EventStream::parse_event_id(last, number, seq)) {
-      if (auto found = s->find_stream(number)) {
-        stream = found;
+    if (EventStream::parse_event_id(last, replica, number, seq)) {
+      // Named locals, not temporaries, in co_await expressions (g++ 12 coroutine temporaries).
+      auto elsewhere = co_await relay_.resume_elsewhere(s, replica, number, seq);
+      if (elsewhere) {
+        stream = elsewhere->stream;
+        after = elsewhere->after;
+      } else if (auto found = s->find_stream(number);
+                 found && (replica.empty() || replica == relay_.replica())) {
+        stream = found;  // this replica's own (another's, not found, gets the standalone)
         after = seq;
       }
     }

@@ -11,11 +11,14 @@ EventStream::EventStream(asio::any_io_executor ex, std::uint64_t number_, std::s
                          bool sse_ok)
     : number(number_), replay_(replay == 0 ? 1 : replay), sse_ok_(sse_ok), wake_(std::move(ex)) {}
 
-void EventStream::append(std::string data) {
+void EventStream::append(std::string data, bool final) {
   if (finished_) {
     return;
   }
   events_.push_back(StreamEvent{next_seq_++, std::move(data)});
+  if (mirror_) {
+    mirror_(events_.back(), final);
+  }
   // Keep what is not delivered yet plus `replay_` delivered events, bounded by `replay_` in
   // all: a client that never reads cannot grow the gateway's memory.
   while (events_.size() > replay_) {
@@ -51,7 +54,7 @@ void EventStream::push_final(std::string data, int http_status) {
     return;
   }
   http_status_ = http_status;
-  append(std::move(data));
+  append(std::move(data), true);
   finished_ = true;
   wake_.set();
 }
@@ -104,7 +107,34 @@ void EventStream::detach(std::uint64_t writer) noexcept {
 }
 
 std::string EventStream::event_id(std::uint64_t seq) const {
+  if (!replica_.empty()) {
+    return fmt::format("{}/{}-{}", replica_, number, seq);
+  }
   return fmt::format("{}-{}", number, seq);
+}
+
+bool EventStream::parse_event_id(std::string_view id, std::string& replica,
+                                 std::uint64_t& number, std::uint64_t& seq) {
+  const auto slash = id.rfind('/');
+  replica = slash == std::string_view::npos ? std::string() : std::string(id.substr(0, slash));
+  return parse_event_id(slash == std::string_view::npos ? id : id.substr(slash + 1), number, seq);
+}
+
+void EventStream::mirror(Mirror m) {
+  mirror_ = std::move(m);
+  for (const auto& e : events_) {
+    mirror_(e, finished_ && e.seq == last_seq());
+  }
+}
+
+void EventStream::append_copy(std::uint64_t seq, std::string data, bool final) {
+  if (finished_ || seq < next_seq_) {
+    return;
+  }
+  next_seq_ = seq;
+  append(std::move(data), final);
+  finished_ = final;
+  wake_.set();
 }
 
 bool EventStream::parse_event_id(std::string_view id, std::uint64_t& number, std::uint64_t& seq) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -89,12 +90,26 @@ class EventStream {
   /// Wakes the writer when something was pushed or the stream ended.
   Event& wake() noexcept { return wake_; }
 
-  /// "{number}-{seq}": SSE event id, encodes the stream so a resume finds it.
+  /// "{number}-{seq}": SSE event id, encodes the stream so a resume finds it; with replicas
+  /// sharing their streams, "{replica}/{number}-{seq}".
   std::string event_id(std::uint64_t seq) const;
   static bool parse_event_id(std::string_view id, std::uint64_t& number, std::uint64_t& seq);
+  /// The same; `replica` is "" for an id without one.
+  static bool parse_event_id(std::string_view id, std::string& replica, std::uint64_t& number,
+                             std::uint64_t& seq);
+  /// The replica named in this stream's event ids ("" for none).
+  void set_replica(std::string replica) { replica_ = std::move(replica); }
+
+  // Replicas sharing streams (relay/shared_events.hpp).
+  /// Given each event appended from now on, and at once those held: `final` for the last one.
+  using Mirror = std::function<void(const StreamEvent&, bool final)>;
+  void mirror(Mirror m);
+  /// Appends an event another replica numbered `seq` (a resume through this replica); `final`
+  /// ends the stream.
+  void append_copy(std::uint64_t seq, std::string data, bool final);
 
  private:
-  void append(std::string data);
+  void append(std::string data, bool final = false);
 
   std::deque<StreamEvent> events_;
   std::uint64_t next_seq_ = 1;
@@ -110,6 +125,8 @@ class EventStream {
   Exchange* asker_ = nullptr;
   std::deque<std::string> held_;  ///< pushed between rounds (bounded by replay_)
   std::shared_ptr<EventStream> next_;
+  std::string replica_;
+  Mirror mirror_;
   bool sse_ok_;
   Event wake_;
 };

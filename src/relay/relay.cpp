@@ -187,6 +187,9 @@ boost::system::result<SessionPtr> Relay::admit_session(std::string id, SessionSp
   spec.handshake = nullptr;
   auto s = std::make_shared<Session>(ex_, std::move(id), std::move(spec),
                                      cfg_.gateway.limits.replay_events);
+  if (shared_events_ && s->transport == ClientTransport::streamable_http) {
+    s->share_events(shared_events_);
+  }
   if (!s->owner.empty()) {
     ++sessions_per_owner_[s->owner];
   }

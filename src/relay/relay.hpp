@@ -27,6 +27,7 @@ namespace mcpgw::relay {
 
 class Relay;
 class SharedRates;
+class SharedEvents;
 
 using upstream::ListCache;
 using upstream::ListKind;
@@ -107,8 +108,23 @@ class Relay {
     shared_approvals_ = std::move(approvals);
     shared_redis_ = std::move(redis);
     shared_rates_ = std::move(rates);
+    share_events();
     set_gate(gate_);
   }
+  /// A client that lost an SSE stream of replica `replica` and asks this one to resume it
+  /// (Last-Event-ID naming that replica): the stream to write, with what it already saw.
+  /// The copy in Redis is replayed and, for a reply stream, followed until its response;
+  /// another replica's standalone stream continues on this one's. nullopt when the stream is
+  /// this replica's own, or not found.
+  struct Resumed {
+    std::shared_ptr<EventStream> stream;
+    std::uint64_t after = 0;
+  };
+  /// This replica's name in a cluster ("" without one).
+  const std::string& replica() const noexcept { return replica_; }
+  asio::awaitable<std::optional<Resumed>> resume_elsewhere(SessionPtr s, std::string replica,
+                                                           std::uint64_t number,
+                                                           std::uint64_t seq);
   /// API keys' rate limits shared by the replicas; null: each replica counts its own.
   const std::shared_ptr<SharedRates>& shared_rates() const noexcept { return shared_rates_; }
   const std::shared_ptr<gate::SharedApprovals>& shared_approvals() const noexcept {
@@ -515,6 +531,13 @@ class Relay {
   }
   /// gateway.cluster: seals session ids (null: ids are random).
   std::shared_ptr<const Sealer> session_keys_;
+  /// Sealed sessions and Redis: SSE streams copied for the other replicas.
+  std::shared_ptr<SharedEvents> shared_events_;
+  void share_events();
+  /// Follows another replica's reply stream in Redis into `copy` until its response, the
+  /// client leaving, or timeouts.callMs without an event.
+  asio::awaitable<void> follow_elsewhere(SessionPtr s, std::shared_ptr<EventStream> copy,
+                                         std::string replica, std::uint64_t after);
   std::shared_ptr<gate::SharedScopes> shared_scopes_;
   std::shared_ptr<gate::SharedApprovals> shared_approvals_;
   std::shared_ptr<upstream::Redis> shared_redis_;

@@ -1,4 +1,5 @@
 #include "relay/session.hpp"
+#include "relay/shared_events.hpp"
 
 #include "relay/relay.hpp"
 
@@ -50,12 +51,24 @@ json::object Session::answerable(const json::object& capabilities) {
 Session::~Session() = default;
 
 std::shared_ptr<EventStream> Session::new_request_stream(bool sse_ok) {
-  return std::make_shared<EventStream>(ex_, next_stream_++, replay_, sse_ok);
+  auto stream = std::make_shared<EventStream>(ex_, next_stream_++, replay_, sse_ok);
+  if (events_) {
+    stream->set_replica(events_->replica());
+  }
+  return stream;
 }
 
 void Session::register_stream(const std::shared_ptr<EventStream>& stream) {
   prune_streams();
   streams_.emplace(stream->number, stream);
+  if (events_ && stream != standalone_) {
+    events_->mirror(id, *stream);  // sent as SSE: another replica may be asked to resume it
+  }
+}
+
+void Session::share_events(std::shared_ptr<SharedEvents> events) {
+  events_ = std::move(events);
+  events_->mirror(id, *standalone_);
 }
 
 std::shared_ptr<EventStream> Session::find_stream(std::uint64_t number) const {

@@ -19,6 +19,8 @@
 
 namespace mcpgw::relay {
 
+class SharedEvents;
+
 namespace json = boost::json;
 
 struct BackendSlot;
@@ -167,6 +169,9 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::int64_t opened_ms = unix_ms();  ///< when it was opened, unix milliseconds
   void touch() noexcept { last_active = Clock::now(); }
 
+  /// Its SSE streams are copied to Redis for the other replicas (a resume through another
+  /// replica finds what this one sent).
+  void share_events(std::shared_ptr<SharedEvents> events);
   /// The standalone stream: GET /mcp for Streamable HTTP, the whole connection for legacy SSE.
   std::shared_ptr<EventStream> standalone() const noexcept { return standalone_; }
   /// A new stream for one POST's reply.
@@ -214,6 +219,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t next_stream_ = 1;
   std::shared_ptr<EventStream> standalone_;
   std::map<std::uint64_t, std::shared_ptr<EventStream>> streams_;
+  std::shared_ptr<SharedEvents> events_;
 };
 
 using SessionPtr = std::shared_ptr<Session>;

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { GATE_JS, GATE_TRUST, gateServer } from './fixtures/gate.mjs';
 import { startNginx } from './fixtures/nginx.mjs';
@@ -22,6 +23,7 @@ import {
 } from './helpers.mjs';
 
 const REPLICAS = ['a', 'b', 'c'];
+const SLOW_JS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'slow_server.mjs');
 const ADMIN_TOKEN = 'cluster-admin-token-0123456789';
 
 /** The admin API of replica `gw`. */
@@ -330,6 +332,7 @@ describe('three replicas with their API keys in PostgreSQL', () => {
           demo: servers.demo(),
           modern: { url: `http://127.0.0.1:${ctx.modern.port}/mcp` },
           older: { command: NODE, args: [REMOTE_JS, '--transport', 'stdio', '--name', 'older'] },
+          slow: { command: NODE, args: [SLOW_JS] },
         },
         gateway: {
           store: ctx.pg.url,
@@ -447,6 +450,35 @@ describe('three replicas with their API keys in PostgreSQL', () => {
     }
     const still = await post(new URL('/mcp', ctx.lb.base), initializeBody(), auth(ctx.alice));
     assert.equal(still.status, 200, 'the other key is not touched');
+  });
+
+  test('a reply stream cut on one replica is resumed through another with Last-Event-ID: nothing lost, nothing repeated', async () => {
+    const [a, b] = ctx.gws;
+    const init = await post(a.endpoint('/mcp'), initializeBody(), auth(ctx.alice));
+    assert.equal(init.status, 200, init.text);
+    const headers = { ...auth(ctx.alice), 'content-type': 'application/json', accept: 'application/json, text/event-stream',
+      'mcp-session-id': init.headers.get('mcp-session-id'), 'mcp-protocol-version': '2025-11-25' };
+    await post(a.endpoint('/mcp'), { jsonrpc: '2.0', method: 'notifications/initialized' }, headers);
+    const res = await fetch(a.endpoint('/mcp'), { method: 'POST', headers, body: JSON.stringify({
+      jsonrpc: '2.0', id: 7, method: 'tools/call',
+      params: { name: 'slow__steps', arguments: { count: 4, ms: 150 }, _meta: { progressToken: 'tok' } } }) });
+    // The priming event and the first progress through replica a; then the connection drops.
+    const first = await readSse(res, { until: (evs) => evs.some((e) => e.data.includes('progress')) });
+    const lastId = first.events.at(-1).id;
+    assert.match(lastId, /^a\/\d+-\d+$/, 'the event id names the replica that sent it');
+    const resumed = await fetch(b.endpoint('/mcp'), { method: 'GET', headers: { ...auth(ctx.alice),
+      accept: 'text/event-stream', 'mcp-session-id': headers['mcp-session-id'], 'mcp-protocol-version': '2025-11-25',
+      'last-event-id': lastId } });
+    assert.equal(resumed.status, 200);
+    const rest = await readSse(resumed, { until: (evs) => evs.some((e) => e.data.includes('"result"')), ms: 5000 });
+    const messages = rest.events.filter((e) => e.data).map((e) => JSON.parse(e.data));
+    const result = messages.find((m) => m.id === 7);
+    assert.ok(result, `the response, sent by replica a, arrives through replica b: ${JSON.stringify(messages)}`);
+    assert.equal(result.result.content[0].text, 'done');
+    const seen = first.events.filter((e) => e.data.includes('progress')).map((e) => JSON.parse(e.data).params.progress);
+    const progress = messages.filter((m) => m.method === 'notifications/progress').map((m) => m.params.progress);
+    assert.deepEqual([...seen, ...progress], [1, 2, 3, 4], 'no progress event lost or repeated');
+    assert.ok(rest.events.every((e) => !e.data || e.id.startsWith('a/')), 'replayed under their own ids');
   });
 
   test("a key's rate limit counts across the replicas; with Redis down it fails closed, and keys without a limit go on", async () => {

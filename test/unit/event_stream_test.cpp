@@ -147,5 +147,43 @@ TEST(EventStream, HeldBetweenRoundsIsBounded) {
   EXPECT_EQ(texts(*second), (std::vector<std::string>{"3", "4"}));
 }
 
+
+TEST(EventStream, IdsNameTheReplicaWhoseStreamItIs) {
+  boost::asio::io_context ioc;
+  EventStream s(ioc.get_executor(), 3, 16, true);
+  EXPECT_EQ(s.event_id(5), "3-5");
+  s.set_replica("gw-a");
+  EXPECT_EQ(s.event_id(5), "gw-a/3-5");
+  std::string replica;
+  std::uint64_t number = 0, seq = 0;
+  ASSERT_TRUE(EventStream::parse_event_id("gw-a/3-5", replica, number, seq));
+  EXPECT_EQ(replica, "gw-a");
+  EXPECT_EQ(number, 3u);
+  EXPECT_EQ(seq, 5u);
+  ASSERT_TRUE(EventStream::parse_event_id("7-2", replica, number, seq));
+  EXPECT_EQ(replica, "") << "an id of one gateway";
+  EXPECT_FALSE(EventStream::parse_event_id("gw-a/x-5", replica, number, seq));
+}
+
+TEST(EventStream, AMirrorSeesWhatWasHeldAndWhatComesAndACopyKeepsTheSendersNumbers) {
+  boost::asio::io_context ioc;
+  EventStream s(ioc.get_executor(), 1, 16, true);
+  s.push("one");
+  std::vector<std::pair<std::uint64_t, bool>> seen;
+  s.mirror([&](const StreamEvent& e, bool final) { seen.emplace_back(e.seq, final); });
+  s.push("two");
+  s.push_final("three");
+  EXPECT_EQ(seen, (std::vector<std::pair<std::uint64_t, bool>>{{1, false}, {2, false}, {3, true}}));
+
+  EventStream copy(ioc.get_executor(), 1, 16, true);
+  copy.append_copy(4, "four", false);
+  copy.append_copy(4, "four again", false);  // already there: ignored
+  copy.append_copy(6, "six", true);          // a gap (trimmed at the sender) is kept
+  std::vector<std::uint64_t> seqs;
+  copy.for_each_after(0, [&](const StreamEvent& e) { seqs.push_back(e.seq); });
+  EXPECT_EQ(seqs, (std::vector<std::uint64_t>{4, 6}));
+  EXPECT_TRUE(copy.finished());
+}
+
 }  // namespace
 }  // namespace mcpgw::relay
