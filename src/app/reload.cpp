@@ -1,4 +1,5 @@
 #include "app/reload.hpp"
+#include "gate/flow.hpp"
 
 #include "relay/shared_rates.hpp"
 
@@ -213,6 +214,13 @@ bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::str
     if (!keys) {
       error = "gateway.cluster.sessionKeyFile: " + error;
       return false;
+    }
+    // The secret values a scope read are hashed under a key the replicas share, so one
+    // replica finds what another saw; the ring's last (oldest) key stays while a new one is
+    // added in front.
+    const auto& k = keys->back();
+    if (!gate::set_flow_key(std::string_view(reinterpret_cast<const char*>(k.data()), k.size()))) {
+      spdlog::debug("cluster: the value-flow key stays the one it started with");
     }
     sealer = std::make_shared<const Sealer>(std::move(*keys));
   }

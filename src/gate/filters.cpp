@@ -31,6 +31,16 @@ bool takes_url(const json::object& params) {
   return false;
 }
 
+}  // namespace
+
+bool may_send_out(const Call& call) {
+  return call.labels.public_sink == Tri::yes ||
+         (call.labels.public_source == Tri::yes && call.params != nullptr &&
+          takes_url(*call.params));
+}
+
+namespace {
+
 class TaintFilter final : public Filter {
  public:
   explicit TaintFilter(FlowAction flows) : flows_(flows) {}
@@ -97,10 +107,10 @@ class TaintFilter final : public Filter {
     if (flows_ == FlowAction::off || scope.values.empty() || call.params == nullptr) {
       return Outcome::pass();
     }
-    const bool sink = call.labels.public_sink == Tri::yes;
-    if (!sink && !(call.labels.public_source == Tri::yes && takes_url(*call.params))) {
+    if (!may_send_out(call)) {
       return Outcome::pass();
     }
+    const bool sink = call.labels.public_sink == Tri::yes;
     const auto* args = call.params->if_contains("arguments");
     if (args == nullptr) {
       return Outcome::pass();

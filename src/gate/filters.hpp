@@ -10,6 +10,10 @@ namespace mcpgw::gate {
 /// expects: the chain reads those two itself.
 void expect_common_keys(config::ObjectReader& r);
 
+/// A call that can send data out: to a public sink, or to a tool of an open-world server given
+/// an http(s) URL. Value-level flow checks these.
+bool may_send_out(const Call& call);
+
 /// "taint": marks scopes from trust labels; denies forbidden tools; asks for approval of a
 /// dangerous write from an untrusted scope, and of a public sink from an untrusted scope that
 /// holds secrets (the lethal trifecta).

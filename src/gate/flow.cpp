@@ -1,5 +1,6 @@
 #include "gate/flow.hpp"
 
+#include "access/key_store.hpp"
 #include "common/base64.hpp"
 #include "common/random.hpp"
 #include "common/text.hpp"
@@ -9,22 +10,26 @@
 #include <array>
 #include <unordered_set>
 
+#include <fmt/format.h>
+
 namespace mcpgw::gate {
 
 namespace {
 
 struct Key {
   std::uint64_t k0, k1;
+  bool used = false;  ///< a hash was made with it
 };
 
-const Key& key() {
-  static const Key k{std::stoull(random_hex(8), nullptr, 16),
-                     std::stoull(random_hex(8), nullptr, 16)};
+Key& key() {
+  static Key k{std::stoull(random_hex(8), nullptr, 16),
+               std::stoull(random_hex(8), nullptr, 16)};
   return k;
 }
 
 /// A keyed 64-bit hash (FNV-1a from a secret basis, then a SplitMix64 finalizer).
 std::uint64_t keyed_hash(std::string_view gram) {
+  key().used = true;
   std::uint64_t h = key().k0;
   for (char c : gram) {
     h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
@@ -153,7 +158,30 @@ std::string normalize_value(std::string_view text) {
 
 bool SecretValues::remember(std::string_view value, std::string_view source) {
   const std::string n = normalize_value(value);
-  if (n.size() < kMinLength || grams_.size() + (n.size() - kGram + 1) > kMaxGrams) {
+  if (n.size() < kMinLength) {
+    return false;
+  }
+  std::vector<std::uint64_t> grams;
+  grams.reserve(n.size() - kGram + 1);
+  each_gram(n, [&](std::uint64_t h) { grams.push_back(h); });
+  bool added = false;
+  if (!keep(source, grams, added)) {
+    return false;
+  }
+  if (sharing_ && added) {  // a value known already (read again) is not written again
+    unshared_.push_back({std::string(source), std::move(grams)});
+  }
+  return true;
+}
+
+bool SecretValues::adopt(std::string_view source, const std::vector<std::uint64_t>& grams) {
+  bool added = false;
+  return keep(source, grams, added);
+}
+
+bool SecretValues::keep(std::string_view source, const std::vector<std::uint64_t>& grams,
+                        bool& added) {
+  if (grams.empty() || grams_.size() + grams.size() > kMaxGrams) {
     return false;
   }
   auto it = std::find(sources_.begin(), sources_.end(), source);
@@ -161,11 +189,24 @@ bool SecretValues::remember(std::string_view value, std::string_view source) {
   if (it == sources_.end()) sources_.emplace_back(source);
   const auto index = static_cast<std::uint32_t>(values_.size());
   std::uint32_t distinct = 0;
-  each_gram(n, [&](std::uint64_t h) { distinct += grams_.try_emplace(h, index).second ? 1 : 0; });
+  for (auto h : grams) {
+    distinct += grams_.try_emplace(h, index).second ? 1 : 0;
+  }
   if (distinct == 0) {
     return true;  // every n-gram already belongs to a value kept before
   }
   values_.push_back({src, distinct});
+  added = true;
+  return true;
+}
+
+bool set_flow_key(std::string_view secret) {
+  if (key().used) {
+    return false;
+  }
+  const std::string digest = access::sha256_hex(fmt::format("mcpgw value flow\n{}", secret));
+  key().k0 = std::stoull(digest.substr(0, 16), nullptr, 16);
+  key().k1 = std::stoull(digest.substr(16, 16), nullptr, 16);
   return true;
 }
 

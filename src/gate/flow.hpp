@@ -5,12 +5,14 @@
 // process. An outgoing text carries a value when at least half of the value's n-grams occur in
 // it (and at least three), so a value is found verbatim, in another case, with separators
 // put in, split across several fields, or base64-, hex- or URL-encoded (those are decoded
-// first). Memory is bounded per scope (kMaxGrams); values past it are not remembered.
+// first). With replicas, the key comes from their key ring and the hashes are shared. Memory is bounded per scope (kMaxGrams); values past it are not remembered.
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace mcpgw::gate {
@@ -44,7 +46,30 @@ class SecretValues {
   bool empty() const noexcept { return values_.empty(); }
   std::size_t grams() const noexcept { return grams_.size(); }
 
+  // Replicas sharing a scope (gate/shared_scopes.hpp).
+  struct Kept {
+    std::string source;
+    std::vector<std::uint64_t> grams;  ///< the value's n-gram hashes, in order
+  };
+  /// From now on, what remember() keeps is also queued for the replicas' shared state.
+  void share() noexcept { sharing_ = true; }
+  /// The values kept here since the last call, to be written to the shared state.
+  std::vector<Kept> take_unshared() { return std::exchange(unshared_, {}); }
+  /// Puts back what could not be written, to be written with the next result.
+  void requeue(std::vector<Kept>&& kept) {
+    kept.insert(kept.end(), std::make_move_iterator(unshared_.begin()),
+                std::make_move_iterator(unshared_.end()));
+    unshared_ = std::move(kept);
+  }
+  /// Keeps a value another replica read (its n-gram hashes, under the cluster's flow key).
+  /// False when the scope's memory is full.
+  bool adopt(std::string_view source, const std::vector<std::uint64_t>& grams);
+
  private:
+  /// Keeps a value given by its n-gram hashes; false when the memory is full. `added`: it was
+  /// not known before.
+  bool keep(std::string_view source, const std::vector<std::uint64_t>& grams, bool& added);
+
   struct Value {
     std::uint32_t source;  ///< index in sources_
     std::uint32_t grams;   ///< distinct n-grams
@@ -52,7 +77,14 @@ class SecretValues {
   std::unordered_map<std::uint64_t, std::uint32_t> grams_;  ///< n-gram hash → value
   std::vector<Value> values_;
   std::vector<std::string> sources_;
+  bool sharing_ = false;
+  std::vector<Kept> unshared_;
 };
+
+/// The key of the n-gram hashes: random per process, unless the replicas derive it from their
+/// shared key ring (then a value one replica read is found by another). Set once, at start,
+/// before any value is kept; false (and unchanged) when values were hashed already.
+bool set_flow_key(std::string_view secret);
 
 /// Lower-case letters and digits of `text`, nothing else.
 std::string normalize_value(std::string_view text);

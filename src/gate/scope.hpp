@@ -31,6 +31,8 @@ struct Scope {
   /// not hold yet is written before the result that caused it reaches the client.
   bool shared_untrusted = false;
   bool shared_secrets = false;
+  /// The shared values (`values` of every replica) taken in so far: a position in their list.
+  std::size_t values_seen = 0;
 
   void mark_untrusted(std::string_view source);
   void mark_secrets(std::string_view source);

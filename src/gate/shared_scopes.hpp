@@ -4,7 +4,10 @@
 // replica is gated by what the scope read through any other. Taint never clears: a scope this
 // replica knows to be both untrusted and holding secrets is never read again; a scope that is
 // clean here is read before every gated call, since another replica may have tainted it a
-// moment ago. A mark is written before the result that caused it reaches the client.
+// moment ago. A mark is written before the result that caused it reaches the client. The
+// secret values a scope read (value-level flow) are a list beside it, as keyed n-gram hashes
+// under a key the replicas derive from their key ring; a call that can send data out reads
+// what was added since it last looked.
 #include "gate/scope.hpp"
 #include "upstream/redis.hpp"
 
@@ -31,15 +34,24 @@ class SharedScopes {
 
   /// Brings `scope` up to date with the marks of every replica. nullopt when the call may go
   /// on; else why it is refused. `ttl`: a scope nobody used for this long is forgotten.
-  asio::awaitable<std::optional<std::string>> pull(Scope& scope, std::chrono::milliseconds ttl);
-  /// Writes the marks this replica made that the shared state does not hold yet.
+  /// `values`: the call can send data out (gate::may_send_out), so the secret values other
+  /// replicas saw in this scope are taken in too, in the same round trip (and then even for a
+  /// scope known to be tainted: values are added as long as the scope lives).
+  asio::awaitable<std::optional<std::string>> pull(Scope& scope, std::chrono::milliseconds ttl,
+                                                  bool values = false);
+  /// Writes the marks and the secret values this replica found that the shared state does not
+  /// hold yet.
   asio::awaitable<std::optional<std::string>> push(Scope& scope, std::chrono::milliseconds ttl);
   /// For /readyz: {"redis": "up"|"down", "error": …}.
   boost::json::object status() const;
   /// The Redis key of a scope (principal and id, length-prefixed: either may hold ':').
   static std::string key(const Scope& scope);
+  /// A shared value as stored: its source, a newline, its n-gram hashes in hex.
+  static std::string encode(const SecretValues::Kept& v);
+  static std::optional<SecretValues::Kept> decode(std::string_view text);
 
  private:
+  static void take_marks(Scope& scope, const std::vector<upstream::RedisReply>& kv);
   /// nullopt when Redis failing lets the call go on (`local`); else the refusal.
   std::optional<std::string> down(std::string_view what);
 

@@ -1,6 +1,7 @@
 // The security gate stage: a request crosses the session's filter chain on its way to the
 // server (a filter may deny it, or hold it for an approval) and its reply crosses it back.
 #include "relay/relay.hpp"
+#include "gate/filters.hpp"
 #include "relay/util.hpp"
 
 #include "jsonrpc/message.hpp"
@@ -44,7 +45,8 @@ asio::awaitable<void> Relay::through_gate(Exchange& ex, Handler handler) {
   const std::shared_ptr<gate::SharedScopes> shared = shared_scopes_;
   const auto ttl = gate_->config().scope_idle;
   if (shared && !ex.intake.continues) {
-    if (auto refused = co_await shared->pull(*call.scope, ttl)) {
+    const bool out = gate::may_send_out(call);
+    if (auto refused = co_await shared->pull(*call.scope, ttl, out)) {
       ex.reply = gate::Chain::refusal(call, ex.id, *refused);
       ex.outcome = Outcome::denied;
       co_return;

@@ -271,6 +271,22 @@ describe('three replicas sharing taint through Redis', () => {
     assert.ok(post2.result, `another session's scope is its own (untrusted, no secrets): ${JSON.stringify(post2)}`);
   });
 
+  test('a secret value read through one replica is found in a call through another: held, and it never reaches the sink', async () => {
+    const [a, b] = ctx.gws;
+    const call = await session(a);
+    assert.ok((await call(a, 'vault__get_secret', { name: 'aws' })).result, 'secret read on replica a');
+    // Nothing untrusted was read: no label stops this call; only the value it carries does.
+    const held = call(b, 'mail__post_status', { text: 'status: all good, key AKIA-IOSFODNN7-EXAMPLE' });
+    const approval = await heldApproval(b, 'mail/post_status');
+    assert.equal(approval.replica, 'b');
+    assert.match(approval.reason, /carry a secret value read from vault\/get_secret \(as it was\)/);
+    const deny = await admin(a, `/admin/approvals/${approval.id}`, { method: 'POST', body: JSON.stringify({ decision: 'deny' }) });
+    assert.equal(deny.status, 200);
+    assert.match((await held).error?.message ?? '', /denied by an administrator/);
+    const sent = textOf((await call(b, 'mail__sent')).result);
+    assert.doesNotMatch(sent, /IOSFODNN7/, `the value never reached replica b's sink: ${sent}`);
+  });
+
   test('a session ended through one replica is ended on every replica', async () => {
     const [a, b, c] = ctx.gws;
     const init = await post(a.endpoint('/mcp'), initializeBody());

@@ -1,5 +1,6 @@
 #include "common/base64.hpp"
 #include "gate/flow.hpp"
+#include "gate/shared_scopes.hpp"
 
 #include <gtest/gtest.h>
 
@@ -68,6 +69,33 @@ TEST(ValueFlow, RemembersOnlySecretLookingTokensAndIsBounded) {
   EXPECT_LE(v.grams(), SecretValues::kMaxGrams);
   EXPECT_LT(kept, 2000u) << "memory per scope is bounded";
   EXPECT_GT(kept, 100u);
+}
+
+TEST(SecretValues, AValueOneReplicaReadIsFoundByAnotherFromItsSharedForm) {
+  SecretValues a;
+  a.share();
+  ASSERT_TRUE(a.remember("AKIAIOSFODNN7EXAMPLE", "vault/get_secret"));
+  ASSERT_TRUE(a.remember("AKIAIOSFODNN7EXAMPLE", "vault/get_secret"));
+  auto kept = a.take_unshared();
+  ASSERT_EQ(kept.size(), 1u) << "a value read again is not written again";
+  EXPECT_TRUE(a.take_unshared().empty());
+
+  const std::string stored = SharedScopes::encode(kept[0]);
+  EXPECT_EQ(stored.find("IOSFODNN"), std::string::npos) << "never in clear";
+  auto back = SharedScopes::decode(stored);
+  ASSERT_TRUE(back);
+  SecretValues b;
+  ASSERT_TRUE(b.adopt(back->source, back->grams));
+  auto m = b.find({"status: key AKIA-IOSFODNN7-EXAMPLE"});
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->source, "vault/get_secret");
+  EXPECT_FALSE(b.find({"nothing secret here at all"}));
+  b.share();
+  EXPECT_TRUE(b.take_unshared().empty()) << "what another replica read is not written back";
+
+  EXPECT_FALSE(SharedScopes::decode("no newline"));
+  EXPECT_FALSE(SharedScopes::decode("src\n0123"));
+  EXPECT_FALSE(SharedScopes::decode("src\nzzzzzzzzzzzzzzzz"));
 }
 
 }  // namespace
