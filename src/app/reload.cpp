@@ -207,7 +207,8 @@ bool shared_state(const config::ClusterConfig& c, const std::string& replica,
   return true;
 }
 
-bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::string& error) {
+bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::string& error,
+                   const config::ClusterConfig* live) {
   std::shared_ptr<const Sealer> sealer;
   if (g.cluster.enabled()) {
     auto keys = Sealer::read_keys(g.cluster.session_key_file, error);
@@ -225,8 +226,14 @@ bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::str
     sealer = std::make_shared<const Sealer>(std::move(*keys));
   }
   std::string replica = replica_name(g.cluster);
+  // A reload that leaves Redis as it was keeps its connection and what hangs on it (the key
+  // ring is read again all the same: that is how keys are rotated).
+  const bool keep_shared = live != nullptr && live->redis == g.cluster.redis &&
+                           live->redis_timeout == g.cluster.redis_timeout &&
+                           live->redis_down_local == g.cluster.redis_down_local &&
+                           replica_name(*live) == replica;
   SharedState shared;
-  if (!shared_state(g.cluster, replica, relay.executor(), shared, error)) {
+  if (!keep_shared && !shared_state(g.cluster, replica, relay.executor(), shared, error)) {
     return false;
   }
   if (sealer) {
@@ -234,8 +241,10 @@ bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::str
                  g.cluster.session_key_file);
   }
   relay.use_session_keys(std::move(sealer), std::move(replica));
-  relay.use_shared_state(std::move(shared.scopes), std::move(shared.approvals),
-                         std::move(shared.redis), std::move(shared.rates));
+  if (!keep_shared) {
+    relay.use_shared_state(std::move(shared.scopes), std::move(shared.approvals),
+                           std::move(shared.redis), std::move(shared.rates));
+  }
   return true;
 }
 
@@ -251,7 +260,7 @@ json::object Reloader::reload(std::string_view why) {
   const auto kept = restart_only_changes(live_.gateway, next->gateway);
   std::optional<access::Authenticator::Prepared> auth;
   if (!prepare_auth(next->gateway, auth, error) || !apply_gate(*next, error) ||
-      !apply_cluster(next->gateway, relay_, error)) {
+      !apply_cluster(next->gateway, relay_, error, &live_.gateway.cluster)) {
     return refuse(why, error);
   }
   live_.gateway.cluster = next->gateway.cluster;

@@ -95,7 +95,10 @@ std::string replica_name(const config::ClusterConfig& c);
 /// gateway.cluster: reads the session key file and gives the relay its key ring and this
 /// replica's name (the host name unless named); no cluster: random session ids. False (with
 /// `error`) when the key file cannot be read.
-bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::string& error);
+/// `live`: the cluster settings a reload replaces (null at start); Redis is connected again
+/// only when its settings changed.
+bool apply_cluster(const config::GatewayConfig& g, relay::Relay& relay, std::string& error,
+                   const config::ClusterConfig* live = nullptr);
 
 std::vector<std::string> restart_only_changes(const config::GatewayConfig& live,
                                               const config::GatewayConfig& next);

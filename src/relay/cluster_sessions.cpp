@@ -27,6 +27,7 @@ std::string ended_key(std::string_view id) { return "mcpgw:ended:" + access::sha
 void Relay::use_session_keys(std::shared_ptr<const Sealer> keys, std::string replica) {
   session_keys_ = std::move(keys);
   replica_ = std::move(replica);
+  share_events();
 }
 
 std::string Relay::new_session_id(const SessionSpec& spec) const {

@@ -204,7 +204,9 @@ describe('three replicas sharing taint through Redis', () => {
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-cluster-gate-'));
     const keyFile = path.join(dir, 'session.keys');
-    writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    ctx.keyFile = keyFile;
+    ctx.key = randomBytes(32).toString('hex');
+    writeFileSync(keyFile, `${ctx.key}\n`, { mode: 0o600 });
     ctx.redis = await startRedis();
     for (const name of REPLICAS) {
       ctx.gws.push(await startGateway(gatedConfig(keyFile, name, ctx.redis.url), { env: { MCPGW_ADMIN_TOKEN: ADMIN_TOKEN } }));
@@ -301,6 +303,29 @@ describe('three replicas sharing taint through Redis', () => {
       assert.equal(after.status, 404, `replica ${gw.port} no longer serves it: ${after.text}`);
       assert.equal(after.json?.error?.code, -32001);
     }
+  });
+
+  test('a reload rotates the key ring and keeps the Redis connection; sessions sealed with the old key go on', async () => {
+    const [a, b] = ctx.gws;
+    const clientIds = () => new Set(execFileSync('redis-cli', ['-p', String(ctx.redis.port), 'CLIENT', 'LIST'], { encoding: 'utf8' })
+      .split('\n').filter((l) => l && !/ cmd=client/.test(l)).map((l) => l.match(/^id=(\d+)/)[1]));
+    const old = await session(a);
+    assert.ok((await old(a, 'web__fetch_page', { url: 'https://example.com' })).result);
+    const before = clientIds();
+    // The new key goes in front (it seals from now on); the old one stays (it still opens).
+    writeFileSync(ctx.keyFile, `${randomBytes(32).toString('hex')}\n${ctx.key}\n`, { mode: 0o600 });
+    const mark = a.stderr.length;
+    process.kill(a.pid, 'SIGHUP');
+    await waitFor(() => /reload \(SIGHUP\)/.test(a.stderr.slice(mark)), { ms: 5000, label: 'the reload log line' });
+    assert.ok((await old(a, 'web__fetch_page', { url: 'https://example.com' })).result, 'a session sealed with the old key');
+    assert.deepEqual(clientIds(), before, 'the same Redis connections: a reload that leaves Redis as it was keeps them');
+    const init = await post(a.endpoint('/mcp'), initializeBody());
+    const fresh = { 'mcp-session-id': init.headers.get('mcp-session-id'), 'mcp-protocol-version': PROTOCOL_VERSION };
+    const ping = { jsonrpc: '2.0', id: 3, method: 'ping' };
+    assert.equal((await post(b.endpoint('/mcp'), ping, fresh)).status, 404, 'b does not have the new key yet');
+    process.kill(b.pid, 'SIGHUP');
+    await waitFor(async () => (await post(b.endpoint('/mcp'), ping, fresh)).status === 200,
+      { ms: 5000, label: 'b opens sessions sealed with the new key after its reload' });
   });
 
   test('Redis down: gated calls are refused (fail closed) and /readyz says why; Redis back: calls go on', async () => {
