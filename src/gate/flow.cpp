@@ -18,7 +18,7 @@ namespace {
 
 struct Key {
   std::uint64_t k0, k1;
-  bool used = false;  ///< a hash was made with it
+  bool used = false;  ///< a value's hashes were kept
 };
 
 Key& key() {
@@ -29,7 +29,6 @@ Key& key() {
 
 /// A keyed 64-bit hash (FNV-1a from a secret basis, then a SplitMix64 finalizer).
 std::uint64_t keyed_hash(std::string_view gram) {
-  key().used = true;
   std::uint64_t h = key().k0;
   for (char c : gram) {
     h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
@@ -195,6 +194,7 @@ bool SecretValues::keep(std::string_view source, const std::vector<std::uint64_t
   if (distinct == 0) {
     return true;  // every n-gram already belongs to a value kept before
   }
+  key().used = true;  // hashes under this key are kept now: it may not change
   values_.push_back({src, distinct});
   added = true;
   return true;

@@ -312,6 +312,19 @@ std::string PinStore::why_held(const Pin& pin, const std::string& definition,
   return "its description " + poison;
 }
 
+void PinStore::grow_legacy_pin(Pin& pin, const json::object& t, const std::string& hash,
+                               const std::string& definition) {
+  if (pin.hash.empty() || pin.hash == hash || !legacy_pin(pin.definition) ||
+      pin.hash != tool_hash(t, nullptr, true)) {
+    return;
+  }
+  spdlog::info("tool pins: {}/{}: the pin now covers its title and annotations too", pin.server,
+               pin.tool);
+  std::string before = std::exchange(pin.hash, hash);
+  pin.definition = definition;
+  write(PinWrite::upgrade, pin, std::move(before));
+}
+
 bool PinStore::screen_tool(const std::string& server, const std::string& tool,
                            const json::object& t, bool set_pinned) {
   auto [it, fresh] = pins_.try_emplace(key(server, tool));
@@ -325,14 +338,7 @@ bool PinStore::screen_tool(const std::string& server, const std::string& tool,
   }
   std::string definition;
   const std::string hash = tool_hash(t, &definition);
-  if (!pin.hash.empty() && pin.hash != hash && legacy_pin(pin.definition) &&
-      pin.hash == tool_hash(t, nullptr, true)) {
-    spdlog::info("tool pins: {}/{}: the pin now covers its title and annotations too", server,
-                 tool);
-    pin.hash = hash;  // unchanged since it was pinned: the pin grows to today's fields
-    pin.definition = definition;
-    write(PinWrite::upgrade, pin);
-  }
+  grow_legacy_pin(pin, t, hash, definition);
   if (!pin.hash.empty() && pin.hash == hash) {
     if (!pin.pending_hash.empty()) {
       spdlog::info("tool pins: {}/{} is back to its pinned definition; out of quarantine",
@@ -371,13 +377,7 @@ bool PinStore::screen_shared(Pin& pin, const json::object& t, bool fresh, bool s
   std::string definition;
   const std::string hash = tool_hash(t, &definition);
   pin.listed_hash = hash;
-  if (!pin.hash.empty() && pin.hash != hash && legacy_pin(pin.definition) &&
-      pin.hash == tool_hash(t, nullptr, true)) {
-    std::string before = std::move(pin.hash);
-    pin.hash = hash;
-    pin.definition = definition;
-    write(PinWrite::upgrade, pin, std::move(before));
-  }
+  grow_legacy_pin(pin, t, hash, definition);
   if (!pin.hash.empty() && pin.hash == hash) {
     pin.local_reason.clear();
     return false;
@@ -456,12 +456,8 @@ bool PinStore::approve(const std::string& server, std::string_view tool) {
   pin.reason.clear();
   pin.pinned_ms = unix_ms();
   write(PinWrite::approve, pin, std::move(approved));
-  if (shared_) {
-    if (pin.listed_hash == pin.hash) {
-      pin.local_reason.clear();
-    } else if (auto l = last_.find(server); l != last_.end()) {
-      screen_all(server, l->second);  // this replica's server lists yet another definition
-    }
+  if (auto l = last_.find(server); shared_ && l != last_.end()) {
+    screen_all(server, l->second);  // whether this replica's server lists what was approved
   }
   return true;
 }

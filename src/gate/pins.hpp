@@ -108,6 +108,10 @@ class PinStore : public std::enable_shared_from_this<PinStore> {
   /// One listed tool; true when it is newly quarantined.
   bool screen_tool(const std::string& server, const std::string& tool,
                    const boost::json::object& t, bool set_pinned);
+  /// A pin written before pins covered the title and annotations, of a tool unchanged since:
+  /// the pin grows to today's fields, without a quarantine.
+  void grow_legacy_pin(Pin& pin, const boost::json::object& t, const std::string& hash,
+                       const std::string& definition);
   /// screen_tool for a shared store.
   bool screen_shared(Pin& pin, const boost::json::object& t, bool fresh, bool set_pinned);
   /// Why a changed or new definition is held.

@@ -134,7 +134,6 @@ void EventStream::append_copy(std::uint64_t seq, std::string data, bool final) {
   next_seq_ = seq;
   append(std::move(data), final);
   finished_ = final;
-  wake_.set();
 }
 
 bool EventStream::parse_event_id(std::string_view id, std::uint64_t& number, std::uint64_t& seq) {

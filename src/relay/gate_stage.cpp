@@ -216,11 +216,12 @@ void Relay::tools_changed(std::string_view server) {
 }
 
 void Relay::pins_changed(std::string_view server) {
-  if (auto it = shared_.find(std::string(server)); it != shared_.end()) {
+  const std::string name(server);
+  if (auto it = shared_.find(name); it != shared_.end()) {
     it->second->cache(ListKind::tools) = ListCache{};
   }
   for (auto& [id, s] : sessions_) {
-    if (auto it = s->isolated.find(std::string(server)); it != s->isolated.end()) {
+    if (auto it = s->isolated.find(name); it != s->isolated.end()) {
       it->second->cache(ListKind::tools) = ListCache{};
     }
   }

@@ -51,11 +51,7 @@ json::object Session::answerable(const json::object& capabilities) {
 Session::~Session() = default;
 
 std::shared_ptr<EventStream> Session::new_request_stream(bool sse_ok) {
-  auto stream = std::make_shared<EventStream>(ex_, next_stream_++, replay_, sse_ok);
-  if (events_) {
-    stream->set_replica(events_->replica());
-  }
-  return stream;
+  return std::make_shared<EventStream>(ex_, next_stream_++, replay_, sse_ok);
 }
 
 void Session::register_stream(const std::shared_ptr<EventStream>& stream) {
