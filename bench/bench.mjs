@@ -3,9 +3,12 @@
 // call; idle memory; memory with 1,000 and 10,000 idle sessions (Streamable HTTP with open GET
 // streams, and legacy SSE) and after they close. `make bench-peers` (--peers) runs the same load,
 // in the same run, against supergateway, mcp-proxy and nginx with a fixed reply, and prints ratios.
+// The production setup's share of the default gateway's throughput is measured apart, in
+// alternating runs (`--pairs N` of `--pair-seconds S` per connection count; 0 pairs: skipped).
 //
 //   node bench/bench.mjs [--peers] [--duration S] [--conns 1,16,64] [--sessions 1000,10000]
 //                        [--rounds N] [--out FILE] [--only mcpgw,mcpgw-gate,...]
+//                        [--pairs N] [--pair-seconds S]
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
@@ -13,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { cpuSeconds, freePort, handshake, rssKb, sleep, start, treeRssKb, waitPort, wrk } from './lib.mjs';
+import { cpuSeconds, freePort, handshake, ownCpuSeconds, rssKb, sleep, start, treeRssKb, waitPort, wrk } from './lib.mjs';
 import { idleSessions } from './sessions.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -27,6 +30,9 @@ const duration = Number(arg('duration', peers ? 6 : 8));
 const conns = arg('conns', '1,16,64').split(',').map(Number);
 const sessionCounts = arg('sessions', '1000,10000').split(',').filter(Boolean).map(Number);
 const rounds = Number(arg('rounds', 1));
+// The production setup's share of the default gateway's throughput: alternating runs (0: off).
+const pairs = Number(arg('pairs', 6));
+const pairSeconds = Number(arg('pair-seconds', 3));
 const only = arg('only', '').split(',').filter(Boolean);  // target names; default: all
 const outFile = arg('out', path.join(root, 'bench', 'results', peers ? 'peers.json' : 'mcpgw.json'));
 // MCPGW_BIN: another build of the gateway (a before/after comparison); the demo server stays.
@@ -143,7 +149,8 @@ function targets() {
   return list;
 }
 
-async function measure(t) {
+/** Starts a target (and its upstream) and opens its session: ready for wrk. */
+async function launch(t) {
   let upstream = null;
   let upPort = 0;
   if (t.upstream) {
@@ -159,20 +166,35 @@ async function measure(t) {
   const port = await freePort();
   const [cmd, args] = t.cmd(port, upPort);
   const proc = start(cmd, args, { cwd: tmp });
+  const stop = async () => {
+    await proc.stop();
+    await upstream?.stop();
+  };
   try {
     await waitPort(port);
     const url = `http://127.0.0.1:${port}${t.path}`;
     const session = t.noSession ? '' : await handshake(url, undefined, apiKey);
     if (t.seed) await seedSecrets(url, session);
+    const load = (c, seconds) => wrk(url, { conns: c, seconds, session, tool: t.tool, script: SCRIPT, apiKey, modern: t.modern });
+    return { proc, load, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+async function measure(t) {
+  const { proc, load, stop } = await launch(t);
+  try {
     await sleep(300);
     const idle = { rss_kb: rssKb(proc.pid), tree_rss_kb: treeRssKb(proc.pid) };
     // Warm up (connections, caches, JIT for the Node peers), then the measured runs.
-    wrk(url, { conns: 16, seconds: 1, session, tool: t.tool, script: SCRIPT, apiKey, modern: t.modern });
+    load(16, 1);
     const runs = [];
     for (const c of conns) {
       const cpu0 = cpuSeconds(proc.pid);
       const t0 = process.hrtime.bigint();
-      const r = wrk(url, { conns: c, seconds: duration, session, tool: t.tool, script: SCRIPT, apiKey, modern: t.modern });
+      const r = load(c, duration);
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
       const cpu = cpuSeconds(proc.pid) - cpu0;
       r.cpu_cores = Math.round((cpu / wall) * 100) / 100;
@@ -182,8 +204,54 @@ async function measure(t) {
     }
     return { name: t.name, peer: !!t.peer, reference: !!t.reference, idle, runs };
   } finally {
-    await proc.stop();
-    await upstream?.stop();
+    await stop();
+  }
+}
+
+/**
+ * The production setup's throughput as a share of the gateway with its defaults, measured so
+ * that the machine's drift cancels: both run at once (the idle one costs nothing) and short
+ * wrk runs alternate between them, A B B A, `pairs` times per connection count. The share is
+ * the median of the pairs' ratios. Beside it, the gateway process's own CPU per call (its
+ * server aside), as a ratio too: what the share is where the gateway's CPU is the limit, and
+ * much steadier than calls/s on a machine whose neighbours come and go.
+ */
+async function pairedShare(base, other, { pairs, seconds }) {
+  const a = await launch(base);
+  try {
+    const b = await launch(other);
+    try {
+      a.load(16, 1);
+      b.load(16, 1);
+      const run = (t, c) => {
+        const cpu0 = ownCpuSeconds(t.proc.pid);
+        const r = t.load(c, seconds);
+        r.cpu_per_call = r.ok > 0 ? (ownCpuSeconds(t.proc.pid) - cpu0) / r.ok : null;
+        return r;
+      };
+      return conns.map((c) => {
+        const ratios = [];
+        const cpuRatios = [];
+        let bad = 0;
+        for (let i = 0; i < pairs; i += 1) {
+          const [first, second] = i % 2 === 0 ? [a, b] : [b, a];
+          const r1 = run(first, c);
+          const r2 = run(second, c);
+          const [ra, rb] = first === a ? [r1, r2] : [r2, r1];
+          bad += ra.bad_status + ra.bad_body + rb.bad_status + rb.bad_body;
+          if (ra.rps > 0) ratios.push(rb.rps / ra.rps);
+          if (ra.cpu_per_call && rb.cpu_per_call) cpuRatios.push(ra.cpu_per_call / rb.cpu_per_call);
+        }
+        const share = median(ratios);
+        const cpuShare = median(cpuRatios);
+        process.stderr.write(`  ${other.name} ÷ ${base.name} c=${c}: ${(share * 100).toFixed(1)}% (${ratios.map((x) => Math.round(x * 100)).join(' ')}); CPU per call ${(cpuShare * 100).toFixed(1)}% (${cpuRatios.map((x) => Math.round(x * 100)).join(' ')})\n`);
+        return { conns: c, share, min: Math.min(...ratios), max: Math.max(...ratios), cpu_share: cpuShare, pairs: ratios.length, bad };
+      });
+    } finally {
+      await b.stop();
+    }
+  } finally {
+    await a.stop();
   }
 }
 
@@ -224,6 +292,15 @@ async function main() {
     };
   });
 
+  // Keys + audit + the gate's default chain, against the same gateway without them.
+  let production = [];
+  const base = all.find((t) => t.name === 'mcpgw');
+  const prod = all.find((t) => t.name === 'mcpgw-prod');
+  if (base && prod && pairs > 0) {
+    process.stderr.write(`paired: ${prod.name} against ${base.name}\n`);
+    production = await pairedShare(base, prod, { pairs, seconds: pairSeconds });
+  }
+
   let sessions = [];
   if (sessionCounts.length) {
     const port = await freePort();
@@ -240,7 +317,7 @@ async function main() {
   }
 
   const report = { date: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model,
-    memory_gb: Math.round(os.totalmem() / 2 ** 30) }, duration_s: duration, rounds, summary, sessions };
+    memory_gb: Math.round(os.totalmem() / 2 ** 30) }, duration_s: duration, rounds, summary, production, pair_seconds: pairSeconds, sessions };
   writeFileSync(outFile, JSON.stringify(report, null, 2));
   console.log(render(report));
   otlpSink.server.close();
@@ -275,6 +352,14 @@ function render(report) {
       const t = traced.runs[i].rps;
       lines.push(`| ${r.conns} | ${Math.round(r.rps)} | ${Math.round(t)} | ${((1 - t / r.rps) * 100).toFixed(1)}% |`);
     });
+  }
+  if (report.production?.length) {
+    lines.push('');
+    lines.push(`| conns | mcpgw-prod ÷ mcpgw calls/s (median of ${report.production[0].pairs} alternating pairs of ${report.pair_seconds} s) | lowest | highest | mcpgw ÷ mcpgw-prod gateway CPU per call | bad replies |`);
+    lines.push('|---|---|---|---|---|---|');
+    for (const p of report.production) {
+      lines.push(`| ${p.conns} | ${(p.share * 100).toFixed(1)}% | ${(p.min * 100).toFixed(0)}% | ${(p.max * 100).toFixed(0)}% | ${(p.cpu_share * 100).toFixed(1)}% | ${p.bad} |`);
+    }
   }
   const mine = report.summary.find((t) => t.name === 'mcpgw');
   const peerRows = report.summary.filter((t) => t.peer);

@@ -83,6 +83,11 @@ export function cpuSeconds(pid) {
   return tree(pid).reduce((sum, p) => sum + (statOf(p)?.ticks ?? 0), 0) / CLK_TCK;
 }
 
+/** CPU seconds used so far by `pid` alone (not its children). */
+export function ownCpuSeconds(pid) {
+  return (statOf(pid)?.ticks ?? 0) / CLK_TCK;
+}
+
 /** Resident memory in KiB of one process. */
 export function rssKb(pid) {
   try {

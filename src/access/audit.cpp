@@ -120,7 +120,7 @@ AuditLog::~AuditLog() {
   }
 }
 
-void AuditLog::record(AuditRecord&& r) {
+void AuditLog::record(std::unique_ptr<AuditRecord> r) {
   std::unique_lock lock(mu_);
   if (queue_.size() >= options_.queue) {
     if (!options_.block_when_full) {
@@ -232,7 +232,7 @@ void AuditLog::run() {
         wake_writer_.wait_for(lock, kLinger, [&] { return queue_.size() >= kBatch || stopping_; });
       }
       while (!queue_.empty() && batch.size() < kBatch) {
-        batch.push_back(std::move(queue_.front()));
+        batch.push_back(std::move(*queue_.front()));
         queue_.pop_front();
       }
       note_saturation();

@@ -61,7 +61,8 @@ class AuditLog {
   AuditLog& operator=(const AuditLog&) = delete;
 
   /// Queues a row (from the event loop). With a full queue: waits, or drops and counts.
-  void record(AuditRecord&& r);
+  void record(std::unique_ptr<AuditRecord> r);
+  void record(AuditRecord&& r) { record(std::make_unique<AuditRecord>(std::move(r))); }
   /// Writes everything queued so far before returning; false when that took longer than
   /// `patience` (the store is down: the rows stay queued).
   bool flush(std::chrono::milliseconds patience = std::chrono::hours(24 * 365));
@@ -96,7 +97,7 @@ class AuditLog {
   mutable std::mutex mu_;
   std::condition_variable wake_writer_;
   std::condition_variable space_or_flushed_;
-  std::deque<AuditRecord> queue_;
+  std::deque<std::unique_ptr<AuditRecord>> queue_;
   std::deque<AuditRecord> tail_;  ///< the newest rows written, at most kTail
   std::uint64_t queued_total_ = 0;
   std::uint64_t written_ = 0;

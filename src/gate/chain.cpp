@@ -245,88 +245,156 @@ void count_decision(std::string_view filter, std::string_view action) {
 
 }  // namespace
 
-asio::awaitable<Outcome> Chain::request(Call& call) {
-  for (auto& f : filters_) {
+Chain::Next Chain::on_request(Filter& f, Call& call, const Outcome& o) {
+  if (o.kind == Outcome::Kind::pass) {
+    return Next::go_on;
+  }
+  const char* verb = o.kind == Outcome::Kind::deny ? "deny" : "approval needed";
+  if (f.shadow) {
+    count_decision(f.type, o.kind == Outcome::Kind::deny ? "shadow_deny" : "shadow_approval");
+    call.decisions.push_back(fmt::format("{}: shadow: would {}: {}", f.type,
+                                         o.kind == Outcome::Kind::deny ? "deny" : "ask approval",
+                                         o.reason));
+    spdlog::info("gate [shadow] {} {} scope {}: {} {}: {}", call.principal, call.source,
+                 call.scope->id, f.type, verb, o.reason);
+    return Next::go_on;
+  }
+  spdlog::info("gate {} {} scope {}: {} {}: {}", call.principal, call.source, call.scope->id,
+               f.type, verb, o.reason);
+  if (o.kind == Outcome::Kind::deny) {
+    count_decision(f.type, "deny");
+    call.decisions.push_back(fmt::format("{}: deny: {}", f.type, o.reason));
+    return Next::stop;
+  }
+  return Next::ask;
+}
+
+std::optional<Outcome> Chain::request_now(Call& call, Step& at) {
+  for (; at.next < filters_.size(); ++at.next) {
+    Filter& f = *filters_[at.next];
+    if (f.asynchronous()) {
+      return std::nullopt;
+    }
+    Outcome o = f.request(call);
+    switch (on_request(f, call, o)) {
+      case Next::go_on: break;
+      case Next::stop: return o;
+      case Next::ask: at.ask = std::move(o); return std::nullopt;
+    }
+  }
+  return Outcome::pass();
+}
+
+asio::awaitable<Outcome> Chain::request(Call& call, Step at) {
+  for (;;) {
+    if (auto done = request_now(call, at)) {
+      co_return std::move(*done);
+    }
+    Filter& f = *filters_[at.next];
     Outcome o;
-    if (f->asynchronous()) {
-      o = co_await f->on_request(call);
+    if (at.ask) {
+      o = std::move(*at.ask);
+      at.ask.reset();
     } else {
-      o = f->request(call);
-    }
-    if (o.kind == Outcome::Kind::pass) {
-      continue;
-    }
-    const char* verb = o.kind == Outcome::Kind::deny ? "deny" : "approval needed";
-    if (f->shadow) {
-      count_decision(f->type, o.kind == Outcome::Kind::deny ? "shadow_deny" : "shadow_approval");
-      call.decisions.push_back(fmt::format("{}: shadow: would {}: {}", f->type,
-                                           o.kind == Outcome::Kind::deny ? "deny" : "ask approval",
-                                           o.reason));
-      spdlog::info("gate [shadow] {} {} scope {}: {} {}: {}", call.principal, call.source,
-                   call.scope->id, f->type, verb, o.reason);
-      continue;
-    }
-    spdlog::info("gate {} {} scope {}: {} {}: {}", call.principal, call.source, call.scope->id,
-                 f->type, verb, o.reason);
-    if (o.kind == Outcome::Kind::deny) {
-      count_decision(f->type, "deny");
-      call.decisions.push_back(fmt::format("{}: deny: {}", f->type, o.reason));
-      co_return o;
+      o = co_await f.on_request(call);
+      const Next next = on_request(f, call, o);
+      if (next == Next::stop) {
+        co_return o;
+      }
+      if (next == Next::go_on) {
+        ++at.next;
+        continue;
+      }
     }
     std::string why_not;
     const bool approved = co_await ask_human(call, o.reason, why_not);
-    count_decision(f->type, approved ? "approved" : "approval_refused");
-    call.decisions.push_back(fmt::format("{}: approval: {}: {}", f->type,
+    count_decision(f.type, approved ? "approved" : "approval_refused");
+    call.decisions.push_back(fmt::format("{}: approval: {}: {}", f.type,
                                          approved ? "approved" : why_not, o.reason));
     if (!approved) {
       co_return Outcome::deny(fmt::format("{} ({})", o.reason, why_not));
     }
+    ++at.next;
   }
-  co_return Outcome::pass();
 }
 
-asio::awaitable<void> Chain::result(Call& call, json::object& reply) {
-  for (auto it = filters_.rbegin(); it != filters_.rend(); ++it) {
-    auto& f = **it;
-    Outcome o;
+Chain::Next Chain::on_result(Filter& f, Call& call, const Outcome& o) {
+  if (o.kind == Outcome::Kind::pass) {
+    return Next::go_on;
+  }
+  if (f.shadow) {
+    count_decision(f.type, o.kind == Outcome::Kind::deny ? "shadow_withhold" : "shadow_approval");
+    call.decisions.push_back(fmt::format(
+        "{}: shadow: would {} the result: {}", f.type,
+        o.kind == Outcome::Kind::deny ? "withhold" : "ask approval for", o.reason));
+    spdlog::info("gate [shadow] {} {} scope {}: {} would {} the result: {}", call.principal,
+                 call.source, call.scope->id, f.type,
+                 o.kind == Outcome::Kind::deny ? "withhold" : "hold", o.reason);
+    return Next::go_on;
+  }
+  if (o.kind == Outcome::Kind::approve) {
+    return Next::ask;
+  }
+  count_decision(f.type, "withheld");
+  call.decisions.push_back(fmt::format("{}: result withheld: {}", f.type, o.reason));
+  spdlog::info("gate {} {} scope {}: {} withheld the result: {}", call.principal, call.source,
+               call.scope->id, f.type, o.reason);
+  return Next::stop;
+}
+
+void Chain::withhold(Call& call, json::object& reply, std::string_view why) {
+  const json::value id = reply.contains("id") ? reply.at("id") : json::value();
+  reply = refusal(call, id, fmt::format("the result of {} was withheld: {}", call.source, why));
+}
+
+bool Chain::result_now(Call& call, json::object& reply, Step& at) {
+  for (; at.next < filters_.size(); ++at.next) {
+    Filter& f = *filters_[filters_.size() - 1 - at.next];
     if (f.asynchronous()) {
-      o = co_await f.on_result(call, reply);
+      return false;
+    }
+    Outcome o = f.result(call, reply);
+    switch (on_result(f, call, o)) {
+      case Next::go_on: break;
+      case Next::stop: withhold(call, reply, o.reason); return true;
+      case Next::ask: at.ask = std::move(o); return false;
+    }
+  }
+  return true;
+}
+
+asio::awaitable<void> Chain::result(Call& call, json::object& reply, Step at) {
+  while (!result_now(call, reply, at)) {
+    Filter& f = *filters_[filters_.size() - 1 - at.next];
+    Outcome o;
+    if (at.ask) {
+      o = std::move(*at.ask);
+      at.ask.reset();
     } else {
-      o = f.result(call, reply);
-    }
-    if (o.kind == Outcome::Kind::pass) {
-      continue;
-    }
-    if (f.shadow) {
-      count_decision(f.type, o.kind == Outcome::Kind::deny ? "shadow_withhold" : "shadow_approval");
-      call.decisions.push_back(fmt::format(
-          "{}: shadow: would {} the result: {}", f.type,
-          o.kind == Outcome::Kind::deny ? "withhold" : "ask approval for", o.reason));
-      spdlog::info("gate [shadow] {} {} scope {}: {} would {} the result: {}", call.principal,
-                   call.source, call.scope->id, f.type,
-                   o.kind == Outcome::Kind::deny ? "withhold" : "hold", o.reason);
-      continue;
-    }
-    std::string why = o.reason;
-    if (o.kind == Outcome::Kind::approve) {
-      std::string why_not;
-      const bool approved = co_await ask_human(call, o.reason, why_not, true);
-      count_decision(f.type, approved ? "result_approved" : "result_approval_refused");
-      call.decisions.push_back(fmt::format("{}: result approval: {}: {}", f.type,
-                                           approved ? "approved" : why_not, o.reason));
-      if (approved) {
+      o = co_await f.on_result(call, reply);
+      const Next next = on_result(f, call, o);
+      if (next == Next::stop) {
+        withhold(call, reply, o.reason);
+        co_return;
+      }
+      if (next == Next::go_on) {
+        ++at.next;
         continue;
       }
-      why = fmt::format("{} ({})", o.reason, why_not);
-    } else {
-      count_decision(f.type, "withheld");
-      call.decisions.push_back(fmt::format("{}: result withheld: {}", f.type, o.reason));
     }
-    spdlog::info("gate {} {} scope {}: {} withheld the result: {}", call.principal, call.source,
-                 call.scope->id, f.type, why);
-    const json::value id = reply.contains("id") ? reply.at("id") : json::value();
-    reply = refusal(call, id, fmt::format("the result of {} was withheld: {}", call.source, why));
-    co_return;
+    std::string why_not;
+    const bool approved = co_await ask_human(call, o.reason, why_not, true);
+    count_decision(f.type, approved ? "result_approved" : "result_approval_refused");
+    call.decisions.push_back(fmt::format("{}: result approval: {}: {}", f.type,
+                                         approved ? "approved" : why_not, o.reason));
+    if (!approved) {
+      const std::string why = fmt::format("{} ({})", o.reason, why_not);
+      spdlog::info("gate {} {} scope {}: {} withheld the result: {}", call.principal,
+                   call.source, call.scope->id, f.type, why);
+      withhold(call, reply, why);
+      co_return;
+    }
+    ++at.next;
   }
 }
 
@@ -396,14 +464,15 @@ asio::awaitable<bool> Chain::ask_human(Call& call, const std::string& reason,
                                        std::string& why_not, bool result) {
   const auto approver = call.labels.approver.value_or(gate_.config().approvals);
   const std::string args = approval_preview(call, gate_.detectors());
-  if (call.elicit && approver == config::Approver::client) {
+  if (call.client != nullptr && call.client->can_elicit() &&
+      approver == config::Approver::client) {
     std::string question =
         result ? fmt::format("mcpgw needs your approval to pass on the result of {}.\nWhy: {}.\n"
                              "Accept to release it; decline to withhold it.", call.source, reason)
                : fmt::format("mcpgw needs your approval to call {}{}{}.\nWhy: {}.\nAccept to let "
                              "the call through; decline to refuse it.", call.source,
                              args.empty() ? "" : " with:\n", args, reason);
-    auto answer = co_await call.elicit(std::move(question));
+    auto answer = co_await call.client->elicit(std::move(question));
     if (answer == true) {
       co_return true;
     }
@@ -443,8 +512,8 @@ asio::awaitable<void> Chain::wait_for_admin(Call& call, const std::shared_ptr<Ap
   auto next_tell = Clock::now();
   bool first = true;
   while (!approval->decision && Clock::now() < deadline) {
-    if (call.waiting && Clock::now() >= next_tell) {
-      call.waiting(message, first);
+    if (call.client != nullptr && Clock::now() >= next_tell) {
+      call.client->waiting(message, first);
       first = false;
       next_tell = Clock::now() + kTell;
     }

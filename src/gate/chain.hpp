@@ -27,6 +27,20 @@ namespace mcpgw::gate {
 
 namespace json = boost::json;
 
+/// How a call's client is reached while the call waits for an approval. The caller of the
+/// chain provides it for the call's lifetime; nothing is made for a call that never waits.
+class ClientLink {
+ public:
+  virtual ~ClientLink() = default;
+  /// Whether the client's user can be asked (it declared MCP elicitation).
+  virtual bool can_elicit() const = 0;
+  /// Asks the client's user. Returns true (accept), false (decline, cancel), or nullopt (no
+  /// answer, client gone).
+  virtual asio::awaitable<std::optional<bool>> elicit(std::string message) = 0;
+  /// Tells the client the call is waiting (progress when it gave a token, else a log message).
+  virtual void waiting(const std::string& message, bool first) = 0;
+};
+
 /// One gated request, as the filters see it.
 struct Call {
   std::string method;     ///< tools/call, resources/read, prompts/get, completion/complete…
@@ -37,13 +51,12 @@ struct Call {
   json::object* params = nullptr;  ///< the request's params: filters may edit arguments
   Labels labels;
   Scope* scope = nullptr;
-  std::string principal;  ///< "-" without authentication
-  std::string session;
-  /// Asks the client's user (MCP elicitation); empty when the client did not declare it.
-  /// Returns true (accept), false (decline, cancel), or nullopt (no answer, client gone).
-  std::function<asio::awaitable<std::optional<bool>>(std::string message)> elicit;
-  /// Tells the client the call is waiting (progress when it gave a token, else a log message).
-  std::function<void(const std::string& message, bool first)> waiting;
+  /// "-" without authentication. Views of the session's own fields: a Call lives no longer
+  /// than the request (or message) it gates, and the session outlives that.
+  std::string_view principal;
+  std::string_view session;
+  /// How the chain reaches the client while the call waits for a human; null: it cannot.
+  ClientLink* client = nullptr;
   /// What the chain decided, for the log and the audit row ("taint: approve: …").
   std::vector<std::string> decisions;
   /// The secret-looking tokens of the arguments, normalized (when the tool returns secrets:
@@ -136,10 +149,22 @@ class Chain : public std::enable_shared_from_this<Chain> {
   /// Whether this chain has `gate`'s current filters (a reload may have changed them).
   bool current(const Gate& gate) const noexcept;
   const Gate& gate() const noexcept { return gate_; }
-  /// Runs the request side; pass or deny (approvals are settled inside).
-  asio::awaitable<Outcome> request(Call& call);
-  /// Runs the result side, in reverse order. A refused result is replaced by the refusal.
-  asio::awaitable<void> result(Call& call, json::object& reply);
+  /// Where a call is in the chain: the next filter to run, and the approval one asked for.
+  struct Step {
+    std::size_t next = 0;       ///< filters run so far (on the result side, from the last)
+    std::optional<Outcome> ask;  ///< a filter's approval request, not yet put to a human
+  };
+  /// The request side as far as it goes without waiting: pass or deny, or nullopt when a
+  /// filter waits on I/O or asks for an approval (request() goes on from `at`). The usual
+  /// call crosses the whole chain here, with no coroutine frame.
+  std::optional<Outcome> request_now(Call& call, Step& at);
+  /// Runs the request side from `at`; pass or deny (approvals are settled inside).
+  asio::awaitable<Outcome> request(Call& call, Step at);
+  /// The result side (reverse order) as far as it goes without waiting: true when it is
+  /// done (a refused result is replaced by the refusal), false when result() must go on.
+  bool result_now(Call& call, json::object& reply, Step& at);
+  /// Runs the result side from `at`.
+  asio::awaitable<void> result(Call& call, json::object& reply, Step at);
   /// Runs a server's own message (server→client, reverse order); pass or deny. Nobody is
   /// asked: a message cannot wait for an approval.
   Outcome server_message(Call& call, json::object& msg);
@@ -157,6 +182,13 @@ class Chain : public std::enable_shared_from_this<Chain> {
  private:
   /// Records a decision on a message or an answer; true when it stops it (not shadow).
   bool stops(Filter& f, Call& call, const Outcome& o, std::string_view what);
+  /// What a filter's outcome on a request means: go on (pass, or shadow: recorded), stop
+  /// (deny: recorded), or ask a human.
+  enum class Next { go_on, stop, ask };
+  Next on_request(Filter& f, Call& call, const Outcome& o);
+  Next on_result(Filter& f, Call& call, const Outcome& o);
+  /// Replaces a withheld result by the refusal that says why.
+  void withhold(Call& call, json::object& reply, std::string_view why);
   /// `result`: the question is whether to release the call's result, not to make the call.
   asio::awaitable<bool> ask_human(Call& call, const std::string& reason, std::string& why_not,
                                   bool result = false);

@@ -128,6 +128,26 @@ bool may_anchor(std::string_view p) {
   return false;
 }
 
+/// Whether `p` ignoring case matches wherever `p` matches a lower-cased text, and there at
+/// least: true unless a negated character class names a letter (`[^a-z]` would refuse the
+/// 'A' that the lower-cased text has as 'a').
+bool caseless_superset(std::string_view p) {
+  bool negated = false;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\') {
+      ++i;  // an escape (\n, \s, \W…) means the same in either case
+    } else if (c == '[') {
+      negated = i + 1 < p.size() && p[i + 1] == '^';
+    } else if (c == ']') {
+      negated = false;
+    } else if (negated && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /// Texts above this size together are scanned one by one (joining them would copy them).
 constexpr std::size_t kJoinMax = 1 << 20;
 
@@ -152,7 +172,9 @@ std::string_view to_string(Group g) noexcept {
 }
 
 Detectors::Prefilter::Prefilter() : set(options(), RE2::UNANCHORED) {}
-Detectors::Detectors() : plain_(std::make_unique<Prefilter>()), folded_(std::make_unique<Prefilter>()) {}
+Detectors::Detectors()
+    : plain_(std::make_unique<Prefilter>()), folded_(std::make_unique<Prefilter>()),
+      either_(std::make_unique<Prefilter>()) {}
 Detectors::~Detectors() = default;
 
 std::unique_ptr<Detectors> Detectors::create(const std::vector<CustomRule>& custom,
@@ -183,18 +205,24 @@ std::unique_ptr<Detectors> Detectors::create(const std::vector<CustomRule>& cust
       return nullptr;
     }
   }
+  d->caseless_ = std::all_of(d->patterns_.begin(), d->patterns_.end(), [](const auto& p) {
+    return !p->folded || caseless_superset(p->re->pattern());
+  });
   for (std::size_t i = 0; i < d->patterns_.size(); ++i) {
     auto& p = *d->patterns_[i];
-    auto& pre = p.folded ? *d->folded_ : *d->plain_;
-    std::string why;
-    if (pre.set.Add(p.re->pattern(), &why) < 0) {
-      error = fmt::format("rule \"{}\": {}", p.name, why);
-      return nullptr;
+    for (Prefilter* pre : {p.folded ? d->folded_.get() : d->plain_.get(), d->either_.get()}) {
+      const bool caseless = pre == d->either_.get() && p.folded && d->caseless_;
+      const std::string pattern = caseless ? "(?i:" + p.re->pattern() + ")" : p.re->pattern();
+      std::string why;
+      if (pre->set.Add(pattern, &why) < 0) {
+        error = fmt::format("rule \"{}\": {}", p.name, why);
+        return nullptr;
+      }
+      pre->index.push_back(static_cast<int>(i));
+      pre->joinable = pre->joinable && !may_anchor(p.re->pattern());
     }
-    pre.index.push_back(static_cast<int>(i));
-    pre.joinable = pre.joinable && !may_anchor(p.re->pattern());
   }
-  if (!d->plain_->set.Compile() || !d->folded_->set.Compile()) {
+  if (!d->plain_->set.Compile() || !d->folded_->set.Compile() || !d->either_->set.Compile()) {
     error = "the rules need more memory than RE2 allows (16 MiB); simplify the custom rules";
     return nullptr;
   }
@@ -246,7 +274,8 @@ void Detectors::scan(std::string_view text, const std::vector<bool>& enabled,
       }
     }
   };
-  const auto [any_plain, any_folded] = kinds(enabled);
+  const Coverage cover = coverage(enabled);
+  const bool any_plain = cover.plain, any_folded = cover.folded;
   if (any_plain) {
     run(*plain_, text, [] { return static_cast<const std::vector<std::size_t>*>(nullptr); });
   }
@@ -261,20 +290,27 @@ void Detectors::scan(std::string_view text, const std::vector<bool>& enabled,
   }
 }
 
-std::pair<bool, bool> Detectors::kinds(const std::vector<bool>& enabled) const {
-  bool plain = false, folded = false;
-  for (std::size_t i = 0; i < patterns_.size() && i < enabled.size(); ++i) {
-    if (enabled[i]) {
-      (patterns_[i]->folded ? folded : plain) = true;
-    }
+Detectors::Coverage Detectors::coverage(const std::vector<bool>& enabled) const {
+  Coverage c;
+  c.all_plain = c.all_folded = true;
+  for (std::size_t i = 0; i < patterns_.size(); ++i) {
+    const bool on = i < enabled.size() && enabled[i];
+    (patterns_[i]->folded ? c.folded : c.plain) |= on;
+    (patterns_[i]->folded ? c.all_folded : c.all_plain) &= on;
   }
-  return {plain, folded};
+  return c;
 }
 
 bool Detectors::hit(const Prefilter& pre, std::string_view subject,
-                    const std::vector<bool>& enabled) {
+                    const std::vector<bool>& enabled, bool all) {
+  const re2::StringPiece text(subject.data(), subject.size());
+  if (all) {
+    // Which entry matched does not matter: the set stops at its first match and keeps no
+    // list of entries (the usual policy turns every detector on).
+    return pre.set.Match(text, nullptr);
+  }
   std::vector<int> hits;
-  if (!pre.set.Match(re2::StringPiece(subject.data(), subject.size()), &hits)) {
+  if (!pre.set.Match(text, &hits)) {
     return false;
   }
   return std::any_of(hits.begin(), hits.end(), [&](int h) {
@@ -284,38 +320,43 @@ bool Detectors::hit(const Prefilter& pre, std::string_view subject,
 }
 
 bool Detectors::may_find(const std::vector<std::string_view>& texts,
-                         const std::vector<bool>& enabled, std::pair<bool, bool> kinds) const {
+                         const std::vector<bool>& enabled, const Coverage& cover) const {
   // Joined by a newline: a match inside one text is a match of the joined text, as long as
   // no pattern is anchored (\b sees a non-word character at a text's edge either way).
-  const auto [any_plain, any_folded] = kinds;
   std::size_t total = 0;
   for (auto t : texts) {
     total += t.size() + 1;
   }
-  if (total > kJoinMax || (any_plain && !plain_->joinable) ||
-      (any_folded && !folded_->joinable)) {
+  if (total > kJoinMax || (cover.plain && !plain_->joinable) ||
+      (cover.folded && !folded_->joinable)) {
     return true;
   }
   std::string joined;
-  if (any_plain) {
-    joined.reserve(total);
+  joined.reserve(cover.plain && cover.folded ? 2 * total : total);
+  if (cover.plain) {
     for (auto t : texts) {
       joined.append(t).push_back('\n');
     }
-    if (hit(*plain_, joined, enabled)) {
-      return true;
-    }
   }
-  if (any_folded) {
-    joined.clear();
+  // Both kinds on: one pass of every pattern over the texts and their skeletons, but for a
+  // text whose skeleton is itself lower-cased the folded patterns, ignoring case, see the
+  // text itself. A pattern that meets the other kind's subject can only say "maybe", which
+  // scan() then settles.
+  const bool both = cover.plain && cover.folded;
+  if (cover.folded) {
     for (auto t : texts) {
-      joined.append(skeleton(t)).push_back('\n');
-    }
-    if (hit(*folded_, joined, enabled)) {
-      return true;
+      if (!(both && caseless_ && skeleton_is_lowercase(t))) {
+        append_skeleton(t, joined);
+        joined.push_back('\n');
+      }
     }
   }
-  return false;
+  if (both) {
+    return hit(*either_, joined, enabled, cover.all_plain && cover.all_folded);
+  }
+  return (cover.plain || cover.folded) &&
+         hit(cover.plain ? *plain_ : *folded_, joined, enabled,
+             cover.plain ? cover.all_plain : cover.all_folded);
 }
 
 std::string redact(std::string_view text, std::vector<Finding> findings, const Detectors& d) {

@@ -46,27 +46,41 @@ class Detectors {
   void scan(std::string_view text, const std::vector<bool>& enabled,
             std::vector<Finding>& out) const;
 
+  /// Which pattern sets `enabled` uses (patterns run on the text, patterns run on the
+  /// skeleton), and whether it turns on every pattern of a set.
+  struct Coverage {
+    bool plain = false;
+    bool folded = false;
+    bool all_plain = false;
+    bool all_folded = false;
+  };
+  Coverage coverage(const std::vector<bool>& enabled) const;
+
   /// False when scan() would find nothing in any of `texts`; true when it may find something.
   /// One pass of each pattern set over the texts joined, instead of one per text.
-  /// `kinds` is kinds(enabled), for a caller that keeps it.
+  /// `cover` is coverage(enabled), for a caller that keeps it.
   bool may_find(const std::vector<std::string_view>& texts, const std::vector<bool>& enabled,
-                std::pair<bool, bool> kinds) const;
+                const Coverage& cover) const;
   bool may_find(const std::vector<std::string_view>& texts,
                 const std::vector<bool>& enabled) const {
-    return may_find(texts, enabled, kinds(enabled));
+    return may_find(texts, enabled, coverage(enabled));
   }
-  /// Whether `enabled` turns on patterns run on the text, and patterns run on the skeleton.
-  std::pair<bool, bool> kinds(const std::vector<bool>& enabled) const;
   struct Pattern;
   struct Prefilter;  ///< an RE2 set over some patterns, and which pattern each entry is
 
  private:
   Detectors();
-  /// Whether `pre` matches `subject` with a pattern that `enabled` turns on.
-  static bool hit(const Prefilter& pre, std::string_view subject, const std::vector<bool>& enabled);
+  /// Whether `pre` matches `subject` with a pattern that `enabled` turns on (`all`: every
+  /// pattern of `pre` is on).
+  static bool hit(const Prefilter& pre, std::string_view subject, const std::vector<bool>& enabled,
+                  bool all);
   std::vector<std::unique_ptr<Pattern>> patterns_;
   std::unique_ptr<Prefilter> plain_;   ///< over the patterns run on the text itself
   std::unique_ptr<Prefilter> folded_;  ///< over the patterns run on the skeleton
+  /// Over them all, run on the texts and the skeletons. When `caseless_`, its folded patterns
+  /// ignore case, so a text whose skeleton is itself lower-cased needs no skeleton.
+  std::unique_ptr<Prefilter> either_;
+  bool caseless_ = false;
 };
 
 /// `text` with each finding's span replaced by "[redacted: NAME]" (overlapping spans merged).

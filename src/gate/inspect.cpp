@@ -30,7 +30,7 @@ std::optional<Action> parse_action(std::string_view s) {
 struct Policy {
   std::vector<Action> action;  ///< by detector
   std::vector<bool> enabled;   ///< action != off
-  std::pair<bool, bool> kinds;  ///< Detectors::kinds(enabled)
+  Detectors::Coverage cover;  ///< Detectors::coverage(enabled)
   bool any = false;
 };
 
@@ -98,7 +98,7 @@ class InspectFilter final : public Filter {
     for (const auto& f : walked.fields) {
       texts.push_back(f.text());
     }
-    if (!d.may_find(texts, policy.enabled, policy.kinds)) {
+    if (!d.may_find(texts, policy.enabled, policy.cover)) {
       return Outcome::pass();  // the usual case: one pass over all the strings found nothing
     }
     std::vector<Found> found;
@@ -350,7 +350,7 @@ void set_default_actions(const Detectors& detectors, const std::vector<RuleActio
   }
 }
 
-/// Fills `enabled`, `kinds` and `any` from the policy's actions.
+/// Fills `enabled`, `cover` and `any` from the policy's actions.
 void enable(Policy& p, const Detectors& d) {
   const std::size_t n = d.size();
   p.enabled.resize(n);
@@ -358,7 +358,7 @@ void enable(Policy& p, const Detectors& d) {
     p.enabled[i] = p.action[i] != Action::off;
     p.any = p.any || p.enabled[i];
   }
-  p.kinds = d.kinds(p.enabled);
+  p.cover = d.coverage(p.enabled);
 }
 
 }  // namespace

@@ -240,19 +240,39 @@ Folder& folder() {
 
 }  // namespace
 
-std::string skeleton(std::string_view text, std::vector<std::size_t>* offsets) {
-  std::string out;
-  out.reserve(text.size());
-  if (offsets != nullptr) {
-    offsets->clear();
-    offsets->reserve(text.size() + 1);
+namespace {
+
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+/// How many bytes from `i` on are ASCII that stands for itself (no '&', no '\\').
+std::size_t plain_run(std::string_view text, std::size_t i) {
+  std::size_t j = i;
+  while (j < text.size()) {
+    const auto b = static_cast<unsigned char>(text[j]);
+    if (b >= 0x80 || b == '&' || b == '\\') {
+      break;
+    }
+    ++j;
   }
+  return j - i;
+}
+
+/// The skeleton of `text` into `out`, and with `offsets` where each byte came from.
+void fold_into(std::string_view text, std::string& out, std::vector<std::size_t>* offsets) {
   auto emit = [&](char c, std::size_t start) {
     out.push_back(c);
     if (offsets != nullptr) offsets->push_back(start);
   };
   std::size_t i = 0;
   while (i < text.size()) {
+    if (offsets == nullptr) {  // the usual case: a run of plain ASCII, lower-cased at once
+      const std::size_t n = plain_run(text, i);
+      const std::size_t at = out.size();
+      out.append(text.substr(i, n));
+      for (std::size_t k = at; k < out.size(); ++k) out[k] = ascii_lower(out[k]);
+      i += n;
+      if (i == text.size()) break;
+    }
     const std::size_t start = i;
     const char b = text[i];
     std::optional<char32_t> cp;
@@ -262,26 +282,43 @@ std::string skeleton(std::string_view text, std::vector<std::size_t>* offsets) {
       cp = escape(text, i);
     }
     if (!cp) {
-      if (static_cast<unsigned char>(b) < 0x80) {  // the usual case
+      if (static_cast<unsigned char>(b) < 0x80) {
         ++i;
-        emit(b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b, start);
+        emit(ascii_lower(b), start);
         continue;
       }
       cp = next_code_point(text, i);
     }
     if (*cp < 0x80) {
-      const char c = static_cast<char>(*cp);
-      emit(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c, start);
+      emit(ascii_lower(static_cast<char>(*cp)), start);
       continue;
     }
     for (char c : folder().fold(*cp)) {
       emit(c, start);
     }
   }
+}
+
+}  // namespace
+
+std::string skeleton(std::string_view text, std::vector<std::size_t>* offsets) {
+  std::string out;
+  out.reserve(text.size());
+  if (offsets != nullptr) {
+    offsets->clear();
+    offsets->reserve(text.size() + 1);
+  }
+  fold_into(text, out, offsets);
   if (offsets != nullptr) {
     offsets->push_back(text.size());
   }
   return out;
+}
+
+void append_skeleton(std::string_view text, std::string& out) { fold_into(text, out, nullptr); }
+
+bool skeleton_is_lowercase(std::string_view text) noexcept {
+  return plain_run(text, 0) == text.size();
 }
 
 }  // namespace mcpgw::gate

@@ -17,5 +17,10 @@ namespace mcpgw::gate {
 /// ASCII skeleton of `text`. `offsets[i]` is where the character that gave skeleton byte i
 /// starts in `text` (plus one final entry, `text.size()`).
 std::string skeleton(std::string_view text, std::vector<std::size_t>* offsets = nullptr);
+/// Appends the ASCII skeleton of `text` to `out` (no offsets): what skeleton(text) returns.
+void append_skeleton(std::string_view text, std::string& out);
+/// True when the skeleton of `text` is `text` with its ASCII letters lower-cased (it is all
+/// ASCII, with no character reference or escape to decode).
+bool skeleton_is_lowercase(std::string_view text) noexcept;
 
 }  // namespace mcpgw::gate

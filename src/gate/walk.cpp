@@ -4,25 +4,58 @@
 #include "jsonrpc/exact_json.hpp"
 
 #include <algorithm>
-#include <array>
 
 namespace mcpgw::gate {
 
 namespace {
 
 /// Keys whose string values programs read (outside structuredContent, where every key is data).
-constexpr std::array<std::string_view, 20> kLabelKeys{
-    "type", "mimeType", "uri", "name", "role", "id", "taskId", "status", "nextCursor", "cursor",
-    "progressToken", "lastModified", "level", "logger", "url", "elicitationId", "mode", "method",
-    "requestState", "resultType"};
+/// Grouped by length: a key is compared with the few of its own length only.
+constexpr std::string_view kLabelKeys[] = {
+    "id",                                                  // 2
+    "uri", "url",                                          // 3
+    "type", "name", "role", "mode",                        // 4
+    "level",                                               // 5
+    "taskId", "status", "cursor", "logger", "method",      // 6
+    "mimeType",                                            // 8
+    "nextCursor", "resultType",                            // 10
+    "lastModified", "requestState",                        // 12
+    "progressToken", "elicitationId"};                     // 13
 /// Keys whose whole value is for programs (a form's schema, a sampling request's settings).
-constexpr std::array<std::string_view, 9> kLabelTrees{
-    "annotations", "completion", "requestedSchema", "modelPreferences", "includeContext",
-    "stopSequences", "tools", "toolChoice", "metadata"};
+constexpr std::string_view kLabelTrees[] = {
+    "tools",                                               // 5
+    "metadata",                                            // 8
+    "completion", "toolChoice",                            // 10
+    "annotations",                                         // 11
+    "stopSequences",                                       // 13
+    "includeContext",                                      // 14
+    "requestedSchema",                                     // 15
+    "modelPreferences"};                                   // 16
 constexpr std::string_view kReservedMeta = "io.modelcontextprotocol/";
 
-bool one_of(std::string_view key, const auto& keys) {
-  return std::find(keys.begin(), keys.end(), key) != keys.end();
+template <std::size_t N>
+constexpr bool by_length(const std::string_view (&keys)[N]) {
+  for (std::size_t i = 1; i < N; ++i) {
+    if (keys[i - 1].size() > keys[i].size()) {
+      return false;
+    }
+  }
+  return true;
+}
+static_assert(by_length(kLabelKeys) && by_length(kLabelTrees));
+
+/// Whether `key` is one of `keys` (sorted by length).
+template <std::size_t N>
+bool one_of(std::string_view key, const std::string_view (&keys)[N]) {
+  for (const auto k : keys) {
+    if (k.size() > key.size()) {
+      return false;
+    }
+    if (k.size() == key.size() && k == key) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /// `Str` is `json::string` or `const json::string`, and the values walked have the same
@@ -104,6 +137,7 @@ void set_text(json::string& s, FieldKind kind, std::string& decoded, std::string
 
 TextFields text_fields(json::value& root) {
   TextFields out;
+  out.fields.reserve(4);  // most messages hold a few strings: one allocation
   Walker<json::string>(out).value(root, FieldKind::prose);
   return out;
 }

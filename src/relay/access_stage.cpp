@@ -75,12 +75,7 @@ asio::awaitable<bool> Relay::admit_tool(Exchange& ex) {
     if (!tools) {
       tools = co_await fetch_list(*route->slot, ListKind::tools, ex.session);
     }
-    for (std::size_t i = 0; tools && i < tools->size() && tool == nullptr; ++i) {
-      const json::value& t = (*tools)[i];
-      if (t.is_object() && string_at(t.get_object(), "name") == route->name) {
-        tool = &t.get_object();
-      }
-    }
+    tool = upstream::find_tool(tools, route->slot->cache(ListKind::tools), route->name);
     // No list (the server is down): let the call say so, as it would without access control.
     exists = !tools || tool != nullptr || !s.principal;
   }

@@ -26,7 +26,8 @@ bool Relay::open_audit(Exchange& ex, const char* args_key) {
     return false;
   }
   const Session& s = *ex.session;
-  auto& r = ex.audit.emplace();
+  ex.audit = std::make_unique<access::AuditRecord>();
+  auto& r = *ex.audit;
   r.principal = s.principal ? s.principal->name : std::string("-");
   r.session = s.id;
   r.client = std::string(string_at(s.client_info(), "name"));
@@ -75,8 +76,7 @@ void Relay::close_audit(Exchange& ex, std::size_t bytes_out,
   if (!ex.decisions.empty() && ex.outcome != Outcome::denied) {
     r.detail = r.detail.empty() ? ex.decisions : ex.decisions + "; " + r.detail;
   }
-  audit_->record(std::move(r));
-  ex.audit.reset();
+  audit_->record(std::move(ex.audit));
 }
 
 }  // namespace mcpgw::relay

@@ -76,7 +76,8 @@ struct Exchange {
   std::string denied;      ///< why access control refused it
   std::string decisions;   ///< what the security gate decided ("taint: approve: …; fence: …")
   Clock::time_point started;
-  std::optional<access::AuditRecord> audit;  ///< the row, opened by the audit stage
+  /// The row, opened by the audit stage; handed to the audit log whole (no copy on the loop).
+  std::unique_ptr<access::AuditRecord> audit;
 
   // Tracing (trace_stage.cpp), when gateway.tracing is on.
   trace::Context trace;                       ///< this exchange's span

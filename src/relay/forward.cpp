@@ -157,16 +157,12 @@ asio::awaitable<std::vector<std::pair<std::string, std::string>>> Relay::param_h
   }
   // The tool's x-mcp-header parameters, from its server's list (cached).
   auto tools = co_await fetch_list(*ex.slot, ListKind::tools, ex.session);
-  for (std::size_t i = 0; tools && i < tools->size(); ++i) {
-    const json::value& t = (*tools)[i];
-    if (t.is_object() && string_at(t.get_object(), "name") == ex.name) {
-      const auto* p = req.if_contains("params");
-      co_return p != nullptr && p->is_object()
-          ? mcp::param_headers(t.get_object(), p->get_object())
-          : std::vector<std::pair<std::string, std::string>>{};
-    }
+  const json::object* tool = upstream::find_tool(tools, ex.slot->cache(ListKind::tools), ex.name);
+  const auto* p = req.if_contains("params");
+  if (tool == nullptr || p == nullptr || !p->is_object()) {
+    co_return std::vector<std::pair<std::string, std::string>>{};
   }
-  co_return std::vector<std::pair<std::string, std::string>>{};
+  co_return mcp::param_headers(*tool, p->get_object());
 }
 
 json::object Relay::missing_capability(const Exchange& ex, const std::string& capability) {

@@ -13,17 +13,16 @@
 namespace mcpgw::relay {
 
 gate::Call Relay::channel_call(Session& s, BackendSlot& slot, std::string_view method) {
-  const std::string principal = s.principal ? s.principal->name : std::string("-");
-  if (!s.scope) {
-    s.scope = gate_->scopes().get(principal, s.scope_name, s.id);
-  }
   gate::Call call;
+  call.principal = s.principal ? std::string_view(s.principal->name) : std::string_view("-");
+  if (!s.scope) {
+    s.scope = gate_->scopes().get(call.principal, s.scope_name, s.id);
+  }
   call.method = std::string(method);
   call.server = slot.cfg->name;
   call.name = call.method;
   call.source = fmt::format("{}/{}", slot.cfg->name, method);
   call.scope = s.scope.get();
-  call.principal = principal;
   call.session = s.id;
   call.labels = gate::resolve_labels(slot.cfg->options, std::string_view(), nullptr);
   return call;

@@ -31,6 +31,63 @@ void join(std::string& into, const std::vector<std::string>& decisions) {
 
 }  // namespace
 
+/// How the chain reaches the client while a call waits for an approval: an elicitation when
+/// the client declared it, and progress (or a log message) while it waits. Lives on the
+/// call's frame: nothing is made for the calls that never wait.
+class Relay::GateLink final : public gate::ClientLink {
+ public:
+  GateLink(Relay& relay, const Exchange& ex) : relay_(relay), session_(ex.session), out_(ex.out) {
+    if (const json::value* t = jsonrpc::progress_token(ex.request)) {
+      token_ = *t;
+    }
+    can_elicit_ = ex.client_capabilities().contains("elicitation");
+  }
+
+  bool can_elicit() const override { return can_elicit_; }
+
+  asio::awaitable<std::optional<bool>> elicit(std::string message) override {
+    json::object params;
+    params["message"] = std::move(message);
+    json::object schema;
+    schema["type"] = "object";
+    schema["properties"] = json::object();
+    params["requestedSchema"] = std::move(schema);
+    const auto deadline = Clock::now() + relay_.gate_->config().approval_timeout;
+    auto answer = co_await relay_.ask_client(session_, out_, mcp::method::kElicitationCreate,
+                                             std::move(params), deadline);
+    const auto* result = answer ? answer->if_contains("result") : nullptr;
+    if (result == nullptr || !result->is_object()) {
+      co_return std::nullopt;
+    }
+    co_return string_at(result->get_object(), "action") == "accept";
+  }
+
+  void waiting(const std::string& message, bool first) override {
+    Session& s = *session_;
+    if (token_) {
+      json::object p;
+      p["progressToken"] = *token_;
+      p["progress"] = ++told_;
+      p["message"] = message;
+      relay_.deliver(s, out_, jsonrpc::make_notification(mcp::method::kProgress, std::move(p)));
+    } else if (first && (s.log_rank < 0 || s.log_rank <= mcp::log_level_rank("warning"))) {
+      json::object p;
+      p["level"] = "warning";
+      p["logger"] = "mcpgw";
+      p["data"] = message;
+      relay_.deliver(s, out_, jsonrpc::make_notification(mcp::method::kMessage, std::move(p)));
+    }
+  }
+
+ private:
+  Relay& relay_;
+  SessionPtr session_;
+  std::shared_ptr<EventStream> out_;
+  std::optional<json::value> token_;
+  bool can_elicit_ = false;
+  int told_ = 0;
+};
+
 asio::awaitable<void> Relay::through_gate(Exchange& ex, Handler handler) {
   if (gate_ == nullptr) {
     co_await handler(*this, ex);
@@ -39,8 +96,17 @@ asio::awaitable<void> Relay::through_gate(Exchange& ex, Handler handler) {
   // Held: a reload may give the session a new chain while this call is in this one.
   const std::shared_ptr<gate::Chain> held = chain_of(*ex.session).shared_from_this();
   gate::Chain& chain = *held;
-  gate::Call call = co_await gate_call(ex, chain);
-  gate_callbacks(ex, call);
+  // A tool's labels may come from its annotations: its server's list, fetched when not cached.
+  std::shared_ptr<const json::array> tools;
+  if (ex.method == mcp::method::kToolsCall) {
+    tools = ex.slot->cache(ListKind::tools).items;
+    if (!tools) {
+      tools = co_await fetch_list(*ex.slot, ListKind::tools, ex.session);
+    }
+  }
+  gate::Call call = gate_call(ex, chain, tools);
+  GateLink link(*this, ex);
+  call.client = &link;
   // What other replicas marked in this scope (gateway.cluster.redis), before deciding.
   const std::shared_ptr<gate::SharedScopes> shared = shared_scopes_;
   const auto ttl = gate_->config().scope_idle;
@@ -57,7 +123,12 @@ asio::awaitable<void> Relay::through_gate(Exchange& ex, Handler handler) {
   // still crosses the chain.
   gate::Outcome outcome;
   if (!ex.intake.continues) {
-    outcome = co_await chain.request(call);
+    gate::Chain::Step at;
+    if (auto now = chain.request_now(call, at)) {
+      outcome = std::move(*now);
+    } else {
+      outcome = co_await chain.request(call, at);  // a filter waits on I/O, or a human
+    }
   } else {
     outcome = passed_answers(ex, chain);
   }
@@ -73,7 +144,9 @@ asio::awaitable<void> Relay::through_gate(Exchange& ex, Handler handler) {
     join(ex.decisions, call.decisions);  // the gate refused a question or an answer mid-call
     co_return;
   }
-  co_await chain.result(call, ex.reply);
+  if (gate::Chain::Step at; !chain.result_now(call, ex.reply, at)) {
+    co_await chain.result(call, ex.reply, at);
+  }
   join(ex.decisions, call.decisions);
   if (shared) {  // what this result marked, shared before the client can act on it
     if (auto refused = co_await shared->push(*call.scope, ttl)) {
@@ -104,17 +177,18 @@ gate::Outcome Relay::passed_answers(Exchange& ex, gate::Chain& chain) {
   return gate::Outcome::pass();
 }
 
-/// The call as the filters see it: where it goes, its labels, its scope.
-asio::awaitable<gate::Call> Relay::gate_call(Exchange& ex, gate::Chain& chain) {
+/// The call as the filters see it: where it goes, its labels, its scope. `tools`: the
+/// server's tool list, for a tools/call.
+gate::Call Relay::gate_call(Exchange& ex, gate::Chain& chain,
+                            const std::shared_ptr<const json::array>& tools) {
   Session& s = *ex.session;
   BackendSlot& slot = *ex.slot;
-  const std::string principal = s.principal ? s.principal->name : std::string("-");
+  gate::Call call;
+  call.principal = s.principal ? std::string_view(s.principal->name) : std::string_view("-");
   if (!s.scope) {
-    s.scope = gate_->scopes().get(principal, s.scope_name, s.id);
+    s.scope = gate_->scopes().get(call.principal, s.scope_name, s.id);
   }
   s.scope->last_used = Clock::now();
-
-  gate::Call call;
   call.method = ex.method;
   call.server = slot.cfg->name;
   call.name = ex.name;
@@ -122,77 +196,20 @@ asio::awaitable<gate::Call> Relay::gate_call(Exchange& ex, gate::Chain& chain) {
   call.source.append(slot.cfg->name).append(1, '/').append(ex.name);
   call.params = &params_of(ex.request);
   call.scope = s.scope.get();
-  call.principal = principal;
   call.session = s.id;
   const bool tool = ex.method == mcp::method::kToolsCall;
   const json::object* annotations = nullptr;
-  std::shared_ptr<const json::array> tools;
   if (tool) {
-    tools = slot.cache(ListKind::tools).items;  // cached: no suspension
-    if (!tools) {
-      tools = co_await fetch_list(slot, ListKind::tools, ex.session);
-    }
     chain.tools_listed(slot.cfg->name, tools);
-    for (std::size_t i = 0; tools && i < tools->size(); ++i) {
-      const json::value& t = (*tools)[i];
-      if (t.is_object() && string_at(t.get_object(), "name") == ex.name) {
-        const auto* a = t.get_object().if_contains("annotations");
-        annotations = a != nullptr && a->is_object() ? &a->get_object() : nullptr;
-      }
+    if (const json::object* t = upstream::find_tool(tools, slot.cache(ListKind::tools), ex.name)) {
+      const auto* a = t->if_contains("annotations");
+      annotations = a != nullptr && a->is_object() ? &a->get_object() : nullptr;
     }
   }
   call.labels = gate::resolve_labels(slot.cfg->options, tool ? std::string_view(ex.name)
                                                             : std::string_view(),
                                      annotations);
-  co_return call;
-}
-
-/// How the chain reaches the client while a call waits for an approval: an elicitation when
-/// the client declared it, and progress (or a log message) while it waits.
-void Relay::gate_callbacks(Exchange& ex, gate::Call& call) {
-  SessionPtr s = ex.session;
-  std::shared_ptr<EventStream> out = ex.out;
-  if (ex.client_capabilities().contains("elicitation")) {
-    call.elicit = [this, s, out, g = gate_](std::string message)
-                      -> asio::awaitable<std::optional<bool>> {
-      json::object params;
-      params["message"] = std::move(message);
-      json::object schema;
-      schema["type"] = "object";
-      schema["properties"] = json::object();
-      params["requestedSchema"] = std::move(schema);
-      auto answer = co_await ask_client(s, out, mcp::method::kElicitationCreate,
-                                        std::move(params),
-                                        Clock::now() + g->config().approval_timeout);
-      if (!answer) {
-        co_return std::nullopt;
-      }
-      const auto* result = answer->if_contains("result");
-      if (result == nullptr || !result->is_object()) {
-        co_return std::nullopt;
-      }
-      co_return string_at(result->get_object(), "action") == "accept";
-    };
-  }
-  std::optional<json::value> token;
-  if (const json::value* t = jsonrpc::progress_token(ex.request)) {
-    token = *t;
-  }
-  call.waiting = [this, s, out, token, n = 0](const std::string& message, bool first) mutable {
-    if (token) {
-      json::object p;
-      p["progressToken"] = *token;
-      p["progress"] = ++n;
-      p["message"] = message;
-      deliver(*s, out, jsonrpc::make_notification(mcp::method::kProgress, std::move(p)));
-    } else if (first && (s->log_rank < 0 || s->log_rank <= mcp::log_level_rank("warning"))) {
-      json::object p;
-      p["level"] = "warning";
-      p["logger"] = "mcpgw";
-      p["data"] = message;
-      deliver(*s, out, jsonrpc::make_notification(mcp::method::kMessage, std::move(p)));
-    }
-  };
+  return call;
 }
 
 gate::Chain& Relay::chain_of(Session& s) {

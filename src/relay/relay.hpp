@@ -328,9 +328,10 @@ class Relay {
   // The security gate, when on: its request side (which may deny, or hold the call for an
   // approval), then the handler, then its result side.
   asio::awaitable<void> through_gate(Exchange& ex, Handler handler);
-  asio::awaitable<gate::Call> gate_call(Exchange& ex, gate::Chain& chain);
+  gate::Call gate_call(Exchange& ex, gate::Chain& chain,
+                       const std::shared_ptr<const json::array>& tools);
   gate::Outcome passed_answers(Exchange& ex, gate::Chain& chain);
-  void gate_callbacks(Exchange& ex, gate::Call& call);
+  class GateLink;  // how the gate reaches the client of a call waiting for an approval
   // The gate on a server's other channels (relay/gate_channel.cpp): its notifications and
   // requests to a client (false: refused, not delivered), and the client's answers to them
   // (false: the server got the refusal instead).

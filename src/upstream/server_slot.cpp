@@ -73,7 +73,40 @@ asio::awaitable<std::shared_ptr<const json::array>> fetch_pages(Backend& backend
   co_return std::make_shared<const json::array>(std::move(all));
 }
 
+/// Each tool of `tools` by name; the first of a name wins, as a scan would find it.
+std::unordered_map<std::string_view, const json::object*> index_tools(const json::array& tools) {
+  std::unordered_map<std::string_view, const json::object*> by_name;
+  by_name.reserve(tools.size());
+  for (const auto& t : tools) {
+    const auto* o = t.if_object();
+    const auto* name = o != nullptr ? o->if_contains("name") : nullptr;
+    if (name != nullptr && name->is_string()) {
+      by_name.emplace(std::string_view(name->get_string()), o);
+    }
+  }
+  return by_name;
+}
+
 }  // namespace
+
+const json::object* find_tool(const std::shared_ptr<const json::array>& tools,
+                              const ListCache& cached, std::string_view name) {
+  if (!tools) {
+    return nullptr;
+  }
+  if (cached.items == tools) {
+    auto it = cached.by_name.find(name);
+    return it == cached.by_name.end() ? nullptr : it->second;
+  }
+  for (const auto& t : *tools) {
+    const auto* o = t.if_object();
+    const auto* n = o != nullptr ? o->if_contains("name") : nullptr;
+    if (n != nullptr && n->is_string() && std::string_view(n->get_string()) == name) {
+      return o;
+    }
+  }
+  return nullptr;
+}
 
 const ListInfo& info(ListKind kind) noexcept { return kLists[static_cast<int>(kind)]; }
 
@@ -117,6 +150,9 @@ asio::awaitable<std::shared_ptr<const json::array>> ServerSlot::fetch_list(
     if (answer) {
       now.items = answer;
       now.header_params = kind == ListKind::tools && mcp::has_header_params(*answer);
+      if (kind == ListKind::tools) {
+        now.by_name = index_tools(*answer);
+      }
       filled = true;
     }
   }

@@ -11,6 +11,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 namespace mcpgw::upstream {
 
@@ -37,7 +39,15 @@ struct ListCache {
   bool served_partial = false;      ///< an aggregate went out without this server's items
   /// (tools) a tool of it mirrors a parameter in an HTTP header (`x-mcp-header`, 2026-07-28).
   bool header_params = false;
+  /// (tools) each tool of `items` by name (the first of a name), pointing into `items`: a
+  /// call finds its tool without a scan of the list.
+  std::unordered_map<std::string_view, const json::object*> by_name;
 };
+
+/// The entry of `tools` called `name`, or null. `cached` is the slot's tools cache: when it
+/// holds this very list, its index answers; otherwise the list is scanned.
+const json::object* find_tool(const std::shared_ptr<const json::array>& tools,
+                              const ListCache& cached, std::string_view name);
 
 /// How long a list fetch may take: the whole fetch, and the wait for a starting server.
 struct ListDeadlines {
