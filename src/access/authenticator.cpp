@@ -223,7 +223,8 @@ AuthResult Authenticator::check(const Credentials& creds, bool local_rates) {
       key = bearer_value(creds.x_api_key);
     }
   }
-  if (key.empty()) {
+  const bool in_authorization = key.empty();
+  if (in_authorization) {
     key = bearer_value(creds.authorization);
   }
   if (key.empty()) {
@@ -263,6 +264,7 @@ AuthResult Authenticator::check(const Credentials& creds, bool local_rates) {
       break;
   }
   r.key_name = rec->name;
+  r.key_in_authorization = in_authorization;
   if (rec->rate_per_min && !local_rates) {
     r.rate_per_min = rec->rate_per_min;
   } else if (rec->rate_per_min && !take_local(r, *rec->rate_per_min)) {

@@ -48,6 +48,9 @@ struct AuthResult {
   /// replicas, authenticate(…, false)); not taken yet.
   std::optional<double> rate_per_min;
   bool token = false;          ///< the credential was a JWT
+  /// An API key came in the Authorization header: that header is the gateway's own
+  /// credential, so it is never passed on to a server (forwardAuthorization).
+  bool key_in_authorization = false;
   bool refresh_keys = false;   ///< signed by an unknown key: fetching the JWKS again may help
 };
 

@@ -235,6 +235,12 @@ void check_server_options(const ServerConfig& sc, const std::string& path, Diagn
   if (!o.tls_ca_file.empty() && sc.url.rfind("https://", 0) != 0) {
     diag.warn(join_path(path, "tls"), "tls applies to https:// URLs only");
   }
+  if (o.forward_authorization) {
+    diag.warn(join_path(path, "forwardAuthorization"),
+              "the client's own Authorization goes to this server (token passthrough, which "
+              "the MCP authorization spec forbids); a gateway API key is never passed on. "
+              "Prefer passHeaders for a user's own credential");
+  }
   if (o.tls_insecure) {
     diag.warn(join_path(path, "tls.insecure"),
               "certificate verification is off for this server");

@@ -242,6 +242,7 @@ asio::awaitable<std::optional<Response>> HttpServer::Impl::authenticate(Conn& c,
     co_return res;
   }
   c.principal = std::move(who.principal);
+  c.key_in_authorization = who.key_in_authorization;
   co_return count_principal(c, req);
 }
 
@@ -457,6 +458,12 @@ HttpServer::Impl::passed_headers(const Request& req, const std::vector<std::stri
   return out;
 }
 
+/// The client's own Authorization, for a server that is to receive it: never the gateway
+/// API key the request authenticated with.
+std::string HttpServer::Impl::client_authorization(const Conn& c, const Request& req) {
+  return c.key_in_authorization ? std::string() : std::string(req[http::field::authorization]);
+}
+
 boost::system::result<SessionPtr> HttpServer::Impl::open_session(
     const Conn& c, const Request& req, relay::ClientTransport transport,
     std::vector<std::string> view, const std::string& server, const std::string& endpoint,
@@ -470,7 +477,7 @@ boost::system::result<SessionPtr> HttpServer::Impl::open_session(
   spec.owner = owner(c);
   spec.principal = c.principal;
   spec.scope_name = c.scope;
-  spec.authorization = std::string(req[http::field::authorization]);  // the relay keeps it or not
+  spec.authorization = client_authorization(c, req);  // the relay keeps it or not
   spec.passed_headers = passed_headers(req, spec.view);
   spec.handshake = handshake;
   return relay_.create_session(std::move(spec));
@@ -486,7 +493,7 @@ SessionPtr HttpServer::Impl::revive_session(const Conn& c, const Request& req,
   spec.endpoint = endpoint;
   spec.owner = owner(c);
   spec.principal = c.principal;
-  spec.authorization = std::string(req[http::field::authorization]);
+  spec.authorization = client_authorization(c, req);
   std::vector<std::string> servers;  // the session's view is in its id: pass what is passed
   for (const auto& server : relay_.config().servers) {
     servers.push_back(server.name);

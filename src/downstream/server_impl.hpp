@@ -96,6 +96,7 @@ class HttpServer::Impl {
     asio::ip::address peer;          ///< the client's address
     std::string peer_text;           ///< …as text, made once (hidden sessions' owner)
     std::string counted_as;          ///< the principal it counts for (maxConnectionsPerPrincipal)
+    bool key_in_authorization = false;  ///< its API key came as Authorization: not passed on
     access::KeyMemo key_memo;        ///< the last API key it sent, and its digest
     bool metrics_only = false;       ///< accepted on gateway.metrics.listen
     std::string request_id;          ///< the request being handled (X-Request-Id)
@@ -322,6 +323,7 @@ class HttpServer::Impl {
 
   /// A new session for the connection's principal, in its taint scope (and with its
   /// Authorization when a server is to receive it); the error when the limits refuse one.
+  static std::string client_authorization(const Conn& c, const Request& req);
   boost::system::result<SessionPtr> open_session(const Conn& c, const Request& req,
                                                  relay::ClientTransport transport,
                                                  std::vector<std::string> view,

@@ -5,8 +5,12 @@
 // (x-mcp-{server}-{header}, passHeaders) reach that server only.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
-import { connect, textOf, useGateway, waitFor, withTimeout } from './helpers.mjs';
+import { MCPGW_BIN, connect, textOf, useGateway, waitFor, withTimeout } from './helpers.mjs';
 import { startRemote } from './fixtures/remote.mjs';
 
 const count = async (client, server) => Number(textOf(await withTimeout(
@@ -136,5 +140,50 @@ describe('remote state and credentials', () => {
     assert.equal(h.servers.counter.state, 'ready');
     assert.equal(h.servers.shared.isolation, 'shared');
     assert.equal(h.servers.shared.state, 'ready');
+  });
+});
+
+describe('forwardAuthorization with API keys on', () => {
+  const up = { remote: null };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpgw-fwd-'));
+  const store = path.join(dir, 'keys.db');
+  let key = '';
+  before(async () => {
+    up.remote = await startRemote({ transport: 'streamable', name: 'forwarded' });
+    key = execFileSync(MCPGW_BIN, ['keys', 'create', '--name', 'fwd', '--store', store],
+      { encoding: 'utf8' }).trim().split('\n').at(-1);
+  });
+  const ctx = useGateway(() => ({
+    mcpServers: { forwarded: { type: 'http', url: up.remote.url } },
+    gateway: {
+      auth: { mode: 'keys', store },
+      servers: { forwarded: { forwardAuthorization: true } },
+      timeouts: { drainMs: 2000 },
+      health: { probe: false },
+    },
+  }));
+  after(() => {
+    up.remote?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the gateway\'s own API key never reaches the server', async () => {
+    const { client } = await connect(ctx.gw, {
+      mode: 'both', ctx, headers: { Authorization: `Bearer ${key}` },
+    });
+    assert.equal((await whoami(client, 'forwarded')).authorization, null);
+  });
+
+  test('a key in x-api-key leaves the Authorization header the user\'s own, and it is passed on', async () => {
+    const { client } = await connect(ctx.gw, {
+      mode: 'both', ctx, headers: { 'x-api-key': key, Authorization: 'Bearer user-own-token-9' },
+    });
+    assert.equal((await whoami(client, 'forwarded')).authorization, 'Bearer user-own-token-9');
+    assert.doesNotMatch(ctx.gw.stderr, /user-own-token-9/, 'the user\'s token is never logged');
+    assert.ok(!ctx.gw.stderr.includes(key), 'the key is never logged');
+  });
+
+  test('the gateway warns at start that the server gets the client\'s token', () => {
+    assert.match(ctx.gw.stderr, /forwardAuthorization.*token passthrough/);
   });
 });
