@@ -223,8 +223,7 @@ AuthResult Authenticator::check(const Credentials& creds, bool local_rates) {
       key = bearer_value(creds.x_api_key);
     }
   }
-  const bool in_authorization = key.empty();
-  if (in_authorization) {
+  if (key.empty()) {
     key = bearer_value(creds.authorization);
   }
   if (key.empty()) {
@@ -264,7 +263,8 @@ AuthResult Authenticator::check(const Credentials& creds, bool local_rates) {
       break;
   }
   r.key_name = rec->name;
-  r.key_in_authorization = in_authorization;
+  // Also when the key came in x-api-key and the client sent it in Authorization as well.
+  r.key_in_authorization = bearer_value(creds.authorization) == key;
   if (rec->rate_per_min && !local_rates) {
     r.rate_per_min = rec->rate_per_min;
   } else if (rec->rate_per_min && !take_local(r, *rec->rate_per_min)) {

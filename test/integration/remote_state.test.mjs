@@ -172,6 +172,10 @@ describe('forwardAuthorization with API keys on', () => {
       mode: 'both', ctx, headers: { Authorization: `Bearer ${key}` },
     });
     assert.equal((await whoami(client, 'forwarded')).authorization, null);
+    const { client: both } = await connect(ctx.gw, {
+      mode: 'both', ctx, headers: { 'x-api-key': key, Authorization: `Bearer ${key}` },
+    });
+    assert.equal((await whoami(both, 'forwarded')).authorization, null, 'the key sent in both headers');
   });
 
   test('a key in x-api-key leaves the Authorization header the user\'s own, and it is passed on', async () => {
