@@ -1,5 +1,6 @@
 // `mcpgw keys create|list|revoke`: API keys in the gateway's store.
 #include "app/serve.hpp"
+#include "common/clock.hpp"
 #include "common/text.hpp"
 #include "access/key_store.hpp"
 
@@ -23,14 +24,6 @@ std::string join(const std::vector<std::string>& v, std::string_view empty) {
   return out;
 }
 
-std::string date(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MZ", &tm);
-  return buf;
-}
 
 /// Whether every server a key is to be limited to is in the config (when one was given); says
 /// which one is not, and which there are, when not.
@@ -94,7 +87,7 @@ int keys_command(const KeysArgs& a) {
     }
     fmt::print("created key '{}': servers {}, tools {}, denied {}{}{}\n", r.name,
                join(r.servers, "all"), join(r.tools, "all"), join(r.deny_tools, "none"),
-               r.expires_at ? ", expires " + date(*r.expires_at) : "",
+               r.expires_at ? ", expires " + utc_minute(*r.expires_at) : "",
                r.rate_per_min ? fmt::format(", {}/min", *r.rate_per_min) : "");
     fmt::print("the key is shown only now; store it where its user can read it:\n{}\n", *key);
     return 0;
@@ -114,7 +107,7 @@ int keys_command(const KeysArgs& a) {
                                                                   : "active";
       fmt::print("{:<20} {:<14} {:<8} {:<20} {:<20} {:<20} {:<18} {}\n", k.name, k.prefix + "…",
                  state, join(k.servers, "all"), join(k.tools, "all"), join(k.deny_tools, "-"),
-                 k.expires_at ? date(*k.expires_at) : "never",
+                 k.expires_at ? utc_minute(*k.expires_at) : "never",
                  k.rate_per_min ? fmt::format("{}/min", *k.rate_per_min) : "-");
     }
     return 0;

@@ -1,6 +1,7 @@
 // mcpgw: one MCP endpoint for every client, in front of many MCP servers.
 #include "app/import_cmd.hpp"
 #include "app/probe_cmd.hpp"
+#include "app/secrets_cmd.hpp"
 #include "app/serve.hpp"
 #include "app/stdio_cmd.hpp"
 #include "app/subcommand.hpp"
@@ -411,6 +412,7 @@ int main(int argc, char** argv) {
   more.push_back(mcpgw::app::make_stdio_command());
   more.push_back(mcpgw::app::make_import_command());
   more.push_back(mcpgw::app::make_probe_command());
+  more.push_back(mcpgw::app::make_secrets_command());
   std::vector<CLI::App*> more_cmds;
   for (auto& c : more) {
     more_cmds.push_back(c->add(app));

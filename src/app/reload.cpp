@@ -86,6 +86,7 @@ std::vector<std::string> restart_only_changes(const config::GatewayConfig& live,
   check(live.limits.memory_budget_bytes == next.limits.memory_budget_bytes,
         "limits.memoryBudgetBytes");
   check(live.watch == next.watch, "watch");
+  check(live.vault == next.vault, "vault");
   return out;
 }
 
@@ -258,6 +259,15 @@ json::object Reloader::reload(std::string_view why) {
     return refuse(why, error);
   }
   const auto kept = restart_only_changes(live_.gateway, next->gateway);
+  for (const auto& server : next->servers) {
+    if (!server.user_secrets.empty() && !relay_.has_vault()) {
+      return refuse(why, fmt::format("mcpServers.{}.env reads ${{user:{}}}, and the gateway "
+                                     "started without a vault key (gateway.vault.keyFile or "
+                                     "{}): restart it with one",
+                                     server.name, server.user_secrets.front(),
+                                     live_.gateway.vault.key_env));
+    }
+  }
   std::optional<access::Authenticator::Prepared> auth;
   if (!prepare_auth(next->gateway, auth, error) || !apply_gate(*next, error) ||
       !apply_cluster(next->gateway, relay_, error, &live_.gateway.cluster)) {

@@ -2,6 +2,7 @@
 #include "app/reload.hpp"
 #include "access/audit.hpp"
 #include "access/authenticator.hpp"
+#include "access/vault.hpp"
 #include "store/postgres.hpp"
 
 #include "common/memory.hpp"
@@ -121,6 +122,32 @@ bool open_audit(const config::GatewayConfig& g, std::unique_ptr<access::AuditLog
     return false;
   }
   spdlog::info("audit trail: {}", store::redact_password(opts.path));
+  return true;
+}
+
+/// Opens the vault when a server's env reads `${user:NAME}`, or when a vault key is given (so a
+/// reload may add such a server). False (with a critical log line) when a server needs it and
+/// it cannot be opened.
+bool open_vault(const config::Config& cfg, std::shared_ptr<access::VaultReader>& out) {
+  const auto& v = cfg.gateway.vault;
+  const bool needed = std::any_of(cfg.servers.begin(), cfg.servers.end(),
+                                  [](const auto& s) { return !s.user_secrets.empty(); });
+  const char* env_key = v.key_env.empty() ? nullptr : std::getenv(v.key_env.c_str());
+  if (!needed && v.key_file.empty() && (env_key == nullptr || *env_key == '\0')) {
+    return true;
+  }
+  std::string error;
+  auto vault = access::open_vault(v, "", cfg.gateway.auth.store_timeout, error);
+  if (!vault) {
+    if (needed) {
+      spdlog::critical("gateway.vault: {}", error);
+      return false;
+    }
+    spdlog::warn("gateway.vault: {}; no server reads ${{user:…}}, so serving without it", error);
+    return true;
+  }
+  out = std::make_shared<access::VaultReader>(std::move(vault));
+  spdlog::info("vault: {}", store::redact_password(v.store));
   return true;
 }
 
@@ -375,7 +402,8 @@ int serve(config::Config cfg, const std::string& path, ConfigSource source) {
     return 1;
   }
   std::unique_ptr<access::AuditLog> audit;
-  if (!open_audit(cfg.gateway, audit)) {
+  std::shared_ptr<access::VaultReader> vault;
+  if (!open_audit(cfg.gateway, audit) || !open_vault(cfg, vault)) {
     return 1;
   }
   std::unique_ptr<gate::Gate> gate;
@@ -385,6 +413,7 @@ int serve(config::Config cfg, const std::string& path, ConfigSource source) {
   relay::Relay relay(ioc.get_executor(), cfg);
   relay.set_audit(audit.get());
   relay.set_gate(gate.get());
+  relay.set_vault(vault);
   std::string error;
   if (!apply_cluster(cfg.gateway, relay, error)) {
     spdlog::critical("{}", error);

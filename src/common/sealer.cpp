@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <memory>
 #include <stdexcept>
 
@@ -53,23 +54,34 @@ std::optional<std::vector<Sealer::Key>> Sealer::read_keys(const std::string& pat
     error = "cannot read " + path;
     return std::nullopt;
   }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_keys(text.str(), path, error);
+}
+
+std::optional<std::vector<Sealer::Key>> Sealer::parse_keys(std::string_view text,
+                                                           std::string_view source,
+                                                           std::string& error) {
   std::vector<Key> keys;
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    const std::string_view text = trim(line);
-    if (text.empty() || text.front() == '#') {
+  int n = 0;
+  while (!text.empty()) {
+    ++n;
+    const auto eol = text.find('\n');
+    const std::string_view line = trim(text.substr(0, eol));
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    if (line.empty() || line.front() == '#') {
       continue;
     }
-    auto key = parse_key(text);
+    auto key = parse_key(line);
     if (!key) {
-      error = path + ": line " + std::to_string(n) +
+      error = std::string(source) + ": line " + std::to_string(n) +
               " is not a key (64 hex digits, or 32 bytes in base64)";
       return std::nullopt;
     }
     keys.push_back(*key);
   }
   if (keys.empty()) {
-    error = path + " holds no key";
+    error = std::string(source) + " holds no key";
     return std::nullopt;
   }
   return keys;

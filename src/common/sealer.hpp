@@ -26,6 +26,9 @@ class Sealer {
   /// lines and lines starting with '#' are skipped. nullopt (with `error`) when the file
   /// cannot be read, a line is not a key, or there is none.
   static std::optional<std::vector<Key>> read_keys(const std::string& path, std::string& error);
+  /// The keys in `text`, as in a key file; `source` names it in errors.
+  static std::optional<std::vector<Key>> parse_keys(std::string_view text,
+                                                    std::string_view source, std::string& error);
 
   /// base64url(nonce ‖ ciphertext ‖ tag).
   std::string seal(std::string_view plaintext, std::string_view purpose) const;

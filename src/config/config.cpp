@@ -64,8 +64,64 @@ EnvLookup process_env() {
   };
 }
 
+namespace {
+
+constexpr std::string_view kUserRef = "${user:";
+
+/// Calls `each(begin, end, name)` for each `${user:NAME}` of `text`.
+template <class F>
+void for_user_refs(std::string_view text, F each) {
+  for (auto at = text.find(kUserRef); at != std::string_view::npos;
+       at = text.find(kUserRef, at + 1)) {
+    const auto close = text.find('}', at);
+    if (close == std::string_view::npos) {
+      return;
+    }
+    const auto from = at + kUserRef.size();
+    each(at, close + 1, text.substr(from, close - from));
+  }
+}
+
+}  // namespace
+
+std::string check_user_secret_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) {
+    return "a vault entry's name has 1 to 64 characters";
+  }
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '-';
+    if (!ok) {
+      return fmt::format("\"{}\": a vault entry's name may hold letters, digits, '_', '.' and "
+                         "'-' only", name);
+    }
+  }
+  return "";
+}
+
+void user_refs(std::string_view text, std::vector<std::string>& names) {
+  for_user_refs(text, [&](std::size_t, std::size_t, std::string_view name) {
+    names.emplace_back(name);
+  });
+}
+
+std::string fill_user_refs(std::string_view text,
+                           const std::map<std::string, std::string>& values) {
+  std::string out;
+  std::size_t done = 0;
+  for_user_refs(text, [&](std::size_t begin, std::size_t end, std::string_view name) {
+    out.append(text.substr(done, begin - done));
+    if (auto it = values.find(std::string(name)); it != values.end()) {
+      out += it->second;
+    }
+    done = end;
+  });
+  out.append(text.substr(done));
+  return out;
+}
+
 std::optional<std::string> expand_env(std::string_view text, const EnvLookup& env,
-                                      std::string* missing) {
+                                      std::string* missing, bool keep_user_refs) {
   std::string out;
   out.reserve(text.size());
   std::size_t i = 0;
@@ -77,6 +133,11 @@ std::optional<std::string> expand_env(std::string_view text, const EnvLookup& en
         break;
       }
       std::string_view expr = text.substr(i + 2, close - i - 2);
+      if (keep_user_refs && expr.starts_with("user:")) {
+        out.append(text.substr(i, close + 1 - i));
+        i = close + 1;
+        continue;
+      }
       std::optional<std::string> fallback;
       if (auto dflt = expr.find(":-"); dflt != std::string_view::npos) {
         fallback = std::string(expr.substr(dflt + 2));
@@ -252,9 +313,10 @@ const json::object* as_object(const json::value* v, const std::string& path, Dia
   return &v->get_object();
 }
 
-void expand(std::string& field, const std::string& path, const EnvLookup& env, Diagnostics& diag) {
+void expand(std::string& field, const std::string& path, const EnvLookup& env, Diagnostics& diag,
+            bool keep_user_refs) {
   std::string missing;
-  if (auto v = expand_env(field, env, &missing)) {
+  if (auto v = expand_env(field, env, &missing, keep_user_refs)) {
     field = std::move(*v);
   } else {
     diag.error(path, fmt::format("environment variable {} is not set (use ${{{}:-default}} for a "
@@ -300,6 +362,12 @@ void parse_one_server(std::string_view key, const json::value& value, const std:
     sc.options.isolation =
         sc.transport == Transport::stdio ? Isolation::shared : Isolation::session;
   }
+  if (!sc.user_secrets.empty() && sc.options.isolation != Isolation::session) {
+    diag.error(join_path(path, "env"),
+               fmt::format("${{user:{}}} is each caller's own value: the server needs "
+                           "gateway.servers.{}.isolation \"session\" (a shared process serves "
+                           "every user)", sc.user_secrets.front(), name));
+  }
   if (!disabled) {
     cfg.servers.push_back(std::move(sc));
   }
@@ -311,6 +379,22 @@ namespace {
 
 bool labelled(const TrustLabels& t) {
   return !(t == TrustLabels{});
+}
+
+/// `${user:NAME}` needs callers who are told apart.
+void check_user_secrets(const Config& cfg, Diagnostics& diag) {
+  if (cfg.gateway.auth.mode != "none") {
+    return;
+  }
+  for (const auto& server : cfg.servers) {
+    if (!server.user_secrets.empty()) {
+      diag.error(join_path(join_path("mcpServers", server.name), "env"),
+                 fmt::format("${{user:{}}} reads the caller's own vault entry, but "
+                             "gateway.auth.mode is \"none\": every caller is the same "
+                             "anonymous user (use keys or jwt)", server.user_secrets.front()));
+      return;
+    }
+  }
 }
 
 /// Trust labels, approvers and strict pins are a policy: they turn the gate on (with its
@@ -407,6 +491,9 @@ std::optional<Config> parse(const json::value& doc, const std::string& base_dir,
     cfg.gateway.audit.store =
         cfg.gateway.store.empty() ? store_beside(beside, "audit") : cfg.gateway.store;
   }
+  cfg.gateway.vault.store =
+      cfg.gateway.store.empty() ? store_beside(beside, "vault") : cfg.gateway.store;
+  check_user_secrets(cfg, diag);
   if (cfg.gateway.security.pin_store.empty()) {
     cfg.gateway.security.pin_store =
         cfg.gateway.store.empty() ? store_beside(beside, "pins") : cfg.gateway.store;

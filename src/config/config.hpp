@@ -79,6 +79,9 @@ struct ServerConfig {
   std::string command;
   std::vector<std::string> args;
   std::map<std::string, std::string> env;
+  /// The vault entries its env reads (`${user:NAME}`, filled from the caller's own entries
+  /// when its process starts); sorted, each once. Needs isolation "session".
+  std::vector<std::string> user_secrets;
   std::string cwd;  ///< absolute; defaults to the config file's directory
   // http / sse
   std::string url;
@@ -269,6 +272,15 @@ struct ClusterConfig {
   bool operator==(const ClusterConfig&) const = default;
 };
 
+/// `gateway.vault`: each user's own secrets, sealed with AES-256-GCM (access/vault.hpp).
+struct VaultConfig {
+  std::string key_file;                     ///< `keyFile`: the key ring (else `keyEnv`)
+  std::string key_env = "MCPGW_VAULT_KEY";  ///< `keyEnv`: a variable holding a key
+  /// gateway.store when there is one, else mcpgw.vault.db beside the key store.
+  std::string store;
+  bool operator==(const VaultConfig&) const = default;
+};
+
 struct GatewayConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
@@ -284,6 +296,7 @@ struct GatewayConfig {
   MetricsConfig metrics;
   TracingConfig tracing;
   ClusterConfig cluster;
+  VaultConfig vault;
   /// `store`: "postgres://…" (${VAR} expanded), the durable store the replicas share: the API
   /// keys (unless auth.store names another). Empty: SQLite files beside the config.
   std::string store;
@@ -328,8 +341,15 @@ std::optional<Config> load_file(const std::string& path, Diagnostics& diag,
 bool parse_listen(std::string_view text, std::string& host, std::uint16_t& port);
 
 /// Expands ${VAR} and ${VAR:-default}. Unset variables without a default are reported.
+/// With `keep_user_refs`, a `${user:NAME}` is left as it is (filled per user later).
 std::optional<std::string> expand_env(std::string_view text, const EnvLookup& env,
-                                      std::string* missing);
+                                      std::string* missing, bool keep_user_refs = false);
+/// Why `name` cannot name a user's vault entry ("" when it can): 1 to 64 of A-Z a-z 0-9 _ . -
+std::string check_user_secret_name(std::string_view name);
+/// The names of the vault entries `${user:NAME}` in `text`, appended to `names`.
+void user_refs(std::string_view text, std::vector<std::string>& names);
+/// `text` with each `${user:NAME}` replaced by `values[NAME]` (empty when absent).
+std::string fill_user_refs(std::string_view text, const std::map<std::string, std::string>& values);
 
 /// "postgres://…" or "postgresql://…": a store in PostgreSQL rather than a SQLite file.
 bool store_is_url(std::string_view store) noexcept;

@@ -19,8 +19,10 @@ using OptionsByServer = std::map<std::string, std::pair<ServerOptions, std::stri
 
 /// The object at `v` (null when absent; an error, and null, when it is not an object).
 const json::object* as_object(const json::value* v, const std::string& path, Diagnostics& diag);
-/// Expands ${VAR} in `field`; an error when a variable without a default is unset.
-void expand(std::string& field, const std::string& path, const EnvLookup& env, Diagnostics& diag);
+/// Expands ${VAR} in `field`; an error when a variable without a default is unset. With
+/// `keep_user_refs`, `${user:NAME}` stays as it is.
+void expand(std::string& field, const std::string& path, const EnvLookup& env, Diagnostics& diag,
+            bool keep_user_refs = false);
 /// `tls: {caFile, insecure}` of a server or of a JWKS URL; caFile relative to the config.
 void parse_tls(ObjectReader& r, const std::string& base_dir, Diagnostics& diag,
                std::string& ca_file, bool& insecure);

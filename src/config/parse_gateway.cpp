@@ -300,6 +300,17 @@ void parse_audit(const json::object& obj, const std::string& base_dir, const Env
   l.boolean("arguments", out.arguments);
 }
 
+/// `gateway.vault`: where its key comes from (its store follows gateway.store, config.cpp).
+void parse_vault(const json::object& obj, const std::string& base_dir, Diagnostics& diag,
+                 VaultConfig& out) {
+  ObjectReader v(obj, "gateway.vault", diag);
+  v.str("keyFile", out.key_file);
+  v.str("keyEnv", out.key_env);
+  if (!out.key_file.empty()) {
+    out.key_file = (fs::path(base_dir) / out.key_file).lexically_normal().string();
+  }
+}
+
 /// `gateway.tracing`.
 void parse_tracing(const json::object& obj, const std::string& base_dir, Diagnostics& diag,
                    const EnvLookup& env, TracingConfig& t) {
@@ -396,6 +407,9 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
   }
   if (const auto* o = as_object(r.get("cluster"), "gateway.cluster", diag)) {
     parse_cluster(*o, base_dir, env, diag, g.cluster);
+  }
+  if (const auto* o = as_object(r.get("vault"), "gateway.vault", diag)) {
+    parse_vault(*o, base_dir, diag, g.vault);
   }
   if (const auto* servers = as_object(r.get("servers"), "gateway.servers", diag)) {
     for (const auto& kv : *servers) {

@@ -64,6 +64,34 @@ void parse_pass_headers(ObjectReader& r, Diagnostics& diag, std::vector<std::str
   }
 }
 
+/// `${user:NAME}` is read from the caller's vault when the process starts: only env values
+/// take it (args are visible to every local user, a URL or header is not filled per user).
+void refuse_user_refs(ServerConfig& out, const std::string& path, Diagnostics& diag) {
+  std::vector<std::string> names;
+  user_refs(out.command, names);
+  user_refs(out.cwd, names);
+  for (const auto& a : out.args) {
+    user_refs(a, names);
+  }
+  user_refs(out.url, names);
+  for (const auto& [k, v] : out.headers) {
+    user_refs(v, names);
+  }
+  if (!names.empty()) {
+    diag.error(path, fmt::format("${{user:{}}}: a user's secret goes in a stdio server's env "
+                                 "only (command lines are visible to every local user)",
+                                 names.front()));
+  }
+  std::sort(out.user_secrets.begin(), out.user_secrets.end());
+  out.user_secrets.erase(std::unique(out.user_secrets.begin(), out.user_secrets.end()),
+                         out.user_secrets.end());
+  for (const auto& name : out.user_secrets) {
+    if (auto why = check_user_secret_name(name); !why.empty()) {
+      diag.error(join_path(path, "env"), fmt::format("${{user:{}}}: {}", name, why));
+    }
+  }
+}
+
 }  // namespace
 
 void parse_server(const std::string& name, const json::object& obj, const std::string& path,
@@ -105,14 +133,17 @@ void parse_server(const std::string& name, const json::object& obj, const std::s
     if (!out.url.empty() || !out.headers.empty()) {
       diag.error(path, "a stdio server takes command/args/env/cwd, not url/headers");
     }
-    expand(out.command, r.path("command"), env, diag);
+    // ${user:NAME} is kept everywhere, so that refuse_user_refs says where it may go.
+    expand(out.command, r.path("command"), env, diag, /*keep_user_refs=*/true);
     for (std::size_t i = 0; i < out.args.size(); ++i) {
-      expand(out.args[i], fmt::format("{}[{}]", r.path("args"), i), env, diag);
+      expand(out.args[i], fmt::format("{}[{}]", r.path("args"), i), env, diag,
+             /*keep_user_refs=*/true);
     }
     for (auto& [k, v] : out.env) {
-      expand(v, join_path(r.path("env"), k), env, diag);
+      expand(v, join_path(r.path("env"), k), env, diag, /*keep_user_refs=*/true);
+      user_refs(v, out.user_secrets);
     }
-    expand(out.cwd, r.path("cwd"), env, diag);
+    expand(out.cwd, r.path("cwd"), env, diag, /*keep_user_refs=*/true);
     fs::path cwd = out.cwd.empty() ? fs::path(base_dir) : fs::path(out.cwd);
     if (cwd.is_relative()) {
       cwd = fs::path(base_dir) / cwd;
@@ -132,11 +163,12 @@ void parse_server(const std::string& name, const json::object& obj, const std::s
       diag.error(path, fmt::format("a {} server takes url/headers, not command/args",
                                    to_string(out.transport)));
     }
-    expand(out.url, r.path("url"), env, diag);
+    expand(out.url, r.path("url"), env, diag, /*keep_user_refs=*/true);
     for (auto& [k, v] : out.headers) {
-      expand(v, join_path(r.path("headers"), k), env, diag);
+      expand(v, join_path(r.path("headers"), k), env, diag, /*keep_user_refs=*/true);
     }
   }
+  refuse_user_refs(out, path, diag);
 }
 
 void parse_server_options(const json::object& obj, const std::string& path,

@@ -115,6 +115,9 @@ asio::awaitable<std::optional<json::object>> Relay::not_ready(Exchange& ex,
   if (backend->state() == BackendState::ready) {
     co_return std::nullopt;
   }
+  if (backend->down() && backend->waits_for_user()) {
+    backend->retry_now();  // the caller may have set the value it lacked since
+  }
   const auto until = std::min(deadline, Clock::now() + cfg_.gateway.timeouts.startup);
   if (!backend->down() && co_await backend->wait_ready(until)) {
     co_return std::nullopt;

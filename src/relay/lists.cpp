@@ -273,7 +273,7 @@ void Relay::report_left_out(Session& s, ListKind kind, const std::vector<std::st
   for (std::size_t i : left_out) {
     names += names.empty() ? view[i] : ", " + view[i];
   }
-  spdlog::warn("session {}: {} answered without {} (not ready within {} ms)", s.id,
+  spdlog::warn("session {}: {} answered without {} (down, or not ready within {} ms)", s.id,
                info(kind).method, names, cfg_.gateway.timeouts.list.count());
   // The client hears it too, as a logging notification: its list is short, and why.
   if (s.log_rank >= 0 && s.log_rank > mcp::log_level_rank("warning")) {
@@ -294,6 +294,9 @@ void Relay::report_left_out(Session& s, ListKind kind, const std::vector<std::st
 
 asio::awaitable<std::shared_ptr<const json::array>> Relay::fetch_list(
     BackendSlot& slot, ListKind kind, [[maybe_unused]] std::shared_ptr<Session> keep) {
+  if (slot.backend && slot.backend->down() && slot.backend->waits_for_user()) {
+    slot.backend->retry_now();  // the caller may have set the value it lacked since
+  }
   bool filled = false;
   auto items = co_await slot.fetch_list(
       ex_, kind, {cfg_.gateway.timeouts.call, cfg_.gateway.timeouts.startup}, filled);

@@ -325,6 +325,10 @@ BackendSlot* Relay::slot_for(Session& s, std::string_view server) {
   if (auto it = s.passed_headers.find(cfg->name); it != s.passed_headers.end()) {
     identity.headers = it->second;
   }
+  if (!cfg->user_secrets.empty()) {
+    identity.principal = s.principal ? s.principal->name : std::string();
+    identity.vault = vault_;
+  }
   slot->backend = pool_.make(*cfg, std::move(identity), *slot);
   if (slot->backend) {
     slot->backend->start();

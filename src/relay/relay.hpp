@@ -7,6 +7,7 @@
 #include "relay/exchange.hpp"
 #include "relay/session.hpp"
 #include "access/audit.hpp"
+#include "access/vault.hpp"
 #include "common/sealer.hpp"
 #include "gate/shared_approvals.hpp"
 #include "gate/shared_scopes.hpp"
@@ -229,6 +230,9 @@ class Relay {
 
   /// Where audit rows go (null: no audit trail).
   void set_audit(access::AuditLog* log) noexcept { audit_ = log; }
+  /// The users' own secrets, for servers whose env reads `${user:NAME}` (null: no vault).
+  void set_vault(std::shared_ptr<access::VaultReader> vault) { vault_ = std::move(vault); }
+  bool has_vault() const noexcept { return vault_ != nullptr; }
   /// The security gate (null when gateway.security is off).
   void set_gate(gate::Gate* g) {
     gate_ = g;
@@ -543,6 +547,7 @@ class Relay {
   std::shared_ptr<gate::SharedApprovals> shared_approvals_;
   std::shared_ptr<upstream::Redis> shared_redis_;
   std::shared_ptr<SharedRates> shared_rates_;
+  std::shared_ptr<access::VaultReader> vault_;
   std::string replica_;
   /// Sealed sessions their client ended (DELETE), not to be revived here; oldest first.
   std::deque<std::string> ended_order_;

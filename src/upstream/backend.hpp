@@ -86,6 +86,11 @@ class Backend {
   /// Failed starts in a row (0 once it has been ready); the relay fails fast when high.
   virtual unsigned consecutive_failures() const noexcept { return 0; }
   virtual std::size_t in_flight() const noexcept = 0;
+  /// Its last start lacked a value the caller must put in their vault (`mcpgw secrets set`).
+  virtual bool waits_for_user() const noexcept { return false; }
+  /// Tries to start again now rather than after its backoff (the caller may have set what it
+  /// lacked). No-op unless it is restarting.
+  virtual void retry_now() {}
   /// Down: not ready, and its last attempt to come up failed (a server that just crashed and
   /// is restarting is not down yet). Nobody waits for a down server.
   bool down() const noexcept {

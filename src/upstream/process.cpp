@@ -1,4 +1,7 @@
 #include "upstream/process.hpp"
+#include "common/scope_exit.hpp"
+
+#include <openssl/crypto.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -57,8 +60,10 @@ bool open_pipes(Pipes& p, std::string& error) {
   return true;
 }
 
-/// The server's environment: ours, with the server's `env` added (and winning).
-std::vector<std::string> child_env(const config::ServerConfig& server) {
+/// The server's environment: ours, with the server's `env` added (and winning), the caller's
+/// own values in place of its `${user:NAME}`.
+std::vector<std::string> child_env(const config::ServerConfig& server,
+                                   const std::map<std::string, std::string>& user_values) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view kv(*e);
@@ -69,7 +74,8 @@ std::vector<std::string> child_env(const config::ServerConfig& server) {
     env_strings.emplace_back(kv);
   }
   for (const auto& [k, v] : server.env) {
-    env_strings.push_back(k + "=" + v);
+    env_strings.push_back(k + "=" +
+                          (server.user_secrets.empty() ? v : config::fill_user_refs(v, user_values)));
   }
   return env_strings;
 }
@@ -132,14 +138,23 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
 
 }  // namespace
 
-bool spawn(const config::ServerConfig& server, ChildProcess& out, std::string& error) {
+bool spawn(const config::ServerConfig& server, ChildProcess& out, std::string& error,
+           const std::map<std::string, std::string>& user_values) {
   Pipes p;
   if (!open_pipes(p, error)) {
     return false;
   }
 
   // Everything the child needs is prepared before fork: after it only async-signal-safe calls.
-  std::vector<std::string> env_strings = child_env(server);
+  std::vector<std::string> env_strings = child_env(server, user_values);
+  // A user's values are wiped from this process once the child has its copy.
+  auto wipe = scope_exit([&] {
+    if (!server.user_secrets.empty()) {
+      for (auto& s : env_strings) {
+        OPENSSL_cleanse(s.data(), s.size());
+      }
+    }
+  });
   std::vector<char*> envp = c_strings(env_strings);
   std::vector<std::string> argv_strings = child_argv(server);
   std::vector<char*> argv = c_strings(argv_strings);

@@ -6,6 +6,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <sys/types.h>
 #include <unordered_map>
@@ -20,11 +21,13 @@ struct ChildProcess {
   int exec_fd = -1;    ///< closes at exec; carries a 5-byte report if exec or chdir failed
 };
 
-/// Forks `server.command` with its args, env (added to ours) and cwd, in a new process group.
+/// Forks `server.command` with its args, env (added to ours, each `${user:NAME}` filled from
+/// `user_values`) and cwd, in a new process group.
 /// Returns false with `error` set if no child could be made (no fds leak). Whether the exec
 /// itself worked arrives on `exec_fd`: EOF means it did; otherwise pass what was read to
 /// describe_exec_failure. Nothing here blocks.
-bool spawn(const config::ServerConfig& server, ChildProcess& out, std::string& error);
+bool spawn(const config::ServerConfig& server, ChildProcess& out, std::string& error,
+           const std::map<std::string, std::string>& user_values = {});
 
 /// The reason in an `exec_fd` report of `n` bytes, or empty if exec succeeded (n == 0).
 std::string describe_exec_failure(const config::ServerConfig& server, const char* report,

@@ -1,4 +1,5 @@
 #include "upstream/rpc_backend.hpp"
+#include "access/vault.hpp"
 
 #include "common/error.hpp"
 #include "jsonrpc/message.hpp"
@@ -387,6 +388,41 @@ asio::awaitable<void> RpcBackend::stop() {
   // Whoever called stop() may now destroy the listener (a closed session's slot), while the
   // supervisor, if it outlived the grace, still winds down: it must not report to it.
   listener_gone_ = true;
+}
+
+void RpcBackend::retry_now() {
+  if (state_ == BackendState::restarting && !stopping_) {
+    failures_ = 0;  // not down while it tries: waiters wait for this attempt
+    wake_.set();
+  }
+}
+
+asio::awaitable<bool> RpcBackend::read_user_secrets(std::map<std::string, std::string>& values) {
+  waits_for_user_ = false;
+  if (!identity_.vault) {
+    last_error_ = "the gateway has no vault to read the caller's values from";
+    co_return false;
+  }
+  if (identity_.principal.empty()) {
+    last_error_ = "it needs the caller's own values, and this caller is anonymous";
+    co_return false;
+  }
+  auto found = co_await identity_.vault->read(identity_.principal, server_.user_secrets);
+  if (!found.error.empty()) {
+    last_error_ = "cannot read the vault: " + found.error;
+    co_return false;
+  }
+  if (!found.missing.empty()) {
+    waits_for_user_ = true;
+    const std::string& name = found.missing.front();
+    last_error_ = fmt::format(
+        "it needs your secret \"{0}\" (user {1}), which is not in the vault: set it with "
+        "`mcpgw secrets set --user {1} --key {0}` (the value on stdin), then call again",
+        name, identity_.principal);
+    co_return false;
+  }
+  values = std::move(found.values);
+  co_return true;
 }
 
 asio::awaitable<bool> RpcBackend::wait_ready(Clock::time_point deadline) {

@@ -10,6 +10,10 @@
 #include <set>
 #include <unordered_map>
 
+namespace mcpgw::access {
+class VaultReader;
+}
+
 namespace mcpgw::upstream {
 
 /// What the gateway tells a server about itself in initialize.
@@ -25,6 +29,10 @@ struct ClientIdentity {
   /// The revision asked for in initialize; empty: the latest the gateway speaks. (The stdio
   /// bridge asks for what its client asked for.)
   std::string protocol_version;
+  /// For a server whose env reads `${user:NAME}`: whose vault entries fill it (empty: an
+  /// anonymous caller, who has none), and the vault they are read from.
+  std::string principal;
+  std::shared_ptr<access::VaultReader> vault;
 };
 
 class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBackend> {
@@ -42,6 +50,8 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   const std::string& degraded() const noexcept override { return degraded_; }
   unsigned restarts() const noexcept override { return restarts_; }
   unsigned consecutive_failures() const noexcept override { return failures_; }
+  bool waits_for_user() const noexcept override { return waits_for_user_; }
+  void retry_now() override;
   std::size_t in_flight() const noexcept override { return pending_.size(); }
   void start() override;
   asio::awaitable<void> stop() override;
@@ -113,6 +123,10 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   }
   void set_state(BackendState s);
   void became_ready();
+  /// The caller's own values for the server's `${user:NAME}`, into `values`. False when one
+  /// is missing (waits_for_user() then says so) or the vault cannot be read, with last_error_
+  /// saying why and what to do.
+  asio::awaitable<bool> read_user_secrets(std::map<std::string, std::string>& values);
   /// Records that requests fail while the server is up; cleared by the next success.
   void set_degraded(std::string reason);
   std::shared_ptr<RpcBackend> self() { return shared_from_this(); }
@@ -131,6 +145,7 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   unsigned failures_ = 0;
   bool stopping_ = false;
   bool started_ = false;
+  bool waits_for_user_ = false;  ///< the last start lacked a value from the caller's vault
   /// The server speaks only 2026-07-28: no session, the envelope and mirrored headers on
   /// every request.
   bool modern_ = false;

@@ -10,6 +10,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -88,6 +89,10 @@ asio::awaitable<bool> StdioBackend::run_once() {
   protocol_error_.clear();
   exited_.reset();
   reaped_.reset();
+  std::map<std::string, std::string> user_values;
+  if (!server_.user_secrets.empty() && !co_await read_user_secrets(user_values)) {
+    co_return false;
+  }
   std::string error;
   if (!ProcessBudget::instance().acquire(server_.name, server_.options.max_processes,
                                          gateway_.limits.max_processes, error)) {
@@ -96,7 +101,11 @@ asio::awaitable<bool> StdioBackend::run_once() {
   }
   holds_process_ = true;
   ChildProcess child;
-  if (!spawn(server_, child, error)) {
+  const bool spawned = spawn(server_, child, error, user_values);
+  for (auto& [name, value] : user_values) {
+    OPENSSL_cleanse(value.data(), value.size());
+  }
+  if (!spawned) {
     last_error_ = error;
     release_child();
     co_return false;
