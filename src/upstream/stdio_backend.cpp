@@ -3,6 +3,7 @@
 #include "upstream/process_budget.hpp"
 
 #include "common/error.hpp"
+#include "common/scope_exit.hpp"
 #include "jsonrpc/message.hpp"
 #include "mcp/protocol.hpp"
 
@@ -90,8 +91,15 @@ asio::awaitable<bool> StdioBackend::run_once() {
   exited_.reset();
   reaped_.reset();
   std::map<std::string, std::string> user_values;
-  if (!server_.user_secrets.empty() && !co_await read_user_secrets(user_values)) {
-    co_return false;
+  auto wipe = [&user_values] {  // a user's values leave memory once the child has its copy
+    for (auto& [name, value] : user_values) {
+      OPENSSL_cleanse(value.data(), value.size());
+    }
+  };
+  auto wipe_on_return = scope_exit(wipe);  // whichever way this start ends
+  if (!server_.user_secrets.empty() &&
+      (!co_await read_user_secrets(user_values) || stopping_)) {
+    co_return false;  // no value, or stopped while it was read: no process
   }
   std::string error;
   if (!ProcessBudget::instance().acquire(server_.name, server_.options.max_processes,
@@ -102,9 +110,7 @@ asio::awaitable<bool> StdioBackend::run_once() {
   holds_process_ = true;
   ChildProcess child;
   const bool spawned = spawn(server_, child, error, user_values);
-  for (auto& [name, value] : user_values) {
-    OPENSSL_cleanse(value.data(), value.size());
-  }
+  wipe();
   if (!spawned) {
     last_error_ = error;
     release_child();

@@ -2,10 +2,12 @@
 // every gateway that uses the store follows them (a change is announced by the database), a
 // revocation is refused within a second, and a store that cannot be read fails closed (503, not
 // ready) unless whenStoreDown is "cached". Audit rows written while the store is down wait and
-// are written when it returns; `mcpgw audit` reads them. A real PostgreSQL is started here.
+// are written when it returns; `mcpgw audit` reads them. Users' vault values are kept there
+// sealed. A real PostgreSQL is started here.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 
 import { startPostgres } from './fixtures/postgres.mjs';
@@ -186,6 +188,44 @@ describe('API keys in PostgreSQL', () => {
       await ctx.pg.psql("UPDATE mcpgw_schema SET version = 1 WHERE component = 'keys'");
     }
     assert.equal((await keys('list')).code, 0);
+  });
+
+  test("each user's own values are sealed in the store and reach only that user's server process", async () => {
+    const vaultKey = randomBytes(32).toString('hex');
+    const secrets = (input, ...argv) => new Promise((resolve) => {
+      const child = execFile(MCPGW_BIN, ['secrets', ...argv, '--store', ctx.pg.url],
+        { env: { ...process.env, MCPGW_VAULT_KEY: vaultKey } },
+        (e, stdout, stderr) => resolve({ code: e ? e.code : 0, stdout, stderr }));
+      child.stdin.end(input);
+    });
+    const value = `pgv_${randomBytes(12).toString('hex')}`;
+    const set = await secrets(`${value}\n`, 'set', '--user', 'alice', '--key', 'tok');
+    assert.equal(set.code, 0, set.stderr);
+    const stored = await ctx.pg.psql("SELECT principal || ' ' || name || ' ' || value FROM mcpgw_user_secrets");
+    assert.match(stored, /^alice tok \S{40,}/);
+    assert.ok(!stored.includes(value), 'the value is sealed in the store');
+    const listed = await secrets('', 'list');
+    assert.match(listed.stdout, /alice\s+tok\s+\d{4}-/);
+    assert.ok(!listed.stdout.includes(value));
+
+    const gw = await startGateway({
+      mcpServers: { everything: { ...servers.everything(), env: { USER_TOK: '${user:tok}' } } },
+      gateway: { store: ctx.pg.url, auth: { mode: 'keys' }, timeouts: { drainMs: 1000 },
+        servers: { everything: { isolation: 'session' } } },
+    }, { env: { MCPGW_VAULT_KEY: vaultKey } });
+    try {
+      const init = await post(gw.url, initializeBody(), { Authorization: `Bearer ${ctx.alice}` });
+      assert.equal(init.status, 200, init.text);
+      const headers = { Authorization: `Bearer ${ctx.alice}`, 'mcp-session-id': init.headers.get('mcp-session-id'),
+        'mcp-protocol-version': PROTOCOL_VERSION, accept: 'application/json' };
+      const res = await post(gw.url, { jsonrpc: '2.0', id: 2, method: 'tools/call',
+        params: { name: 'everything__get-env', arguments: {} } }, headers);
+      const env = JSON.parse(res.json.result.content[0].text);
+      assert.equal(env.USER_TOK, value, "alice's process has her value");
+      assert.ok(!gw.stderr.includes(value), 'never logged');
+    } finally {
+      assert.equal((await gw.stop()).code, 0, gw.stderr.slice(-2000));
+    }
   });
 
   test('the password in a store URL is never logged', async () => {
