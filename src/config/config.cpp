@@ -362,6 +362,12 @@ void parse_one_server(std::string_view key, const json::value& value, const std:
     sc.options.isolation =
         sc.transport == Transport::stdio ? Isolation::shared : Isolation::session;
   }
+  if (auto it = server_opts.find(name); it != server_opts.end()) {
+    check_upstream_auth(sc, it->second.second, cfg.gateway.auth, diag);
+    if (sc.options.auth.type != UpstreamAuth::Type::none && sc.options.auth.resource.empty()) {
+      sc.options.auth.resource = sc.url;  // the server this token is for (RFC 8707)
+    }
+  }
   if (!sc.user_secrets.empty() && sc.options.isolation != Isolation::session) {
     diag.error(join_path(path, "env"),
                fmt::format("${{user:{}}} is each caller's own value: the server needs "

@@ -44,6 +44,25 @@ struct TrustLabels {
   bool operator==(const TrustLabels&) const = default;
 };
 
+/// `gateway.servers.NAME.auth`: the identity the gateway takes toward a remote server for
+/// each caller (static credentials go in the server's `headers`).
+struct UpstreamAuth {
+  enum class Type : std::uint8_t {
+    none,
+    /// RFC 8693: the caller's OAuth access token traded at `token_url` for one meant for the
+    /// server, cached until shortly before it expires.
+    token_exchange,
+  };
+  Type type = Type::none;
+  std::string token_url;      ///< `tokenUrl`
+  std::string audience;       ///< `audience` (none when empty)
+  std::string resource;       ///< `resource`: default the server's url
+  std::string scope;          ///< `scope` (none when empty)
+  std::string client_id;      ///< `clientId`: the gateway's client at the token endpoint
+  std::string client_secret;  ///< `clientSecret` (${VAR} expanded): HTTP Basic with clientId
+  bool operator==(const UpstreamAuth&) const = default;
+};
+
 /// Per-server gateway options (`gateway.servers.NAME`).
 struct ServerOptions {
   /// Default: shared for stdio servers; one upstream session per client session for remote
@@ -69,6 +88,7 @@ struct ServerOptions {
   /// `pins: "strict"`: once the server's tools are pinned, a tool it adds or renames later is
   /// quarantined like a changed one.
   bool strict_pins = false;
+  UpstreamAuth auth;                               ///< `auth`
   bool operator==(const ServerOptions&) const = default;
 };
 

@@ -33,7 +33,14 @@ void parse_server(const std::string& name, const json::object& obj, const std::s
                   const std::string& base_dir, const EnvLookup& env, Diagnostics& diag,
                   ServerConfig& out, bool& disabled);
 void parse_server_options(const json::object& obj, const std::string& path,
-                          const std::string& base_dir, Diagnostics& diag, ServerOptions& out);
+                          const std::string& base_dir, const EnvLookup& env, Diagnostics& diag,
+                          ServerOptions& out);
+/// `auth` of gateway.servers.NAME (parse_upstream_auth.cpp).
+void parse_upstream_auth(ObjectReader& r, const EnvLookup& env, Diagnostics& diag,
+                         UpstreamAuth& out);
+/// Whether a server's `auth` can work with its transport, isolation and the gateway's auth.
+void check_upstream_auth(const ServerConfig& sc, const std::string& path,
+                         const AuthConfig& gateway_auth, Diagnostics& diag);
 /// `approvals`: "client" or "admin" (nothing when the key is absent).
 void parse_approver(ObjectReader& r, std::optional<Approver>& out);
 /// Options that make sense only for some servers.

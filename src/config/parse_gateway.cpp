@@ -416,7 +416,7 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
       const std::string path = join_path("gateway.servers", kv.key());
       if (const auto* so = as_object(&kv.value(), path, diag)) {
         ServerOptions opts;
-        parse_server_options(*so, path, base_dir, diag, opts);
+        parse_server_options(*so, path, base_dir, env, diag, opts);
         server_opts[std::string(kv.key())] = {opts, path};
       }
     }

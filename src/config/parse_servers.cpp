@@ -172,7 +172,8 @@ void parse_server(const std::string& name, const json::object& obj, const std::s
 }
 
 void parse_server_options(const json::object& obj, const std::string& path,
-                          const std::string& base_dir, Diagnostics& diag, ServerOptions& out) {
+                          const std::string& base_dir, const EnvLookup& env, Diagnostics& diag,
+                          ServerOptions& out) {
   ObjectReader r(obj, path, diag);
   std::string isolation;
   r.str("isolation", isolation);
@@ -208,6 +209,7 @@ void parse_server_options(const json::object& obj, const std::string& path,
   parse_tls(r, base_dir, diag, out.tls_ca_file, out.tls_insecure);
   parse_trust(r.get("trust"), r.path("trust"), diag, out.trust);
   parse_approver(r, out.approvals);
+  parse_upstream_auth(r, env, diag, out.auth);
   std::string pins;
   r.str("pins", pins);
   if (pins == "strict") {

@@ -60,6 +60,9 @@ asio::awaitable<bool> HttpServer::Impl::legacy_post(Conn& c, Request& req, const
                                           why);
     co_return co_await write(c, res);
   }
+  if (!c.key_in_authorization) {
+    relay_.saw_authorization(*s, req[http::field::authorization]);
+  }
   Response refusal;
   auto parsed = parse_body(req, refusal);
   if (!parsed) {

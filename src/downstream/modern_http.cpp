@@ -132,6 +132,9 @@ std::variant<SessionPtr, Response> HttpServer::Impl::modern_session(
   key.append(c.principal ? "\np\n" : "\na\n").append(c.scope).append(h.key);
   if (auto it = modern_sessions_.find(key); it != modern_sessions_.end()) {
     if (!it->second->closed()) {
+      if (!c.key_in_authorization) {
+        relay_.saw_authorization(*it->second, req[http::field::authorization]);
+      }
       return it->second;
     }
     modern_sessions_.erase(it);

@@ -47,6 +47,9 @@ asio::awaitable<std::variant<SessionPtr, Response>> HttpServer::Impl::own_sessio
     }
     co_return error_response(req, make_error_code(Errc::session_not_found), nullptr, refusal);
   }
+  if (!c.key_in_authorization) {
+    relay_.saw_authorization(*s, req[http::field::authorization]);
+  }
   co_return s;
 }
 

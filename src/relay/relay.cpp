@@ -1,6 +1,7 @@
 // The relay: lifecycle, sessions, and what clients send besides requests.
 #include "relay/relay.hpp"
 #include "relay/util.hpp"
+#include "access/authenticator.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/random.hpp"
@@ -55,9 +56,11 @@ json::object gateway_client_info() {
   return info;
 }
 
-bool Relay::forwards_authorization() const noexcept {
-  return std::any_of(cfg_.servers.begin(), cfg_.servers.end(),
-                     [](const auto& s) { return s.options.forward_authorization; });
+bool Relay::keeps_authorization() const noexcept {
+  return std::any_of(cfg_.servers.begin(), cfg_.servers.end(), [](const auto& s) {
+    return s.options.forward_authorization ||
+           s.options.auth.type == config::UpstreamAuth::Type::token_exchange;
+  });
 }
 
 void Relay::start() {
@@ -170,6 +173,16 @@ boost::system::result<SessionPtr> Relay::create_session(SessionSpec spec) {
   return admit_session(std::move(id), std::move(spec));
 }
 
+void Relay::saw_authorization(Session& s, std::string_view authorization) const {
+  if (!keeps_authorization()) {
+    return;
+  }
+  const auto token = access::bearer_value(authorization);
+  if (!token.empty() && token != *s.caller_token) {
+    *s.caller_token = token;
+  }
+}
+
 boost::system::result<SessionPtr> Relay::admit_session(std::string id, SessionSpec spec) {
   if (stopping_) {
     return make_error_code(Errc::shutting_down);
@@ -181,8 +194,8 @@ boost::system::result<SessionPtr> Relay::admit_session(std::string id, SessionSp
       sessions_per_owner_[spec.owner] >= cfg_.gateway.limits.max_sessions_per_client) {
     return make_error_code(Errc::too_many_client_sessions);
   }
-  if (!forwards_authorization()) {
-    spec.authorization.clear();  // kept only for a server that is to receive it
+  if (!keeps_authorization()) {
+    spec.authorization.clear();  // kept only for a server that receives or exchanges it
   }
   spec.handshake = nullptr;
   auto s = std::make_shared<Session>(ex_, std::move(id), std::move(spec),
@@ -325,6 +338,7 @@ BackendSlot* Relay::slot_for(Session& s, std::string_view server) {
   if (auto it = s.passed_headers.find(cfg->name); it != s.passed_headers.end()) {
     identity.headers = it->second;
   }
+  identity.credential = pool_.credential(*cfg, s.caller_token);
   if (!cfg->user_secrets.empty()) {
     identity.principal = s.principal ? s.principal->name : std::string();
     identity.vault = vault_;

@@ -251,8 +251,11 @@ class Relay {
   void pins_changed(std::string_view server);
   access::AuditLog* audit_log() const noexcept { return audit_; }
 
-  /// Whether any server receives the client's Authorization header (sessions then keep it).
-  bool forwards_authorization() const noexcept;
+  /// Whether any server receives or exchanges the client's Authorization (sessions keep it).
+  bool keeps_authorization() const noexcept;
+  /// A request of `s` authenticated with `authorization`: a renewed access token replaces the
+  /// one its exchanged credentials start from.
+  void saw_authorization(Session& s, std::string_view authorization) const;
 
   /// Requests forwarded to servers and not yet answered (for draining).
   std::size_t in_flight() const noexcept;

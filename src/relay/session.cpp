@@ -1,4 +1,5 @@
 #include "relay/session.hpp"
+#include "access/authenticator.hpp"
 #include "relay/shared_events.hpp"
 
 #include "relay/relay.hpp"
@@ -23,6 +24,7 @@ Session::Session(asio::any_io_executor ex, std::string id_, SessionSpec spec, st
       scope_name(std::move(spec.scope_name)),
       authorization(std::move(spec.authorization)),
       passed_headers(std::move(spec.passed_headers)),
+      caller_token(std::make_shared<std::string>(access::bearer_value(authorization))),
       last_active(Clock::now()),
       // Until initialize says otherwise: the oldest revision each transport was made for.
       protocol_version_(transport == ClientTransport::legacy_sse ? "2024-11-05" : "2025-03-26"),

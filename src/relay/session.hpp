@@ -140,6 +140,10 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::string scope_name;
   const std::string authorization;
   const std::map<std::string, std::vector<std::pair<std::string, std::string>>> passed_headers;
+  /// The access token the client authenticated its latest request with (its Authorization's
+  /// bearer value; kept as `authorization` is), shared with the credentials that exchange it.
+  /// The one field a request changes: a client renews its token within a long session.
+  const std::shared_ptr<std::string> caller_token;
 
   /// initialize: the version agreed and what the client said of itself (before the reply is
   /// made: a session's own backends are started with them).

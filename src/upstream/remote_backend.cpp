@@ -2,6 +2,7 @@
 
 #include "common/error.hpp"
 #include "common/text.hpp"
+#include "upstream/credential.hpp"
 #include "jsonrpc/message.hpp"
 #include "mcp/modern.hpp"
 #include "mcp/protocol.hpp"
@@ -42,9 +43,25 @@ void RemoteBackend::add_headers(http::fields& h) const {
   if (!identity_.authorization.empty()) {
     h.set(http::field::authorization, identity_.authorization);
   }
+  if (!bearer_.empty()) {
+    h.set(http::field::authorization, bearer_);
+  }
   for (const auto& [name, value] : identity_.headers) {
     h.set(name, value);
   }
+}
+
+asio::awaitable<bool> RemoteBackend::refresh_credential(bool renew, std::string& error) {
+  if (!identity_.credential) {
+    co_return true;
+  }
+  auto keep = self();
+  auto got = co_await identity_.credential->authorization(renew, error);
+  if (!got) {
+    co_return false;
+  }
+  bearer_ = std::move(*got);
+  co_return true;
 }
 
 Clock::duration RemoteBackend::call_timeout() const {
@@ -153,6 +170,9 @@ asio::awaitable<bool> StreamableHttpBackend::run_once() {
   ++generation_;
   broken_ = std::make_shared<Event>(ex_);
   broken_reason_.clear();
+  if (!co_await refresh_credential(false, last_error_) || stopping_) {
+    co_return false;
+  }
   const auto result = co_await handshake(Clock::now() + gateway_.timeouts.startup);
   if (result != Handshake::ok) {
     co_return false;
@@ -252,6 +272,10 @@ asio::awaitable<void> StreamableHttpBackend::post(json::object message, std::int
   if (wire_id != 0 && !is_pending(wire_id)) {
     co_return;  // cancelled or timed out while waiting
   }
+  if (std::string why; !co_await refresh_credential(false, why)) {  // cached while fresh
+    fail_call(wire_id, make_error_code(Errc::upstream_unavailable), std::move(why));
+    co_return;
+  }
   HttpRequest req;
   req.method = http::verb::post;
   req.target = url_.target;
@@ -273,6 +297,11 @@ asio::awaitable<void> StreamableHttpBackend::post(json::object message, std::int
     co_return;
   }
   const unsigned status = resp->status();
+  if (status == 401 && identity_.credential && !retried) {
+    resp.reset();
+    co_await renew_and_post(std::move(message), wire_id);
+    co_return;
+  }
   if (status == 404 && !sent_session.empty() && !is_init) {
     resp.reset();
     bool renewed = false;
@@ -307,6 +336,16 @@ asio::awaitable<void> StreamableHttpBackend::post(json::object message, std::int
     session_id_ = std::string(resp->header("Mcp-Session-Id"));
   }
   co_await read_reply(std::move(resp), wire_id);
+}
+
+asio::awaitable<void> StreamableHttpBackend::renew_and_post(json::object message,
+                                                            std::int64_t wire_id) {
+  // The server refused the caller's token (revoked, expired early): a new one, once.
+  if (std::string why; !co_await refresh_credential(true, why)) {
+    fail_call(wire_id, make_error_code(Errc::upstream_unavailable), std::move(why));
+    co_return;
+  }
+  co_await post(std::move(message), wire_id, true);
 }
 
 void StreamableHttpBackend::unreachable(const json::object& message, std::int64_t wire_id,
@@ -477,7 +516,7 @@ asio::awaitable<bool> StreamableHttpBackend::reinitialize(std::string old) {
 asio::awaitable<bool> LegacySseBackend::run_once() {
   auto keep = me();
   set_state(BackendState::starting);
-  if (!url_ok_) {
+  if (!url_ok_ || !co_await refresh_credential(false, last_error_) || stopping_) {
     co_return false;
   }
   const auto deadline = Clock::now() + gateway_.timeouts.startup;

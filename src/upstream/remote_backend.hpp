@@ -22,8 +22,12 @@ class RemoteBackend : public RpcBackend {
                 BackendListener& listener, std::shared_ptr<HttpClient> client);
 
  protected:
-  /// The configured headers (and the client's Authorization where configured).
+  /// The configured headers (and the client's Authorization where configured, or the
+  /// caller's credential's).
   void add_headers(http::fields& h) const;
+  /// Gets the caller's credential into bearer_ (a new one when `renew`). True without a
+  /// credential; false with `error` when none can be had.
+  asio::awaitable<bool> refresh_credential(bool renew, std::string& error);
   Clock::duration call_timeout() const;
   /// Reads an SSE body, passing each event to `on_event(SseEvent&&)` (which returns false to
   /// stop reading). Returns false if the stream broke (error or limit) rather than ended.
@@ -44,6 +48,7 @@ class RemoteBackend : public RpcBackend {
   std::shared_ptr<HttpClient> client_;
   Url url_;
   bool url_ok_ = false;
+  std::string bearer_;  ///< the caller's credential's Authorization, when there is one
 };
 
 /**
@@ -67,6 +72,9 @@ class StreamableHttpBackend final : public RemoteBackend {
   asio::awaitable<void> finish_stop() override;
 
   asio::awaitable<void> post(json::object message, std::int64_t wire_id, bool retried);
+  /// `message` was refused with 401: the caller's credential is renewed and it is sent once
+  /// more (or its call fails with why no credential could be had).
+  asio::awaitable<void> renew_and_post(json::object message, std::int64_t wire_id);
   /// Reads one POST's reply (JSON or SSE), resuming a broken stream where it can.
   asio::awaitable<void> read_reply(HttpResponsePtr resp, std::int64_t wire_id);
   /// Resumes a broken reply stream from `last_id`, until the call is answered.

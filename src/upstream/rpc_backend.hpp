@@ -16,6 +16,8 @@ class VaultReader;
 
 namespace mcpgw::upstream {
 
+class Credential;
+
 /// What the gateway tells a server about itself in initialize.
 struct ClientIdentity {
   json::object capabilities;
@@ -33,6 +35,8 @@ struct ClientIdentity {
   /// anonymous caller, who has none), and the vault they are read from.
   std::string principal;
   std::shared_ptr<access::VaultReader> vault;
+  /// For a remote server with `auth`: what gets its Authorization for this caller.
+  std::shared_ptr<Credential> credential;
 };
 
 class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBackend> {

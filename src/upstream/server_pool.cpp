@@ -6,6 +6,7 @@
 #include "upstream/http_client.hpp"
 #include "upstream/remote_backend.hpp"
 #include "upstream/stdio_backend.hpp"
+#include "upstream/token_exchange.hpp"
 
 namespace mcpgw::upstream {
 
@@ -81,9 +82,24 @@ void ServerPool::forget(std::string_view server) {
   if (auto it = http_clients_.find(server); it != http_clients_.end()) {
     http_clients_.erase(it);
   }
+  if (auto it = exchangers_.find(server); it != exchangers_.end()) {
+    exchangers_.erase(it);
+  }
   if (auto it = status_.find(server); it != status_.end()) {
     status_.erase(it);
   }
+}
+
+std::shared_ptr<Credential> ServerPool::credential(
+    const config::ServerConfig& server, std::shared_ptr<const std::string> caller_token) {
+  if (server.options.auth.type != config::UpstreamAuth::Type::token_exchange) {
+    return nullptr;
+  }
+  auto& exchanger = exchangers_[server.name];
+  if (!exchanger || !(exchanger->settings() == server.options.auth)) {
+    exchanger = std::make_shared<TokenExchanger>(ex_, server, cfg_.gateway);
+  }
+  return exchanger->credential(std::move(caller_token));
 }
 
 const ServerPool::Status* ServerPool::status(std::string_view server) const {

@@ -15,7 +15,9 @@
 
 namespace mcpgw::upstream {
 
+class Credential;
 class HttpClient;
+class TokenExchanger;
 
 /// What a server's URL looks like where people read it (health, logs): no userinfo and no
 /// query, either of which may hold secrets.
@@ -50,8 +52,14 @@ class ServerPool {
   void record(const std::string& server, BackendState state, const std::string& reason);
   /// Null until a backend of the server reported.
   const Status* status(std::string_view server) const;
-  /// Forgets a server a reload removed or changed: its connection pool and its state.
+  /// Forgets a server a reload removed or changed: its connection pool, its exchanged
+  /// tokens and its state.
   void forget(std::string_view server);
+
+  /// What gets one caller's Authorization toward `server` (gateway.servers.NAME.auth): null
+  /// when it has none. `caller_token` holds the caller's latest access token (empty: none).
+  std::shared_ptr<Credential> credential(const config::ServerConfig& server,
+                                         std::shared_ptr<const std::string> caller_token);
 
  private:
   std::shared_ptr<HttpClient> http_client(const config::ServerConfig& server);
@@ -60,6 +68,7 @@ class ServerPool {
   const config::Config& cfg_;
   Factory factory_;
   std::map<std::string, std::shared_ptr<HttpClient>, std::less<>> http_clients_;
+  std::map<std::string, std::shared_ptr<TokenExchanger>, std::less<>> exchangers_;
   std::map<std::string, Status, std::less<>> status_;
 };
 

@@ -133,7 +133,7 @@ describe('per-user secrets for a session-isolated stdio server', () => {
     for (const c of st.clients.splice(0)) await c.close().catch(() => {});
     const exit = await st.gw.stop();
     assert.deepEqual({ code: exit.code, forced: exit.forced }, { code: 0, forced: false }, st.gw.stderr.slice(-3000));
-    assert.match(st.gw.stderr, /debug/i, 'the log is at debug level');
+    assert.match(st.gw.stderr, /^\S+ debug /m, 'the log is at debug level');
     const bytes = (name) => [name, `${name}-wal`].map((f) => path.join(dir, f)).filter(existsSync)
       .map((f) => readFileSync(f).toString('latin1')).join('');
     const audit = bytes('mcpgw.audit.db');

@@ -561,5 +561,34 @@ TEST(Security, TrustLabelsTurnTheGateOnUnlessItIsExplicitlyOff) {
   EXPECT_TRUE(has_error(bad, "gateway.security.enabled: expected true or false"));
 }
 
+TEST(Config, TokenExchangeIsReadAndChecked) {
+  Diagnostics d;
+  auto cfg = parse_text(R"({"mcpServers": {"crm": {"url": "https://crm.example/mcp"}},
+    "gateway": {"auth": {"mode": "jwt", "jwt": {"issuer": "https://i", "audience": "a",
+                                                "jwks": "https://i/jwks"}},
+      "servers": {"crm": {"auth": {"type": "tokenExchange", "tokenUrl": "https://as/token",
+        "audience": "crm-api", "scope": "crm.read", "clientId": "mcpgw",
+        "clientSecret": "${TOKEN}"}}}}})", d);
+  ASSERT_TRUE(cfg) << (d.errors.empty() ? "" : d.errors.front());
+  const auto& a = cfg->servers.front().options.auth;
+  EXPECT_EQ(a.type, UpstreamAuth::Type::token_exchange);
+  EXPECT_EQ(a.client_secret, "s3cret");
+  EXPECT_EQ(a.resource, "https://crm.example/mcp");  // the server it is for, by default
+
+  Diagnostics bad;
+  EXPECT_FALSE(parse_text(R"({"mcpServers": {"crm": {"url": "https://crm.example/mcp"},
+                                             "local": {"command": "x"}},
+    "gateway": {"auth": {"mode": "keys"},
+      "servers": {"crm": {"forwardAuthorization": true, "shareable": true,
+                          "auth": {"type": "tokenExchange", "tokenUrl": "ftp://as"}},
+                  "local": {"auth": {"type": "tokenExchange", "tokenUrl": "https://as"}}}}})",
+                          bad));
+  EXPECT_TRUE(has_error(bad, "http(s) URL"));
+  EXPECT_TRUE(has_error(bad, "replaces forwardAuthorization"));
+  EXPECT_TRUE(has_error(bad, "isolation \"session\""));
+  EXPECT_TRUE(has_error(bad, "gateway.auth.mode is \"keys\""));
+  EXPECT_TRUE(has_error(bad, "http and sse servers only"));
+}
+
 }  // namespace
 }  // namespace mcpgw::config
