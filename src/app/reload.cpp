@@ -86,7 +86,6 @@ std::vector<std::string> restart_only_changes(const config::GatewayConfig& live,
   check(live.limits.memory_budget_bytes == next.limits.memory_budget_bytes,
         "limits.memoryBudgetBytes");
   check(live.watch == next.watch, "watch");
-  check(live.vault == next.vault, "vault");
   return out;
 }
 
@@ -258,7 +257,10 @@ json::object Reloader::reload(std::string_view why) {
   if (!next) {
     return refuse(why, error);
   }
-  const auto kept = restart_only_changes(live_.gateway, next->gateway);
+  auto kept = restart_only_changes(live_.gateway, next->gateway);
+  if (relay_.has_vault() && !(live_.gateway.vault == next->gateway.vault)) {
+    kept.emplace_back("vault");  // opened at start (its store follows auth.store's folder)
+  }
   for (const auto& server : next->servers) {
     if (!server.user_secrets.empty() && !relay_.has_vault()) {
       return refuse(why, fmt::format("mcpServers.{}.env reads ${{user:{}}}, and the gateway "

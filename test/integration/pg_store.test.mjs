@@ -214,7 +214,9 @@ describe('API keys in PostgreSQL', () => {
         servers: { everything: { isolation: 'session' } } },
     }, { env: { MCPGW_VAULT_KEY: vaultKey } });
     try {
-      const init = await post(gw.url, initializeBody(), { Authorization: `Bearer ${ctx.alice}` });
+      let init;  // a gateway just started may not have read the keys yet (503)
+      await waitFor(async () => (init = await post(gw.url, initializeBody(), { Authorization: `Bearer ${ctx.alice}` })).status !== 503,
+        { ms: 5000, interval: 50, label: 'the keys read' });
       assert.equal(init.status, 200, init.text);
       const headers = { Authorization: `Bearer ${ctx.alice}`, 'mcp-session-id': init.headers.get('mcp-session-id'),
         'mcp-protocol-version': PROTOCOL_VERSION, accept: 'application/json' };
