@@ -338,7 +338,11 @@ BackendSlot* Relay::slot_for(Session& s, std::string_view server) {
   if (auto it = s.passed_headers.find(cfg->name); it != s.passed_headers.end()) {
     identity.headers = it->second;
   }
-  identity.credential = pool_.credential(*cfg, s.caller_token);
+  // Only the token that authenticated the caller is exchanged: an API key's caller has none,
+  // whatever else its Authorization holds.
+  const bool by_token = s.principal && s.principal->name.starts_with("jwt:");
+  identity.credential = pool_.credential(
+      *cfg, by_token ? s.caller_token : std::make_shared<const std::string>());
   if (!cfg->user_secrets.empty()) {
     identity.principal = s.principal ? s.principal->name : std::string();
     identity.vault = vault_;

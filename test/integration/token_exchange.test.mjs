@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { MCPGW_BIN, NODE, connect, sleep, textOf, useGateway, withTimeout } from './helpers.mjs';
+import { MCPGW_BIN, NODE, connect, sleep, startGateway, textOf, useGateway, withTimeout } from './helpers.mjs';
 import { startTokenExchange } from './fixtures/token_exchange.mjs';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-te-'));
@@ -181,6 +181,25 @@ describe('token exchange toward a remote server', () => {
     assert.match(err.message, /subject revoked/);
     assert.ok(!JSON.stringify({ m: err.message, d: err.data }).includes(eve.split('.')[2]), 'the caller\'s JWT in the error');
     assert.ok(exchangesOf('eve').length >= 1 && exchangesOf('eve').every((x) => x.error === 'invalid_grant'));
+  });
+
+  test('a caller authenticated by an API key has nothing exchanged, whatever its Authorization holds', async () => {
+    const store = path.join(dir, 'keys-jwt.db');
+    const made = spawnSync(MCPGW_BIN, ['keys', 'create', '--name', 'ops', '--store', store], { encoding: 'utf8' });
+    const key = made.stdout.trim().split('\n').at(-1);
+    const cfg = config(te);
+    cfg.gateway.auth = { ...cfg.gateway.auth, mode: 'keys,jwt', store };
+    const gw = await startGateway(cfg, { env: { CRM_CLIENT_SECRET: SECRET } });
+    try {
+      const before = te.exchanges.length;
+      const { client } = await connect(gw, { headers: { 'x-api-key': key, Authorization: `Bearer ${jwt('victim')}` } });
+      await assert.rejects(withTimeout(client.callTool({ name: 'crm__whoami', arguments: {} }), 10000, 'crm__whoami'),
+        /this caller has none \(an API key is never exchanged\)/);
+      assert.equal(te.exchanges.length, before, 'the token beside the key was not exchanged');
+      await client.close();
+    } finally {
+      assert.equal((await gw.stop()).code, 0, gw.stderr.slice(-2000));
+    }
   });
 
   test('nothing leaks: the server got only issued tokens; the debug log holds no JWT, access token or secret', () => {
