@@ -5,6 +5,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include <openssl/crypto.h>
+
 #include <cstdlib>
 
 namespace mcpgw::access {
@@ -45,6 +47,15 @@ bool Vault::set(const std::string& principal, const std::string& name, std::stri
     return false;
   }
   if (error = config::check_user_secret_name(name); !error.empty()) {
+    return false;
+  }
+  return store_->put(principal, name, sealer_.seal(value, purpose(principal, name)), error);
+}
+
+bool Vault::set_own(const std::string& principal, const std::string& name,
+                    std::string_view value, std::string& error) {
+  if (principal.empty() || name.find(':') == std::string::npos) {
+    error = "the gateway's own vault entries need a user and a name with a ':'";
     return false;
   }
   return store_->put(principal, name, sealer_.seal(value, purpose(principal, name)), error);
@@ -99,6 +110,22 @@ asio::awaitable<VaultLookup> VaultReader::read(std::string principal,
       }
     }
     co_return out;
+  };
+  co_return co_await asio::co_spawn(pool_, std::move(work), asio::use_awaitable);
+}
+
+asio::awaitable<std::string> VaultReader::write(std::string principal, std::string name,
+                                                std::optional<std::string> value) {
+  auto work = [this, principal = std::move(principal), name = std::move(name),
+               value = std::move(value)]() mutable -> asio::awaitable<std::string> {
+    std::string error;
+    if (value) {
+      vault_->set_own(principal, name, *value, error);
+      OPENSSL_cleanse(value->data(), value->size());
+    } else {
+      vault_->remove(principal, name, error);
+    }
+    co_return error;
   };
   co_return co_await asio::co_spawn(pool_, std::move(work), asio::use_awaitable);
 }

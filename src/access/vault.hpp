@@ -72,6 +72,12 @@ class Vault {
   bool remove(const std::string& principal, const std::string& name, std::string& error) {
     return store_->remove(principal, name, error);
   }
+  /// Stores one of the gateway's own entries (a user's OAuth tokens, "oauth:SERVER"), whose
+  /// names the users' `${user:NAME}` cannot take.
+  bool set_own(const std::string& principal, const std::string& name, std::string_view value,
+               std::string& error);
+  /// Seals state the gateway hands out and takes back (consent links) with the vault's keys.
+  const Sealer& sealer() const noexcept { return sealer_; }
 
  private:
   Sealer sealer_;
@@ -100,6 +106,10 @@ class VaultReader {
   VaultReader& operator=(const VaultReader&) = delete;
 
   asio::awaitable<VaultLookup> read(std::string principal, std::vector<std::string> names);
+  /// Stores or (`value` nullopt) removes one of the gateway's own entries; the error, or empty.
+  asio::awaitable<std::string> write(std::string principal, std::string name,
+                                     std::optional<std::string> value);
+  const Sealer& sealer() const noexcept { return vault_->sealer(); }
 
  private:
   std::unique_ptr<Vault> vault_;

@@ -413,6 +413,7 @@ int main(int argc, char** argv) {
   more.push_back(mcpgw::app::make_import_command());
   more.push_back(mcpgw::app::make_probe_command());
   more.push_back(mcpgw::app::make_secrets_command());
+  more.push_back(mcpgw::app::make_tokens_command());
   std::vector<CLI::App*> more_cmds;
   for (auto& c : more) {
     more_cmds.push_back(c->add(app));

@@ -86,6 +86,7 @@ std::vector<std::string> restart_only_changes(const config::GatewayConfig& live,
   check(live.limits.memory_budget_bytes == next.limits.memory_budget_bytes,
         "limits.memoryBudgetBytes");
   check(live.watch == next.watch, "watch");
+  check(live.public_url == next.public_url, "publicUrl");
   return out;
 }
 
@@ -262,12 +263,15 @@ json::object Reloader::reload(std::string_view why) {
     kept.emplace_back("vault");  // opened at start (its store follows auth.store's folder)
   }
   for (const auto& server : next->servers) {
-    if (!server.user_secrets.empty() && !relay_.has_vault()) {
-      return refuse(why, fmt::format("mcpServers.{}.env reads ${{user:{}}}, and the gateway "
-                                     "started without a vault key (gateway.vault.keyFile or "
-                                     "{}): restart it with one",
-                                     server.name, server.user_secrets.front(),
-                                     live_.gateway.vault.key_env));
+    if (server.needs_vault() && !relay_.has_vault()) {
+      const std::string what =
+          server.user_secrets.empty()
+              ? fmt::format("gateway.servers.{}.auth keeps each user's OAuth tokens", server.name)
+              : fmt::format("mcpServers.{}.env reads ${{user:{}}}", server.name,
+                            server.user_secrets.front());
+      return refuse(why, fmt::format("{}, and the gateway started without a vault key "
+                                     "(gateway.vault.keyFile or {}): restart it with one",
+                                     what, live_.gateway.vault.key_env));
     }
   }
   std::optional<access::Authenticator::Prepared> auth;

@@ -125,13 +125,13 @@ bool open_audit(const config::GatewayConfig& g, std::unique_ptr<access::AuditLog
   return true;
 }
 
-/// Opens the vault when a server's env reads `${user:NAME}`, or when a vault key is given (so a
-/// reload may add such a server). False (with a critical log line) when a server needs it and
+/// Opens the vault when a server's env reads `${user:NAME}` or keeps OAuth tokens, or when a
+/// vault key is given (so a reload may add such a server). False (with a critical log line) when a server needs it and
 /// it cannot be opened.
 bool open_vault(const config::Config& cfg, std::shared_ptr<access::VaultReader>& out) {
   const auto& v = cfg.gateway.vault;
   const bool needed = std::any_of(cfg.servers.begin(), cfg.servers.end(),
-                                  [](const auto& s) { return !s.user_secrets.empty(); });
+                                  [](const auto& s) { return s.needs_vault(); });
   const char* env_key = v.key_env.empty() ? nullptr : std::getenv(v.key_env.c_str());
   if (!needed && v.key_file.empty() && (env_key == nullptr || *env_key == '\0')) {
     return true;
@@ -143,7 +143,8 @@ bool open_vault(const config::Config& cfg, std::shared_ptr<access::VaultReader>&
       spdlog::critical("gateway.vault: {}", error);
       return false;
     }
-    spdlog::warn("gateway.vault: {}; no server reads ${{user:…}}, so serving without it", error);
+    spdlog::warn("gateway.vault: {}; no server reads ${{user:…}} or keeps OAuth tokens, so "
+                 "serving without it", error);
     return true;
   }
   out = std::make_shared<access::VaultReader>(std::move(vault));
@@ -256,6 +257,41 @@ void finish(access::AuditLog* audit) {
 /// A host as it goes in a URL: an IPv6 address in brackets.
 std::string url_host(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+/// Where users' browsers reach the gateway: gateway.publicUrl, else the address it listens on
+/// (said with a warning when that is not one a browser can use and a server needs it).
+std::string public_url(const config::Config& cfg, std::uint16_t port) {
+  if (!cfg.gateway.public_url.empty()) {
+    return cfg.gateway.public_url;
+  }
+  const auto& host = cfg.gateway.listen_host;
+  const bool oauth = std::any_of(cfg.servers.begin(), cfg.servers.end(), [](const auto& s) {
+    return s.options.auth.type == config::UpstreamAuth::Type::oauth;
+  });
+  if (oauth && (host == "0.0.0.0" || host == "::")) {
+    spdlog::warn("gateway.publicUrl is not set: the OAuth consent links name {}, which a "
+                 "browser cannot reach; set it to the gateway's URL", host);
+  }
+  return fmt::format("http://{}:{}", url_host(host), port);
+}
+
+/// Binds the gateway's address (and the metrics', when separate), and tells the relay the URL
+/// browsers reach it at. False (with a critical log line) when one cannot be bound.
+bool listen(const config::Config& cfg, downstream::HttpServer& http, relay::Relay& relay) {
+  std::string error;
+  if (!http.listen(cfg.gateway.listen_host, cfg.gateway.listen_port, error)) {
+    spdlog::critical("{}", error);
+    return false;
+  }
+  relay.set_public_url(public_url(cfg, http.port()));
+  const auto& m = cfg.gateway.metrics;
+  if (m.enabled && !m.listen_host.empty() &&
+      !http.listen_metrics(m.listen_host, m.listen_port, error)) {
+    spdlog::critical("gateway.metrics.listen: {}", error);
+    return false;
+  }
+  return true;
 }
 
 /// Prints where the gateway would listen and each server it would run or connect to.
@@ -420,16 +456,10 @@ int serve(config::Config cfg, const std::string& path, ConfigSource source) {
     return 1;
   }
   downstream::HttpServer http(ioc, relay, cfg, auth);
-  if (!http.listen(cfg.gateway.listen_host, cfg.gateway.listen_port, error)) {
-    spdlog::critical("{}", error);
+  if (!listen(cfg, http, relay)) {
     return 1;
   }
   const auto& m = cfg.gateway.metrics;
-  if (m.enabled && !m.listen_host.empty() &&
-      !http.listen_metrics(m.listen_host, m.listen_port, error)) {
-    spdlog::critical("gateway.metrics.listen: {}", error);
-    return 1;
-  }
   bool stopping = false;
   Reloader reloader(cfg, std::move(source), relay, auth, http, gate, stopping,
                     ioc.get_executor());

@@ -23,6 +23,9 @@ inline constexpr int kHeaderMismatch = -32020;
 inline constexpr int kMissingCapability = -32021;
 /// 2026-07-28: a protocol revision the gateway does not speak (data: supported, requested).
 inline constexpr int kUnsupportedVersion = -32022;
+/// 2025-11-25: the request needs the user to act at a URL first (data: elicitations, each
+/// mode "url" with url, message and elicitationId).
+inline constexpr int kUrlElicitationRequired = -32042;
 }  // namespace rpc_code
 
 enum class Errc {

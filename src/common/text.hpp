@@ -122,6 +122,20 @@ inline std::string valid_utf8(std::string_view s) {
 }
 
 /// {"a", "b"} → "a,b": the inverse of split_list for items without commas.
+/// `text` with the value of every `name=` (a URL's query parameter) replaced by "…": for logs
+/// of messages that carry a link with a capability in it (an OAuth consent ticket).
+inline std::string without_param(std::string_view text, std::string_view name) {
+  std::string out;
+  const std::string key = std::string(name) + "=";
+  for (std::size_t at = text.find(key); at != std::string_view::npos; at = text.find(key)) {
+    out.append(text.substr(0, at + key.size())).append("…");
+    text.remove_prefix(at + key.size());
+    const auto end = text.find_first_of("&# \"'<>\n");
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end);
+  }
+  return out.append(text);
+}
+
 inline std::string join_list(const std::vector<std::string>& items, char sep = ',') {
   std::string out;
   for (const auto& item : items) {

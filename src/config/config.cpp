@@ -364,7 +364,8 @@ void parse_one_server(std::string_view key, const json::value& value, const std:
   }
   if (auto it = server_opts.find(name); it != server_opts.end()) {
     check_upstream_auth(sc, it->second.second, cfg.gateway.auth, diag);
-    if (sc.options.auth.type != UpstreamAuth::Type::none && sc.options.auth.resource.empty()) {
+    if (sc.options.auth.type == UpstreamAuth::Type::token_exchange &&
+        sc.options.auth.resource.empty()) {
       sc.options.auth.resource = sc.url;  // the server this token is for (RFC 8707)
     }
   }

@@ -52,13 +52,19 @@ struct UpstreamAuth {
     /// RFC 8693: the caller's OAuth access token traded at `token_url` for one meant for the
     /// server, cached until shortly before it expires.
     token_exchange,
+    /// OAuth 2.1 authorization code + PKCE per caller: each user connects their own account
+    /// once in a browser (/oauth/start); their tokens are kept in the vault and refreshed.
+    oauth,
   };
   Type type = Type::none;
   std::string token_url;      ///< `tokenUrl`
   std::string audience;       ///< `audience` (none when empty)
-  std::string resource;       ///< `resource`: default the server's url
+  /// `resource`: default the server's url (for oauth: the one its resource metadata names)
+  std::string resource;
   std::string scope;          ///< `scope` (none when empty)
-  std::string client_id;      ///< `clientId`: the gateway's client at the token endpoint
+  /// `clientId`: the gateway's client at the token endpoint (oauth: a pre-registered client;
+  /// empty: the gateway's client metadata document, else dynamic registration)
+  std::string client_id;
   std::string client_secret;  ///< `clientSecret` (${VAR} expanded): HTTP Basic with clientId
   bool operator==(const UpstreamAuth&) const = default;
 };
@@ -102,6 +108,10 @@ struct ServerConfig {
   /// The vault entries its env reads (`${user:NAME}`, filled from the caller's own entries
   /// when its process starts); sorted, each once. Needs isolation "session".
   std::vector<std::string> user_secrets;
+  /// Its callers' own values or tokens are kept in the vault (`${user:NAME}`, auth "oauth").
+  bool needs_vault() const noexcept {
+    return !user_secrets.empty() || options.auth.type == UpstreamAuth::Type::oauth;
+  }
   std::string cwd;  ///< absolute; defaults to the config file's directory
   // http / sse
   std::string url;
@@ -317,6 +327,9 @@ struct GatewayConfig {
   TracingConfig tracing;
   ClusterConfig cluster;
   VaultConfig vault;
+  /// `publicUrl`: the gateway's URL as a user's browser reaches it ("https://mcp.example.com"),
+  /// for the OAuth consent links and callback. Empty: the address it listens on.
+  std::string public_url;
   /// `store`: "postgres://…" (${VAR} expanded), the durable store the replicas share: the API
   /// keys (unless auth.store names another). Empty: SQLite files beside the config.
   std::string store;

@@ -36,6 +36,8 @@ void parse_server_options(const json::object& obj, const std::string& path,
                           const std::string& base_dir, const EnvLookup& env, Diagnostics& diag,
                           ServerOptions& out);
 /// `auth` of gateway.servers.NAME (parse_upstream_auth.cpp).
+/// `gateway.publicUrl`: an absolute http(s) URL, kept without a trailing slash.
+void read_public_url(ObjectReader& r, Diagnostics& diag, std::string& out);
 void parse_upstream_auth(ObjectReader& r, const EnvLookup& env, Diagnostics& diag,
                          UpstreamAuth& out);
 /// Whether a server's `auth` can work with its transport, isolation and the gateway's auth.

@@ -358,6 +358,7 @@ void parse_gateway(const json::object& obj, const std::string& base_dir, Diagnos
   }
   r.strings("allowedHosts", g.allowed_hosts);
   r.strings("allowedOrigins", g.allowed_origins);
+  read_public_url(r, diag, g.public_url);
   r.str("logLevel", g.log_level);
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn",
                                                 "error", "critical", "off"};

@@ -56,6 +56,10 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
     auto res = resource_metadata(req, path.substr(kResourceMetadata.size()));
     co_return co_await write(c, res);
   }
+  if (path == "/oauth/start" || path == "/oauth/callback" || path == "/oauth/client.json") {
+    auto res = co_await oauth_pages(req, path, *target);
+    co_return co_await write(c, res);
+  }
   if (path == "/register" && req.method() == http::verb::post && auth_.enabled() &&
       auth_.jwt() == nullptr) {
     auto res = keys_only_registration(req);

@@ -37,6 +37,14 @@
 
 namespace mcpgw::downstream {
 
+}  // namespace mcpgw::downstream
+
+namespace mcpgw::upstream {
+struct ConsentState;
+}  // namespace mcpgw::upstream
+
+namespace mcpgw::downstream {
+
 class HttpServer::Impl {
  public:
   Impl(asio::io_context& ioc, relay::Relay& relay, const config::Config& cfg,
@@ -294,6 +302,15 @@ class HttpServer::Impl {
   /// GET /.well-known/oauth-protected-resource[/path]: where clients learn which authorization
   /// server issues tokens for this gateway (RFC 9728; MCP authorization).
   Response resource_metadata(const Request& req, const std::string& suffix);
+
+  /// /oauth/…: where users connect their own accounts for servers with auth "oauth"
+  /// (oauth_pages.cpp). Reached without an API key: the links carry sealed tickets.
+  asio::awaitable<Response> oauth_pages(const Request& req, const std::string& path,
+                                        const boost::urls::url_view& target);
+  asio::awaitable<Response> oauth_start(const Request& req, const std::string& form, bool get);
+  asio::awaitable<Response> oauth_callback(const Request& req, const std::string& query);
+  /// An audit row for a user's consent: connected (ok), refused (denied), or failed (error).
+  void audit_consent(const upstream::ConsentState& st, std::string outcome, std::string detail);
 
   /// POST /register while the gateway takes API keys only: a registration error (RFC 7591)
   /// whose description tells the user how to send a key, instead of a bare 404.

@@ -3,6 +3,7 @@
 #include "relay/util.hpp"
 
 #include "common/error.hpp"
+#include "common/random.hpp"
 #include "jsonrpc/message.hpp"
 #include "mcp/modern.hpp"
 #include "mcp/protocol.hpp"
@@ -19,6 +20,23 @@ namespace {
 json::object error_reply(const json::value& id, const boost::system::error_code& ec,
                          std::string_view detail) {
   return jsonrpc::make_error(id, to_rpc_code(ec), detail.empty() ? ec.message() : detail);
+}
+
+/// The caller must connect their account at `url` before `server` can serve them: a URL
+/// elicitation (2025-11-25) that clients can open for the user; `detail` says it in words.
+json::object consent_required(const json::value& id, const std::string& server,
+                              const std::string& url, std::string_view detail) {
+  json::object elicitation;
+  elicitation["mode"] = "url";
+  elicitation["elicitationId"] = "mcpgw-connect-" + random_hex(8);
+  elicitation["url"] = url;
+  elicitation["message"] =
+      fmt::format("Connect your account for server '{}' to the gateway, then try again.", server);
+  auto reply = jsonrpc::make_error(id, rpc_code::kUrlElicitationRequired, detail);
+  json::object data;
+  data["elicitations"] = json::array{std::move(elicitation)};
+  reply["error"].as_object()["data"] = std::move(data);
+  return reply;
 }
 
 }  // namespace
@@ -81,13 +99,7 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
     co_return missing_capability(ex, inflight->missing_capability);
   }
   if (call->ec) {
-    std::string detail = call->detail;
-    if (call->ec == make_error_code(Errc::upstream_timeout)) {
-      ex.outcome = Outcome::timeout;
-      detail = fmt::format("Request to server '{}' timed out after {} ms", slot.cfg->name,
-                           timeout.count());
-    }
-    co_return error_reply(ex.id, call->ec, detail);
+    co_return failed(ex, *call, *backend, timeout);
   }
   json::object response = std::move(*call->response);
   response["id"] = ex.id;
@@ -100,6 +112,20 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
     }
   }
   co_return response;
+}
+
+json::object Relay::failed(Exchange& ex, const upstream::Call& call,
+                           const upstream::Backend& backend, std::chrono::milliseconds timeout) {
+  std::string detail = call.detail;
+  if (call.ec == make_error_code(Errc::upstream_timeout)) {
+    ex.outcome = Outcome::timeout;
+    detail = fmt::format("Request to server '{}' timed out after {} ms", ex.slot->cfg->name,
+                         timeout.count());
+  }
+  if (auto url = backend.consent_url(); !url.empty()) {
+    return consent_required(ex.id, ex.slot->cfg->name, url, detail);
+  }
+  return error_reply(ex.id, call.ec, detail);
 }
 
 asio::awaitable<std::optional<json::object>> Relay::not_ready(Exchange& ex,
@@ -115,12 +141,15 @@ asio::awaitable<std::optional<json::object>> Relay::not_ready(Exchange& ex,
   if (backend->state() == BackendState::ready) {
     co_return std::nullopt;
   }
-  if (backend->down() && backend->waits_for_user()) {
-    backend->retry_now();  // the caller may have set the value it lacked since
+  if (backend->waits_for_user()) {
+    backend->retry_now();  // the caller may have set the value it lacked, or connected, since
   }
   const auto until = std::min(deadline, Clock::now() + cfg_.gateway.timeouts.startup);
   if (!backend->down() && co_await backend->wait_ready(until)) {
     co_return std::nullopt;
+  }
+  if (auto url = backend->consent_url(); !url.empty()) {
+    co_return consent_required(ex.id, slot.cfg->name, url, backend->last_error());
   }
   co_return jsonrpc::make_error(
       ex.id, rpc_code::kInternalError,

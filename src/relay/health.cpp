@@ -1,5 +1,7 @@
 // What /healthz says about the gateway and each server.
 #include "relay/relay.hpp"
+
+#include "common/text.hpp"
 #include "relay/util.hpp"
 
 #include "mcp/protocol.hpp"
@@ -12,12 +14,13 @@ using upstream::BackendState;
 
 namespace {
 
-/// The state a person reads on /healthz: connecting, ready, degraded, down, stopped.
+/// The state a person reads on /healthz: connecting, ready, degraded, down, stopped, or
+/// waiting (for its user: a value in their vault, their account connected).
 const char* health_state(const upstream::Backend& b) {
   switch (b.state()) {
     case BackendState::starting: return "connecting";
     case BackendState::ready: return b.degraded().empty() ? "ready" : "degraded";
-    case BackendState::restarting: return "down";
+    case BackendState::restarting: return b.waits_for_user() ? "waiting" : "down";
     case BackendState::stopped: return "stopped";
   }
   return "?";
@@ -27,7 +30,7 @@ const char* health_state(const upstream::Backend& b) {
 void describe(json::object& s, const upstream::Backend& b) {
   s["state"] = health_state(b);
   if (b.state() != BackendState::ready && !b.last_error().empty()) {
-    s["reason"] = b.last_error();
+    s["reason"] = without_param(b.last_error(), "ticket");  // a user's consent link is theirs
   } else if (!b.degraded().empty()) {
     s["reason"] = b.degraded();
   }
@@ -100,7 +103,11 @@ void Relay::describe_instances(const std::string& server, json::object& s) const
   std::size_t instances = 0;
   auto rank = [](const upstream::Backend& b) {
     const std::string_view st = health_state(b);
-    return st == "down" ? 3 : st == "degraded" ? 2 : st == "connecting" ? 1 : 0;
+    return st == "down"         ? 4
+           : st == "degraded"   ? 3
+           : st == "connecting" ? 2
+           : st == "waiting"    ? 1
+                                : 0;
   };
   for (const auto& [id, session] : sessions_) {
     if (auto it = session->isolated.find(server); it != session->isolated.end() &&

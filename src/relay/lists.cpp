@@ -294,7 +294,7 @@ void Relay::report_left_out(Session& s, ListKind kind, const std::vector<std::st
 
 asio::awaitable<std::shared_ptr<const json::array>> Relay::fetch_list(
     BackendSlot& slot, ListKind kind, [[maybe_unused]] std::shared_ptr<Session> keep) {
-  if (slot.backend && slot.backend->down() && slot.backend->waits_for_user()) {
+  if (slot.backend && slot.backend->waits_for_user()) {
     slot.backend->retry_now();  // the caller may have set the value it lacked since
   }
   bool filled = false;

@@ -341,8 +341,9 @@ BackendSlot* Relay::slot_for(Session& s, std::string_view server) {
   // Only the token that authenticated the caller is exchanged: an API key's caller has none,
   // whatever else its Authorization holds.
   const bool by_token = s.principal && s.principal->name.starts_with("jwt:");
-  identity.credential = pool_.credential(
-      *cfg, by_token ? s.caller_token : std::make_shared<const std::string>());
+  identity.credential =
+      pool_.credential(*cfg, by_token ? s.caller_token : std::make_shared<const std::string>(),
+                       s.principal ? s.principal->name : std::string());
   if (!cfg->user_secrets.empty()) {
     identity.principal = s.principal ? s.principal->name : std::string();
     identity.vault = vault_;
@@ -356,6 +357,11 @@ BackendSlot* Relay::slot_for(Session& s, std::string_view server) {
   return raw;
 }
 
+
+std::shared_ptr<upstream::OAuthClient> Relay::oauth_client(std::string_view name) {
+  const auto* cfg = cfg_.find(name);
+  return cfg != nullptr ? pool_.oauth(*cfg) : nullptr;
+}
 
 void Relay::handle_notification(const SessionPtr& s, json::object msg) {
   s->touch();

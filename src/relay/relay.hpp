@@ -231,8 +231,18 @@ class Relay {
   /// Where audit rows go (null: no audit trail).
   void set_audit(access::AuditLog* log) noexcept { audit_ = log; }
   /// The users' own secrets, for servers whose env reads `${user:NAME}` (null: no vault).
-  void set_vault(std::shared_ptr<access::VaultReader> vault) { vault_ = std::move(vault); }
+  void set_vault(std::shared_ptr<access::VaultReader> vault) {
+    vault_ = vault;
+    pool_.set_vault(std::move(vault));
+  }
   bool has_vault() const noexcept { return vault_ != nullptr; }
+  const std::shared_ptr<access::VaultReader>& vault() const noexcept { return vault_; }
+  /// The gateway's URL as users' browsers reach it (gateway.publicUrl, else the address it
+  /// listens on), for the links of the OAuth consent flow.
+  void set_public_url(std::string url) { pool_.set_public_url(std::move(url)); }
+  const std::string& public_url() const noexcept { return pool_.public_url(); }
+  /// The OAuth client of server `name` (auth "oauth"), or null.
+  std::shared_ptr<upstream::OAuthClient> oauth_client(std::string_view name);
   /// The security gate (null when gateway.security is off).
   void set_gate(gate::Gate* g) {
     gate_ = g;
@@ -382,6 +392,9 @@ class Relay {
   /// The error for a server that is not ready (after waiting, bounded, for one that is
   /// starting); nullopt when it is ready.
   asio::awaitable<std::optional<json::object>> not_ready(Exchange& ex, Clock::time_point deadline);
+  /// The reply to a forwarded call that failed (timed out, or no credential could be had).
+  json::object failed(Exchange& ex, const upstream::Call& call, const upstream::Backend& backend,
+                      std::chrono::milliseconds timeout);
   /// The -32021 error for a stateless request whose server needed `capability` of it.
   static json::object missing_capability(const Exchange& ex, const std::string& capability);
   /// Toward a server of the stateless revision: the log level the request's client wants.

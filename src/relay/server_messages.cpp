@@ -243,7 +243,12 @@ void Relay::forward_server_request(BackendSlot& slot, json::object&& msg) {
 }
 
 void Relay::on_backend_state(BackendSlot& slot, upstream::BackendState state) {
-  pool_.record(slot.cfg->name, state, slot.backend ? slot.backend->last_error() : std::string());
+  // One user's missing value or account says nothing about the server: it is not recorded
+  // (nor is their consent link, which is theirs alone).
+  if (!slot.backend || !slot.backend->waits_for_user()) {
+    pool_.record(slot.cfg->name, state,
+                 slot.backend ? slot.backend->last_error() : std::string());
+  }
   if (state != BackendState::ready) {
     return;
   }

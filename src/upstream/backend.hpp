@@ -86,8 +86,11 @@ class Backend {
   /// Failed starts in a row (0 once it has been ready); the relay fails fast when high.
   virtual unsigned consecutive_failures() const noexcept { return 0; }
   virtual std::size_t in_flight() const noexcept = 0;
-  /// Its last start lacked a value the caller must put in their vault (`mcpgw secrets set`).
+  /// Its last start lacked something only the caller can give: a value in their vault
+  /// (`mcpgw secrets set`), or their account connected (consent_url()).
   virtual bool waits_for_user() const noexcept { return false; }
+  /// Where the caller connects their account when that is what it waits for (else empty).
+  virtual std::string consent_url() const { return {}; }
   /// Tries to start again now rather than after its backoff (the caller may have set what it
   /// lacked). No-op unless it is restarting.
   virtual void retry_now() {}

@@ -18,6 +18,9 @@ class Credential {
                                                                    std::string& error) = 0;
   /// How the caller appears upstream, for logs and audit rows ("token exchange at …").
   virtual std::string describe() const = 0;
+  /// Where the caller connects their account, when the last authorization() failed for want
+  /// of it (empty otherwise): a link to open in a browser.
+  virtual std::string consent_url() const { return {}; }
 };
 
 }  // namespace mcpgw::upstream

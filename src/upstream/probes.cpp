@@ -17,7 +17,8 @@ Probes::Probes(asio::any_io_executor ex, ServerPool& pool, const config::Config&
 bool Probes::probed(const config::ServerConfig& server) {
   return server.transport != config::Transport::stdio &&
          server.options.isolation == config::Isolation::session &&
-         !server.options.forward_authorization && server.options.pass_headers.empty();
+         !server.options.forward_authorization && server.options.pass_headers.empty() &&
+         server.options.auth.type == config::UpstreamAuth::Type::none;  // no caller, no token
 }
 
 void Probes::start() {

@@ -3,7 +3,7 @@
 // remote servers): nobody connects to them until a client comes, so now and then one backend
 // of each connects, initializes and stops, and /readyz and /healthz know whether the server
 // answers before any client asks. A server that gets each user's own credential
-// (forwardAuthorization, passHeaders) is not probed: without a user, its answer would say
+// (forwardAuthorization, passHeaders, auth: oauth or tokenExchange) is not probed: without a user, its answer would say
 // nothing about it. Nor are stdio servers: a probe would be a process spawned for nothing.
 #include "config/config.hpp"
 #include "upstream/backend.hpp"

@@ -57,11 +57,18 @@ asio::awaitable<bool> RemoteBackend::refresh_credential(bool renew, std::string&
   }
   auto keep = self();
   auto got = co_await identity_.credential->authorization(renew, error);
+  // Until the user connects their account, the server is down for them alone.
+  waits_for_user_ = !got && !identity_.credential->consent_url().empty();
   if (!got) {
     co_return false;
   }
   bearer_ = std::move(*got);
   co_return true;
+}
+
+std::string RemoteBackend::consent_url() const {
+  return waits_for_user_ && identity_.credential ? identity_.credential->consent_url()
+                                                 : std::string();
 }
 
 Clock::duration RemoteBackend::call_timeout() const {
@@ -273,7 +280,7 @@ asio::awaitable<void> StreamableHttpBackend::post(json::object message, std::int
     co_return;  // cancelled or timed out while waiting
   }
   if (std::string why; !co_await refresh_credential(false, why)) {  // cached while fresh
-    fail_call(wire_id, make_error_code(Errc::upstream_unavailable), std::move(why));
+    lost_credential(wire_id, std::move(why));
     co_return;
   }
   HttpRequest req;
@@ -342,10 +349,20 @@ asio::awaitable<void> StreamableHttpBackend::renew_and_post(json::object message
                                                             std::int64_t wire_id) {
   // The server refused the caller's token (revoked, expired early): a new one, once.
   if (std::string why; !co_await refresh_credential(true, why)) {
-    fail_call(wire_id, make_error_code(Errc::upstream_unavailable), std::move(why));
+    lost_credential(wire_id, std::move(why));
     co_return;
   }
   co_await post(std::move(message), wire_id, true);
+}
+
+void StreamableHttpBackend::lost_credential(std::int64_t wire_id, std::string why) {
+  if (waits_for_user_) {
+    // The user must connect again: this life ends, and the server is down for them (their
+    // lists leave it out) until they have.
+    last_error_ = why;
+    broken(why);
+  }
+  fail_call(wire_id, make_error_code(Errc::upstream_unavailable), std::move(why));
 }
 
 void StreamableHttpBackend::unreachable(const json::object& message, std::int64_t wire_id,

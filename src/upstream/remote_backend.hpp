@@ -21,6 +21,8 @@ class RemoteBackend : public RpcBackend {
                 const config::GatewayConfig& gateway, ClientIdentity identity,
                 BackendListener& listener, std::shared_ptr<HttpClient> client);
 
+  std::string consent_url() const override;
+
  protected:
   /// The configured headers (and the client's Authorization where configured, or the
   /// caller's credential's).
@@ -75,6 +77,9 @@ class StreamableHttpBackend final : public RemoteBackend {
   /// `message` was refused with 401: the caller's credential is renewed and it is sent once
   /// more (or its call fails with why no credential could be had).
   asio::awaitable<void> renew_and_post(json::object message, std::int64_t wire_id);
+  /// No credential could be had for `wire_id`'s request: it fails with `why`; when the user
+  /// must connect their account, the upstream session ends too.
+  void lost_credential(std::int64_t wire_id, std::string why);
   /// Reads one POST's reply (JSON or SSE), resuming a broken stream where it can.
   asio::awaitable<void> read_reply(HttpResponsePtr resp, std::int64_t wire_id);
   /// Resumes a broken reply stream from `last_id`, until the call is answered.

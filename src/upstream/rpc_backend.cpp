@@ -1,4 +1,6 @@
 #include "upstream/rpc_backend.hpp"
+
+#include "common/text.hpp"
 #include "access/vault.hpp"
 
 #include "common/error.hpp"
@@ -102,7 +104,7 @@ asio::awaitable<void> RpcBackend::supervise() {
       ++failures_;
     }
     set_state(BackendState::restarting);
-    spdlog::warn("[{}] {}; {} in {} ms", server_.name, last_error_,
+    spdlog::warn("[{}] {}; {} in {} ms", server_.name, without_param(last_error_, "ticket"),
                  server_.transport == config::Transport::stdio ? "restarting" : "reconnecting",
                  backoff.count());
     wake_.reset();
@@ -363,7 +365,7 @@ asio::awaitable<void> RpcBackend::serve_until(std::shared_ptr<Event> ended,
   if (!stopping_) {
     set_state(BackendState::restarting);
     last_error_ = reason;
-    spdlog::error("[{}] {}", server_.name, last_error_);
+    spdlog::error("[{}] {}", server_.name, without_param(last_error_, "ticket"));
   }
 }
 

@@ -4,6 +4,7 @@
 #include "common/metrics.hpp"
 
 #include "upstream/http_client.hpp"
+#include "upstream/oauth_client.hpp"
 #include "upstream/remote_backend.hpp"
 #include "upstream/stdio_backend.hpp"
 #include "upstream/token_exchange.hpp"
@@ -85,13 +86,32 @@ void ServerPool::forget(std::string_view server) {
   if (auto it = exchangers_.find(server); it != exchangers_.end()) {
     exchangers_.erase(it);
   }
+  if (auto it = oauth_.find(server); it != oauth_.end()) {
+    oauth_.erase(it);
+  }
   if (auto it = status_.find(server); it != status_.end()) {
     status_.erase(it);
   }
 }
 
+std::shared_ptr<OAuthClient> ServerPool::oauth(const config::ServerConfig& server) {
+  if (server.options.auth.type != config::UpstreamAuth::Type::oauth) {
+    return nullptr;
+  }
+  auto& client = oauth_[server.name];
+  if (!client || !(client->settings() == server.options.auth) ||
+      client->public_url() != public_url_) {
+    client = std::make_shared<OAuthClient>(ex_, server, cfg_.gateway, vault_, public_url_);
+  }
+  return client;
+}
+
 std::shared_ptr<Credential> ServerPool::credential(
-    const config::ServerConfig& server, std::shared_ptr<const std::string> caller_token) {
+    const config::ServerConfig& server, std::shared_ptr<const std::string> caller_token,
+    const std::string& principal) {
+  if (auto client = oauth(server)) {
+    return client->credential(principal);
+  }
   if (server.options.auth.type != config::UpstreamAuth::Type::token_exchange) {
     return nullptr;
   }

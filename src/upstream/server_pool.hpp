@@ -18,6 +18,7 @@ namespace mcpgw::upstream {
 class Credential;
 class HttpClient;
 class TokenExchanger;
+class OAuthClient;
 
 /// What a server's URL looks like where people read it (health, logs): no userinfo and no
 /// query, either of which may hold secrets.
@@ -58,8 +59,16 @@ class ServerPool {
 
   /// What gets one caller's Authorization toward `server` (gateway.servers.NAME.auth): null
   /// when it has none. `caller_token` holds the caller's latest access token (empty: none).
+  /// `principal`: who the caller is (their own OAuth tokens are theirs).
   std::shared_ptr<Credential> credential(const config::ServerConfig& server,
-                                         std::shared_ptr<const std::string> caller_token);
+                                         std::shared_ptr<const std::string> caller_token,
+                                         const std::string& principal);
+  /// The OAuth client of a server with auth "oauth" (null for any other server).
+  std::shared_ptr<OAuthClient> oauth(const config::ServerConfig& server);
+  /// Where the users' OAuth tokens are kept, and the gateway's URL for their browsers.
+  void set_vault(std::shared_ptr<access::VaultReader> vault) { vault_ = std::move(vault); }
+  void set_public_url(std::string url) { public_url_ = std::move(url); }
+  const std::string& public_url() const noexcept { return public_url_; }
 
  private:
   std::shared_ptr<HttpClient> http_client(const config::ServerConfig& server);
@@ -69,6 +78,9 @@ class ServerPool {
   Factory factory_;
   std::map<std::string, std::shared_ptr<HttpClient>, std::less<>> http_clients_;
   std::map<std::string, std::shared_ptr<TokenExchanger>, std::less<>> exchangers_;
+  std::map<std::string, std::shared_ptr<OAuthClient>, std::less<>> oauth_;
+  std::shared_ptr<access::VaultReader> vault_;
+  std::string public_url_;
   std::map<std::string, Status, std::less<>> status_;
 };
 

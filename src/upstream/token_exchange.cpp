@@ -1,12 +1,10 @@
 #include "upstream/token_exchange.hpp"
 
 #include "access/key_store.hpp"
-#include "common/base64.hpp"
+#include "upstream/oauth_http.hpp"
 #include "upstream/remote_backend.hpp"
 
 #include <boost/json.hpp>
-#include <boost/url/encode.hpp>
-#include <boost/url/rfc/unreserved_chars.hpp>
 #include <fmt/format.h>
 
 namespace mcpgw::upstream {
@@ -18,37 +16,6 @@ namespace json = boost::json;
 constexpr std::size_t kMaxAnswer = 64 * 1024;
 constexpr auto kDefaultLife = std::chrono::seconds(300);  ///< when the answer gives none
 constexpr auto kMargin = std::chrono::seconds(30);
-
-std::string form_encode(std::string_view s) {
-  return boost::urls::encode(s, boost::urls::unreserved_chars);
-}
-
-void add_field(std::string& body, std::string_view name, std::string_view value) {
-  if (value.empty()) {
-    return;
-  }
-  body += body.empty() ? "" : "&";
-  body += name;
-  body += '=';
-  body += form_encode(value);
-}
-
-std::string_view string_of(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
-}
-
-/// The answer's lifetime: expires_in seconds (a number or a numeric string), else the default.
-std::chrono::seconds life_of(const json::object& o) {
-  const auto* v = o.if_contains("expires_in");
-  double s = -1;
-  if (v != nullptr && v->is_number()) {
-    s = v->to_number<double>();
-  } else if (v != nullptr && v->is_string()) {
-    s = std::strtod(v->get_string().c_str(), nullptr);
-  }
-  return s > 0 ? std::chrono::seconds(static_cast<std::int64_t>(s)) : kDefaultLife;
-}
 
 /// The caller of one backend: its subject, exchanged through the server's exchanger.
 class ExchangedCredential final : public Credential {
@@ -128,19 +95,18 @@ HttpRequest TokenExchanger::request(const std::string& subject) const {
   req.headers.set(http::field::content_type, "application/x-www-form-urlencoded");
   req.headers.set(http::field::accept, "application/json");
   std::string& body = req.body;
-  add_field(body, "grant_type", "urn:ietf:params:oauth:grant-type:token-exchange");
-  add_field(body, "subject_token", subject);
-  add_field(body, "subject_token_type", "urn:ietf:params:oauth:token-type:access_token");
-  add_field(body, "requested_token_type", "urn:ietf:params:oauth:token-type:access_token");
-  add_field(body, "audience", cfg_.audience);
-  add_field(body, "resource", cfg_.resource);
-  add_field(body, "scope", cfg_.scope);
+  add_form_field(body, "grant_type", "urn:ietf:params:oauth:grant-type:token-exchange");
+  add_form_field(body, "subject_token", subject);
+  add_form_field(body, "subject_token_type", "urn:ietf:params:oauth:token-type:access_token");
+  add_form_field(body, "requested_token_type", "urn:ietf:params:oauth:token-type:access_token");
+  add_form_field(body, "audience", cfg_.audience);
+  add_form_field(body, "resource", cfg_.resource);
+  add_form_field(body, "scope", cfg_.scope);
   if (!cfg_.client_secret.empty()) {  // client_secret_basic (RFC 6749 §2.3.1)
     req.headers.set(http::field::authorization,
-                    "Basic " + base64_encode(form_encode(cfg_.client_id) + ":" +
-                                             form_encode(cfg_.client_secret)));
+                    basic_authorization(cfg_.client_id, cfg_.client_secret));
   } else {
-    add_field(body, "client_id", cfg_.client_id);
+    add_form_field(body, "client_id", cfg_.client_id);
   }
   return req;
 }
@@ -184,7 +150,7 @@ void TokenExchanger::read_answer(unsigned status, const std::string& body, Entry
                           url_.display());
     return;
   }
-  const auto life = life_of(*o);
+  const auto life = expires_in(*o, kDefaultLife);
   e.token = std::string(token);
   e.renew_at = Clock::now() + life - std::min<Clock::duration>(kMargin, life / 5);
 }
