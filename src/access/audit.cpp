@@ -297,6 +297,9 @@ boost::json::object audit_json(const AuditRecord& r) {
   }
   o["outcome"] = r.outcome;
   o["detail"] = r.detail;
+  if (!r.upstream.empty()) {
+    o["upstream"] = r.upstream;
+  }
   o["latency_us"] = r.latency_us;
   o["bytes_in"] = r.bytes_in;
   o["bytes_out"] = r.bytes_out;

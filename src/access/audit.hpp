@@ -36,6 +36,9 @@ struct AuditRecord {
   std::string replica;         ///< the replica that wrote it (PostgreSQL only)
   std::string outcome;         ///< ok, error, denied, timeout, cancelled
   std::string detail;          ///< the error or the reason for a denial
+  /// Who the call acted as upstream, when not the gateway's own configured identity: "own
+  /// OAuth token of alice", "token exchange at https://…", "vault values of alice", …
+  std::string upstream;
   std::int64_t latency_us = 0;
   std::int64_t bytes_in = 0;   ///< request size (serialized)
   std::int64_t bytes_out = 0;  ///< response size (serialized)

@@ -19,8 +19,8 @@ namespace {
 constexpr int kConnectTimeoutS = 2;  // libpq's least
 constexpr const char* kColumns =
     "ts_ms, replica, principal, session, client, server, method, target, args_digest, arguments,"
-    " outcome, detail, latency_us, bytes_in, bytes_out";
-constexpr std::size_t kColumnCount = 15;
+    " outcome, detail, latency_us, bytes_in, bytes_out, upstream";
+constexpr std::size_t kColumnCount = 16;
 
 const std::string& schema() {
   static const std::string script = store::migration_script(
@@ -31,7 +31,8 @@ const std::string& schema() {
         " server text, method text NOT NULL, target text, args_digest text, arguments text,"
         " outcome text NOT NULL, detail text, latency_us bigint, bytes_in bigint,"
         " bytes_out bigint);\n"
-        "    CREATE INDEX mcpgw_audit_ts ON mcpgw_audit (ts_ms);"}});
+        "    CREATE INDEX mcpgw_audit_ts ON mcpgw_audit (ts_ms);"},
+       {2, "    ALTER TABLE mcpgw_audit ADD COLUMN upstream text;"}});
   return script;
 }
 
@@ -69,6 +70,11 @@ void add_row(store::PgParams& p, const AuditRecord& r, const std::string& replic
   p.emplace_back(std::to_string(r.latency_us));
   p.emplace_back(std::to_string(r.bytes_in));
   p.emplace_back(std::to_string(r.bytes_out));
+  if (r.upstream.empty()) {
+    p.emplace_back(std::nullopt);
+  } else {
+    text(r.upstream);
+  }
 }
 
 std::int64_t as_int(const std::optional<std::string>& v) {
@@ -118,6 +124,7 @@ std::optional<std::vector<AuditRecord>> query_on(store::PgBlocking& pg, const Au
     r.latency_us = as_int(row[12]);
     r.bytes_in = as_int(row[13]);
     r.bytes_out = as_int(row[14]);
+    r.upstream = row[15].value_or("");
     if (!q.tool.empty() && !glob_match(q.tool, r.target)) {
       continue;
     }

@@ -20,23 +20,48 @@ constexpr const char* kSchema =
     " id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, principal TEXT NOT NULL, session TEXT,"
     " client TEXT, server TEXT, method TEXT NOT NULL, target TEXT, args_digest TEXT,"
     " arguments TEXT, outcome TEXT NOT NULL, detail TEXT, latency_us INTEGER,"
-    " bytes_in INTEGER, bytes_out INTEGER);"
+    " bytes_in INTEGER, bytes_out INTEGER, upstream TEXT);"
     "CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts_ms);";
 
-constexpr int kColumns = 14;
+constexpr int kColumns = 15;
 constexpr std::size_t kRowsPerInsert = 16;
+
+/// A trail written before the column `upstream` existed gets it (older rows: NULL).
+bool add_upstream_column(sqlite3* db, std::string& error) {
+  sqlite3_stmt* st = nullptr;
+  bool has = false;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('audit') WHERE name = 'upstream'",
+                         -1, &st, nullptr) == SQLITE_OK) {
+    has = sqlite3_step(st) == SQLITE_ROW;
+  }
+  sqlite3_finalize(st);
+  char* msg = nullptr;
+  if (!has && sqlite3_exec(db, "ALTER TABLE audit ADD COLUMN upstream TEXT", nullptr, nullptr,
+                           &msg) != SQLITE_OK) {
+    error = fmt::format("audit store: cannot add the column upstream: {}", msg ? msg : "?");
+    sqlite3_free(msg);
+    return false;
+  }
+  return true;
+}
 
 sqlite3* open_db(const std::string& path, std::string& error) {
   // Only the writer thread uses the connection: SQLite's own mutexes are not needed.
-  return open_sqlite(path, kSchema, "audit store", 5000, error, SQLITE_OPEN_NOMUTEX);
+  sqlite3* db = open_sqlite(path, kSchema, "audit store", 5000, error, SQLITE_OPEN_NOMUTEX);
+  if (db != nullptr && !add_upstream_column(db, error)) {
+    sqlite3_close(db);
+    return nullptr;
+  }
+  return db;
 }
 
 std::string insert_sql(std::size_t rows) {
   std::string sql =
       "INSERT INTO audit (ts_ms, principal, session, client, server, method, target,"
-      " args_digest, arguments, outcome, detail, latency_us, bytes_in, bytes_out) VALUES ";
+      " args_digest, arguments, outcome, detail, latency_us, bytes_in, bytes_out, upstream)"
+      " VALUES ";
   for (std::size_t i = 0; i < rows; ++i) {
-    sql += i == 0 ? "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    sql += i == 0 ? "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   }
   return sql;
 }
@@ -64,6 +89,11 @@ void bind_row(sqlite3_stmt* st, int first, const AuditRecord& r) {
   sqlite3_bind_int64(st, first + 11, r.latency_us);
   sqlite3_bind_int64(st, first + 12, r.bytes_in);
   sqlite3_bind_int64(st, first + 13, r.bytes_out);
+  if (r.upstream.empty()) {
+    sqlite3_bind_null(st, first + 14);
+  } else {
+    text(14, r.upstream);
+  }
 }
 
 void step(sqlite3* db, sqlite3_stmt* st) {
@@ -150,7 +180,7 @@ std::optional<std::vector<AuditRecord>> query_audit_sqlite(const std::string& pa
   }
   std::string sql =
       "SELECT ts_ms, principal, session, client, server, method, target, args_digest, arguments,"
-      " outcome, detail, latency_us, bytes_in, bytes_out FROM audit WHERE ts_ms >= ?";
+      " outcome, detail, latency_us, bytes_in, bytes_out, upstream FROM audit WHERE ts_ms >= ?";
   if (!q.principal.empty()) {
     sql += " AND principal = ?";
   }
@@ -193,6 +223,7 @@ std::optional<std::vector<AuditRecord>> query_audit_sqlite(const std::string& pa
     r.latency_us = sqlite3_column_int64(st, 11);
     r.bytes_in = sqlite3_column_int64(st, 12);
     r.bytes_out = sqlite3_column_int64(st, 13);
+    r.upstream = col(14);
     if (!q.tool.empty() && !glob_match(q.tool, r.target)) {
       continue;
     }

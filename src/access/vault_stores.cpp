@@ -21,28 +21,6 @@ constexpr const char* kSqliteSchema =
     " value TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (principal, name));";
 
 /// A prepared statement, finalized on every path.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &st_, nullptr); }
-  ~Statement() { sqlite3_finalize(st_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  explicit operator bool() const noexcept { return st_ != nullptr; }
-  void bind(int i, const std::string& s) {
-    sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-  }
-  void bind(int i, std::int64_t v) { sqlite3_bind_int64(st_, i, v); }
-  int step() { return sqlite3_step(st_); }
-  std::string text(int i) {
-    const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st_, i));
-    return t != nullptr ? t : "";
-  }
-  std::int64_t integer(int i) { return sqlite3_column_int64(st_, i); }
-
- private:
-  sqlite3_stmt* st_ = nullptr;
-};
-
 class SqliteVault final : public VaultStore {
  public:
   SqliteVault(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
@@ -52,31 +30,31 @@ class SqliteVault final : public VaultStore {
 
   bool put(const std::string& principal, const std::string& name, const std::string& sealed,
            std::string& error) override {
-    Statement st(db_, "INSERT INTO user_secrets (principal, name, value, updated_at)"
-                      " VALUES (?, ?, ?, ?) ON CONFLICT (principal, name) DO UPDATE SET"
-                      " value = excluded.value, updated_at = excluded.updated_at");
-    if (!st) {
+    Stmt st(db_, "INSERT INTO user_secrets (principal, name, value, updated_at)"
+                 " VALUES (?, ?, ?, ?) ON CONFLICT (principal, name) DO UPDATE SET"
+                 " value = excluded.value, updated_at = excluded.updated_at");
+    if (!st.ok()) {
       return fail(error);
     }
-    st.bind(1, principal);
-    st.bind(2, name);
-    st.bind(3, sealed);
-    st.bind(4, now_s());
+    st.text(1, principal);
+    st.text(2, name);
+    st.text(3, sealed);
+    st.integer(4, now_s());
     return st.step() == SQLITE_DONE || fail(error);
   }
 
   std::optional<std::string> get(const std::string& principal, const std::string& name,
                                  std::string& error) override {
-    Statement st(db_, "SELECT value FROM user_secrets WHERE principal = ? AND name = ?");
-    if (!st) {
+    Stmt st(db_, "SELECT value FROM user_secrets WHERE principal = ? AND name = ?");
+    if (!st.ok()) {
       fail(error);
       return std::nullopt;
     }
-    st.bind(1, principal);
-    st.bind(2, name);
+    st.text(1, principal);
+    st.text(2, name);
     const int rc = st.step();
     if (rc == SQLITE_ROW) {
-      return st.text(0);
+      return st.column_text(0);
     }
     if (rc != SQLITE_DONE) {
       fail(error);
@@ -86,16 +64,16 @@ class SqliteVault final : public VaultStore {
 
   std::vector<VaultEntry> list(const std::string& principal, std::string& error) override {
     std::vector<VaultEntry> out;
-    Statement st(db_, "SELECT principal, name, updated_at FROM user_secrets"
-                      " WHERE ?1 = '' OR principal = ?1 ORDER BY principal, name");
-    if (!st) {
+    Stmt st(db_, "SELECT principal, name, updated_at FROM user_secrets"
+                 " WHERE ?1 = '' OR principal = ?1 ORDER BY principal, name");
+    if (!st.ok()) {
       fail(error);
       return out;
     }
-    st.bind(1, principal);
+    st.text(1, principal);
     int rc = SQLITE_ROW;
     while ((rc = st.step()) == SQLITE_ROW) {
-      out.push_back({st.text(0), st.text(1), st.integer(2)});
+      out.push_back({st.column_text(0), st.column_text(1), st.column_int(2).value_or(0)});
     }
     if (rc != SQLITE_DONE) {
       fail(error);
@@ -105,12 +83,12 @@ class SqliteVault final : public VaultStore {
 
   bool remove(const std::string& principal, const std::string& name,
               std::string& error) override {
-    Statement st(db_, "DELETE FROM user_secrets WHERE principal = ? AND name = ?");
-    if (!st) {
+    Stmt st(db_, "DELETE FROM user_secrets WHERE principal = ? AND name = ?");
+    if (!st.ok()) {
       return fail(error);
     }
-    st.bind(1, principal);
-    st.bind(2, name);
+    st.text(1, principal);
+    st.text(2, name);
     if (st.step() != SQLITE_DONE) {
       return fail(error);
     }

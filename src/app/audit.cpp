@@ -36,9 +36,11 @@ int audit_command(const AuditArgs& a) {
     if (a.json) {
       fmt::print("{}\n", boost::json::serialize(access::audit_json(r)));
     } else {
-      fmt::print("{} {:<16} {:<8} {:<14} {:<16} {:<32} {:>8}µs {}{}\n", access::audit_time(r.ts_ms), r.principal,
-                 r.outcome, r.method, r.server.empty() ? "-" : r.server, r.target, r.latency_us,
-                 r.client.empty() ? "" : "client=" + r.client + " ", r.detail);
+      fmt::print("{} {:<16} {:<8} {:<14} {:<16} {:<32} {:>8}µs {}{}{}\n",
+                 access::audit_time(r.ts_ms), r.principal, r.outcome, r.method,
+                 r.server.empty() ? "-" : r.server, r.target, r.latency_us,
+                 r.client.empty() ? "" : "client=" + r.client + " ",
+                 r.upstream.empty() ? "" : "upstream=\"" + r.upstream + "\" ", r.detail);
     }
   }
   return 0;

@@ -1,6 +1,8 @@
 // The audit stage: one row per request that reaches (or is refused on the way to) a server,
 // opened before access control and written with the reply, as it went out.
 #include "relay/relay.hpp"
+
+#include "common/text.hpp"
 #include "relay/util.hpp"
 
 #include "access/key_store.hpp"
@@ -67,7 +69,8 @@ void Relay::close_audit(Exchange& ex, std::size_t bytes_out,
     case Outcome::error:
     case Outcome::timeout:
       if (const auto* e = ex.reply.if_contains("error"); e && e->is_object()) {
-        r.detail = std::string(string_at(e->get_object(), "message").substr(0, 500));
+        // A user's consent link is theirs: the trail keeps the words, not the ticket.
+        r.detail = without_param(string_at(e->get_object(), "message").substr(0, 500), "ticket");
       }
       break;
     case Outcome::input_required: r.detail = "the server asked the client for input"; break;

@@ -46,6 +46,9 @@ asio::awaitable<json::object> Relay::forward(Exchange& ex) {
   auto backend = slot.backend;  // keeps the backend alive across the awaits
   const auto timeout = slot.cfg->options.call_timeout.value_or(cfg_.gateway.timeouts.call);
   const auto deadline = Clock::now() + timeout;
+  if (ex.audit) {
+    ex.audit->upstream = backend->upstream_identity();  // which of the caller's identities
+  }
   if (auto refusal = co_await not_ready(ex, deadline)) {
     co_return std::move(*refusal);
   }

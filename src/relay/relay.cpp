@@ -45,6 +45,7 @@ Relay::Relay(asio::any_io_executor ex, const config::Config& cfg)
   for (const auto& server : cfg.servers) {
     servers_.emplace(server.name, std::make_shared<const config::ServerConfig>(server));
   }
+  note_kept_authorization();
 }
 
 Relay::~Relay() = default;
@@ -56,8 +57,9 @@ json::object gateway_client_info() {
   return info;
 }
 
-bool Relay::keeps_authorization() const noexcept {
-  return std::any_of(cfg_.servers.begin(), cfg_.servers.end(), [](const auto& s) {
+void Relay::note_kept_authorization() {
+  keeps_authorization_ = std::any_of(servers_.begin(), servers_.end(), [](const auto& entry) {
+    const auto& s = *entry.second;
     return s.options.forward_authorization ||
            s.options.auth.type == config::UpstreamAuth::Type::token_exchange;
   });

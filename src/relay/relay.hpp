@@ -262,7 +262,7 @@ class Relay {
   access::AuditLog* audit_log() const noexcept { return audit_; }
 
   /// Whether any server receives or exchanges the client's Authorization (sessions keep it).
-  bool keeps_authorization() const noexcept;
+  bool keeps_authorization() const noexcept { return keeps_authorization_; }
   /// A request of `s` authenticated with `authorization`: a renewed access token replaces the
   /// one its exchanged credentials start from.
   void saw_authorization(Session& s, std::string_view authorization) const;
@@ -521,6 +521,8 @@ class Relay {
   asio::any_io_executor ex_;
   const config::Config& cfg_;
   upstream::ServerPool pool_;
+  bool keeps_authorization_ = false;  ///< see keeps_authorization(); set as servers change
+  void note_kept_authorization();
   std::shared_ptr<upstream::Probes> probes_;  ///< remote per-session servers, probed
   mcp::Naming naming_;
   /// Each server's current configuration, shared with its slots.

@@ -64,6 +64,7 @@ Relay::ServerChanges Relay::reconfigure(const std::vector<config::ServerConfig>&
   std::set<std::string> changed(changes.added.begin(), changes.added.end());
   changed.insert(changes.removed.begin(), changes.removed.end());
   changed.insert(changes.restarted.begin(), changes.restarted.end());
+  note_kept_authorization();
   refresh_sessions(changed);
   if (!changed.empty()) {
     start_probes();

@@ -89,6 +89,10 @@ class Backend {
   /// Its last start lacked something only the caller can give: a value in their vault
   /// (`mcpgw secrets set`), or their account connected (consent_url()).
   virtual bool waits_for_user() const noexcept { return false; }
+  /// Who its requests act as upstream when that is the caller's own identity (for the audit
+  /// trail: "own OAuth token of alice", "token exchange at …", "vault values of alice"); empty
+  /// for the gateway's configured one.
+  virtual std::string upstream_identity() const { return {}; }
   /// Where the caller connects their account when that is what it waits for (else empty).
   virtual std::string consent_url() const { return {}; }
   /// Tries to start again now rather than after its backoff (the caller may have set what it

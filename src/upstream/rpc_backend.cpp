@@ -2,6 +2,7 @@
 
 #include "common/text.hpp"
 #include "access/vault.hpp"
+#include "upstream/credential.hpp"
 
 #include "common/error.hpp"
 #include "jsonrpc/message.hpp"
@@ -390,6 +391,22 @@ asio::awaitable<void> RpcBackend::stop() {
   // Whoever called stop() may now destroy the listener (a closed session's slot), while the
   // supervisor, if it outlived the grace, still winds down: it must not report to it.
   listener_gone_ = true;
+}
+
+std::string RpcBackend::upstream_identity() const {
+  if (identity_.credential) {
+    return identity_.credential->describe();
+  }
+  if (!identity_.authorization.empty()) {
+    return "the caller's own Authorization (forwardAuthorization)";
+  }
+  if (!server_.user_secrets.empty()) {
+    return "vault values of " + identity_.principal;
+  }
+  if (!identity_.headers.empty()) {
+    return "headers the caller passed (passHeaders)";
+  }
+  return {};
 }
 
 void RpcBackend::retry_now() {

@@ -55,6 +55,7 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   unsigned restarts() const noexcept override { return restarts_; }
   unsigned consecutive_failures() const noexcept override { return failures_; }
   bool waits_for_user() const noexcept override { return waits_for_user_; }
+  std::string upstream_identity() const override;
   void retry_now() override;
   std::size_t in_flight() const noexcept override { return pending_.size(); }
   void start() override;

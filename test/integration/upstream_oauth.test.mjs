@@ -377,6 +377,7 @@ describe('per-user OAuth toward a remote server', () => {
     const vault = bytes('mcpgw.vault.db');
     assert.match(audit, /slack__whoami/, 'the audit trail recorded the calls');
     assert.match(audit, /connected their account/, 'and each consent');
+    assert.match(audit, /own OAuth token of alice/, 'and who each call acted as upstream');
     assert.ok(vault.length > 0, 'the vault file exists');
     assert.ok(st.as.issued.length >= 8, `${st.as.issued.length} tokens issued`);
     assert.doesNotMatch(st.gw.stderr, /ticket=[A-Za-z0-9_-]{8}/, 'a consent link is in the log');

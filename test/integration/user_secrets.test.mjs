@@ -139,6 +139,7 @@ describe('per-user secrets for a session-isolated stdio server', () => {
     const audit = bytes('mcpgw.audit.db');
     const vault = bytes('mcpgw.vault.db');
     assert.match(audit, /gh__whoami/, 'the audit trail recorded the calls');
+    assert.match(audit, /vault values of alice/, 'and whose values each call ran with');
     assert.match(vault, /alice/, 'the vault file holds alice\'s entry');
     const list = cli('secrets', 'list');
     for (const value of Object.values(secret)) {

@@ -334,6 +334,46 @@ TEST_F(Store, TheWriterDigestsArgumentsAndRedactsThoseItKeeps) {
   }
 }
 
+TEST_F(Store, AnOlderTrailGetsTheUpstreamColumnAndKeepsItsRows) {
+  {  // a trail as written before the column existed
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE audit (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL,"
+                           " principal TEXT NOT NULL, session TEXT, client TEXT, server TEXT,"
+                           " method TEXT NOT NULL, target TEXT, args_digest TEXT, arguments TEXT,"
+                           " outcome TEXT NOT NULL, detail TEXT, latency_us INTEGER,"
+                           " bytes_in INTEGER, bytes_out INTEGER);"
+                           "INSERT INTO audit (ts_ms, principal, method, outcome)"
+                           " VALUES (1, 'bob', 'tools/call', 'ok');",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  std::string error;
+  AuditOptions opts;
+  opts.path = path_;
+  {
+    auto log = AuditLog::open(opts, error);
+    ASSERT_TRUE(log) << error;
+    AuditRecord r;
+    r.ts_ms = 2;
+    r.principal = "alice";
+    r.method = "tools/call";
+    r.outcome = "ok";
+    r.upstream = "own OAuth token of alice";
+    log->record(std::move(r));
+    log->flush();
+  }
+  auto rows = query_audit(path_, AuditQuery{}, error);
+  ASSERT_TRUE(rows) << error;
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].principal, "bob");
+  EXPECT_EQ((*rows)[0].upstream, "");
+  EXPECT_EQ((*rows)[1].upstream, "own OAuth token of alice");
+  EXPECT_EQ(audit_json((*rows)[1]).at("upstream"), "own OAuth token of alice");
+}
+
 TEST_F(Store, TheAuditTailHoldsTheNewestRowsFromTheStoreThenEachWrittenRow) {
   std::string error;
   AuditOptions opts;
