@@ -130,4 +130,16 @@ asio::awaitable<std::string> VaultReader::write(std::string principal, std::stri
   co_return co_await asio::co_spawn(pool_, std::move(work), asio::use_awaitable);
 }
 
+asio::awaitable<std::string> VaultReader::set_value(std::string principal, std::string name,
+                                                    std::string value) {
+  auto work = [this, principal = std::move(principal), name = std::move(name),
+               value = std::move(value)]() mutable -> asio::awaitable<std::string> {
+    std::string error;
+    vault_->set(principal, name, value, error);
+    OPENSSL_cleanse(value.data(), value.size());
+    co_return error;
+  };
+  co_return co_await asio::co_spawn(pool_, std::move(work), asio::use_awaitable);
+}
+
 }  // namespace mcpgw::access

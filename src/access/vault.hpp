@@ -109,6 +109,10 @@ class VaultReader {
   /// Stores or (`value` nullopt) removes one of the gateway's own entries; the error, or empty.
   asio::awaitable<std::string> write(std::string principal, std::string name,
                                      std::optional<std::string> value);
+  /// Stores a user's own value for `${user:NAME}`, as `mcpgw secrets set` does (the name is
+  /// checked); the error, or empty.
+  asio::awaitable<std::string> set_value(std::string principal, std::string name,
+                                         std::string value);
   const Sealer& sealer() const noexcept { return vault_->sealer(); }
 
  private:

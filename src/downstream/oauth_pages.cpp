@@ -8,6 +8,10 @@
 #include "upstream/oauth_client.hpp"
 
 #include <boost/url/parse_query.hpp>
+#include <boost/url/pct_string_view.hpp>
+
+#include "common/text.hpp"
+#include "upstream/consent_link.hpp"
 
 namespace mcpgw::downstream {
 
@@ -52,7 +56,7 @@ Response page(const Request& req, http::status status, std::string_view title,
   return res;
 }
 
-/// A field of a query or form body (decoded), or empty.
+/// A field of a query or form body (decoded, '+' read as a space), or empty.
 std::string field(std::string_view query, std::string_view key) {
   auto params = boost::urls::parse_query(query);
   if (!params) {
@@ -60,10 +64,21 @@ std::string field(std::string_view query, std::string_view key) {
   }
   for (auto p : *params) {
     if (p.key == key) {
-      return p.value.decode();
+      std::string encoded;
+      for (char ch : std::string_view(p.value)) {
+        encoded += ch == '+' ? std::string_view("%20") : std::string_view(&ch, 1);
+      }
+      auto pct = boost::urls::make_pct_string_view(encoded);
+      return pct ? pct->decode() : std::string();
     }
   }
   return {};
+}
+
+Response bad_link(const Request& req) {
+  return page(req, http::status::bad_request, "This link is not valid",
+              "<p>It was altered, or it has expired. Ask your agent to call the tool again: its "
+              "answer has a new link.</p>");
 }
 
 /// The value of cookie `name` in a Cookie header, or empty.
@@ -133,6 +148,10 @@ asio::awaitable<Response> HttpServer::Impl::oauth_start(const Request& req,
                                                         const std::string& form, bool get) {
   const std::string server = field(form, "server");
   auto client = relay_.oauth_client(server);
+  if (const auto* cfg = relay_.config().find(server);
+      !client && cfg != nullptr && !cfg->user_secrets.empty()) {
+    co_return co_await values_page(req, *cfg, form, get);
+  }
   if (!client) {
     co_return page(req, http::status::not_found, "Unknown server",
                    fmt::format("<p>No server named <code>{}</code> connects accounts with "
@@ -141,9 +160,7 @@ asio::awaitable<Response> HttpServer::Impl::oauth_start(const Request& req,
   const std::string ticket = field(form, "ticket");
   const auto principal = client->open_ticket(ticket);
   if (!principal) {
-    co_return page(req, http::status::bad_request, "This link is not valid",
-                   "<p>It was altered, or it has expired. Ask your agent to call the tool "
-                   "again: its answer has a new link.</p>");
+    co_return bad_link(req);
   }
   if (get) {
     co_return page(
@@ -175,6 +192,75 @@ asio::awaitable<Response> HttpServer::Impl::oauth_start(const Request& req,
   res.keep_alive(req.keep_alive());
   res.prepare_payload();
   co_return res;
+}
+
+asio::awaitable<Response> HttpServer::Impl::values_page(const Request& req,
+                                                        config::ServerConfig server,
+                                                        const std::string& form, bool get) {
+  // (`server` is a copy: a reload while the vault is written may replace the config.)
+  auto vault = relay_.vault();
+  const std::string ticket = field(form, "ticket");
+  const auto principal =
+      vault ? upstream::open_consent_ticket(vault->sealer(), ticket, server.name) : std::nullopt;
+  if (!principal) {
+    co_return bad_link(req);
+  }
+  const std::string name = escape_html(server.name);
+  if (get) {
+    std::string inputs;
+    for (const auto& key : server.user_secrets) {
+      inputs += fmt::format("<p><label><code>{0}</code><br><input type=\"password\" "
+                            "name=\"v.{0}\" autocomplete=\"off\" size=\"48\"></label></p>",
+                            escape_html(key));
+    }
+    co_return page(
+        req, http::status::ok, "Your values for " + server.name,
+        fmt::format("<p>Server <b>{0}</b> runs with values only you can give. The gateway keeps "
+                    "them sealed in its vault for its user <b>{1}</b>, and gives them only to "
+                    "{0} when {1} uses it. A field left empty keeps its value.</p>"
+                    "<form method=\"post\" action=\"/oauth/start\">{2}"
+                    "<input type=\"hidden\" name=\"server\" value=\"{0}\">"
+                    "<input type=\"hidden\" name=\"ticket\" value=\"{3}\">"
+                    "<button type=\"submit\">Save</button></form>",
+                    name, escape_html(*principal), inputs, escape_html(ticket)));
+  }
+  std::vector<std::string> saved;
+  std::string error;
+  for (const auto& key : server.user_secrets) {
+    std::string value = field(form, "v." + key);
+    if (!value.empty() && error.empty()) {
+      error = co_await vault->set_value(*principal, key, std::move(value));
+      saved.push_back(key);
+    }
+  }
+  audit_values(*principal, server.name, saved, error);
+  if (!error.empty()) {
+    co_return page(req, http::status::bad_gateway, "Not saved", "<p>" + escape_html(error) + "</p>");
+  }
+  co_return page(req, saved.empty() ? http::status::bad_request : http::status::ok,
+                 saved.empty() ? "Nothing saved" : "Saved",
+                 saved.empty() ? std::string("<p>Every field was empty.</p>")
+                               : fmt::format("<p>Saved {} value(s) for <b>{}</b>. Your agent's "
+                                             "next call to <b>{}</b> starts it with them.</p>",
+                                             saved.size(), escape_html(*principal), name));
+}
+
+void HttpServer::Impl::audit_values(const std::string& principal, const std::string& server,
+                                    const std::vector<std::string>& names,
+                                    const std::string& error) {
+  access::AuditLog* log = relay_.audit_log();
+  if (log == nullptr) {
+    return;
+  }
+  access::AuditRecord r;
+  r.ts_ms = unix_ms();
+  r.principal = principal;
+  r.server = server;
+  r.method = "vault";
+  r.target = "set " + join_list(names);
+  r.outcome = error.empty() ? "ok" : "error";
+  r.detail = error;
+  log->record(std::move(r));
 }
 
 asio::awaitable<Response> HttpServer::Impl::oauth_callback(const Request& req,

@@ -309,6 +309,12 @@ class HttpServer::Impl {
                                         const boost::urls::url_view& target);
   asio::awaitable<Response> oauth_start(const Request& req, const std::string& form, bool get);
   asio::awaitable<Response> oauth_callback(const Request& req, const std::string& query);
+  /// /oauth/start for a stdio server whose env reads `${user:NAME}`: a form for the user's
+  /// own values, kept in the vault (as `mcpgw secrets set` does).
+  asio::awaitable<Response> values_page(const Request& req, config::ServerConfig server,
+                                        const std::string& form, bool get);
+  void audit_values(const std::string& principal, const std::string& server,
+                    const std::vector<std::string>& names, const std::string& error);
   /// An audit row for a user's consent: connected (ok), refused (denied), or failed (error).
   void audit_consent(const upstream::ConsentState& st, std::string outcome, std::string detail);
 

@@ -30,8 +30,9 @@ json::object consent_required(const json::value& id, const std::string& server,
   elicitation["mode"] = "url";
   elicitation["elicitationId"] = "mcpgw-connect-" + random_hex(8);
   elicitation["url"] = url;
-  elicitation["message"] =
-      fmt::format("Connect your account for server '{}' to the gateway, then try again.", server);
+  elicitation["message"] = fmt::format(
+      "Server '{}' needs something only you can give: connect your account, or give your "
+      "value, on this page, then try again.", server);
   auto reply = jsonrpc::make_error(id, rpc_code::kUrlElicitationRequired, detail);
   json::object data;
   data["elicitations"] = json::array{std::move(elicitation)};

@@ -349,6 +349,7 @@ BackendSlot* Relay::slot_for(Session& s, std::string_view server) {
   if (!cfg->user_secrets.empty()) {
     identity.principal = s.principal ? s.principal->name : std::string();
     identity.vault = vault_;
+    identity.public_url = pool_.public_url();
   }
   slot->backend = pool_.make(*cfg, std::move(identity), *slot);
   if (slot->backend) {

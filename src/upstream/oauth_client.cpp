@@ -155,7 +155,11 @@ asio::awaitable<void> OAuthClient::settle(const std::string& principal, User& u,
 
 asio::awaitable<void> OAuthClient::load(const std::string& principal, User& u) {
   std::vector<std::string> names{oauth_entry_name(server_)};
+  const auto version = u.version;
   auto found = co_await vault_->read(principal, std::move(names));
+  if (u.version != version) {
+    co_return;  // the user connected meanwhile: what was read is older
+  }
   if (!found.error.empty()) {
     // Keep what is in memory: the store may be back on the next read.
     u.error = "cannot read the vault: " + found.error;
@@ -191,13 +195,21 @@ asio::awaitable<void> OAuthClient::renew(const std::string& principal, User& u) 
   add_form_field(body, "grant_type", "refresh_token");
   add_form_field(body, "refresh_token", u.tokens.refresh_token);
   add_form_field(body, "resource", u.tokens.resource);
-  const std::string used = u.tokens.refresh_token;
-  auto answer = co_await token_request(u.tokens, std::move(body));
-  OAuthTokens next = u.tokens;
+  const OAuthTokens current = u.tokens;  // `u` may change while the request runs
+  const std::string& used = current.refresh_token;
+  const auto version = u.version;
+  auto answer = co_await token_request(current, std::move(body));
+  if (u.version != version) {
+    co_return;  // the user connected (again) meanwhile: their new tokens stand
+  }
+  OAuthTokens next = current;
   std::string error;
   if (read_tokens(answer, next, error)) {
     if (!co_await keep(principal, next, error)) {  // still good here, until the next re-read
       spdlog::warn("[{}] renewed the token of {}, but {}", server_, principal, error);
+    }
+    if (u.version != version) {
+      co_return;
     }
     u.tokens = std::move(next);
     u.error.clear();

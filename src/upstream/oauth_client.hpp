@@ -48,7 +48,6 @@ std::optional<ConsentState> open_consent_state(const Sealer& sealer, std::string
 
 class OAuthClient : public std::enable_shared_from_this<OAuthClient> {
  public:
-  static constexpr auto kTicketLife = std::chrono::minutes(15);  ///< a consent link
   static constexpr auto kStateLife = std::chrono::minutes(10);   ///< from start to callback
   static constexpr auto kRecheck = std::chrono::seconds(10);     ///< re-read from the vault
   static constexpr std::size_t kMaxUsers = 10000;                ///< tokens kept in memory
@@ -94,6 +93,8 @@ class OAuthClient : public std::enable_shared_from_this<OAuthClient> {
     std::shared_ptr<Event> pending;  ///< a read or renewal in flight; set when it ends
     std::string error;
     bool consent = false;  ///< the user must connect (again)
+    /// Bumped when the user connects: a vault read begun before does not undo it.
+    std::uint64_t version = 0;
     /// The user's latest consent link (one link in every message while it is young).
     std::string link;
     Clock::time_point link_until{};

@@ -6,6 +6,7 @@
 
 #include "common/base64.hpp"
 #include "common/random.hpp"
+#include "upstream/consent_link.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -18,7 +19,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::string_view kTicketPurpose = "mcpgw oauth ticket";
 constexpr std::string_view kStatePurpose = "mcpgw oauth state";
 
 std::int64_t unix_now() { return unix_ms() / 1000; }
@@ -102,32 +102,15 @@ std::string OAuthClient::consent_url(const std::string& principal) {
     return {};
   }
   auto u = user(principal);
-  if (!u->link.empty() && Clock::now() < u->link_until) {
-    return u->link;
+  if (u->link.empty() || Clock::now() >= u->link_until) {
+    u->link = consent_link(public_url_, vault_->sealer(), principal, server_);
+    u->link_until = Clock::now() + kConsentLinkLife / 3;  // still good for 10 minutes when given
   }
-  json::object o;
-  o["p"] = principal;
-  o["s"] = server_;
-  o["e"] = unix_after(kTicketLife);
-  const auto ticket = vault_->sealer().seal(json::serialize(o), kTicketPurpose);
-  u->link = fmt::format("{}/oauth/start?server={}&ticket={}", public_url_,
-                        form_encode(server_), ticket);
-  u->link_until = Clock::now() + kTicketLife / 3;  // still good for 10 minutes when given
   return u->link;
 }
 
 std::optional<std::string> OAuthClient::open_ticket(std::string_view ticket) const {
-  auto plain = vault_ ? vault_->sealer().open(ticket, kTicketPurpose) : std::nullopt;
-  boost::system::error_code ec;
-  const json::value v = plain ? json::parse(*plain, ec) : json::value();
-  if (!plain || ec || !v.is_object()) {
-    return std::nullopt;
-  }
-  const auto& o = v.get_object();
-  if (string_of(o, "s") != server_ || unix_now() > int_of(o, "e") || string_of(o, "p").empty()) {
-    return std::nullopt;
-  }
-  return std::string(string_of(o, "p"));
+  return vault_ ? open_consent_ticket(vault_->sealer(), ticket, server_) : std::nullopt;
 }
 
 asio::awaitable<std::optional<std::string>> OAuthClient::authorize_url(
@@ -186,6 +169,7 @@ asio::awaitable<bool> OAuthClient::redeem(const ConsentState& st, const std::str
     co_return false;
   }
   auto u = user(st.principal);
+  ++u->version;
   u->tokens = std::move(t);
   u->consent = false;
   u->error.clear();

@@ -2,6 +2,7 @@
 
 #include "common/text.hpp"
 #include "access/vault.hpp"
+#include "upstream/consent_link.hpp"
 #include "upstream/credential.hpp"
 
 #include "common/error.hpp"
@@ -434,10 +435,14 @@ asio::awaitable<bool> RpcBackend::read_user_secrets(std::map<std::string, std::s
   if (!found.missing.empty()) {
     waits_for_user_ = true;
     const std::string& name = found.missing.front();
+    consent_link_ = identity_.public_url.empty()
+                        ? std::string()
+                        : consent_link(identity_.public_url, identity_.vault->sealer(),
+                                       identity_.principal, server_.name);
     last_error_ = fmt::format(
         "it needs your secret \"{0}\" (user {1}), which is not in the vault: set it with "
-        "`mcpgw secrets set --user {1} --key {0}` (the value on stdin), then call again",
-        name, identity_.principal);
+        "`mcpgw secrets set --user {1} --key {0}` (the value on stdin){2}{3}, then call again",
+        name, identity_.principal, consent_link_.empty() ? "" : ", or at ", consent_link_);
     co_return false;
   }
   values = std::move(found.values);

@@ -35,6 +35,8 @@ struct ClientIdentity {
   /// anonymous caller, who has none), and the vault they are read from.
   std::string principal;
   std::shared_ptr<access::VaultReader> vault;
+  /// Where the caller's browser reaches the gateway, for their consent links.
+  std::string public_url;
   /// For a remote server with `auth`: what gets its Authorization for this caller.
   std::shared_ptr<Credential> credential;
 };
@@ -56,6 +58,7 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   unsigned consecutive_failures() const noexcept override { return failures_; }
   bool waits_for_user() const noexcept override { return waits_for_user_; }
   std::string upstream_identity() const override;
+  std::string consent_url() const override { return waits_for_user_ ? consent_link_ : ""; }
   void retry_now() override;
   std::size_t in_flight() const noexcept override { return pending_.size(); }
   void start() override;
@@ -151,6 +154,7 @@ class RpcBackend : public Backend, public std::enable_shared_from_this<RpcBacken
   bool stopping_ = false;
   bool started_ = false;
   bool waits_for_user_ = false;  ///< the last start lacked a value from the caller's vault
+  std::string consent_link_;     ///< where the caller gives the values it lacked
   /// The server speaks only 2026-07-28: no session, the envelope and mirrored headers on
   /// every request.
   bool modern_ = false;

@@ -10,6 +10,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -386,6 +387,59 @@ describe('per-user OAuth toward a remote server', () => {
         assert.ok(!text.includes(t), `an ${t.startsWith('rt_') ? 'refresh' : 'access'} token is in the ${where}`);
       }
     }
+  });
+});
+
+describe('per-user OAuth with a client registered beforehand', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-oauth-pre-'));
+  const file = path.join(dir, 'mcpgw.json');
+  const st = { gw: null, as: null, client: null };
+  before(async () => {
+    // The gateway's address is fixed first: the client's redirect URI names it.
+    const port = await new Promise((resolve, reject) => {
+      const probe = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
+        const p = probe.address().port;
+        probe.close(() => resolve(p));
+      });
+    });
+    st.as = await startOAuthServer();
+    st.as.preRegister({
+      client_id: 'mcpgw-pre', client_secret: 'pre-s3cret', client_id_issued_at: 0,
+      redirect_uris: [`http://127.0.0.1:${port}/oauth/callback`],
+      grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_post',
+    });
+    writeFileSync(path.join(dir, 'vault.key'), `${randomBytes(32).toString('hex')}\n`);
+    writeFileSync(file, JSON.stringify(oauthConfig(st.as.url, {
+      server: { auth: { type: 'oauth', clientId: 'mcpgw-pre', clientSecret: '${PRE_SECRET}' } },
+    }), null, 2));
+    const made = spawnSync(MCPGW_BIN, ['keys', 'create', '--name', 'carol', '-c', file],
+      { cwd: dir, encoding: 'utf8', timeout: 30000, env: { ...ENV, PRE_SECRET: 'pre-s3cret' } });
+    const key = { code: made.status, out: made.stdout ?? '', err: made.stderr ?? '' };
+    assert.equal(key.code, 0, key.err);
+    st.gw = await startGateway(undefined, {
+      configFile: file, listen: `127.0.0.1:${port}`, env: { ...ENV, PRE_SECRET: 'pre-s3cret' },
+    });
+    ({ client: st.client } = await connect(st.gw, {
+      headers: { Authorization: `Bearer ${key.out.trim().split('\n').at(-1)}` }, name: 'carol',
+    }));
+  });
+  after(async () => {
+    await withTimeout(st.client?.close().catch(() => {}) ?? Promise.resolve(), 3000, 'close').catch(() => {});
+    await st.gw?.stop();
+    await st.as?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the configured client id and secret are used: no registration, the secret in the form', { timeout: 60000 }, async () => {
+    const { elicitation } = await needsConnect(st.client, st.gw);
+    const { authorize } = await connectBrowser(st.gw, st.as, elicitation.url, { principal: 'carol', upstreamUser: 'carol@slack' });
+    assert.equal(authorize.searchParams.get('client_id'), 'mcpgw-pre');
+    assert.equal(st.as.stats.registrations, 0, 'no dynamic registration');
+    assert.equal((await whoami(st.client)).user, 'carol@slack');
+    const grants = st.as.grants.filter((g) => g.grantType === 'authorization_code');
+    assert.deepEqual(grants.map((g) => ({ ok: g.ok, clientId: g.clientId })), [{ ok: true, clientId: 'mcpgw-pre' }],
+      'the code was redeemed by the pre-registered client, whose secret the server checked');
   });
 });
 

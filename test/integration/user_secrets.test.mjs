@@ -58,7 +58,10 @@ const missingSecret = (e) => /github_token/.test(e.message) && /mcpgw secrets se
 describe('per-user secrets for a session-isolated stdio server', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'mcpgw-secrets-'));
   const file = path.join(dir, 'mcpgw.json');
-  const secret = { alice: `ghp_alice_${randomBytes(12).toString('hex')}`, bob: `ghp_bob_${randomBytes(12).toString('hex')}` };
+  const secret = {
+    alice: `ghp_alice_${randomBytes(12).toString('hex')}`, bob: `ghp_bob_${randomBytes(12).toString('hex')}`,
+    bobPage: `ghp bob+page_${randomBytes(12).toString('hex')}`,  // typed on the page: a space and a +
+  };
   const keys = {};
   const st = { gw: null, clients: [] };
   const cli = (...args) => run([...args, '-c', file], { cwd: dir });
@@ -129,6 +132,41 @@ describe('per-user secrets for a session-isolated stdio server', () => {
     await assert.rejects(withTimeout(client.callTool({ name: 'gh__whoami', arguments: {} }), 10000, 'call'), missingSecret);
   });
 
+  test('bob gives his value on the page his error links to; the same session then runs with it', async () => {
+    const { client } = await as('bob');
+    const e = await withTimeout(client.callTool({ name: 'gh__whoami', arguments: {} }), 10000, 'call').then(
+      (r) => assert.fail(`expected an error, got ${JSON.stringify(r).slice(0, 200)}`), (x) => x);
+    assert.ok(missingSecret(e), e.message);
+    assert.equal(e.code, -32042, 'a URL elicitation');
+    const link = e.data?.elicitations?.[0]?.url ?? '';
+    assert.ok(link.startsWith(`${st.gw.base}/oauth/start?server=gh&ticket=`), link);
+    assert.ok(e.message.includes(link), 'the message gives the same link in words');
+
+    const forged = new URL(link);
+    const t = forged.searchParams.get('ticket');
+    forged.searchParams.set('ticket', t.slice(0, 10) + (t[10] === 'A' ? 'B' : 'A') + t.slice(11));
+    assert.equal((await fetch(forged)).status, 400, 'an altered ticket is refused');
+
+    const page = await fetch(link);
+    const html = await page.text();
+    assert.equal(page.status, 200, html.slice(0, 300));
+    assert.match(html, /<input type="password" name="v\.github_token"/, 'a password field for the entry');
+    assert.match(html, /bob/, 'the page names the user');
+    const ticket = /name="ticket" value="([^"]+)"/.exec(html)?.[1];
+    assert.ok(ticket, 'the form carries the ticket');
+    const res = await fetch(`${st.gw.base}/oauth/start`, {
+      method: 'POST', redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: st.gw.base },
+      body: new URLSearchParams({ server: 'gh', ticket, 'v.github_token': secret.bobPage }).toString(),
+    });
+    const saved = await res.text();
+    assert.equal(res.status, 200, saved.slice(0, 300));
+    assert.match(saved, /Saved 1 value/);
+    const bob = await waitFor(() => whoami(client), { ms: 5000, interval: 250, label: 'bob\'s call succeeds after the page' });
+    assert.equal(bob.token, secret.bobPage, 'the value as typed, spaces and + included');
+    assert.match(cli('secrets', 'list').out, /^bob\s+github_token/m);
+  });
+
   test('no value in the debug log, the audit trail, the vault file in the clear or secrets list', async () => {
     for (const c of st.clients.splice(0)) await c.close().catch(() => {});
     const exit = await st.gw.stop();
@@ -140,6 +178,8 @@ describe('per-user secrets for a session-isolated stdio server', () => {
     const vault = bytes('mcpgw.vault.db');
     assert.match(audit, /gh__whoami/, 'the audit trail recorded the calls');
     assert.match(audit, /vault values of alice/, 'and whose values each call ran with');
+    assert.match(audit, /set github_token/, 'and the value bob gave on the page (not the value)');
+    assert.doesNotMatch(st.gw.stderr, /ticket=[A-Za-z0-9_-]{8}/, 'a link\'s ticket is in the log');
     assert.match(vault, /alice/, 'the vault file holds alice\'s entry');
     const list = cli('secrets', 'list');
     for (const value of Object.values(secret)) {
