@@ -5,6 +5,7 @@
 #include "app/serve.hpp"
 #include "app/stdio_cmd.hpp"
 #include "app/subcommand.hpp"
+#include "app/tokens_cmd.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
 

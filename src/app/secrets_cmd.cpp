@@ -1,9 +1,9 @@
 // `mcpgw secrets set|list|delete`. The value of `set` is read from stdin (never from the
 // command line, which every local user can see), and no command prints a value.
 #include "app/secrets_cmd.hpp"
+#include "app/vault_cli.hpp"
 #include "access/vault.hpp"
 #include "common/clock.hpp"
-#include "config/config.hpp"
 #include "store/postgres.hpp"
 
 #include <fmt/format.h>
@@ -16,7 +16,6 @@ namespace mcpgw::app {
 
 namespace {
 
-
 /// stdin to its end, one trailing newline (and a carriage return before it) dropped.
 std::string read_value() {
   std::string value((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
@@ -27,41 +26,6 @@ std::string read_value() {
     }
   }
   return value;
-}
-
-/// gateway.vault and the store's timeout of the config file `path`; false (errors printed)
-/// when it cannot be read.
-bool read_vault_config(const std::string& path, config::VaultConfig& vault,
-                       std::chrono::milliseconds& timeout) {
-  config::Diagnostics diag;
-  auto cfg = config::load_file(path, diag);
-  for (const auto& e : diag.errors) {
-    fmt::print(stderr, "error: {}\n", e);
-  }
-  if (!cfg) {
-    return false;
-  }
-  vault = cfg->gateway.vault;
-  timeout = cfg->gateway.auth.store_timeout;
-  return true;
-}
-
-int fail(const std::string& error) {
-  fmt::print(stderr, "error: {}\n", error);
-  return 1;
-}
-
-/// The store of gateway.vault (of `config` when given), or `store` when given; empty on error.
-std::string vault_store(const std::string& config, std::string store,
-                        std::chrono::milliseconds& timeout) {
-  config::VaultConfig vault;
-  if (!config.empty() && !read_vault_config(config, vault, timeout)) {
-    return {};
-  }
-  if (store.empty()) {
-    store = vault.store.empty() ? "mcpgw.vault.db" : vault.store;
-  }
-  return store;
 }
 
 class SecretsCommand : public Subcommand {
@@ -89,23 +53,20 @@ class SecretsCommand : public Subcommand {
   }
 
   int run() override {
-    config::VaultConfig vault;
-    std::chrono::milliseconds timeout{2000};
-    if (!config_.empty() && !read_vault_config(config_, vault, timeout)) {
+    auto setup = vault_setup(config_, store_);
+    if (!setup) {
       return 2;
     }
     if (!key_file_.empty()) {
-      vault.key_file = key_file_;
+      setup->vault.key_file = key_file_;
     }
-    if (store_.empty()) {
-      store_ = vault.store.empty() ? "mcpgw.vault.db" : vault.store;
-    }
+    store_ = setup->store;
     std::string error;
     if (*list_) {
-      auto backend = access::open_vault_store(store_, timeout, error);
+      auto backend = access::open_vault_store(store_, setup->timeout, error);
       return backend ? list(*backend) : fail(error);
     }
-    auto opened = access::open_vault(vault, store_, timeout, error);
+    auto opened = access::open_vault(setup->vault, store_, setup->timeout, error);
     if (!opened) {
       return fail(error);
     }
@@ -157,67 +118,8 @@ class SecretsCommand : public Subcommand {
   std::string config_, store_, user_, name_, key_file_;
 };
 
-/// `mcpgw tokens list|revoke`: the users' OAuth tokens toward servers with auth "oauth".
-class TokensCommand : public Subcommand {
- public:
-  CLI::App* add(CLI::App& app) override {
-    auto* cmd = app.add_subcommand("tokens", "The users' OAuth tokens for servers (list, revoke)");
-    cmd->require_subcommand(1);
-    list_ = cmd->add_subcommand("list", "List who has connected which server (never a token)");
-    revoke_ = cmd->add_subcommand("revoke", "Forget a user's tokens for a server: they connect "
-                                            "again on their next call");
-    for (auto* c : {list_, revoke_}) {
-      c->add_option("-c,--config", config_, "Read the vault's store from this config");
-      c->add_option("--store", store_, "The store: a SQLite file, or postgres://…");
-    }
-    list_->add_option("--user", user_, "Only this user's tokens");
-    revoke_->add_option("--user", user_, "The user: an API key's name, or jwt:SUBJECT")
-        ->required();
-    revoke_->add_option("--server", server_, "The server's name")->required();
-    return cmd;
-  }
-
-  int run() override {
-    std::chrono::milliseconds timeout{2000};
-    const std::string store = vault_store(config_, store_, timeout);
-    std::string error;
-    auto backend = store.empty() ? nullptr : access::open_vault_store(store, timeout, error);
-    if (!backend) {
-      return store.empty() ? 2 : fail(error);
-    }
-    if (*revoke_) {
-      if (!backend->remove(user_, "oauth:" + server_, error)) {
-        return fail(error.empty() ? fmt::format("user {} has no tokens for server {}", user_,
-                                                server_)
-                                  : error);
-      }
-      fmt::print("revoked the tokens of user {} for server {}: running gateways stop using "
-                 "them within seconds, and the user connects again on their next call\n",
-                 user_, server_);
-      return 0;
-    }
-    auto entries = backend->list(user_, error);
-    if (!error.empty()) {
-      return fail(error);
-    }
-    fmt::print("{:<24} {:<24} {}\n", "USER", "SERVER", "CONNECTED");
-    for (const auto& e : entries) {
-      if (e.name.starts_with("oauth:")) {
-        fmt::print("{:<24} {:<24} {}\n", e.principal, e.name.substr(6), utc_minute(e.updated_at));
-      }
-    }
-    return 0;
-  }
-
- private:
-  CLI::App* list_ = nullptr;
-  CLI::App* revoke_ = nullptr;
-  std::string config_, store_, user_, server_;
-};
-
 }  // namespace
 
 SubcommandPtr make_secrets_command() { return std::make_unique<SecretsCommand>(); }
-SubcommandPtr make_tokens_command() { return std::make_unique<TokensCommand>(); }
 
 }  // namespace mcpgw::app

@@ -6,7 +6,5 @@
 namespace mcpgw::app {
 
 SubcommandPtr make_secrets_command();
-/// `mcpgw tokens list|revoke`: the users' OAuth tokens (auth "oauth"), kept in the vault.
-SubcommandPtr make_tokens_command();
 
 }  // namespace mcpgw::app

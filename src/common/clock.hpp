@@ -13,6 +13,9 @@ inline std::int64_t unix_ms() {
              std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+/// Seconds since the Unix epoch (token expiries, sealed tickets).
+inline std::int64_t unix_s() { return unix_ms() / 1000; }
+
 /// "2026-12-04T03:08Z": a time in Unix seconds, to the minute, in UTC (for listings).
 inline std::string utc_minute(std::int64_t unix_s) {
   const auto t = static_cast<std::time_t>(unix_s);

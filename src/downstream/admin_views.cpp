@@ -83,7 +83,7 @@ std::optional<Response> HttpServer::Impl::admin_view(const Request& req, const s
       return error_json(req, 404, "Not found: API keys are off (gateway.auth.mode is not keys)");
     }
     json::array keys;
-    const std::int64_t now_s = unix_ms() / 1000;
+    const std::int64_t now_s = unix_s();
     for (const auto& k : store->known()) {
       keys.push_back(key_json(k, now_s));
     }

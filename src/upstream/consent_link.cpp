@@ -14,8 +14,6 @@ namespace json = boost::json;
 
 constexpr std::string_view kPurpose = "mcpgw oauth ticket";
 
-std::int64_t unix_now() { return unix_ms() / 1000; }
-
 }  // namespace
 
 std::string consent_link(const std::string& public_url, const Sealer& sealer,
@@ -23,7 +21,7 @@ std::string consent_link(const std::string& public_url, const Sealer& sealer,
   json::object o;
   o["p"] = principal;
   o["s"] = server;
-  o["e"] = unix_now() + std::chrono::seconds(kConsentLinkLife).count();
+  o["e"] = unix_s() + std::chrono::seconds(kConsentLinkLife).count();
   return fmt::format("{}/oauth/start?server={}&ticket={}", public_url, form_encode(server),
                      sealer.seal(json::serialize(o), kPurpose));
 }
@@ -37,10 +35,9 @@ std::optional<std::string> open_consent_ticket(const Sealer& sealer, std::string
     return std::nullopt;
   }
   const auto& o = v.get_object();
-  const auto* e = o.if_contains("e");
   const auto principal = string_of(o, "p");
-  if (string_of(o, "s") != server || e == nullptr || !e->is_int64() ||
-      unix_now() > e->get_int64() || principal.empty()) {
+  // A missing expiry reads as 0: long past.
+  if (string_of(o, "s") != server || unix_s() > int_of(o, "e") || principal.empty()) {
     return std::nullopt;
   }
   return std::string(principal);

@@ -15,8 +15,6 @@ namespace json = boost::json;
 
 constexpr auto kMargin = std::chrono::seconds(30);
 
-std::int64_t unix_now() { return unix_ms() / 1000; }
-
 /// One user's backend: that user's token, and where they connect when they have none.
 class OAuthCredential final : public Credential {
  public:
@@ -50,6 +48,7 @@ std::string OAuthTokens::to_json() const {
   o["client_id"] = client_id;
   o["client_secret"] = client_secret;
   o["resource"] = resource;
+  o["revocation_endpoint"] = revocation_endpoint;
   o["secret_in_form"] = secret_in_form;
   return json::serialize(o);
 }
@@ -68,12 +67,9 @@ std::optional<OAuthTokens> OAuthTokens::from_json(std::string_view text) {
   t.client_id = string_of(o, "client_id");
   t.client_secret = string_of(o, "client_secret");
   t.resource = string_of(o, "resource");
-  const auto number = [&o](std::string_view key) -> std::int64_t {
-    const auto* n = o.if_contains(key);
-    return n != nullptr && n->is_int64() ? n->get_int64() : 0;
-  };
-  t.expires_at = number("expires_at");
-  t.renew_at = number("renew_at");
+  t.revocation_endpoint = string_of(o, "revocation_endpoint");
+  t.expires_at = int_of(o, "expires_at");
+  t.renew_at = int_of(o, "renew_at");
   const auto* form = o.if_contains("secret_in_form");
   t.secret_in_form = form != nullptr && form->is_bool() && form->get_bool();
   if (t.access_token.empty()) {
@@ -147,7 +143,7 @@ asio::awaitable<void> OAuthClient::settle(const std::string& principal, User& u,
   if (u.tokens.access_token.empty()) {
     co_return;
   }
-  const auto now = unix_now();
+  const auto now = unix_s();
   if (renew || (u.tokens.renew_at != 0 && now >= u.tokens.renew_at)) {
     co_await this->renew(principal, u);
   }
@@ -226,7 +222,7 @@ asio::awaitable<void> OAuthClient::renew(const std::string& principal, User& u) 
     co_return;
   }
   u.error = fmt::format("server '{}': renewing your token failed: {}", server_, error);
-  if (u.tokens.expires_at != 0 && unix_now() >= u.tokens.expires_at) {
+  if (u.tokens.expires_at != 0 && unix_s() >= u.tokens.expires_at) {
     u.tokens.access_token.clear();  // no use sending it; the next call tries again
     u.recheck_at = Clock::now();
   }
@@ -273,14 +269,16 @@ bool OAuthClient::read_tokens(const Fetched& answer, OAuthTokens& t, std::string
     t.refresh_token = refresh;  // a rotated one; else the old one stays good
   }
   const auto life = expires_in(*o, std::chrono::seconds(0));
-  t.expires_at = life.count() > 0 ? unix_now() + life.count() : 0;
+  t.expires_at = life.count() > 0 ? unix_s() + life.count() : 0;
   t.renew_at = life.count() > 0
                    ? t.expires_at - std::min<std::int64_t>(kMargin.count(), life.count() / 5)
                    : 0;
   return true;
 }
 
-asio::awaitable<Fetched> OAuthClient::token_request(const OAuthTokens& who, std::string body) {
+asio::awaitable<Fetched> post_as_client(asio::any_io_executor ex, const OAuthTokens& who,
+                                        const std::string& endpoint, std::string body,
+                                        const FetchOptions& opts) {
   add_form_field(body, "client_id", who.client_id);
   std::string authorization;
   if (!who.client_secret.empty() && who.secret_in_form) {
@@ -288,9 +286,14 @@ asio::awaitable<Fetched> OAuthClient::token_request(const OAuthTokens& who, std:
   } else if (!who.client_secret.empty()) {
     authorization = basic_authorization(who.client_id, who.client_secret);
   }
-  co_return co_await fetch(ex_, who.token_endpoint, http::verb::post, std::move(body),
+  co_return co_await fetch(ex, endpoint, http::verb::post, std::move(body),
                            std::string_view("application/x-www-form-urlencoded"), authorization,
-                           fetch_options());
+                           opts);
+}
+
+asio::awaitable<Fetched> OAuthClient::token_request(const OAuthTokens& who, std::string body) {
+  const auto opts = fetch_options();
+  co_return co_await post_as_client(ex_, who, who.token_endpoint, std::move(body), opts);
 }
 
 FetchOptions OAuthClient::fetch_options() const {

@@ -23,16 +23,24 @@ struct OAuthTokens {
   std::int64_t expires_at = 0;  ///< 0: not said
   std::int64_t renew_at = 0;    ///< a little before expires_at; 0: only when refused
   std::string token_endpoint, client_id, client_secret, resource;
-  bool secret_in_form = false;  ///< client_secret_post rather than HTTP Basic
+  std::string revocation_endpoint;  ///< empty: the authorization server offers none
+  bool secret_in_form = false;      ///< client_secret_post rather than HTTP Basic
   std::string to_json() const;
   static std::optional<OAuthTokens> from_json(std::string_view text);
 };
+
+/// POSTs the form `body` to `endpoint` as the tokens' client: its client_id in the form, its
+/// secret (when it has one) by HTTP Basic or in the form.
+asio::awaitable<Fetched> post_as_client(asio::any_io_executor ex, const OAuthTokens& who,
+                                        const std::string& endpoint, std::string body,
+                                        const FetchOptions& opts);
 
 /// What the browser carries from /oauth/start to /oauth/callback, sealed: who asked, and what
 /// redeeming the code needs.
 struct ConsentState {
   std::string principal, server, verifier, nonce;
   std::string client_id, client_secret, token_endpoint, resource, redirect_uri;
+  std::string revocation_endpoint;
   bool secret_in_form = false;
   std::int64_t expires_at = 0;
 };

@@ -21,20 +21,13 @@ namespace json = boost::json;
 
 constexpr std::string_view kStatePurpose = "mcpgw oauth state";
 
-std::int64_t unix_now() { return unix_ms() / 1000; }
-
-std::int64_t unix_after(std::chrono::seconds d) { return unix_now() + d.count(); }
+std::int64_t unix_after(std::chrono::seconds d) { return unix_s() + d.count(); }
 
 std::string s256(std::string_view verifier) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size(), digest);
   return base64url_encode(
       std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
-}
-
-std::int64_t int_of(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v != nullptr && v->is_int64() ? v->get_int64() : 0;
 }
 
 std::string seal_state(const Sealer& sealer, const ConsentState& st) {
@@ -48,6 +41,7 @@ std::string seal_state(const Sealer& sealer, const ConsentState& st) {
   o["t"] = st.token_endpoint;
   o["r"] = st.resource;
   o["u"] = st.redirect_uri;
+  o["x"] = st.revocation_endpoint;
   o["f"] = st.secret_in_form;
   o["e"] = st.expires_at;
   return sealer.seal(json::serialize(o), kStatePurpose);
@@ -88,10 +82,11 @@ std::optional<ConsentState> open_consent_state(const Sealer& sealer, std::string
   st.token_endpoint = string_of(o, "t");
   st.resource = string_of(o, "r");
   st.redirect_uri = string_of(o, "u");
+  st.revocation_endpoint = string_of(o, "x");
   const auto* f = o.if_contains("f");
   st.secret_in_form = f != nullptr && f->is_bool() && f->get_bool();
   st.expires_at = int_of(o, "e");
-  if (st.principal.empty() || st.server.empty() || unix_now() > st.expires_at) {
+  if (st.principal.empty() || st.server.empty() || unix_s() > st.expires_at) {
     return std::nullopt;
   }
   return st;
@@ -130,6 +125,7 @@ asio::awaitable<std::optional<std::string>> OAuthClient::authorize_url(
   st.resource = !cfg_.resource.empty() ? cfg_.resource
                 : !info_->resource.empty() ? info_->resource : server_url_;
   st.redirect_uri = redirect_uri();
+  st.revocation_endpoint = info_->revocation_endpoint;
   st.secret_in_form = info_->secret_in_form;
   st.expires_at = unix_after(kStateLife);
   std::string scope = cfg_.scope;
@@ -157,6 +153,7 @@ asio::awaitable<bool> OAuthClient::redeem(const ConsentState& st, const std::str
   t.client_id = st.client_id;
   t.client_secret = st.client_secret;
   t.resource = st.resource;
+  t.revocation_endpoint = st.revocation_endpoint;
   t.secret_in_form = st.secret_in_form;
   std::string body;
   add_form_field(body, "grant_type", "authorization_code");

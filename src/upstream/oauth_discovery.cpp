@@ -91,6 +91,7 @@ bool read_endpoints(const json::object& doc, AuthServerInfo& out, std::string& e
   out.authorization_endpoint = string_of(doc, "authorization_endpoint");
   out.token_endpoint = string_of(doc, "token_endpoint");
   out.registration_endpoint = string_of(doc, "registration_endpoint");
+  out.revocation_endpoint = string_of(doc, "revocation_endpoint");
   if (const auto* v = doc.if_contains("client_id_metadata_document_supported")) {
     out.client_id_metadata = v->is_bool() && v->get_bool();
   }

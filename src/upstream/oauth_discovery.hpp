@@ -17,6 +17,7 @@ struct AuthServerInfo {
   std::string authorization_endpoint;
   std::string token_endpoint;
   std::string registration_endpoint;  ///< empty: no dynamic registration
+  std::string revocation_endpoint;    ///< empty: none offered (RFC 7009)
   bool client_id_metadata = false;    ///< takes a client metadata document's URL as client_id
   /// A client secret goes in the form (client_secret_post), not in HTTP Basic.
   bool secret_in_form = false;

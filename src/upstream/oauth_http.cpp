@@ -73,6 +73,11 @@ std::string_view string_of(const json::object& o, std::string_view key) {
   return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
 }
 
+std::int64_t int_of(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v != nullptr && v->is_int64() ? v->get_int64() : 0;
+}
+
 std::chrono::seconds expires_in(const json::object& o, std::chrono::seconds fallback) {
   const auto* v = o.if_contains("expires_in");
   double s = -1;

@@ -43,6 +43,8 @@ std::string basic_authorization(std::string_view client_id, std::string_view cli
 
 /// The string member `key` of `o`, or empty.
 std::string_view string_of(const boost::json::object& o, std::string_view key);
+/// The integer member `key` of `o`; 0 when missing or not an integer.
+std::int64_t int_of(const boost::json::object& o, std::string_view key);
 /// A token answer's `expires_in` (a number or a numeric string); `fallback` when missing.
 std::chrono::seconds expires_in(const boost::json::object& o, std::chrono::seconds fallback);
 /// An error answer of an OAuth endpoint, for people: "invalid_grant: revoked", or the status.

@@ -104,6 +104,15 @@ export function processState(pid) {
   }
 }
 
+/**
+ * The bytes of SQLite file `name` in `dir` and of its write-ahead log, as one latin1 string, for
+ * checks that a secret is not stored in the clear.
+ */
+export function storeBytes(dir, name) {
+  return [name, `${name}-wal`].map((f) => path.join(dir, f)).filter(existsSync)
+    .map((f) => readFileSync(f).toString('latin1')).join('');
+}
+
 /** Text of a tool result's content items, joined. */
 export function textOf(result) {
   return (result?.content ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('\n');

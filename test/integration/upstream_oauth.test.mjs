@@ -9,64 +9,19 @@
 // that cannot work are refused.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { MCPGW_BIN, NODE, connect, sleep, startGateway, textOf, waitFor, withTimeout } from './helpers.mjs';
+import { NODE, connect, sleep, startGateway, storeBytes, waitFor, withTimeout } from './helpers.mjs';
+import {
+  ENV, STEP_MS, URL_ELICITATION_REQUIRED, browseToCallback, callWhoami, connectBrowser, createKey, get, needsConnect,
+  oauthConfig, run, runAsync, whoami,
+} from './fixtures/oauth_flow.mjs';
 import { startOAuthServer } from './fixtures/oauth_server.mjs';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-
-const URL_ELICITATION_REQUIRED = -32042;
-const STEP_MS = 10000;
-
-/** This process's environment without a vault key, so only the config's key file counts. */
-const { MCPGW_VAULT_KEY: _unused, ...ENV } = process.env;
-
-/** Runs the gateway's command line in `cwd`. */
-function run(args, { cwd, input = '', timeout = 30000 } = {}) {
-  const r = spawnSync(MCPGW_BIN, args, { cwd, input, encoding: 'utf8', timeout, env: ENV });
-  return { code: r.status, out: r.stdout ?? '', err: r.stderr ?? '' };
-}
-
-/** The config: server slack at `url`, per-user OAuth; `slack` and `gateway` are merged in. */
-function oauthConfig(url, { slack = {}, gateway = {}, server = {} } = {}) {
-  return {
-    gateway: {
-      auth: { mode: 'keys' },
-      vault: { keyFile: 'vault.key' },
-      servers: { slack: { isolation: 'session', auth: { type: 'oauth', scope: 'mcp:tools' }, ...server } },
-      timeouts: { drainMs: 2000 },
-      ...gateway,
-    },
-    mcpServers: { slack: { type: 'http', url, ...slack } },
-  };
-}
-
-// ---- HTML and cookies ---------------------------------------------------------------------------
-
-const decodeHtml = (s) => s.replace(/&(amp|lt|gt|quot|#39|#x27);/g, (_, e) => ({
-  amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'" })[e]);
-
-/** The attributes of every `<tag …>` in `html`, as objects (names lower-cased). */
-function tags(html, tag) {
-  const out = [];
-  for (const m of html.matchAll(new RegExp(`<${tag}\\b([^>]*)>`, 'gi'))) {
-    const attrs = {};
-    for (const a of m[1].matchAll(/([\w-]+)\s*(?:=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?/g)) {
-      attrs[a[1].toLowerCase()] = decodeHtml(a[2] ?? a[3] ?? a[4] ?? '');
-    }
-    out.push(attrs);
-  }
-  return out;
-}
-
-/** name -> value of the hidden inputs in `html`. */
-const hiddenInputs = (html) => Object.fromEntries(tags(html, 'input')
-  .filter((a) => (a.type ?? '').toLowerCase() === 'hidden' && a.name).map((a) => [a.name, a.value ?? '']));
 
 /** `s` with the character at its middle replaced by another of the same kind. */
 function tamper(s) {
@@ -75,97 +30,6 @@ function tamper(s) {
   const swap = /[0-9]/.test(c) ? (c === '7' ? '3' : '7') : /[a-z]/.test(c) ? (c === 'q' ? 'x' : 'q')
     : /[A-Z]/.test(c) ? (c === 'Q' ? 'X' : 'Q') : (c === '_' ? '-' : '_');
   return s.slice(0, i) + swap + s.slice(i + 1);
-}
-
-/** fetch without following redirects, bounded. */
-const get = (url, headers = {}) => fetch(url, { redirect: 'manual', headers, signal: AbortSignal.timeout(STEP_MS) });
-const postForm = (url, form, headers = {}) => fetch(url, {
-  method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(STEP_MS),
-  headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form).toString(),
-});
-
-// ---- the calls ----------------------------------------------------------------------------------
-
-const callWhoami = (client) => withTimeout(client.callTool({ name: 'slack__whoami', arguments: {} }), STEP_MS, 'slack__whoami');
-
-async function whoami(client) {
-  const r = await callWhoami(client);
-  assert.ok(!r.isError, `slack__whoami failed: ${textOf(r)}`);
-  return JSON.parse(textOf(r));
-}
-
-/**
- * The -32042 error of a call by a caller who has not connected, checked; resolves to
- * {error, elicitation}.
- */
-async function needsConnect(client, gw) {
-  const e = await callWhoami(client).then(
-    (r) => assert.fail(`expected JSON-RPC error ${URL_ELICITATION_REQUIRED}, got the result ${JSON.stringify(r).slice(0, 300)}`),
-    (x) => x);
-  assert.equal(e.code, URL_ELICITATION_REQUIRED, `error code (${e.message})`);
-  const elicitation = e.data?.elicitations?.[0];
-  assert.ok(elicitation, `error.data.elicitations[0] is present: ${JSON.stringify(e.data)}`);
-  assert.equal(elicitation.mode, 'url');
-  assert.equal(typeof elicitation.elicitationId, 'string');
-  assert.ok(elicitation.elicitationId.length > 0);
-  assert.equal(typeof elicitation.message, 'string');
-  const u = new URL(elicitation.url);
-  assert.deepEqual({ origin: u.origin, pathname: u.pathname, server: u.searchParams.get('server') },
-    { origin: gw.base, pathname: '/oauth/start', server: 'slack' }, `elicitation url ${elicitation.url}`);
-  assert.ok(u.searchParams.get('ticket'), 'the url carries a ticket');
-  assert.match(e.message, /slack/, 'the message names the server');
-  assert.ok(e.message.includes(elicitation.url), `the message holds the url: ${e.message}`);
-  return { error: e, elicitation };
-}
-
-/**
- * The browser's part up to the server's redirect back to the gateway: the consent page, its
- * POST, the server's login page and its POST. Resolves to {callback, cookie, authorize, html}.
- */
-async function browseToCallback(gw, as, elicitationUrl, { principal, upstreamUser }) {
-  const page = await get(elicitationUrl);
-  const html = await page.text();
-  assert.equal(page.status, 200, `GET /oauth/start: ${html.slice(0, 300)}`);
-  assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
-  assert.ok(tags(html, 'form').some((f) => (f.method ?? '').toLowerCase() === 'post' && f.action === '/oauth/start'),
-    `a form posting to /oauth/start: ${html.slice(0, 500)}`);
-  const hidden = hiddenInputs(html);
-  assert.equal(hidden.server, 'slack');
-  assert.ok(hidden.ticket, 'the form carries the ticket');
-  assert.match(html, /slack/, 'the page names the server');
-  assert.ok(html.includes(principal), `the page names the user ${principal}`);
-
-  const start = await postForm(`${gw.base}/oauth/start`, { server: hidden.server, ticket: hidden.ticket }, { origin: gw.base });
-  const startText = await start.text();
-  assert.equal(start.status, 302, `POST /oauth/start: ${startText.slice(0, 300)}`);
-  const authorize = new URL(start.headers.get('location'), gw.base);
-  const setCookie = start.headers.getSetCookie().find((c) => c.startsWith('mcpgw_oauth='));
-  assert.ok(setCookie, `Set-Cookie mcpgw_oauth: ${start.headers.getSetCookie().join(' | ')}`);
-  assert.match(setCookie, /;\s*Path=\/oauth\s*(;|$)/i);
-  assert.match(setCookie, /;\s*HttpOnly\s*(;|$)/i);
-  assert.match(setCookie, /;\s*SameSite=Lax\s*(;|$)/i);
-  const cookie = setCookie.split(';')[0];
-
-  const login = await get(authorize);
-  const loginHtml = await login.text();
-  assert.equal(login.status, 200, `GET ${authorize.origin}${authorize.pathname}: ${loginHtml.slice(0, 300)}`);
-  const back = await postForm(`${as.issuer}/login`, { pending: hiddenInputs(loginHtml).pending, user: upstreamUser });
-  await back.text();
-  assert.equal(back.status, 302, 'POST /login');
-  const callback = new URL(back.headers.get('location'));
-  assert.equal(`${callback.origin}${callback.pathname}`, `${gw.base}/oauth/callback`, 'the server sends the browser to the callback');
-  return { callback, cookie, authorize, html };
-}
-
-/** The whole browser flow; the callback page says connected. Resolves to {authorize, …}. */
-async function connectBrowser(gw, as, elicitationUrl, who) {
-  const flow = await browseToCallback(gw, as, elicitationUrl, who);
-  const done = await get(flow.callback, { cookie: flow.cookie });
-  const text = await done.text();
-  assert.equal(done.status, 200, `GET /oauth/callback: ${text.slice(0, 300)}`);
-  assert.match(done.headers.get('content-type') ?? '', /^text\/html/);
-  assert.match(text, /connected/i);
-  return flow;
 }
 
 // ---- the tests ----------------------------------------------------------------------------------
@@ -195,11 +59,7 @@ describe('per-user OAuth toward a remote server', () => {
     st.as = await startOAuthServer();
     writeFileSync(path.join(dir, 'vault.key'), `${randomBytes(32).toString('hex')}\n`);
     writeFileSync(file, JSON.stringify(oauthConfig(st.as.url), null, 2));
-    for (const user of ['alice', 'bob']) {
-      const r = cli('keys', 'create', '--name', user);
-      assert.equal(r.code, 0, r.err);
-      keys[user] = r.out.trim().split('\n').at(-1);
-    }
+    for (const user of ['alice', 'bob']) keys[user] = createKey(dir, file, user);
     st.gw = await startGateway(undefined, { configFile: file, args: ['--log-level', 'debug'], env: { MCPGW_VAULT_KEY: '' } });
     sessions.alice = await session('alice');
     sessions.bob = await session('bob');
@@ -348,8 +208,16 @@ describe('per-user OAuth toward a remote server', () => {
     for (const user of ['alice', 'bob']) assert.match(list.out, new RegExp(`^.*\\b${user}\\b.*\\bslack\\b.*$`, 'm'), `${user}: ${list.out}`);
     for (const t of st.as.issued) assert.ok(!(list.out + list.err).includes(t), 'a token in tokens list');
 
-    const revoke = cli('tokens', 'revoke', '--user', 'bob', '--server', 'slack');
+    const held = st.as.tokensOf(UP.bob);
+    assert.ok(held.refresh.length === 1 && held.access.length >= 1, `bob holds a grant: ${JSON.stringify(held)}`);
+    const revocations = st.as.stats.revocations;
+    // Not spawnSync: the command asks the authorization server, which runs in this process.
+    const revoke = await runAsync(['tokens', 'revoke', '--user', 'bob', '--server', 'slack', '-c', file], { cwd: dir });
     assert.equal(revoke.code, 0, revoke.err);
+    assert.match(revoke.out, /revoked the grant too/, `the grant ends at the authorization server: ${revoke.out}${revoke.err}`);
+    assert.equal(revoke.err, '', 'no warning');
+    assert.equal(st.as.stats.revocations - revocations, 2, 'the refresh token and the access token revoked (RFC 7009)');
+    assert.deepEqual(st.as.tokensOf(UP.bob), { access: [], refresh: [] }, 'none of bob\'s tokens is valid at the server any more');
     await waitFor(async () => {
       try {
         await callWhoami(sessions.bob);
@@ -372,10 +240,8 @@ describe('per-user OAuth toward a remote server', () => {
     const exit = await st.gw.stop();
     assert.deepEqual({ code: exit.code, forced: exit.forced }, { code: 0, forced: false }, st.gw.stderr.slice(-3000));
     assert.match(st.gw.stderr, /^\S+ debug /m, 'the log is at debug level');
-    const bytes = (name) => [name, `${name}-wal`].map((f) => path.join(dir, f)).filter(existsSync)
-      .map((f) => readFileSync(f).toString('latin1')).join('');
-    const audit = bytes('mcpgw.audit.db');
-    const vault = bytes('mcpgw.vault.db');
+    const audit = storeBytes(dir, 'mcpgw.audit.db');
+    const vault = storeBytes(dir, 'mcpgw.vault.db');
     assert.match(audit, /slack__whoami/, 'the audit trail recorded the calls');
     assert.match(audit, /connected their account/, 'and each consent');
     assert.match(audit, /own OAuth token of alice/, 'and who each call acted as upstream');
@@ -413,9 +279,7 @@ describe('per-user OAuth with a client registered beforehand', () => {
     writeFileSync(file, JSON.stringify(oauthConfig(st.as.url, {
       server: { auth: { type: 'oauth', clientId: 'mcpgw-pre', clientSecret: '${PRE_SECRET}' } },
     }), null, 2));
-    const made = spawnSync(MCPGW_BIN, ['keys', 'create', '--name', 'carol', '-c', file],
-      { cwd: dir, encoding: 'utf8', timeout: 30000, env: { ...ENV, PRE_SECRET: 'pre-s3cret' } });
-    const key = { code: made.status, out: made.stdout ?? '', err: made.stderr ?? '' };
+    const key = run(['keys', 'create', '--name', 'carol', '-c', file], { cwd: dir, env: { PRE_SECRET: 'pre-s3cret' } });
     assert.equal(key.code, 0, key.err);
     st.gw = await startGateway(undefined, {
       configFile: file, listen: `127.0.0.1:${port}`, env: { ...ENV, PRE_SECRET: 'pre-s3cret' },

@@ -8,12 +8,12 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { MCPGW_BIN, NODE, connect, startGateway, textOf, waitFor, withTimeout } from './helpers.mjs';
+import { MCPGW_BIN, NODE, connect, startGateway, storeBytes, textOf, waitFor, withTimeout } from './helpers.mjs';
 
 const ENV_JS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'env_server.mjs');
 
@@ -172,10 +172,8 @@ describe('per-user secrets for a session-isolated stdio server', () => {
     const exit = await st.gw.stop();
     assert.deepEqual({ code: exit.code, forced: exit.forced }, { code: 0, forced: false }, st.gw.stderr.slice(-3000));
     assert.match(st.gw.stderr, /^\S+ debug /m, 'the log is at debug level');
-    const bytes = (name) => [name, `${name}-wal`].map((f) => path.join(dir, f)).filter(existsSync)
-      .map((f) => readFileSync(f).toString('latin1')).join('');
-    const audit = bytes('mcpgw.audit.db');
-    const vault = bytes('mcpgw.vault.db');
+    const audit = storeBytes(dir, 'mcpgw.audit.db');
+    const vault = storeBytes(dir, 'mcpgw.vault.db');
     assert.match(audit, /gh__whoami/, 'the audit trail recorded the calls');
     assert.match(audit, /vault values of alice/, 'and whose values each call ran with');
     assert.match(audit, /set github_token/, 'and the value bob gave on the page (not the value)');

@@ -50,10 +50,13 @@ TEST(OAuthTokens, RoundTripThroughTheVaultsJson) {
   t.client_id = "c";
   t.client_secret = "s";
   t.resource = "https://mcp/";
+  t.revocation_endpoint = "https://as/revoke";
   t.secret_in_form = true;
   auto back = OAuthTokens::from_json(t.to_json());
   ASSERT_TRUE(back);
   EXPECT_EQ(back->to_json(), t.to_json());
+  EXPECT_EQ(back->revocation_endpoint, "https://as/revoke");
+  EXPECT_EQ(back->renew_at, 1899999970);
   EXPECT_FALSE(OAuthTokens::from_json(R"({"refresh_token":"rt"})")) << "no access token";
   EXPECT_FALSE(OAuthTokens::from_json("not json"));
 }
