@@ -41,10 +41,12 @@ Response page(const Request& req, http::status status, std::string_view title,
   res.set(http::field::content_type, "text/html; charset=utf-8");
   res.set(http::field::cache_control, "no-store");
   // Nothing loads, nothing frames the consent button, and the ticket goes to no other site.
+  // "same-origin", not "no-referrer": under the latter a browser posts the page's form with
+  // `Origin: null`, which the gateway's Origin check refuses.
   res.set("Content-Security-Policy",
           "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
   res.set("X-Frame-Options", "DENY");
-  res.set("Referrer-Policy", "no-referrer");
+  res.set("Referrer-Policy", "same-origin");
   res.keep_alive(req.keep_alive());
   res.body() = fmt::format(
       "<!doctype html><html><head><meta charset=\"utf-8\"><title>{0}</title><style>"
