@@ -22,8 +22,13 @@ class OAuthCredential final : public Credential {
       : client_(std::move(client)), principal_(std::move(principal)) {}
   asio::awaitable<std::optional<std::string>> authorization(bool renew,
                                                            std::string& error) override {
-    auto token = co_await client_->token(principal_, renew, error, consent_);
-    co_return token ? std::optional<std::string>("Bearer " + *token) : std::nullopt;
+    const std::string refused = renew ? last_ : std::string();
+    auto token = co_await client_->token(principal_, refused, error, consent_);
+    if (!token) {
+      co_return std::nullopt;
+    }
+    last_ = *token;
+    co_return "Bearer " + *token;
   }
   std::string describe() const override { return "own OAuth token of " + principal_; }
   std::string consent_url() const override {
@@ -33,6 +38,7 @@ class OAuthCredential final : public Credential {
  private:
   std::shared_ptr<OAuthClient> client_;
   std::string principal_;
+  std::string last_;  ///< the token handed out last: the one a 401 refused
   bool consent_ = false;
 };
 
@@ -106,7 +112,8 @@ std::shared_ptr<OAuthClient::User> OAuthClient::user(const std::string& principa
 }
 
 asio::awaitable<std::optional<std::string>> OAuthClient::token(const std::string& principal,
-                                                               bool renew, std::string& error,
+                                                               const std::string& refused,
+                                                               std::string& error,
                                                                bool& consent) {
   auto keep_alive = shared_from_this();
   consent = false;
@@ -120,13 +127,20 @@ asio::awaitable<std::optional<std::string>> OAuthClient::token(const std::string
     co_return std::nullopt;
   }
   auto u = user(principal);
-  if (u->pending) {  // a read or renewal for this user runs: its outcome is ours
+  // A read or renewal for this user that runs already decides for us too, unless it ends with
+  // the very token the server refused: then one more round renews it.
+  for (int round = 0; round < 2; ++round) {
+    if (!u->pending) {
+      u->pending = std::make_shared<Event>(ex_);
+      co_await settle(principal, *u, refused);
+      std::exchange(u->pending, nullptr)->set();
+      break;
+    }
     auto ev = u->pending;
     co_await ev->wait_until(Clock::now() + gateway_.timeouts.startup);
-  } else {
-    u->pending = std::make_shared<Event>(ex_);
-    co_await settle(principal, *u, renew);
-    std::exchange(u->pending, nullptr)->set();
+    if (refused.empty() || u->tokens.access_token != refused) {
+      break;
+    }
   }
   if (u->tokens.access_token.empty()) {
     error = u->error.empty() ? "no token could be had in time" : u->error;
@@ -136,7 +150,8 @@ asio::awaitable<std::optional<std::string>> OAuthClient::token(const std::string
   co_return u->tokens.access_token;
 }
 
-asio::awaitable<void> OAuthClient::settle(const std::string& principal, User& u, bool renew) {
+asio::awaitable<void> OAuthClient::settle(const std::string& principal, User& u,
+                                          const std::string& refused) {
   if (Clock::now() >= u.recheck_at) {
     co_await load(principal, u);
   }
@@ -144,6 +159,7 @@ asio::awaitable<void> OAuthClient::settle(const std::string& principal, User& u,
     co_return;
   }
   const auto now = unix_s();
+  const bool renew = !refused.empty() && refused == u.tokens.access_token;
   if (renew || (u.tokens.renew_at != 0 && now >= u.tokens.renew_at)) {
     co_await this->renew(principal, u);
   }

@@ -69,9 +69,12 @@ class OAuthClient : public std::enable_shared_from_this<OAuthClient> {
   /// The Credential of one user's backend (`principal` empty: an anonymous caller).
   std::shared_ptr<Credential> credential(std::string principal);
 
-  /// `principal`'s access token: from memory while fresh, renewed when near its end or
-  /// `renew`. nullopt with `error`; `consent` when the user must connect (again) first.
-  asio::awaitable<std::optional<std::string>> token(const std::string& principal, bool renew,
+  /// `principal`'s access token: from memory while fresh, renewed when near its end or when
+  /// it is still `refused` (the server answered 401 to it; empty: none was). A request
+  /// refused a token that was renewed meanwhile gets the new one without renewing again.
+  /// nullopt with `error`; `consent` when the user must connect (again) first.
+  asio::awaitable<std::optional<std::string>> token(const std::string& principal,
+                                                    const std::string& refused,
                                                     std::string& error, bool& consent);
 
   // The consent flow (see downstream/oauth_pages.cpp).
@@ -112,7 +115,8 @@ class OAuthClient : public std::enable_shared_from_this<OAuthClient> {
   };
 
   std::shared_ptr<User> user(const std::string& principal);
-  asio::awaitable<void> settle(const std::string& principal, User& u, bool renew);
+  asio::awaitable<void> settle(const std::string& principal, User& u,
+                               const std::string& refused);
   asio::awaitable<void> load(const std::string& principal, User& u);
   asio::awaitable<void> renew(const std::string& principal, User& u);
   /// The user has no usable tokens: their entry is dropped and they are sent to consent.

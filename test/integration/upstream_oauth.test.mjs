@@ -193,6 +193,31 @@ describe('per-user OAuth toward a remote server', () => {
     }
   });
 
+  test('concurrent calls in three sessions of alice after her token expired: one renewal for all', { timeout: 60000 }, async () => {
+    const hers = [sessions.alice, await session('alice'), await session('alice')];
+    for (const c of hers) assert.equal((await whoami(c)).user, UP.alice, 'each session works before');
+    const before = { refreshes: st.as.stats.refreshes, failures: st.as.stats.refreshFailures };
+    st.as.expire(UP.alice);
+    const answers = await Promise.all(hers.flatMap((c) => [whoami(c), whoami(c), whoami(c)]));
+    for (const w of answers) assert.equal(w.user, UP.alice, 'every call reaches the server as alice');
+    assert.equal(new Set(answers.map((w) => w.token_n)).size, 1, `every call used the one renewed token: ${answers.map((w) => w.token_n)}`);
+    assert.equal(st.as.stats.refreshes - before.refreshes, 1, 'one refresh for all nine calls (one renewal in flight per user)');
+    assert.equal(st.as.stats.refreshFailures, before.failures, 'no spent refresh token was sent');
+  });
+
+  test('a refusal that comes back after the renewal is answered with the renewed token, not a second renewal', { timeout: 60000 }, async () => {
+    const [first, late] = [sessions.alice, await session('alice')];
+    for (const c of [first, late]) assert.equal((await whoami(c)).user, UP.alice, 'both sessions work before');
+    const refreshes = st.as.stats.refreshes;
+    st.as.expire(UP.alice);
+    st.as.refusalDelays = [0, 1500];  // one 401 at once, the other after the renewal is done
+    const [a, b] = await Promise.all([whoami(first), whoami(late)]);
+    assert.deepEqual([a.user, b.user], [UP.alice, UP.alice]);
+    assert.equal(a.token_n, b.token_n, 'the late call was sent again with the token the first renewal got');
+    assert.equal(st.as.stats.refreshes - refreshes, 1, 'one renewal: the late 401 was for a token already replaced');
+    assert.deepEqual(st.as.refusalDelays, [], 'both calls were refused once');
+  });
+
   test('a revoked grant asks alice to connect again; after a new browser flow her calls work again', { timeout: 60000 }, async () => {
     st.as.revoke(UP.alice);
     const { error, elicitation } = await needsConnect(sessions.alice, st.gw);
