@@ -122,6 +122,10 @@ void HttpServer::Impl::audit_consent(const upstream::ConsentState& st, std::stri
   log->record(std::move(r));
 }
 
+bool HttpServer::Impl::is_oauth_page(std::string_view path) {
+  return path == "/oauth/start" || path == "/oauth/callback" || path == "/oauth/client.json";
+}
+
 asio::awaitable<Response> HttpServer::Impl::oauth_pages(const Request& req,
                                                         const std::string& path,
                                                         const boost::urls::url_view& target) {

@@ -56,7 +56,7 @@ asio::awaitable<bool> HttpServer::Impl::handle(Conn& c, Request& req) {
     auto res = resource_metadata(req, path.substr(kResourceMetadata.size()));
     co_return co_await write(c, res);
   }
-  if (path == "/oauth/start" || path == "/oauth/callback" || path == "/oauth/client.json") {
+  if (path.starts_with("/oauth/") && is_oauth_page(path)) {  // one compare for MCP paths
     auto res = co_await oauth_pages(req, path, *target);
     co_return co_await write(c, res);
   }

@@ -226,6 +226,8 @@ class HttpServer::Impl {
   bool is_mcp_path(const std::string& path) const;
   /// Sets the connection's principal; 401/403 (with WWW-Authenticate) or 429 when refused.
   static bool is_health_path(std::string_view path);
+  /// /oauth/start, /oauth/callback and /oauth/client.json (oauth_pages.cpp).
+  static bool is_oauth_page(std::string_view path);
   /// /readyz: 200 when a server can serve and the gateway is neither draining nor overloaded.
   Response readiness(const Request& req);
   /// The shared key store's state in /readyz; not ready while no key can be checked.
